@@ -1,0 +1,2 @@
+/** Exported child targets for the benchmarks. */
+export function noop(): void {}

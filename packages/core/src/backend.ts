@@ -1,0 +1,59 @@
+/**
+ * The interface a backend implements (Python's `Popen` classes, made explicit):
+ * launch a child, signal it, wait for it, give its sentinel. Everything else
+ * (names, the children set, exit bookkeeping, argument checks) is core's.
+ */
+import type { BackendName } from "./config.ts";
+
+/** What a backend can do, as data: core checks it at `start()`, the suite skips by it. */
+export interface BackendCapabilities {
+  /** Whether the backend works on this platform and in this build. */
+  readonly available: boolean;
+  /** The child is a copy of the parent's memory: closures, unexported classes, live globals. */
+  readonly inheritsMemory: boolean;
+  /** The child is another OS process with its own pid (false for threads). */
+  readonly separateProcess: boolean;
+}
+
+/** What core hands a backend to start one child. */
+export interface LaunchRequest {
+  /** The child's name, for messages. */
+  readonly name: string;
+  readonly daemon: boolean;
+  /**
+   * The encoded bootstrap message (see `protocol/bootstrap.ts`) for backends
+   * that re-import the program; undefined for backends that inherit memory.
+   */
+  readonly bootstrap: Uint8Array | undefined;
+  /**
+   * For backends that inherit memory: called in the child's copy of the
+   * program; resolves to the exit code once `run()` settled.
+   */
+  readonly runInChild: (() => Promise<number>) | undefined;
+}
+
+/** A started child as the parent sees it. */
+export interface ChildHandle {
+  /** OS process id (the parent's own pid for a thread). */
+  readonly pid: number;
+  /** A descriptor that becomes readable when the child ends (Python: `sentinel`). */
+  readonly sentinel: number | undefined;
+  /** The exit code if the child has ended (Python's returncode: -N for signal N), else null. */
+  poll(): number | null;
+  /** Blocks the calling thread until the child ends or `timeoutMs` passes; returns `poll()`. */
+  waitSync(timeoutMs: number | undefined): number | null;
+  /** Resolves when the child ends or `timeoutMs` passes, with `poll()`. Never blocks the loop. */
+  wait(timeoutMs: number | undefined): Promise<number | null>;
+  /** Sends SIGTERM (15) or SIGKILL (9); a child that already ended is not an error. */
+  signal(signal: 9 | 15): void;
+  /** Releases the handle's descriptors once the child has ended. */
+  close(): void;
+}
+
+/** One way of running children. */
+export interface Backend {
+  readonly name: BackendName;
+  readonly capabilities: BackendCapabilities;
+  /** Starts a child; returns once the child has everything it needs. */
+  launch(request: LaunchRequest): ChildHandle;
+}

@@ -1,0 +1,80 @@
+/**
+ * Choosing the default backend: `setStartMethod`, then the environment
+ * variable MULTIPROC_BACKEND, then the `"multiproc"` object of the app's
+ * package.json (the nearest one from the working directory upward), else spawn.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { z } from "zod";
+import { ConfigError } from "./errors.ts";
+
+/** The backends, in Python's start-method names. */
+export const backendNames = ["fork", "spawn", "worker"] as const;
+/** How children are started: a real fork(2), a fresh Bun process, or a Worker thread. */
+export type BackendName = (typeof backendNames)[number];
+
+export const BackendNameSchema = z.enum(backendNames);
+
+/** The `"multiproc"` object of package.json. */
+export const AppConfigSchema = z.object({ backend: BackendNameSchema.optional() }).strict();
+export type AppConfig = z.infer<typeof AppConfigSchema>;
+
+/** Validates a backend name, naming where it came from in the error. */
+export function parseBackendName(value: unknown, field: string): BackendName {
+  const r = BackendNameSchema.safeParse(value);
+  if (!r.success) {
+    throw new ConfigError(
+      `Invalid ${field}: ${JSON.stringify(value)}; expected one of ${backendNames.map((n) => `"${n}"`).join(", ")}`,
+    );
+  }
+  return r.data;
+}
+
+/** Finds the nearest package.json from `start` upward that has a "multiproc" field. */
+function findAppConfig(start: string): { file: string; config: unknown } | undefined {
+  let dir = start;
+  for (;;) {
+    const file = join(dir, "package.json");
+    if (existsSync(file)) {
+      let json: unknown;
+      try {
+        json = JSON.parse(readFileSync(file, "utf8"));
+      } catch (e) {
+        throw new ConfigError(`Cannot read ${file}: ${(e as Error).message}`, { cause: e });
+      }
+      // The app's package.json is the nearest one, as config loaders search.
+      if (json !== null && typeof json === "object") {
+        return { file, config: (json as Record<string, unknown>).multiproc };
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) return undefined;
+    dir = up;
+  }
+}
+
+/** Reads and validates the app's `"multiproc"` config; `{}` when there is none. */
+export function loadAppConfig(cwd = process.cwd()): AppConfig {
+  const found = findAppConfig(cwd);
+  if (found === undefined || found.config === undefined) return {};
+  const r = AppConfigSchema.safeParse(found.config);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const field = ["multiproc", ...issue.path.map(String)].join(".");
+  const value = issue.path.reduce<unknown>(
+    (v, k) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k as PropertyKey] : undefined),
+    found.config,
+  );
+  const detail =
+    issue.code === "invalid_value" || issue.code === "invalid_type"
+      ? `expected one of ${backendNames.map((n) => `"${n}"`).join(", ")}`
+      : issue.message;
+  throw new ConfigError(`Invalid ${field} in ${found.file}: ${JSON.stringify(value)}; ${detail}`);
+}
+
+/** The configured default, ignoring `setStartMethod`. */
+export function configuredBackend(): BackendName {
+  const env = process.env.MULTIPROC_BACKEND;
+  if (env !== undefined && env !== "") return parseBackendName(env, "MULTIPROC_BACKEND");
+  return loadAppConfig().backend ?? "spawn";
+}

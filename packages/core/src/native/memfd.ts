@@ -1,0 +1,76 @@
+/**
+ * Shared-memory segments: anonymous memfd files mapped MAP_SHARED. They have no
+ * name in /dev/shm, so nothing is left behind when every holder has exited;
+ * another process attaches through `/proc/<pid>/fd/<fd>` of any holder.
+ */
+import { closeSync, fstatSync, openSync, readSync, writeSync } from "node:fs";
+import { toArrayBuffer } from "bun:ffi";
+import { fail, libc } from "./libc.ts";
+
+const PROT_READ_WRITE = 0x1 | 0x2;
+const MAP_SHARED = 0x01;
+const MFD_CLOEXEC = 0x1;
+
+/** A mapped segment. `buffer` stays valid for the life of the process (never unmapped). */
+export interface Segment {
+  /** Descriptor that keeps the memory alive in this process. */
+  readonly fd: number;
+  /** Inode of the memfd: identifies the segment across processes. */
+  readonly ino: number;
+  readonly size: number;
+  /** Address of the mapping in this process. */
+  readonly address: number;
+  readonly buffer: ArrayBuffer;
+}
+
+function map(fd: number, size: number, ino: number): Segment {
+  const address = libc.mmap(null, size, PROT_READ_WRITE, MAP_SHARED, fd, 0);
+  if (address === null || Number(address) === -1) fail("mmap");
+  const at = Number(address);
+  return { fd, ino, size, address: at, buffer: toArrayBuffer(address, 0, size) };
+}
+
+/** Creates and maps a new zero-filled segment of `size` bytes. */
+export function createSegment(size: number, label = "multiproc"): Segment {
+  const fd = libc.memfd_create(Buffer.from(`${label}\0`), MFD_CLOEXEC);
+  if (fd < 0) fail("memfd_create");
+  if (libc.ftruncate(fd, size) !== 0) fail("ftruncate");
+  return map(fd, size, fstatSync(fd).ino);
+}
+
+/**
+ * Maps a segment that process `pid` holds open as descriptor `fd`.
+ * Fails when that process has exited or closed it; `ino` guards against a
+ * reused descriptor number.
+ */
+export function attachSegment(pid: number, fd: number, ino: number, size: number): Segment {
+  const own = openSync(`/proc/${pid}/fd/${fd}`, "r+");
+  const st = fstatSync(own);
+  if (st.ino !== ino) {
+    closeSync(own);
+    throw new Error(`Descriptor ${fd} of process ${pid} is no longer the shared segment ${ino}`);
+  }
+  return map(own, size, ino);
+}
+
+/** A sealed-in-spirit memfd holding `bytes`, for handing a message to a child as a descriptor. */
+export function memfdWith(bytes: Uint8Array, label = "multiproc-msg"): number {
+  const fd = libc.memfd_create(Buffer.from(`${label}\0`), MFD_CLOEXEC);
+  if (fd < 0) fail("memfd_create");
+  let done = 0;
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, done);
+  return fd;
+}
+
+/** Reads the whole of a descriptor from offset 0 (a memfd or file handed over by the parent). */
+export function readWhole(fd: number): Uint8Array {
+  const size = fstatSync(fd).size;
+  const out = new Uint8Array(size);
+  let done = 0;
+  while (done < size) {
+    const n = readSync(fd, out, done, size - done, done);
+    if (n === 0) break;
+    done += n;
+  }
+  return out.subarray(0, done);
+}

@@ -1,0 +1,417 @@
+/**
+ * Process and the process tree as this process sees it (Python:
+ * `multiprocessing.process`): names, the children set, exit bookkeeping and
+ * misuse checks. Launching is the backend's job (`backend.ts`).
+ */
+import { availableParallelism } from "node:os";
+import type { ChildHandle } from "./backend.ts";
+import { loadBackend } from "./backend-registry.ts";
+import { dumps, findExport } from "./codec/index.ts";
+import type { BackendName } from "./config.ts";
+import { PicklingError, ProcessError } from "./errors.ts";
+import { closeFd, pidfdOpen, pollReadable } from "./native/index.ts";
+import type { Bootstrap, ExportRef } from "./protocol/index.ts";
+import { runProcess } from "./child.ts";
+import { getStartMethod } from "./start-method.ts";
+
+/** A function a child can run. Parameters are checked by the caller's own types. */
+export type Target = (...args: never[]) => unknown;
+
+/** Options of `new Process(...)` (Python: `Process(target, args, name, daemon)`). */
+export interface ProcessOptions {
+  target?: Target;
+  args?: unknown[];
+  name?: string;
+  daemon?: boolean;
+}
+
+/** What the child learns about itself from its parent. */
+export interface ChildIdentity {
+  name: string;
+  daemon: boolean;
+  identity: number[];
+  parent: { pid: number; name: string };
+}
+
+/** How long daemon children get to end after SIGTERM when the parent exits. */
+const DAEMON_GRACE_MS = 1000;
+
+/** Marks the context-bound Process classes, which count as the base class. */
+export const boundToContext: unique symbol = Symbol("multiproc.boundToContext");
+
+const children = new Set<Process>();
+let childCounter = 0;
+let myIdentity: number[] = [];
+let current: Process | undefined;
+let parent: Process | null = null;
+
+// Set in a static block: they reach private state, which only the class can.
+let adopt: (proc: Process, who: ChildIdentity) => void;
+let describe: (name: string, pid: number, watch?: (pid: number) => ChildHandle) => Process;
+
+/**
+ * A child process (or thread, on the worker backend) running `target(...args)`
+ * or an overridden `run()`. Mirrors Python's `multiprocessing.Process`;
+ * times are in milliseconds.
+ *
+ * @example
+ * const p = new mp.Process({ target: work, args: [1, 2] });
+ * p.start();
+ * await p.join();
+ * console.log(p.exitCode); // 0
+ */
+export class Process {
+  /** Set on context-bound classes: the backend their instances start on. */
+  static startMethod: BackendName | undefined;
+
+  #target: Target | undefined;
+  #args: unknown[];
+  #name: string;
+  #daemon: boolean;
+  #identity: number[];
+  #handle: ChildHandle | undefined;
+  #started = false;
+  #closed = false;
+  #exitCode: number | null = null;
+  /** pid of a process object that describes an existing process (current, parent). */
+  #knownPid: number | undefined;
+
+  constructor(opts: ProcessOptions = {}) {
+    if (opts.target !== undefined && typeof opts.target !== "function") {
+      throw new TypeError(`Process target must be a function, got ${typeof opts.target}`);
+    }
+    if (opts.args !== undefined && !Array.isArray(opts.args)) {
+      throw new TypeError(`Process args must be an array, got ${typeof opts.args}`);
+    }
+    this.#target = opts.target;
+    this.#args = opts.args ?? [];
+    childCounter += 1;
+    this.#identity = [...myIdentity, childCounter];
+    this.#name = opts.name ?? `Process-${this.#identity.join(":")}`;
+    this.#daemon = opts.daemon ?? false;
+  }
+
+  /** What the child runs: `target(...args)`. Override it in a subclass (Python: `run`). */
+  run(): unknown {
+    if (this.#target !== undefined) return (this.#target as (...a: unknown[]) => unknown)(...this.#args);
+    return undefined;
+  }
+
+  #check(what: string): void {
+    if (this.#closed) throw new ProcessError(`Cannot ${what}: process ${this.#name} is closed`);
+  }
+
+  #checkChild(what: string): ChildHandle {
+    this.#check(what);
+    if (this.#handle === undefined) {
+      throw new ProcessError(
+        this.#knownPid !== undefined
+          ? `Cannot ${what}: ${this.#name} is not a child of this process`
+          : `Cannot ${what}: process ${this.#name} has not been started`,
+      );
+    }
+    return this.#handle;
+  }
+
+  /**
+   * Starts the child. Returns once the child has all it needs, so the caller
+   * may block or close its own ends of what it passed right away.
+   * @throws ProcessError when started twice, closed, or started from a daemon
+   * @throws PicklingError when the target or an argument cannot reach the child
+   */
+  start(): void {
+    this.#check("start");
+    if (this.#started || this.#knownPid !== undefined) {
+      throw new ProcessError(`Cannot start a process twice: ${this.#name} was already started`);
+    }
+    const me = currentProcess();
+    if (me.daemon && me !== this) {
+      throw new ProcessError(`Daemonic processes are not allowed to have children (${me.name})`);
+    }
+    const ctor = this.constructor as typeof Process;
+    const backendName = ctor.startMethod ?? getStartMethod();
+    const backend = loadBackend(backendName);
+    reapFinished();
+    const inherits = backend.capabilities.inheritsMemory;
+    this.#handle = backend.launch({
+      name: this.#name,
+      daemon: this.#daemon,
+      bootstrap: inherits ? undefined : dumps(this.#bootstrap(backendName)),
+      runInChild: inherits ? () => this.#becomeChild() : undefined,
+    });
+    this.#started = true;
+    children.add(this);
+    installExitHook();
+  }
+
+  /** The bootstrap message for a child that re-imports the program. */
+  #bootstrap(backend: BackendName): Bootstrap {
+    const ctor = this.constructor as typeof Process;
+    const isBase = ctor === Process || Object.hasOwn(ctor, boundToContext);
+    let cls: ExportRef | null = null;
+    if (!isBase) {
+      cls = findExport(ctor) ?? null;
+      if (cls === null) {
+        throw new PicklingError(
+          `Cannot start ${this.#name} on the ${backend} backend: class "${ctor.name}" is not exported from any module; export it, or use the fork backend`,
+          "this",
+        );
+      }
+    }
+    let target: ExportRef | null = null;
+    if (this.#target !== undefined) {
+      target = findExport(this.#target) ?? null;
+      if (target === null) {
+        const fn = this.#target.name === "" ? "an anonymous function" : `function "${this.#target.name}"`;
+        throw new PicklingError(
+          `Cannot start ${this.#name} on the ${backend} backend: target is ${fn}, which is not exported from any module; export it from its module, or use the fork backend`,
+          "target",
+        );
+      }
+    }
+    const fields: Record<string, unknown> = {};
+    if (!isBase) for (const key of Object.keys(this)) fields[key] = (this as Record<string, unknown>)[key];
+    const me = currentProcess();
+    return {
+      type: "bootstrap",
+      version: 1,
+      backend,
+      name: this.#name,
+      daemon: this.#daemon,
+      identity: this.#identity,
+      parent: { pid: process.pid, name: me.name },
+      cls,
+      target,
+      args: dumps(this.#args, { path: "args" }),
+      fields: dumps(fields, { path: "this" }),
+    };
+  }
+
+  /** In a forked copy of the parent: become the current process and run; resolves to the exit code. */
+  #becomeChild(): Promise<number> {
+    const me = currentProcess();
+    adopt(this, {
+      name: this.#name,
+      daemon: this.#daemon,
+      identity: this.#identity,
+      parent: { pid: me.#knownPid ?? process.ppid, name: me.name },
+    });
+    return runProcess(this);
+  }
+
+  /** Waits for the child to end, at most `timeout` ms (Python: `join`). Never blocks the event loop. */
+  async join(timeout?: number): Promise<void> {
+    const handle = this.#joinable(timeout);
+    this.#settle(await handle.wait(timeout));
+  }
+
+  /** Blocks the calling thread until the child ends, at most `timeout` ms. */
+  joinSync(timeout?: number): void {
+    const handle = this.#joinable(timeout);
+    this.#settle(handle.waitSync(timeout));
+  }
+
+  #joinable(timeout: number | undefined): ChildHandle {
+    const handle = this.#checkChild("join");
+    if (timeout !== undefined && !(typeof timeout === "number" && timeout >= 0)) {
+      throw new RangeError(`join timeout must be a number of milliseconds >= 0, got ${String(timeout)}`);
+    }
+    return handle;
+  }
+
+  #settle(code: number | null): void {
+    if (code !== null) {
+      this.#exitCode = code;
+      children.delete(this);
+    }
+  }
+
+  /** Whether the child is running (Python: `is_alive`). */
+  isAlive(): boolean {
+    this.#check("query");
+    if (this === current) return true;
+    if (this.#handle === undefined) return false;
+    return this.exitCode === null;
+  }
+
+  /** Ends the child with SIGTERM; afterwards `exitCode` is -15 (Python: `terminate`). */
+  terminate(): void {
+    this.#checkChild("terminate").signal(15);
+  }
+
+  /** Ends the child with SIGKILL; afterwards `exitCode` is -9 (Python: `kill`). */
+  kill(): void {
+    this.#checkChild("kill").signal(9);
+  }
+
+  /**
+   * Releases the child's resources; any later use throws (Python: `close`).
+   * @throws ProcessError while the child is still running
+   */
+  close(): void {
+    if (this.#closed) return;
+    if (this.#handle !== undefined) {
+      if (this.exitCode === null) {
+        throw new ProcessError(
+          `Cannot close process ${this.#name} while it is still running; call join() or terminate() first`,
+        );
+      }
+      this.#handle.close();
+    }
+    children.delete(this);
+    this.#closed = true;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** OS process id; undefined before start. On the worker backend, the shared process id. */
+  get pid(): number | undefined {
+    this.#check("read pid");
+    return this.#knownPid ?? this.#handle?.pid;
+  }
+
+  /** null while running (or not started); 0 ok; 1 uncaught error; -N ended by signal N. */
+  get exitCode(): number | null {
+    this.#check("read exitCode");
+    if (this.#exitCode === null && this.#handle !== undefined) this.#settle(this.#handle.poll());
+    return this.#exitCode;
+  }
+
+  /** A descriptor that becomes readable when the child ends (Python: `sentinel`). */
+  get sentinel(): number | undefined {
+    this.#check("read sentinel");
+    return this.#handle?.sentinel;
+  }
+
+  /** The name; default `Process-N`, or `Process-N:M` for a grandchild (Python's rule). */
+  get name(): string {
+    return this.#name;
+  }
+  set name(value: string) {
+    if (typeof value !== "string") throw new TypeError(`Process name must be a string, got ${typeof value}`);
+    this.#name = value;
+  }
+
+  /** Daemon children are ended when their parent exits. Set before `start()`. */
+  get daemon(): boolean {
+    return this.#daemon;
+  }
+  set daemon(value: boolean) {
+    if (this.#started) throw new ProcessError(`Cannot set daemon of ${this.#name}: the process has already started`);
+    this.#daemon = Boolean(value);
+  }
+
+  toString(): string {
+    let status = "initial";
+    if (this.#closed) status = "closed";
+    else if (this === current) status = "started";
+    else if (this.#handle !== undefined) {
+      const code = this.exitCode;
+      status = code === null ? "started" : `stopped exitcode=${code}`;
+    }
+    const pid = this.#closed ? "" : ` pid=${this.pid ?? "None"}`;
+    return `<${this.constructor.name} name='${this.#name}'${pid} ${status}${this.#daemon ? " daemon" : ""}>`;
+  }
+
+  static {
+    adopt = (proc, who) => {
+      proc.#name = who.name;
+      proc.#daemon = who.daemon;
+      proc.#identity = who.identity;
+      proc.#knownPid = process.pid;
+      proc.#handle = undefined;
+      myIdentity = who.identity;
+      childCounter = 0;
+      children.clear();
+      current = proc;
+      parent = who.parent.pid === 0 ? null : describe(who.parent.name, who.parent.pid, watchParent);
+    };
+    describe = (name, pid, watch) => {
+      const proc = new Process({ name });
+      childCounter -= 1; // describing an existing process does not use up a child number
+      proc.#knownPid = pid;
+      proc.#started = true;
+      if (watch !== undefined) proc.#handle = watch(pid);
+      return proc;
+    };
+  }
+}
+
+/**
+ * Watches a process that is not our child (the parent): ready when it ends.
+ * Its exit status belongs to its own parent, so `poll` reports 0 once it ended.
+ */
+function watchParent(pid: number): ChildHandle {
+  let fd: number | undefined;
+  try {
+    fd = pidfdOpen(pid);
+  } catch {
+    fd = undefined; // Already gone.
+  }
+  const ended = () => fd === undefined || pollReadable(fd, 0);
+  return {
+    pid,
+    sentinel: fd,
+    poll: () => (ended() ? 0 : null),
+    waitSync: (ms) => (fd === undefined || pollReadable(fd, ms) ? 0 : null),
+    wait: async (ms) => {
+      const deadline = ms === undefined ? Number.POSITIVE_INFINITY : performance.now() + ms;
+      while (!ended() && performance.now() < deadline) await Bun.sleep(10);
+      return ended() ? 0 : null;
+    },
+    signal: (sig) => process.kill(pid, sig),
+    close: () => {
+      if (fd !== undefined) closeFd(fd);
+    },
+  };
+}
+
+/** Makes `proc` this process's own Process object, as a child sees it. Internal: for bootstraps. */
+export function adoptAsCurrent(proc: Process, who: ChildIdentity): void {
+  adopt(proc, who);
+}
+
+/** The Process object of the caller (Python: `current_process`); "MainProcess" in the main program. */
+export function currentProcess(): Process {
+  current ??= describe("MainProcess", process.pid);
+  return current;
+}
+
+/** The parent's Process object, or null in the main program (Python: `parent_process`). */
+export function parentProcess(): Process | null {
+  currentProcess();
+  return parent;
+}
+
+function reapFinished(): void {
+  for (const child of children) child.exitCode; // reading it settles finished children
+}
+
+/** Live children of this process; finished ones are reaped (Python: `active_children`). */
+export function activeChildren(): Process[] {
+  reapFinished();
+  return [...children];
+}
+
+/** Number of CPUs usable by this process (Python: `cpu_count`). */
+export function cpuCount(): number {
+  return availableParallelism();
+}
+
+let exitHookInstalled = false;
+
+/** At exit, like Python: daemon children are terminated, the others joined. */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on("exit", () => {
+    const live = activeChildren();
+    for (const child of live) if (child.daemon) child.terminate();
+    for (const child of live) {
+      child.joinSync(child.daemon ? DAEMON_GRACE_MS : undefined);
+      if (child.exitCode === null) child.kill();
+    }
+  });
+}

@@ -1,0 +1,167 @@
+/** Conformance: Process lifecycle, exit codes, signals, names and misuse. */
+import { describe, expect, test } from "bun:test";
+import { activeChildren, PicklingError, ProcessError } from "../../src/index.ts";
+import * as targets from "../fixtures/targets.ts";
+import { CHILD_TIMEOUT, readJson, run, type Suite } from "./_harness.ts";
+
+export function processTests(s: Suite): void {
+  const { mp } = s;
+  describe(`[${s.backend}] Process`, () => {
+    test("Process.start() and join() run the target to exit code 0", async () => {
+      const p = await run(new mp.Process({ target: targets.noop }));
+      expect(p.exitCode).toBe(0);
+      expect(p.isAlive()).toBe(false);
+      expect(typeof p.pid).toBe("number");
+      if (s.caps.separateProcess) expect(p.pid).not.toBe(process.pid);
+      else expect(p.pid).toBe(process.pid);
+      p.close();
+    });
+
+    test("Process.pid is undefined and exitCode null before start", () => {
+      const p = new mp.Process({ target: targets.noop });
+      expect(p.pid).toBeUndefined();
+      expect(p.exitCode).toBeNull();
+      expect(p.isAlive()).toBe(false);
+      expect(p.name).toMatch(/^Process-\d+$/);
+    });
+
+    test("Process name follows Python's Process-N rule and can be set", () => {
+      const a = new mp.Process({ target: targets.noop });
+      const b = new mp.Process({ target: targets.noop });
+      const na = Number(a.name.split("-")[1]);
+      expect(b.name).toBe(`Process-${na + 1}`);
+      expect(new mp.Process({ name: "worker-a" }).name).toBe("worker-a");
+    });
+
+    test("Process args arrive intact and the child knows its name and parent", async () => {
+      const out = s.file("report");
+      const payload = {
+        n: 42,
+        big: 2n ** 70n,
+        when: new Date(0),
+        m: new Map([["k", new Set([1, 2])]]),
+        bytes: new Uint8Array([1, 2, 3]),
+      };
+      const p = await run(new mp.Process({ target: targets.report, args: [out, payload, "str"], name: "reporter" }));
+      expect(p.exitCode).toBe(0);
+      const r = readJson(out);
+      expect(r.name).toBe("reporter");
+      expect(r.pid).toBe(p.pid);
+      expect(r.parentName).toBe("MainProcess");
+      expect(r.parentPid).toBe(process.pid);
+      expect(r.parentAlive).toBe(true);
+      expect(r.args).toEqual([targets.describe(payload), "str"]);
+    });
+
+    test("Process exitCode is 1 after an uncaught error", async () => {
+      const p = await run(new mp.Process({ target: targets.crash, args: ["boom (expected in this test)"] }));
+      expect(p.exitCode).toBe(1);
+    });
+
+    test("Process exitCode is n after process.exit(n)", async () => {
+      expect((await run(new mp.Process({ target: targets.exitWith, args: [7] }))).exitCode).toBe(7);
+      expect((await run(new mp.Process({ target: targets.exitWith, args: [0] }))).exitCode).toBe(0);
+    });
+
+    test("Process with an async target ends when the promise settles", async () => {
+      expect((await run(new mp.Process({ target: targets.sleepThen, args: [50, "ok"] }))).exitCode).toBe(0);
+      expect((await run(new mp.Process({ target: targets.sleepThen, args: [10, "reject"] }))).exitCode).toBe(1);
+    });
+
+    test("Process.terminate() gives exitCode -15", async () => {
+      const p = new mp.Process({ target: targets.hang });
+      p.start();
+      expect(p.isAlive()).toBe(true);
+      p.terminate();
+      await p.join(CHILD_TIMEOUT);
+      expect(p.exitCode).toBe(-15);
+      expect(p.isAlive()).toBe(false);
+    });
+
+    test("Process.kill() gives exitCode -9", async () => {
+      const p = new mp.Process({ target: targets.hang });
+      p.start();
+      p.kill();
+      p.joinSync(CHILD_TIMEOUT);
+      expect(p.exitCode).toBe(-9);
+    });
+
+    test("Process.join(timeout) returns while the child still runs", async () => {
+      const p = new mp.Process({ target: targets.hang });
+      p.start();
+      const t0 = performance.now();
+      await p.join(100);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(90);
+      expect(p.exitCode).toBeNull();
+      expect(p.isAlive()).toBe(true);
+      p.joinSync(50);
+      expect(p.isAlive()).toBe(true);
+      expect(activeChildren()).toContain(p);
+      p.kill();
+      await p.join(CHILD_TIMEOUT);
+      expect(activeChildren()).not.toContain(p);
+    });
+
+    test("Process.joinSync() blocks until the child ends", () => {
+      const p = new mp.Process({ target: targets.sleepThen, args: [100, "ok"] });
+      p.start();
+      p.joinSync(CHILD_TIMEOUT);
+      expect(p.exitCode).toBe(0);
+    });
+
+    test("Process misuse throws ProcessError", async () => {
+      const p = new mp.Process({ target: targets.hang });
+      expect(() => p.joinSync()).toThrow(ProcessError);
+      await expect(p.join()).rejects.toThrow(ProcessError);
+      expect(() => p.terminate()).toThrow(ProcessError);
+      p.start();
+      expect(() => p.start()).toThrow(/twice/);
+      expect(() => p.close()).toThrow(/still running/);
+      p.kill();
+      await p.join(CHILD_TIMEOUT);
+      p.close();
+      expect(() => p.start()).toThrow(ProcessError);
+      expect(() => p.pid).toThrow(ProcessError);
+      expect(() => p.exitCode).toThrow(ProcessError);
+      expect(() => p.isAlive()).toThrow(ProcessError);
+      expect(() => {
+        p.daemon = true;
+      }).toThrow(ProcessError);
+    });
+
+    test("Process exported subclass: fields travel, constructor is not run again", async () => {
+      const out = s.file("subclass");
+      const p = new targets.Reporter(out, { list: [1, 2], set: new Set(["a"]) });
+      await run(p);
+      expect(p.exitCode).toBe(0);
+      expect(readJson(out)).toEqual({
+        name: p.name,
+        constructed: 1,
+        payload: { list: [1, 2], set: { Set: ["a"] } },
+        isReporter: true,
+      });
+    });
+
+    test.skipIf(s.caps.inheritsMemory)("Process.start() refuses an unexported target with PicklingError", () => {
+      let local = 0;
+      const p = new mp.Process({ target: () => local++ });
+      expect(() => p.start()).toThrow(PicklingError);
+      expect(() => p.start()).toThrow(/not exported/);
+      expect(p.pid).toBeUndefined();
+      class Local extends mp.Process {}
+      expect(() => new Local().start()).toThrow(/class "Local" is not exported/);
+    });
+
+    test.skipIf(s.caps.inheritsMemory)("Process.start() names the unsendable argument's path", () => {
+      const p = new mp.Process({ target: targets.noop, args: [1, { handler: () => 0 }] });
+      try {
+        p.start();
+        throw new Error("start() should have thrown");
+      } catch (e) {
+        expect(e).toBeInstanceOf(PicklingError);
+        expect((e as PicklingError).path).toBe("args[1].handler");
+        expect((e as Error).message).toContain("args[1].handler");
+      }
+    });
+  });
+}
