@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import { z } from "zod";
+import type { z } from "zod";
 import { ConfigError } from "./errors.ts";
 
 /** The backends, in Python's start-method names. */
@@ -13,21 +13,33 @@ export const backendNames = ["fork", "spawn", "worker"] as const;
 /** How children are started: a real fork(2), a fresh Bun process, or a Worker thread. */
 export type BackendName = (typeof backendNames)[number];
 
-export const BackendNameSchema = z.enum(backendNames);
-
 /** The `"multiproc"` object of package.json. */
-export const AppConfigSchema = z.object({ backend: BackendNameSchema.optional() }).strict();
-export type AppConfig = z.infer<typeof AppConfigSchema>;
+export interface AppConfig {
+  backend?: BackendName;
+}
 
-/** Validates a backend name, naming where it came from in the error. */
+let appConfigSchema: z.ZodType<AppConfig> | undefined;
+
+/**
+ * The zod schema of the `"multiproc"` object, built on first use: zod costs
+ * a child tens of milliseconds to import, and children rarely read config.
+ */
+export function appConfigSchemaOf(): z.ZodType<AppConfig> {
+  if (appConfigSchema === undefined) {
+    const { z } = require("zod") as typeof import("zod");
+    appConfigSchema = z.object({ backend: z.enum(backendNames).optional() }).strict();
+  }
+  return appConfigSchema;
+}
+
+/** Validates a backend name (a closed set, so no schema is needed), naming where it came from. */
 export function parseBackendName(value: unknown, field: string): BackendName {
-  const r = BackendNameSchema.safeParse(value);
-  if (!r.success) {
+  if (!backendNames.includes(value as BackendName)) {
     throw new ConfigError(
       `Invalid ${field}: ${JSON.stringify(value)}; expected one of ${backendNames.map((n) => `"${n}"`).join(", ")}`,
     );
   }
-  return r.data;
+  return value as BackendName;
 }
 
 /** Finds the nearest package.json from `start` upward that has a "multiproc" field. */
@@ -57,7 +69,7 @@ function findAppConfig(start: string): { file: string; config: unknown } | undef
 export function loadAppConfig(cwd = process.cwd()): AppConfig {
   const found = findAppConfig(cwd);
   if (found === undefined || found.config === undefined) return {};
-  const r = AppConfigSchema.safeParse(found.config);
+  const r = appConfigSchemaOf().safeParse(found.config);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   const field = ["multiproc", ...issue.path.map(String)].join(".");

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { ProcessError } from "../src/index.ts";
-import { parseBootstrap } from "../src/protocol/index.ts";
+import { bootstrapSchema, isBootstrap, parseBootstrap } from "../src/protocol/index.ts";
 
 const good = {
   type: "bootstrap",
@@ -28,5 +28,45 @@ describe("protocol: bootstrap", () => {
     expect(() => parseBootstrap({ ...good, backend: "thread" })).toThrow(/backend/);
     expect(() => parseBootstrap("garbage")).toThrow(/Malformed bootstrap message/);
     expect(() => parseBootstrap({ ...good, version: 2 })).toThrow(/version/);
+  });
+});
+
+describe("protocol: isBootstrap agrees with the zod schema", () => {
+  // isBootstrap is the fast path; the schema is the contract. Mutate every
+  // field of a sound message in many ways and require the same verdict.
+  const variants: unknown[] = [
+    undefined,
+    null,
+    0,
+    -1,
+    1.5,
+    2,
+    "",
+    "x",
+    true,
+    [],
+    {},
+    [0],
+    [1, 2],
+    new Uint8Array(1),
+    { module: "m", name: "n" },
+    { module: "", name: "n" },
+    { pid: 3, name: "p" },
+    { pid: 0, name: "p" },
+    "bootstrap",
+    "spawn",
+    "fork",
+    "thread",
+  ];
+  test("isBootstrap() === bootstrapSchema().safeParse().success for every one-field mutation", () => {
+    expect(isBootstrap(good)).toBe(true);
+    for (const key of Object.keys(good)) {
+      for (const v of variants) {
+        const m = { ...good, [key]: v };
+        expect([key, v, isBootstrap(m)]).toEqual([key, v, bootstrapSchema().safeParse(m).success]);
+      }
+      const { [key]: _dropped, ...missing } = good as Record<string, unknown>;
+      expect(isBootstrap(missing)).toBe(bootstrapSchema().safeParse(missing).success);
+    }
   });
 });

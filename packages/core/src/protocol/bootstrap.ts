@@ -1,44 +1,103 @@
 /**
  * The bootstrap conversation: the one message a parent sends a child that
  * re-imports the program (spawn, worker). Wire format: the codec's bytes of a
- * `Bootstrap` object, validated by `BootstrapSchema` on arrival. `args` and
+ * `Bootstrap` object, validated by `bootstrapSchema()` on arrival. `args` and
  * `fields` are codec bytes of their own, decoded only after the header is
  * known to be sound, since decoding may import the user's modules.
+ *
+ * zod is loaded lazily: importing it costs a child 25–60 ms, more than the
+ * whole start of a worker should take. A sound message passes `isBootstrap`,
+ * a plain check of the same shape; anything else goes through the zod
+ * schema, which names what is wrong. A test keeps the two in agreement.
  */
-import { z } from "zod";
-import { BackendNameSchema } from "../config.ts";
+import type { z } from "zod";
+import { type BackendName, backendNames } from "../config.ts";
 import { ProcessError } from "../errors.ts";
 
 /** A function or class named by the module that exports it (pickle's global reference). */
-export const ExportRefSchema = z.object({ module: z.string().min(1), name: z.string().min(1) });
-export type ExportRef = z.infer<typeof ExportRefSchema>;
+export interface ExportRef {
+  module: string;
+  name: string;
+}
 
-/** Codec bytes (any Uint8Array, whatever buffer is under it). */
-const Bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, { message: "expected codec bytes (a Uint8Array)" });
-
-export const BootstrapSchema = z.object({
-  type: z.literal("bootstrap"),
-  version: z.literal(1),
-  backend: BackendNameSchema,
-  name: z.string(),
-  daemon: z.boolean(),
+/** What a spawn or worker child needs to rebuild and run its Process. */
+export interface Bootstrap {
+  type: "bootstrap";
+  version: 1;
+  backend: BackendName;
+  name: string;
+  daemon: boolean;
   /** Python's `_identity`: the child's position in the process tree, e.g. [2, 1]. */
-  identity: z.array(z.number().int().positive()),
-  parent: z.object({ pid: z.number().int().positive(), name: z.string() }),
+  identity: number[];
+  parent: { pid: number; name: string };
   /** An exported subclass of Process, or null for the base class. */
-  cls: ExportRefSchema.nullable(),
+  cls: ExportRef | null;
   /** The exported target function, or null when there is none. */
-  target: ExportRefSchema.nullable(),
+  target: ExportRef | null;
   /** Codec bytes of the `args` array. */
-  args: Bytes,
+  args: Uint8Array;
   /** Codec bytes of the subclass instance's own fields (`{}` for the base class). */
-  fields: Bytes,
-});
-export type Bootstrap = z.infer<typeof BootstrapSchema>;
+  fields: Uint8Array;
+}
+
+let schema: z.ZodType<Bootstrap> | undefined;
+
+/** The zod schema of `Bootstrap` (built on first use). */
+export function bootstrapSchema(): z.ZodType<Bootstrap> {
+  if (schema === undefined) {
+    const { z } = require("zod") as typeof import("zod");
+    const ref = z.object({ module: z.string().min(1), name: z.string().min(1) });
+    const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, {
+      message: "expected codec bytes (a Uint8Array)",
+    });
+    schema = z.object({
+      type: z.literal("bootstrap"),
+      version: z.literal(1),
+      backend: z.enum(backendNames),
+      name: z.string(),
+      daemon: z.boolean(),
+      identity: z.array(z.number().int().positive()),
+      parent: z.object({ pid: z.number().int().positive(), name: z.string() }),
+      cls: ref.nullable(),
+      target: ref.nullable(),
+      args: bytes,
+      fields: bytes,
+    });
+  }
+  return schema;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
+const isPositiveInt = (v: unknown): boolean => Number.isInteger(v) && (v as number) > 0;
+const isRef = (v: unknown): boolean =>
+  v === null ||
+  (isObject(v) && typeof v.module === "string" && v.module !== "" && typeof v.name === "string" && v.name !== "");
+
+/** The fast path of `parseBootstrap`: exactly the shape `bootstrapSchema()` accepts. */
+export function isBootstrap(m: unknown): m is Bootstrap {
+  return (
+    isObject(m) &&
+    m.type === "bootstrap" &&
+    m.version === 1 &&
+    backendNames.includes(m.backend as BackendName) &&
+    typeof m.name === "string" &&
+    typeof m.daemon === "boolean" &&
+    Array.isArray(m.identity) &&
+    m.identity.every(isPositiveInt) &&
+    isObject(m.parent) &&
+    isPositiveInt(m.parent.pid) &&
+    typeof m.parent.name === "string" &&
+    isRef(m.cls) &&
+    isRef(m.target) &&
+    m.args instanceof Uint8Array &&
+    m.fields instanceof Uint8Array
+  );
+}
 
 /** Validates a decoded bootstrap message. @throws ProcessError naming the bad field */
 export function parseBootstrap(message: unknown): Bootstrap {
-  const r = BootstrapSchema.safeParse(message);
+  if (isBootstrap(message)) return message;
+  const r = bootstrapSchema().safeParse(message);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   const at = issue.path.length > 0 ? issue.path.join(".") : "(message)";

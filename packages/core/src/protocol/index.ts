@@ -1,2 +1,2 @@
 /** Control messages between a parent and its children, as zod schemas. */
-export { type Bootstrap, BootstrapSchema, type ExportRef, ExportRefSchema, parseBootstrap } from "./bootstrap.ts";
+export { type Bootstrap, bootstrapSchema, type ExportRef, isBootstrap, parseBootstrap } from "./bootstrap.ts";

@@ -1,0 +1,64 @@
+/** The raw Bun floors: what Bun itself costs without this library. */
+import { add, type Figure, makeBench, type RunOptions } from "./measure.ts";
+import { W } from "./workloads.ts";
+
+const ECHO_CHILD = new URL("./echo-child.ts", import.meta.url).pathname;
+const ECHO_WORKER = new URL("./echo-worker.ts", import.meta.url).pathname;
+
+/** Runs the baselines; returns one figure per workload and baseline. */
+export async function runBaselines(opts: RunOptions): Promise<Figure[]> {
+  const bench = makeBench(opts);
+  const readers: (() => Figure | undefined)[] = [];
+  readers.push(
+    add(bench, W.startJoin, "Bun.spawn (bun -e 0)", async () => {
+      await Bun.spawn([process.execPath, "-e", "0"], { stdio: ["ignore", "inherit", "inherit"] }).exited;
+    }),
+  );
+  readers.push(
+    add(bench, W.startJoin, "Bun Worker", async () => {
+      const w = new Worker(ECHO_WORKER);
+      await new Promise<void>((resolve) => {
+        w.onmessage = () => resolve();
+        w.postMessage("ready?");
+      });
+      await w.terminate();
+    }),
+  );
+
+  // Round trips over an already running peer.
+  const child = Bun.spawn([process.execPath, ECHO_CHILD], {
+    stdio: ["ignore", "inherit", "inherit"],
+    ipc: (m) => ipcReply?.(m),
+  });
+  let ipcReply: ((m: unknown) => void) | undefined;
+  const small = { id: 1, name: "spam", tags: ["a", "b"] };
+  readers.push(
+    add(
+      bench,
+      W.pipeSmall,
+      "Bun.spawn IPC",
+      () =>
+        new Promise<void>((resolve) => {
+          ipcReply = () => resolve();
+          child.send(small);
+        }),
+    ),
+  );
+  const worker = new Worker(ECHO_WORKER);
+  readers.push(
+    add(
+      bench,
+      W.pipeSmall,
+      "Bun Worker postMessage",
+      () =>
+        new Promise<void>((resolve) => {
+          worker.onmessage = () => resolve();
+          worker.postMessage(small);
+        }),
+    ),
+  );
+  await bench.run();
+  child.kill();
+  await worker.terminate();
+  return readers.map((r) => r()).filter((f): f is Figure => f !== undefined);
+}

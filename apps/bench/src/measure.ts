@@ -1,0 +1,55 @@
+/** One measured figure, and how tinybench results become figures. */
+import { Bench, type Task } from "tinybench";
+
+/** A workload measured on one system: the time of one operation. */
+export interface Figure {
+  workload: string;
+  /** e.g. "ours/fork", "CPython/spawn", "Bun/Worker postMessage". */
+  system: string;
+  /** Median time of one operation, in milliseconds. */
+  medianMs: number;
+  /** Operations per second derived from the median. */
+  opsPerSec: number;
+}
+
+/** Options every suite takes. */
+export interface RunOptions {
+  quick: boolean;
+}
+
+/** A tinybench instance sized for the mode: quick stays under a minute in all. */
+export function makeBench(opts: RunOptions): Bench {
+  return new Bench({
+    time: opts.quick ? 150 : 1500,
+    iterations: opts.quick ? 3 : 10,
+    warmupTime: opts.quick ? 20 : 200,
+    warmupIterations: opts.quick ? 1 : 3,
+  });
+}
+
+/** Reads a finished task: `per` operations happen in one task iteration. */
+export function figureOf(task: Task, workload: string, system: string, per = 1): Figure | undefined {
+  const r = task.result;
+  if (r.state !== "completed") {
+    if (r.state === "errored") console.error(`${system} ${workload}: ${r.error.message}`);
+    return undefined;
+  }
+  const medianMs = (r.latency.p50 ?? r.latency.mean) / per;
+  return { workload, system, medianMs, opsPerSec: 1000 / medianMs };
+}
+
+/** Registers `fn` as one task and returns a reader for its figure after `bench.run()`. */
+export function add(
+  bench: Bench,
+  workload: string,
+  system: string,
+  fn: () => unknown,
+  per = 1,
+): () => Figure | undefined {
+  const name = `${system} :: ${workload}`;
+  bench.add(name, fn as () => Promise<void>);
+  return () => {
+    const task = bench.getTask(name);
+    return task === undefined ? undefined : figureOf(task, workload, system, per);
+  };
+}

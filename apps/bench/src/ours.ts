@@ -1,0 +1,67 @@
+/** Our workloads, on every backend usable here. */
+import { getAllStartMethods, getContext } from "@multiproc/core";
+import { add, type Figure, makeBench, type RunOptions } from "./measure.ts";
+import { hammer, noop } from "./targets.ts";
+import { W } from "./workloads.ts";
+
+// Large enough that the one child start inside each sample is a small share of it.
+const CONTENDED_OPS = 200_000;
+
+/** Runs our workloads; returns one figure per workload and backend. */
+export async function runOurs(opts: RunOptions): Promise<Figure[]> {
+  const bench = makeBench(opts);
+  const readers: (() => Figure | undefined)[] = [];
+
+  const lock = getContext().Lock();
+  readers.push(
+    add(
+      bench,
+      W.lockUncontended,
+      "ours",
+      () => {
+        for (let i = 0; i < 1000; i++) {
+          lock.acquireSync();
+          lock.release();
+        }
+      },
+      1000,
+    ),
+  );
+
+  for (const backend of getAllStartMethods()) {
+    const mp = getContext(backend);
+    const system = `ours/${backend}`;
+    readers.push(
+      add(bench, W.startJoin, system, async () => {
+        const p = new mp.Process({ target: noop });
+        p.start();
+        await p.join();
+        p.close();
+      }),
+    );
+    readers.push(
+      add(bench, W.start8, system, async () => {
+        const kids = Array.from({ length: 8 }, () => new mp.Process({ target: noop }));
+        for (const k of kids) k.start();
+        for (const k of kids) await k.join();
+      }),
+    );
+    readers.push(
+      add(
+        bench,
+        W.lockContended,
+        system,
+        async () => {
+          const shared = mp.Lock();
+          const child = new mp.Process({ target: hammer, args: [shared, CONTENDED_OPS] });
+          child.start();
+          hammer(shared, CONTENDED_OPS);
+          await child.join();
+        },
+        2 * CONTENDED_OPS,
+      ),
+    );
+  }
+  await bench.run();
+  return readers.map((r) => r()).filter((f): f is Figure => f !== undefined);
+}

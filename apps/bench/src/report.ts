@@ -1,0 +1,130 @@
+/** Turns figures into the markdown table, the JSON and the SVG chart. */
+import type { Figure } from "./measure.ts";
+
+export interface Machine {
+  cores: number;
+  bun: string;
+  python: string;
+  mode: "quick" | "full";
+  date: string;
+}
+
+const fmt = (ms: number): string =>
+  ms < 0.001 ? `${(ms * 1e6).toFixed(0)} ns` : ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : `${ms.toFixed(2)} ms`;
+
+const rate = (perSec: number): string =>
+  perSec >= 1e6
+    ? `${(perSec / 1e6).toFixed(2)} M/s`
+    : perSec >= 1e3
+      ? `${(perSec / 1e3).toFixed(1)} k/s`
+      : `${perSec.toFixed(1)} /s`;
+
+/** The fastest CPython figure of a workload: the bar every system is compared with. */
+function cpythonBest(figures: Figure[], workload: string): Figure | undefined {
+  return figures
+    .filter((f) => f.workload === workload && f.system.startsWith("CPython"))
+    .sort((a, b) => a.medianMs - b.medianMs)[0];
+}
+
+/** CPython with the same start method as one of our backends, if any. */
+function cpythonPeer(figures: Figure[], f: Figure): Figure | undefined {
+  const method = f.system.split("/")[1];
+  return figures.find((g) => g.workload === f.workload && g.system === `CPython/${method}`);
+}
+
+function workloads(figures: Figure[]): string[] {
+  return [...new Set(figures.map((f) => f.workload))];
+}
+
+/** A markdown report: one table per workload, ratios against CPython. */
+export function markdown(figures: Figure[], machine: Machine): string {
+  const lines = [
+    "# Benchmarks",
+    "",
+    `Machine: ${machine.cores} cores, Bun ${machine.bun}, ${machine.python}; mode: ${machine.mode}; ${machine.date}.`,
+    "Median time of one operation (tinybench for Bun, the same workloads timed in CPython's own process).",
+    "**× CPython** is how many times faster than the fastest CPython start method (>1 is faster);",
+    "**× same method** compares with CPython using the same start method. Figures move 2–4× between runs on",
+    "this shared machine: compare within one run.",
+    "",
+  ];
+  for (const w of workloads(figures)) {
+    const best = cpythonBest(figures, w);
+    lines.push(`## ${w}`, "", "| system | median | rate | × CPython | × same method |", "|---|---|---|---|---|");
+    for (const f of figures.filter((g) => g.workload === w).sort((a, b) => a.medianMs - b.medianMs)) {
+      const peer = f.system.startsWith("ours/") ? cpythonPeer(figures, f) : undefined;
+      const vsBest = best === undefined ? "—" : `${(best.medianMs / f.medianMs).toFixed(2)}×`;
+      const vsPeer = peer === undefined ? "—" : `${(peer.medianMs / f.medianMs).toFixed(2)}×`;
+      lines.push(`| ${f.system} | ${fmt(f.medianMs)} | ${rate(f.opsPerSec)} | ${vsBest} | ${vsPeer} |`);
+    }
+    lines.push("");
+  }
+  lines.push("![chart](benchmarks.svg)", "");
+  return lines.join("\n");
+}
+
+const PALETTE = [
+  "#1f77b4",
+  "#ff7f0e",
+  "#2ca02c",
+  "#d62728",
+  "#9467bd",
+  "#8c564b",
+  "#e377c2",
+  "#7f7f7f",
+  "#bcbd22",
+  "#17becf",
+];
+
+const esc = (s: string): string => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
+/**
+ * A grouped horizontal bar chart: per workload, one bar per system, its length
+ * the speed relative to the fastest CPython figure on a log scale (1× marked).
+ */
+export function svg(figures: Figure[]): string {
+  const systems = [...new Set(figures.map((f) => f.system))];
+  const colour = new Map(systems.map((s, i) => [s, PALETTE[i % PALETTE.length]!]));
+  const label = 320;
+  const width = 900;
+  const bar = 12;
+  const min = -2; // 0.01×
+  const max = 3; // 1000×
+  const x = (ratio: number) =>
+    label + ((Math.log10(Math.min(10 ** max, Math.max(10 ** min, ratio))) - min) / (max - min)) * (width - label - 20);
+  let y = 40;
+  const parts: string[] = [];
+  for (const w of workloads(figures)) {
+    const best = cpythonBest(figures, w);
+    if (best === undefined) continue;
+    const rows = figures.filter((f) => f.workload === w);
+    parts.push(`<text x="8" y="${y + 10}" font-weight="bold">${esc(w)}</text>`);
+    y += 16;
+    for (const f of rows) {
+      const ratio = best.medianMs / f.medianMs;
+      parts.push(
+        `<text x="16" y="${y + bar - 2}" font-size="11">${esc(f.system)}</text>`,
+        `<rect x="${label}" y="${y}" width="${Math.max(1, x(ratio) - label).toFixed(1)}" height="${bar}" fill="${colour.get(f.system)}"/>`,
+        `<text x="${(x(ratio) + 4).toFixed(1)}" y="${y + bar - 2}" font-size="10">${ratio.toFixed(2)}×</text>`,
+      );
+      y += bar + 3;
+    }
+    y += 10;
+  }
+  const axis = [];
+  for (let e = min; e <= max; e++) {
+    const px = x(10 ** e);
+    axis.push(
+      `<line x1="${px}" y1="30" x2="${px}" y2="${y}" stroke="${e === 0 ? "#000" : "#ddd"}"/>`,
+      `<text x="${px - 10}" y="24" font-size="10">${10 ** e}×</text>`,
+    );
+  }
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${y + 10}" font-family="sans-serif" font-size="12">`,
+    `<rect width="100%" height="100%" fill="#fff"/>`,
+    `<text x="8" y="14" font-size="13">Speed relative to the fastest CPython multiprocessing figure (log scale, higher is faster)</text>`,
+    ...axis,
+    ...parts,
+    "</svg>",
+  ].join("\n");
+}
