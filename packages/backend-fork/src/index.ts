@@ -1,20 +1,19 @@
 /**
- * @multiproc/backend-fork: not built yet. Selecting it fails at `start()` with
- * a BackendError that says so; see the issue tracker (fork: #4, worker: #3).
+ * @multiproc/backend-fork: each child is a real fork(2) of the running
+ * process (Python's "fork" start method): it runs its target on a copy of the
+ * parent's memory as it was at `start()`, so any function is a valid target,
+ * closures included, and arguments need not be sendable. See docs/fork.md
+ * for what works in a fork child.
  */
 import type { Backend } from "@multiproc/core";
-import { BackendError } from "@multiproc/core";
 import { registerBackend } from "@multiproc/core/internal";
+import { launch } from "./launch.ts";
 
-/** The fork backend (not available yet). */
+/** The fork backend. */
 export const backend: Backend = {
   name: "fork",
-  capabilities: { available: false, inheritsMemory: true, separateProcess: true },
-  launch() {
-    throw new BackendError(
-      'The "fork" backend is not implemented yet; use getContext("spawn") or set MULTIPROC_BACKEND=spawn',
-    );
-  },
+  capabilities: { available: process.platform === "linux", inheritsMemory: true, separateProcess: true },
+  launch,
 };
 
 registerBackend(backend);

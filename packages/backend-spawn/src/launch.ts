@@ -7,6 +7,8 @@ import type { ChildHandle, LaunchRequest } from "@multiproc/core";
 import { native } from "@multiproc/core/internal";
 
 const ENTRY = new URL("./entry.ts", import.meta.url).pathname;
+/** Tells the child entry how many descriptors follow the bootstrap message (see `LaunchRequest.fds`). */
+export const INHERITED_FDS_ENV = "MULTIPROC_INHERITED_FDS";
 function signalNumber(signal: NodeJS.Signals | number): number {
   return typeof signal === "number" ? signal : ((constants.signals as Record<string, number>)[signal] ?? 0);
 }
@@ -18,8 +20,9 @@ export function launch(request: LaunchRequest): ChildHandle {
   let child: ReturnType<typeof Bun.spawn>;
   try {
     child = Bun.spawn([process.execPath, ENTRY], {
-      stdio: ["ignore", "inherit", "inherit", message],
-      env: process.env,
+      // Descriptors in the arguments follow the bootstrap message: 4, 5, ... in the child.
+      stdio: ["ignore", "inherit", "inherit", message, ...request.fds],
+      env: request.fds.length === 0 ? process.env : { ...process.env, [INHERITED_FDS_ENV]: String(request.fds.length) },
     });
   } finally {
     native.closeFd(message);

@@ -1,20 +1,16 @@
 /**
- * @multiproc/backend-worker: not built yet. Selecting it fails at `start()` with
- * a BackendError that says so; see the issue tracker (fork: #4, worker: #3).
+ * @multiproc/backend-worker: each child is a Bun Worker thread that imports the
+ * target's module afresh in its own realm, like spawn but in this process.
  */
 import type { Backend } from "@multiproc/core";
-import { BackendError } from "@multiproc/core";
-import { registerBackend } from "@multiproc/core/internal";
+import { native, registerBackend } from "@multiproc/core/internal";
+import { launch } from "./launch.ts";
 
-/** The worker backend (not available yet). */
+/** The worker backend. Needs Linux 6.9+ (a pidfd per thread is each child's sentinel). */
 export const backend: Backend = {
   name: "worker",
-  capabilities: { available: false, inheritsMemory: false, separateProcess: false },
-  launch() {
-    throw new BackendError(
-      'The "worker" backend is not implemented yet; use getContext("spawn") or set MULTIPROC_BACKEND=spawn',
-    );
-  },
+  capabilities: { available: native.threadPidfdSupported(), inheritsMemory: false, separateProcess: false },
+  launch,
 };
 
 registerBackend(backend);

@@ -30,6 +30,15 @@ export interface LaunchRequest {
    * program; resolves to the exit code once `run()` settled.
    */
   readonly runInChild: (() => Promise<number>) | undefined;
+  /**
+   * Descriptors the child must receive at start, in order (Connections and
+   * Queues in the arguments). They may be closed by the parent as soon as
+   * `launch` returns, so a backend hands over copies: spawn maps them to
+   * descriptors 4, 5, ... of the child; a thread backend dups them. The child
+   * side calls `setInheritedFds(itsCopies)` (core/internal) before the
+   * bootstrap. Empty for backends that inherit memory.
+   */
+  readonly fds: readonly number[];
 }
 
 /** A started child as the parent sees it. */

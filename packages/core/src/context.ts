@@ -8,6 +8,9 @@ import { type BackendName, backendNames, parseBackendName } from "./config.ts";
 import { activeChildren, boundToContext, cpuCount, currentProcess, parentProcess, Process } from "./process.ts";
 import { getStartMethod, setStartMethod } from "./start-method.ts";
 import { Lock, RLock } from "./sync/index.ts";
+import { type Connection, JoinableQueue, Pipe, Queue, SimpleQueue } from "./channel/index.ts";
+import { RawArray, RawValue, SharedArray, Value } from "./shared/index.ts";
+import { Barrier, type BarrierAction, BoundedSemaphore, Condition, Event, Semaphore } from "./sync/index.ts";
 
 /** The API of `multiprocessing`, bound to one backend (Python: a context object). */
 export interface Context {
@@ -19,6 +22,32 @@ export interface Context {
   Lock(): Lock;
   /** A new recursive lock (Python: `ctx.RLock()`). */
   RLock(): RLock;
+  /** A new counting semaphore, default value 1 (Python: `ctx.Semaphore(value)`). */
+  Semaphore(value?: number): Semaphore;
+  /** A new semaphore whose release past its initial value throws (Python: `ctx.BoundedSemaphore(value)`). */
+  BoundedSemaphore(value?: number): BoundedSemaphore;
+  /** A new condition variable over `lock`, default a new RLock (Python: `ctx.Condition(lock)`). */
+  Condition(lock?: Lock | RLock): Condition;
+  /** A new event, initially clear (Python: `ctx.Event()`). */
+  Event(): Event;
+  /** A new barrier for `parties` parties (Python: `ctx.Barrier(parties, action, timeout)`). */
+  Barrier(parties: number, action?: BarrierAction, timeout?: number): Barrier;
+  /** A shared number, synchronized by default (Python: `ctx.Value(typecode, value, lock=True)`). */
+  Value: typeof Value;
+  /** A shared number without a lock (Python: `ctx.RawValue(typecode, value)`). */
+  RawValue: typeof RawValue;
+  /** A typed array over shared memory, synchronized by default (Python: `ctx.Array(typecode, size_or_init, lock=True)`). */
+  Array: typeof SharedArray;
+  /** A typed array over shared memory without a lock (Python: `ctx.RawArray(typecode, size_or_init)`). */
+  RawArray: typeof RawArray;
+  /** Two connected Connections; one-way `[reader, writer]` when `duplex` is false (Python: `ctx.Pipe(duplex)`). */
+  Pipe(duplex?: boolean): [Connection, Connection];
+  /** A new process-shared FIFO queue; `maxsize` 0 for no limit (Python: `ctx.Queue(maxsize)`). */
+  Queue<T = unknown>(maxsize?: number): Queue<T>;
+  /** A new queue with `taskDone` and `join` (Python: `ctx.JoinableQueue(maxsize)`). */
+  JoinableQueue<T = unknown>(maxsize?: number): JoinableQueue<T>;
+  /** A new unbounded queue with Python's small method set (Python: `ctx.SimpleQueue()`). */
+  SimpleQueue<T = unknown>(): SimpleQueue<T>;
   getContext(name?: BackendName): Context;
   getStartMethod(): BackendName;
   setStartMethod(name: BackendName, opts?: { force?: boolean }): void;
@@ -46,6 +75,19 @@ function makeContext(name: BackendName | undefined): Context {
     Process: BoundProcess,
     Lock: () => new Lock(),
     RLock: () => new RLock(),
+    Semaphore: (value?: number) => new Semaphore(value),
+    BoundedSemaphore: (value?: number) => new BoundedSemaphore(value),
+    Condition: (lock?: Lock | RLock) => new Condition(lock),
+    Event: () => new Event(),
+    Barrier: (parties: number, action?: BarrierAction, timeout?: number) => new Barrier(parties, action, timeout),
+    Value,
+    RawValue,
+    Array: SharedArray,
+    RawArray,
+    Pipe: (duplex?: boolean) => Pipe(duplex),
+    Queue: <T>(maxsize?: number) => new Queue<T>(maxsize),
+    JoinableQueue: <T>(maxsize?: number) => new JoinableQueue<T>(maxsize),
+    SimpleQueue: <T>() => new SimpleQueue<T>(),
     getContext,
     getStartMethod: () => name ?? getStartMethod(),
     setStartMethod,

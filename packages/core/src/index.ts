@@ -8,7 +8,14 @@ import { getContext } from "./context.ts";
 export type { Backend, BackendCapabilities, ChildHandle, LaunchRequest } from "./backend.ts";
 export { type BackendName, backendNames } from "./config.ts";
 export { type Context, getAllStartMethods, getContext } from "./context.ts";
+export { Connection, type QueueWaitOptions } from "./channel/index.ts";
+import type {
+  JoinableQueue as JoinableQueueClass,
+  Queue as QueueClass,
+  SimpleQueue as SimpleQueueClass,
+} from "./channel/index.ts";
 export {
+  AbandonedLockError,
   BackendError,
   BrokenBarrierError,
   ConfigError,
@@ -32,6 +39,34 @@ export {
 export { getStartMethod, setStartMethod } from "./start-method.ts";
 import type { Lock as LockClass, RLock as RLockClass } from "./sync/index.ts";
 export type { AcquireOptions, Held } from "./sync/index.ts";
+import type {
+  SharedTypedArray,
+  SharedValue,
+  SynchronizedTypedArray,
+  SynchronizedValue,
+  Typecode,
+} from "./shared/index.ts";
+import type {
+  Barrier as BarrierClass,
+  BoundedSemaphore as BoundedSemaphoreClass,
+  Condition as ConditionClass,
+  Event as EventClass,
+  Semaphore as SemaphoreClass,
+} from "./sync/index.ts";
+export type { BarrierAction } from "./sync/index.ts";
+export type {
+  ArrayInit,
+  BigTypecode,
+  ElementOf,
+  InitOf,
+  SharedOptions,
+  SharedTypedArray,
+  SharedValue,
+  SynchronizedTypedArray,
+  SynchronizedValue,
+  Typecode,
+  TypedArrayOf,
+} from "./shared/index.ts";
 
 const defaultContext = getContext();
 
@@ -41,3 +76,44 @@ export type Lock = LockClass;
 /** A new RLock (Python: `multiprocessing.RLock()`). */
 export const RLock = defaultContext.RLock;
 export type RLock = RLockClass;
+/** A new Semaphore, default value 1 (Python: `multiprocessing.Semaphore(value)`). */
+export const Semaphore = defaultContext.Semaphore;
+export type Semaphore = SemaphoreClass;
+/** A new BoundedSemaphore (Python: `multiprocessing.BoundedSemaphore(value)`). */
+export const BoundedSemaphore = defaultContext.BoundedSemaphore;
+export type BoundedSemaphore = BoundedSemaphoreClass;
+/** A new Condition over a Lock or RLock, default a new RLock (Python: `multiprocessing.Condition(lock)`). */
+export const Condition = defaultContext.Condition;
+export type Condition = ConditionClass;
+/** A new Event (Python: `multiprocessing.Event()`). */
+export const Event = defaultContext.Event;
+export type Event = EventClass;
+/** A new Barrier (Python: `multiprocessing.Barrier(parties, action, timeout)`). */
+export const Barrier = defaultContext.Barrier;
+export type Barrier = BarrierClass;
+/** A shared number guarded by an RLock (Python: `multiprocessing.Value(typecode, value)`). */
+export const Value = defaultContext.Value;
+export type Value<T extends number | bigint = number> = SynchronizedValue<T>;
+/** A shared number without a lock (Python: `multiprocessing.RawValue(typecode, value)`). */
+export const RawValue = defaultContext.RawValue;
+export type RawValue<T extends number | bigint = number> = SharedValue<T>;
+/**
+ * A typed array over shared memory guarded by an RLock (Python:
+ * `multiprocessing.Array`; named so it does not hide the global `Array`).
+ */
+export const SharedArray = defaultContext.Array;
+export type SharedArray<C extends Typecode = Typecode> = SynchronizedTypedArray<C>;
+/** A typed array over shared memory without a lock (Python: `multiprocessing.RawArray`). */
+export const RawArray = defaultContext.RawArray;
+export type RawArray<C extends Typecode = Typecode> = SharedTypedArray<C>;
+/** Two connected Connections (Python: `multiprocessing.Pipe(duplex)`). */
+export const Pipe = defaultContext.Pipe;
+/** A new process-shared FIFO queue (Python: `multiprocessing.Queue(maxsize)`). */
+export const Queue = defaultContext.Queue;
+export type Queue<T = unknown> = QueueClass<T>;
+/** A new queue with `taskDone` and `join` (Python: `multiprocessing.JoinableQueue(maxsize)`). */
+export const JoinableQueue = defaultContext.JoinableQueue;
+export type JoinableQueue<T = unknown> = JoinableQueueClass<T>;
+/** A new unbounded queue (Python: `multiprocessing.SimpleQueue()`). */
+export const SimpleQueue = defaultContext.SimpleQueue;
+export type SimpleQueue<T = unknown> = SimpleQueueClass<T>;

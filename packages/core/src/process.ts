@@ -6,6 +6,7 @@
 import { availableParallelism } from "node:os";
 import type { ChildHandle } from "./backend.ts";
 import { loadBackend } from "./backend-registry.ts";
+import { encodeForLaunch } from "./channel/fd-transfer.ts";
 import { dumps, findExport } from "./codec/index.ts";
 import type { BackendName } from "./config.ts";
 import { PicklingError, ProcessError } from "./errors.ts";
@@ -133,11 +134,16 @@ export class Process {
     const backend = loadBackend(backendName);
     reapFinished();
     const inherits = backend.capabilities.inheritsMemory;
+    // Descriptors in the arguments (Connections, Queues) are collected while encoding.
+    const encoded = inherits
+      ? { value: undefined, fds: [] }
+      : encodeForLaunch(() => dumps(this.#bootstrap(backendName)));
     this.#handle = backend.launch({
       name: this.#name,
       daemon: this.#daemon,
-      bootstrap: inherits ? undefined : dumps(this.#bootstrap(backendName)),
+      bootstrap: encoded.value,
       runInChild: inherits ? () => this.#becomeChild() : undefined,
+      fds: encoded.fds,
     });
     this.#started = true;
     children.add(this);
@@ -323,6 +329,9 @@ export class Process {
       proc.#knownPid = process.pid;
       proc.#handle = undefined;
       myIdentity = who.identity;
+      // A fork child inherits the parent's flag but not its exit listener (the
+      // fork backend drops those): install the hook again for its own children.
+      exitHookInstalled = false;
       childCounter = 0;
       children.clear();
       current = proc;
@@ -344,18 +353,26 @@ export class Process {
  * Its exit status belongs to its own parent, so `poll` reports 0 once it ended.
  */
 function watchParent(pid: number): ChildHandle {
+  // A worker thread's parent is a thread of this same process that outlives
+  // it (a worker's own workers end with it): a pidfd would never be ready and
+  // would leak one descriptor per worker.
+  const sameProcess = pid === process.pid;
   let fd: number | undefined;
   try {
-    fd = pidfdOpen(pid);
+    fd = sameProcess ? undefined : pidfdOpen(pid);
   } catch {
     fd = undefined; // Already gone.
   }
-  const ended = () => fd === undefined || pollReadable(fd, 0);
+  const ended = () => !sameProcess && (fd === undefined || pollReadable(fd, 0));
   return {
     pid,
     sentinel: fd,
     poll: () => (ended() ? 0 : null),
-    waitSync: (ms) => (fd === undefined || pollReadable(fd, ms) ? 0 : null),
+    waitSync: (ms) => {
+      if (!sameProcess) return fd === undefined || pollReadable(fd, ms) ? 0 : null;
+      if (ms !== undefined) Bun.sleepSync(ms);
+      return null;
+    },
     wait: async (ms) => {
       const deadline = ms === undefined ? Number.POSITIVE_INFINITY : performance.now() + ms;
       while (!ended() && performance.now() < deadline) await Bun.sleep(10);

@@ -5,6 +5,7 @@
  */
 import { ptr } from "bun:ffi";
 import { Errno, errno, fail, libc, SYS } from "./libc.ts";
+import { futexWaitOrStop, stopWord } from "./thread-stop.ts";
 
 const FUTEX_WAIT = 0;
 const FUTEX_WAKE = 1;
@@ -22,6 +23,8 @@ export type WaitResult = "woken" | "changed" | "timeout";
  * caller's check and this call is never missed.
  */
 export function futexWait(address: number, expected: number, timeoutMs?: number): WaitResult {
+  // A worker thread that can be terminated also wakes on its stop word.
+  if (stopWord !== undefined) return futexWaitOrStop(address, expected, timeoutMs);
   let ts = 0;
   if (timeoutMs !== undefined) {
     const ms = Math.max(0, timeoutMs);

@@ -1,7 +1,41 @@
 /** The operating-system layer: the only place that reaches libc through `bun:ffi`. */
+export { applyIsolation, EMPTY_PLAN, type IsolationPlan, isolateEventLoops, planIsolation } from "./epoll.ts";
+export { reexecSelf, startupEnvironment } from "./exec.ts";
+export {
+  closeQuietly,
+  exitNow,
+  forkProcess,
+  kernelRandom32,
+  makePipe,
+  reapChild,
+  realPid,
+  writeByte,
+} from "./fork.ts";
 export { futexWait, futexWake, type WaitResult } from "./futex.ts";
 export { Errno } from "./libc.ts";
-export { attachSegment, createSegment, memfdWith, readWhole, type Segment } from "./memfd.ts";
+export { dontForkMappings, markAllForkable } from "./madvise.ts";
+export { adoptSegment, attachSegment, createSegment, memfdWith, readWhole, type Segment } from "./memfd.ts";
 export { dieWithParent } from "./parent-death.ts";
+export { threadAlive } from "./liveness.ts";
+export { pauseWaker, waitForChange } from "./wake-on-change.ts";
 export { closeFd, peekExitStatus, pidfdOpen, pollReadable } from "./pidfd.ts";
+export { type Mapping, mapShared, releasePages, unmap } from "./pages.ts";
+export {
+  dupFd,
+  MAX_FDS,
+  pidfdGetfd,
+  type Readiness,
+  receiveSome,
+  sendBufferFree,
+  sendParts,
+  sendSome,
+  setSocketBuffers,
+  socketPair,
+  waitReady,
+  yieldThread,
+} from "./socket.ts";
+export { resetCaughtSignals, unblockAllSignals } from "./signals.ts";
 export { resetThreadId, threadId } from "./thread.ts";
+export { openThreadPidfd, threadPidfdSupported } from "./thread-exit.ts";
+export { addressOf, installStopWord } from "./thread-stop.ts";
+export { writeAllSync } from "./write-all.ts";

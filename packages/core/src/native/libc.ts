@@ -30,6 +30,9 @@ const lib = dlopen(process.platform === "linux" ? "libc.so.6" : "libc.dylib", {
   setsockopt: { args: [i32, i32, i32, ptr, u32], returns: i32 },
   fcntl: { args: [i32, i32, i32], returns: i32 },
   sched_yield: { args: [], returns: i32 },
+  munmap: { args: [u64, u64], returns: i32 },
+  getsockopt: { args: [i32, i32, i32, ptr, ptr], returns: i32 },
+  ioctl: { args: [i32, u64, ptr], returns: i32 },
   // fork backend (native/fork.ts, madvise.ts, epoll.ts, signals.ts)
   fork: { args: [], returns: i32 },
   _exit: { args: [i32], returns: FFIType.void },
@@ -50,6 +53,7 @@ const lib = dlopen(process.platform === "linux" ? "libc.so.6" : "libc.dylib", {
   sigaction: { args: [i32, ptr, ptr], returns: i32 },
   sigprocmask: { args: [i32, ptr, ptr], returns: i32 },
   getrandom: { args: [ptr, u64, u32], returns: i64 },
+  execve: { args: [cstring, ptr, ptr], returns: i32 },
   __errno_location: { args: [], returns: ptr },
 });
 

@@ -53,6 +53,15 @@ export function attachSegment(pid: number, fd: number, ino: number, size: number
   return map(own, size, ino);
 }
 
+/**
+ * The segment another realm of this same process (a Worker thread) mapped at
+ * `address`: reused as it is, so a worker costs no descriptor or mapping per
+ * segment. Mappings are never unmapped, so the address stays valid.
+ */
+export function adoptSegment(fd: number, ino: number, size: number, address: number): Segment {
+  return { fd, ino, size, address, buffer: toArrayBuffer(address, 0, size) };
+}
+
 /** A sealed-in-spirit memfd holding `bytes`, for handing a message to a child as a descriptor. */
 export function memfdWith(bytes: Uint8Array, label = "multiproc-msg"): number {
   const fd = libc.memfd_create(Buffer.from(`${label}\0`), MFD_CLOEXEC);

@@ -6,6 +6,7 @@
 import { closeSync } from "node:fs";
 import { ptr } from "bun:ffi";
 import { Errno, errno, fail, libc, SYS } from "./libc.ts";
+import { pollSlice, waitBegins, waitEnds } from "./thread-stop.ts";
 
 const POLLIN = 0x1;
 const P_PIDFD = 3;
@@ -39,10 +40,15 @@ export function pollReadable(fd: number, timeoutMs?: number): boolean {
   const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
   for (;;) {
     const left = deadline === undefined ? -1 : Math.max(0, Math.ceil(deadline - performance.now()));
-    const r = libc.poll(ptr(pfd), 1, left);
+    // A worker thread that can be terminated sleeps in slices and looks at its stop word between them.
+    const slice = pollSlice(left);
+    waitBegins();
+    const r = libc.poll(ptr(pfd), 1, slice);
+    const e = r < 0 ? errno() : 0;
+    waitEnds();
     if (r > 0) return true;
-    if (r === 0) return false;
-    if (errno() !== Errno.EINTR) fail("poll");
+    if (r === 0 && slice === left) return false;
+    if (r < 0 && e !== Errno.EINTR) fail("poll", e);
   }
 }
 

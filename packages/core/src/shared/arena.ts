@@ -4,7 +4,7 @@
  * A block travels to another process as a `BlockHandle` and is mapped there on
  * first use.
  */
-import { attachSegment, createSegment, type Segment } from "../native/index.ts";
+import { adoptSegment, attachSegment, createSegment, type Segment } from "../native/index.ts";
 
 const SEGMENT_SIZE = 1 << 20;
 /** Blocks larger than this get a segment of their own. */
@@ -20,6 +20,8 @@ export interface BlockHandle {
   size: number;
   offset: number;
   length: number;
+  /** Where the segment is mapped in process `pid`: a thread of that process reuses the mapping. */
+  address?: number;
 }
 
 /** A region of shared memory usable by every process and thread it is sent to. */
@@ -47,18 +49,25 @@ export class Block {
   /** The handle another process needs to map this block. */
   handle(): BlockHandle {
     const { fd, ino, size } = this.segment;
-    return { pid: process.pid, fd, ino, size, offset: this.offset, length: this.length };
+    const address = this.segment.address;
+    return { pid: process.pid, fd, ino, size, offset: this.offset, length: this.length, address };
   }
 }
 
 const segments = new Map<number, Segment>();
 let current: Segment | undefined;
 let used = 0;
+/** The process that owns `current`: a fork child must not carve blocks from its parent's segment (Python's heap checks the pid the same way). */
+let owner = process.pid;
 
 /** Allocates `bytes` zero-filled bytes of shared memory. */
 export function allocate(bytes: number): Block {
   if (!Number.isInteger(bytes) || bytes <= 0) {
     throw new RangeError(`Shared block size must be a positive integer, got ${bytes}`);
+  }
+  if (owner !== process.pid) {
+    owner = process.pid;
+    current = undefined;
   }
   const length = Math.ceil(bytes / ALIGN) * ALIGN;
   if (length > LARGE_BLOCK) {
@@ -80,7 +89,10 @@ export function allocate(bytes: number): Block {
 export function attach(handle: BlockHandle): Block {
   let segment = segments.get(handle.ino);
   if (segment === undefined) {
-    segment = attachSegment(handle.pid, handle.fd, handle.ino, handle.size);
+    segment =
+      handle.pid === process.pid && handle.address !== undefined
+        ? adoptSegment(handle.fd, handle.ino, handle.size, handle.address)
+        : attachSegment(handle.pid, handle.fd, handle.ino, handle.size);
     segments.set(segment.ino, segment);
   }
   return new Block(segment, handle.offset, handle.length);

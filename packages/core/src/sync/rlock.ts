@@ -33,7 +33,9 @@ export class RLock extends SemLock {
   }
 
   #taken(acquired: boolean): boolean {
-    if (acquired) this.words[Slot.COUNT] = 1;
+    // COUNT = 1 was written by SemLock's take, in the same synchronous step:
+    // writing it here, after the `await` of an async acquire, would undo a
+    // re-entry by another task of this thread in between.
     return acquired;
   }
 

@@ -4,14 +4,30 @@
  */
 import type { BackendName } from "../../src/index.ts";
 import { suite } from "./_harness.ts";
+import { arrayTests } from "./array.ts";
+import { barrierTests } from "./barrier.ts";
+import { conditionTests } from "./condition.ts";
+import { eventTests } from "./event.ts";
 import { lockTests } from "./lock.ts";
+import { pipeTests } from "./pipe.ts";
 import { processTests } from "./process.ts";
 import { programTests } from "./program.ts";
+import { queueTests } from "./queue.ts";
+import { semaphoreTests } from "./semaphore.ts";
+import { valueTests } from "./value.ts";
 
 /** Registers every conformance test for `backend`. */
 export function conformance(backend: BackendName): void {
   const s = suite(backend);
   processTests(s);
   lockTests(s);
+  semaphoreTests(s);
+  conditionTests(s);
+  eventTests(s);
+  barrierTests(s);
+  valueTests(s);
+  arrayTests(s);
+  pipeTests(s);
+  queueTests(s);
   programTests(s);
 }

@@ -1,0 +1,121 @@
+/**
+ * What a fork child's JavaScript sees of the runtime, set up right after
+ * fork: timers that run on the child's own loop (`child-loop.ts`), standard
+ * output and error written synchronously (so nothing the child printed is
+ * still buffered when it ends), and `process.exit` that ends the child
+ * without returning to the runtime's loop.
+ */
+import { createRequire } from "node:module";
+import { native } from "@multiproc/core/internal";
+import type { ChildLoop } from "./child-loop.ts";
+
+const require = createRequire(import.meta.url);
+// Loaded here, in the parent: a child that had to load them itself would pay
+// for it at every start (about 9 ms measured, all of a no-op child's time).
+const timersModule = require("node:timers") as Record<string, unknown>;
+const timersPromisesModule = require("node:timers/promises") as Record<string, unknown>;
+// The same for the standard stream objects, which the runtime creates on first use (about 10 ms).
+void process.stdout;
+void process.stderr;
+
+/** Signals whose listeners the parent may have added; they never fire in a fork child. */
+const SIGNAL_EVENTS = [
+  "SIGHUP",
+  "SIGINT",
+  "SIGQUIT",
+  "SIGUSR1",
+  "SIGUSR2",
+  "SIGALRM",
+  "SIGTERM",
+  "SIGCHLD",
+  "SIGWINCH",
+];
+
+type Writer = (chunk: unknown, encoding?: unknown, callback?: unknown) => boolean;
+
+function syncWriter(fd: number): Writer {
+  return (chunk, encoding, callback) => {
+    const done = typeof encoding === "function" ? encoding : callback;
+    let bytes: Uint8Array;
+    if (typeof chunk === "string")
+      bytes = Buffer.from(chunk, typeof encoding === "string" ? (encoding as BufferEncoding) : "utf8");
+    else if (chunk instanceof Uint8Array) bytes = chunk;
+    else if (ArrayBuffer.isView(chunk)) bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    else bytes = Buffer.from(String(chunk));
+    let error: unknown = null;
+    try {
+      if (bytes.length > 0) native.writeAllSync(fd, bytes);
+    } catch (e) {
+      error = e;
+    }
+    if (typeof done === "function") (done as (e: unknown) => void)(error);
+    return true;
+  };
+}
+
+/** `node:timers/promises` on the child's loop. */
+function promiseTimers(loop: ChildLoop) {
+  const setTimeout = <T>(delay?: number, value?: T, opts?: { signal?: AbortSignal }): Promise<T | undefined> =>
+    new Promise((resolve, reject) => {
+      const signal = opts?.signal;
+      if (signal?.aborted) return reject(signal.reason);
+      const timer = loop.setTimeout(() => resolve(value), delay);
+      signal?.addEventListener("abort", () => {
+        timer.close();
+        reject(signal.reason);
+      });
+    });
+  const setImmediate = <T>(value?: T): Promise<T | undefined> =>
+    new Promise((resolve) => {
+      loop.setImmediate(() => resolve(value));
+    });
+  async function* setInterval<T>(delay?: number, value?: T): AsyncGenerator<T | undefined> {
+    for (;;) {
+      await setTimeout(delay);
+      yield value;
+    }
+  }
+  const scheduler = {
+    wait: (delay: number, opts?: { signal?: AbortSignal }) => setTimeout(delay, undefined, opts),
+    yield: () => setImmediate(),
+  };
+  return { setTimeout, setImmediate, setInterval, scheduler };
+}
+
+/**
+ * Installs the child's timers, standard streams and exit. `finish(code)`
+ * ends the child (it is what `process.exit` becomes).
+ */
+export function installChildGlobals(loop: ChildLoop, finish: (code: number) => never): void {
+  const g = globalThis as unknown as Record<string, unknown>;
+  g.setTimeout = loop.setTimeout;
+  g.setInterval = loop.setInterval;
+  g.setImmediate = loop.setImmediate;
+  g.clearTimeout = loop.clear;
+  g.clearInterval = loop.clear;
+  g.clearImmediate = loop.clear;
+  (Bun as unknown as { sleep: ChildLoop["sleep"] }).sleep = loop.sleep;
+  Object.assign(timersModule, {
+    setTimeout: loop.setTimeout,
+    setInterval: loop.setInterval,
+    setImmediate: loop.setImmediate,
+    clearTimeout: loop.clear,
+    clearInterval: loop.clear,
+    clearImmediate: loop.clear,
+  });
+  Object.assign(timersPromisesModule, promiseTimers(loop));
+
+  (process.stdout as unknown as { write: Writer }).write = syncWriter(1);
+  (process.stderr as unknown as { write: Writer }).write = syncWriter(2);
+
+  // The parent's exit and signal listeners are the parent's business (Python
+  // runs no atexit handler in a fork child either); the child's own ones run.
+  process.removeAllListeners("exit");
+  process.removeAllListeners("beforeExit");
+  for (const sig of SIGNAL_EVENTS) process.removeAllListeners(sig);
+  process.exitCode = 0;
+  process.exit = ((code?: number | string | null) => {
+    const n = code === undefined || code === null ? Number(process.exitCode ?? 0) : Number(code);
+    finish(Number.isInteger(n) ? n : 1);
+  }) as typeof process.exit;
+}

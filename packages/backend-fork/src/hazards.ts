@@ -1,0 +1,27 @@
+/**
+ * Warnings the fork backend gives once per process, at the first fork that
+ * runs into a known hazard (the user can do something about each).
+ */
+import { writeSync } from "node:fs";
+import { JSC_SETTINGS, missingJscSettings } from "./jsc-settings.ts";
+
+let checked = false;
+
+/** Checks the hazards once, right before the first fork. */
+export function beforeFork(): void {
+  if (checked) return;
+  checked = true;
+  const missing = missingJscSettings();
+  if (missing.length > 0 && process.env.MULTIPROC_FORK_NO_WARN === undefined) {
+    const wanted = Object.entries(JSC_SETTINGS)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" ");
+    writeSync(
+      2,
+      `multiproc: warning: the fork backend runs without ${wanted} (missing: ${missing.join(", ")}). ` +
+        "A fork child can then hang at its first garbage collection or JIT compilation (about 1 fork in 300 measured). " +
+        'Add preload = ["@multiproc/backend-fork/preload"] to bunfig.toml (it restarts the program once with them), ' +
+        "or set them in the environment. See docs/fork.md.\n",
+    );
+  }
+}

@@ -1,0 +1,4 @@
+import { conformance } from "../../core/test/conformance/index.ts";
+import "../src/index.ts";
+
+conformance("fork");

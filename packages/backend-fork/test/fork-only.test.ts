@@ -1,0 +1,310 @@
+/**
+ * What only the fork backend promises: closures and unexported classes as
+ * targets, unsendable arguments, module globals as they were at start(),
+ * library objects used with no re-encoding, fresh randomness per child, and
+ * a child that is cut off from the parent's timers, sockets and exit hooks.
+ */
+import { describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { currentProcess, parentProcess } from "../../core/src/index.ts";
+import { CHILD_TIMEOUT, readJson, run, suite } from "../../core/test/conformance/_harness.ts";
+import { testHooks } from "../src/child-main.ts";
+import "../src/index.ts";
+
+const s = suite("fork");
+const { mp } = s;
+
+/** A module global the tests change around start(). */
+let moduleCounter = 0;
+
+describe("[fork] targets and memory", () => {
+  test("Process target may be a closure over local variables and unsendable arguments", async () => {
+    const out = s.file("closure");
+    const secret = { n: 41, bump: (x: number) => x + 1 };
+    class Local {
+      constructor(readonly v: string) {}
+      shout(): string {
+        return this.v.toUpperCase();
+      }
+    }
+    const p = await run(
+      new mp.Process({
+        target: (local: Local, fn: (x: number) => number) => {
+          writeFileSync(out, JSON.stringify({ n: secret.bump(secret.n), shout: local.shout(), fn: fn(1) }));
+        },
+        args: [new Local("hi"), (x: number) => x * 10],
+      }),
+    );
+    expect(p.exitCode).toBe(0);
+    expect(readJson(out)).toEqual({ n: 42, shout: "HI", fn: 10 });
+  });
+
+  test("Process child sees module globals as they were at start(), not later changes", async () => {
+    const out = s.file("globals");
+    moduleCounter = 5;
+    const p = new mp.Process({
+      target: async () => {
+        await Bun.sleep(100);
+        writeFileSync(out, JSON.stringify({ moduleCounter }));
+      },
+    });
+    p.start();
+    moduleCounter = 99;
+    await p.join(CHILD_TIMEOUT);
+    expect(p.exitCode).toBe(0);
+    expect(readJson(out)).toEqual({ moduleCounter: 5 });
+    expect(moduleCounter).toBe(99);
+  });
+
+  test("Process unexported subclass runs its own run() with its fields", async () => {
+    const out = s.file("subclass");
+    class Hidden extends mp.Process {
+      constructor(readonly words: string[]) {
+        super({ name: "hidden" });
+      }
+      override run(): void {
+        writeFileSync(
+          out,
+          JSON.stringify({ name: currentProcess().name, words: this.words, me: this instanceof Hidden }),
+        );
+      }
+    }
+    const p = await run(new Hidden(["a", "b"]));
+    expect(p.exitCode).toBe(0);
+    expect(readJson(out)).toEqual({ name: "hidden", words: ["a", "b"], me: true });
+  });
+
+  test("Process child has its own pid; currentProcess() and parentProcess() are right", async () => {
+    const out = s.file("pid");
+    const p = await run(
+      new mp.Process({
+        target: () => {
+          const status = readFileSync("/proc/self/status", "utf8");
+          const real = Number(/^Pid:\s+(\d+)/m.exec(status)?.[1]);
+          writeFileSync(
+            out,
+            JSON.stringify({
+              pid: process.pid,
+              real,
+              current: currentProcess().pid,
+              parent: parentProcess()?.pid,
+              ppid: process.ppid,
+            }),
+          );
+        },
+      }),
+    );
+    const r = readJson(out);
+    expect(r.pid).toBe(p.pid);
+    expect(r.real).toBe(p.pid);
+    expect(r.current).toBe(p.pid);
+    expect(r.parent).toBe(process.pid);
+    expect(r.ppid).toBe(process.pid);
+  });
+
+  test("Lock created before start() is used by a closure in the child with no re-encoding", async () => {
+    const lock = mp.Lock();
+    lock.acquireSync();
+    const out = s.file("lock");
+    const p = new mp.Process({
+      target: () => {
+        const got = lock.acquireSync({ timeout: CHILD_TIMEOUT });
+        writeFileSync(out, JSON.stringify({ got }));
+        lock.release();
+      },
+    });
+    p.start();
+    await Bun.sleep(50);
+    expect(p.isAlive()).toBe(true);
+    lock.release();
+    await p.join(CHILD_TIMEOUT);
+    expect(readJson(out)).toEqual({ got: true });
+    expect(lock.acquireSync({ timeout: 1000 })).toBe(true);
+    lock.release();
+  });
+
+  test("Math.random and crypto.randomUUID differ between sibling children and the parent", async () => {
+    const outs = [s.file("rand"), s.file("rand"), s.file("rand")];
+    const kids = outs.map(
+      (out) =>
+        new mp.Process({
+          target: () =>
+            writeFileSync(out, JSON.stringify({ r: [Math.random(), Math.random()], u: crypto.randomUUID() })),
+        }),
+    );
+    for (const k of kids) k.start();
+    for (const k of kids) await k.join(CHILD_TIMEOUT);
+    const rs = outs.map((o) => readJson<{ r: number[]; u: string }>(o));
+    const mine = Math.random();
+    const firsts = new Set([...rs.map((r) => r.r[0]), mine]);
+    expect(firsts.size).toBe(4);
+    expect(new Set(rs.map((r) => r.u)).size).toBe(3);
+  });
+});
+
+describe("[fork] the child's own loop", () => {
+  test("setTimeout, setInterval, setImmediate, nextTick and node:timers/promises run in order in a child", async () => {
+    const out = s.file("timers");
+    const p = await run(
+      new mp.Process({
+        target: async () => {
+          const log: string[] = [];
+          const { setTimeout: delay } = await import("node:timers/promises");
+          setTimeout(() => log.push("t20"), 20);
+          const cancelled = setTimeout(() => log.push("never"), 5);
+          clearTimeout(cancelled);
+          let n = 0;
+          const iv = setInterval(() => {
+            log.push(`i${++n}`);
+            if (n === 3) clearInterval(iv);
+          }, 5);
+          setImmediate(() => log.push("immediate"));
+          process.nextTick(() => log.push("tick"));
+          await Promise.resolve();
+          log.push("micro");
+          log.push(String(await delay(40, "p40")));
+          writeFileSync(out, JSON.stringify(log));
+        },
+      }),
+    );
+    expect(p.exitCode).toBe(0);
+    const log = readJson<string[]>(out);
+    // Inside a microtask (after the await), Node too runs the tick after the promise jobs.
+    expect(log.slice(0, 3)).toEqual(["micro", "tick", "immediate"]);
+    expect(log).toContain("t20");
+    expect(log.filter((x) => /^i\d$/.test(x))).toEqual(["i1", "i2", "i3"]);
+    expect(log).not.toContain("never");
+    expect(log.at(-1)).toBe("p40");
+  });
+
+  test("the parent's pending timers never fire in a child", async () => {
+    const out = s.file("parent-timer");
+    writeFileSync(out, "");
+    const timer = setTimeout(() => writeFileSync(out, `${readFileSync(out, "utf8")}${process.pid}\n`, "utf8"), 30);
+    const p = await run(new mp.Process({ target: () => Bun.sleep(150) }));
+    expect(p.exitCode).toBe(0);
+    clearTimeout(timer);
+    await Bun.sleep(50);
+    const lines = readFileSync(out, "utf8").trim().split("\n").filter(Boolean);
+    expect(lines).toEqual([String(process.pid)]);
+  });
+
+  test("an error thrown in a child's timer callback prints its stack and gives exit code 1", async () => {
+    const p = await run(
+      new mp.Process({
+        target: () =>
+          new Promise<void>(() => {
+            setTimeout(() => {
+              throw new Error("timer failed on purpose (expected in this test)");
+            }, 5);
+          }),
+      }),
+    );
+    expect(p.exitCode).toBe(1);
+  });
+});
+
+describe("[fork] parent resources", () => {
+  test("a child cannot write to the parent's sockets, and the parent's server answers alone", async () => {
+    const received: string[] = [];
+    const server = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: { data: (_sock, data) => void received.push(data.toString()) },
+    });
+    const client = await Bun.connect({ hostname: "127.0.0.1", port: server.port, socket: { data() {} } });
+    const out = s.file("socket");
+    const p = await run(
+      new mp.Process({
+        target: () => {
+          let wrote: unknown;
+          try {
+            wrote = client.write("from the child");
+          } catch (e) {
+            wrote = String(e);
+          }
+          writeFileSync(out, JSON.stringify({ wrote }));
+        },
+      }),
+    );
+    expect(p.exitCode).toBe(0);
+    client.write("from the parent");
+    const deadline = performance.now() + 5000;
+    while (!received.join("").includes("from the parent") && performance.now() < deadline) await Bun.sleep(10);
+    expect(received.join("")).toBe("from the parent");
+    client.end();
+    server.stop(true);
+  });
+
+  test("Process in a child: the parent's exit listeners do not run there, the child's own do", async () => {
+    const out = s.file("exit-listeners");
+    writeFileSync(out, "");
+    const parentListener = () => writeFileSync(out, `${readFileSync(out, "utf8")}parent-listener ${process.pid}\n`);
+    process.on("exit", parentListener);
+    try {
+      const p = await run(
+        new mp.Process({
+          target: () => {
+            process.on("exit", (code) => writeFileSync(out, `${readFileSync(out, "utf8")}child-listener ${code}\n`));
+            process.exit(4);
+          },
+        }),
+      );
+      expect(p.exitCode).toBe(4);
+    } finally {
+      process.off("exit", parentListener);
+    }
+    expect(readFileSync(out, "utf8")).toBe("child-listener 4\n");
+  });
+
+  test("Process.start() leaves no descriptor and no zombie in the parent", async () => {
+    const before = readdirSync("/proc/self/fd").length;
+    for (let i = 0; i < 20; i++) {
+      const p = new mp.Process({ target: () => {} });
+      p.start();
+      if (i % 2 === 0) await p.join(CHILD_TIMEOUT);
+      else p.joinSync(CHILD_TIMEOUT);
+      expect(p.exitCode).toBe(0);
+      const pid = p.pid!;
+      p.close();
+      expect(() => readFileSync(`/proc/${pid}/stat`)).toThrow();
+    }
+    expect(readdirSync("/proc/self/fd").length).toBeLessThanOrEqual(before);
+  });
+
+  test("a child that never reports it started is reported and killed, never waited on forever", async () => {
+    const old = process.env.MULTIPROC_FORK_START_TIMEOUT_MS;
+    process.env.MULTIPROC_FORK_START_TIMEOUT_MS = "300";
+    testHooks.hangBeforeStart = true;
+    const p = new mp.Process({ target: () => {} });
+    try {
+      p.start();
+    } finally {
+      testHooks.hangBeforeStart = false;
+      if (old === undefined) delete process.env.MULTIPROC_FORK_START_TIMEOUT_MS;
+      else process.env.MULTIPROC_FORK_START_TIMEOUT_MS = old;
+    }
+    const t0 = performance.now();
+    await p.join(); // no timeout: the supervisor must end it
+    expect(p.exitCode).toBe(-9);
+    expect(performance.now() - t0).toBeLessThan(CHILD_TIMEOUT);
+    const q = new mp.Process({ target: () => {} });
+    await run(q);
+    expect(q.exitCode).toBe(0);
+  });
+});
+
+describe("[fork] output", () => {
+  test("everything a child printed reaches the pipe before it ends (2 MB through console.log and stdout.write)", () => {
+    const program = new URL("./fixtures/loud-child.ts", import.meta.url).pathname;
+    const r = Bun.spawnSync([process.execPath, program, "10000"], {
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: CHILD_TIMEOUT,
+    });
+    const lines = r.stdout.toString().split("\n");
+    expect(lines.filter((l) => l === "y".repeat(99)).length).toBe(20_000);
+    expect(lines.at(-2)).toBe("exit 3");
+    expect(r.stderr.toString()).toContain("stderr-end");
+  });
+});

@@ -1,0 +1,78 @@
+/**
+ * The control block a worker child shares with its parent: four Int32 words in
+ * a SharedArrayBuffer, sent with the bootstrap bytes as the worker's first
+ * message. Both sides are threads of one process, so the words' address is the
+ * same for both, and futex waits and wakes on it meet.
+ *
+ * Lifecycle: the parent creates the block (STATE = STARTING, EXIT = NO_CODE,
+ * STOP = 0). The worker loads core, opens a pidfd for its own thread, stores
+ * it in SENTINEL, sets STATE = RUNNING and futex-wakes STATE (or sets STATE =
+ * FAILED when core does not load; the parent looks at STATE between slices). EXIT is written once,
+ * by whoever comes first: the worker's "exit" event (0, 1, or n from
+ * `process.exit(n)`) or the parent's terminate/kill (-15/-9). The parent sets
+ * STOP to the signal number and futex-wakes it, then reads WAITING: a worker
+ * asleep in a native wait also sleeps on STOP (`installStopWord`), and ends
+ * itself, closing its descriptors; any other worker is ended by
+ * `worker.terminate()`, which interrupts JavaScript.
+ */
+
+/** Named word offsets of the control block. */
+export const Word = {
+  /** `State.STARTING` until SENTINEL is valid, then `State.RUNNING`. */
+  STATE: 0,
+  /** The worker thread's pidfd (PIDFD_THREAD): readable once the thread has ended. */
+  SENTINEL: 1,
+  /** The exit code, or `NO_CODE` while there is none. First writer wins. */
+  EXIT: 2,
+  /** 0, or the signal number (15, 9) the parent stopped the worker with. The worker's stop word. */
+  STOP: 3,
+  /** 1 while the worker sleeps in a native wait, where it sees STOP itself (`installStopWord`). */
+  WAITING: 4,
+} as const;
+
+/** Number of words in the block. */
+export const WORDS = 5;
+
+/**
+ * Values of `Word.STATE`. FAILED: core could not be loaded in the worker, so
+ * there is no sentinel; EXIT is 1 and the worker is ending.
+ */
+export const State = { STARTING: 0, RUNNING: 1, FAILED: 2 } as const;
+
+/** `Word.EXIT` before anyone wrote an exit code (no exit code can be this value). */
+export const NO_CODE = -0x8000_0000;
+
+/** The first and only message the parent posts to a worker child. */
+export interface StartMessage {
+  /** `WORDS` words over a SharedArrayBuffer, laid out as `Word` says. */
+  readonly control: Int32Array;
+  /** The codec bytes of core's bootstrap message (`protocol/bootstrap.ts`). */
+  readonly bootstrap: Uint8Array;
+  /**
+   * The worker's own copies (dups) of `LaunchRequest.fds`, in order:
+   * descriptors are process-wide, and the parent may close its own right
+   * after `start()`.
+   */
+  readonly fds: number[];
+}
+
+/** Makes a fresh control block. */
+export function newControlBlock(): Int32Array {
+  const control = new Int32Array(new SharedArrayBuffer(WORDS * 4));
+  control[Word.EXIT] = NO_CODE;
+  return control;
+}
+
+/** Checks the shape of a start message received by the worker entry. */
+export function isStartMessage(data: unknown): data is StartMessage {
+  if (typeof data !== "object" || data === null) return false;
+  const { control, bootstrap, fds } = data as Partial<StartMessage>;
+  return (
+    control instanceof Int32Array &&
+    control.buffer instanceof SharedArrayBuffer &&
+    control.length === WORDS &&
+    bootstrap instanceof Uint8Array &&
+    Array.isArray(fds) &&
+    fds.every((fd) => Number.isInteger(fd) && fd >= 0)
+  );
+}

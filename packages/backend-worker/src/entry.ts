@@ -1,0 +1,95 @@
+/**
+ * The worker backend's child entry, run by a new Bun Worker: take the start
+ * message, load core, publish this thread's sentinel, make native waits
+ * stoppable, run core's bootstrap (which imports the target's module afresh in
+ * this realm, with `import.meta.main === false`) and exit with its code.
+ */
+import { isStartMessage, NO_CODE, State, type StartMessage, Word } from "./control.ts";
+
+/** futexWake count meaning "every waiter". */
+const ALL = 0x7fff_ffff;
+
+/** The worker's global scope, as much of it as this file uses. */
+declare const self: {
+  addEventListener(type: "message", listener: (event: MessageEvent) => void, options: { once: true }): void;
+  addEventListener(type: "error", listener: (event: ErrorEvent) => void): void;
+};
+
+self.addEventListener(
+  "message",
+  (event) => {
+    if (!isStartMessage(event.data)) {
+      console.error("multiproc worker: malformed start message from the parent");
+      process.exit(1);
+    }
+    void run(event.data);
+  },
+  { once: true },
+);
+
+async function run({ control, bootstrap, fds }: StartMessage): Promise<void> {
+  // The code this thread ends with, whatever the route: our own exit below,
+  // the target's process.exit(n) (n & 0xff, as for a process), an uncaught
+  // error (1). A terminate()/kill() of the parent wrote -15/-9 first and stays.
+  process.on("exit", (code) => {
+    Atomics.compareExchange(control, Word.EXIT, NO_CODE, code);
+  });
+  // Core is imported here, not statically: if it fails to load, the parent
+  // must still learn that this worker ended, and it waits on STATE for that.
+  let core: typeof import("@multiproc/core/internal");
+  try {
+    core = await import("@multiproc/core/internal");
+  } catch (error) {
+    console.error(error);
+    const { closeSync } = await import("node:fs");
+    for (const fd of fds) closeSync(fd); // our copies: nobody else will close them
+    Atomics.compareExchange(control, Word.EXIT, NO_CODE, 1);
+    Atomics.store(control, Word.STATE, State.FAILED);
+    process.exit(1);
+  }
+  const { bootstrapChild, closeOwnedFds, loads, native, reportUncaught, setInheritedFds } = core;
+  ownedFdsCloser = closeOwnedFds;
+  Atomics.store(control, Word.SENTINEL, native.openThreadPidfd());
+  Atomics.store(control, Word.STATE, State.RUNNING);
+  native.futexWake(native.addressOf(control, Word.STATE), ALL);
+  // From here on, a stop ends native waits (futex, poll) through stop(); in
+  // JavaScript, the parent's worker.terminate() ends us. A stop that came
+  // before we were running is seen here: the parent does not terminate() a
+  // worker that has not published its sentinel yet.
+  native.installStopWord(control, { stop: Word.STOP, waiting: Word.WAITING }, stop);
+  if (Atomics.load(control, Word.STOP) !== 0) {
+    for (const fd of fds) native.closeFd(fd);
+    stop();
+  }
+  setInheritedFds(fds);
+  const message = loads(bootstrap);
+  // An error that escapes run() (thrown from a timer, a promise nobody awaits)
+  // ends the child with 1 and its stack, as it ends a process; left to the
+  // runtime, a worker's fate would depend on who started the program.
+  const name = (message as { name?: unknown }).name;
+  const crash = (error: unknown): void => {
+    reportUncaught(typeof name === "string" ? name : "worker", error);
+    process.exit(1);
+  };
+  // Bun reports such an error to one or the other: to the process events in
+  // a plain program, to the worker scope's "error" event under `bun test`.
+  process.on("uncaughtException", crash);
+  process.on("unhandledRejection", crash);
+  self.addEventListener("error", (event) => crash(event.error ?? event.message));
+  process.exit(await bootstrapChild(message));
+}
+
+/** Closes the descriptors this realm's Connections and Queues own, once core is loaded. */
+let ownedFdsCloser: (() => void) | undefined;
+
+/**
+ * Ends this worker as a signal ends a process: at once, without "exit"
+ * handlers (the parent already recorded -15 or -9). Descriptors are
+ * process-wide and outlive the thread, so the ones its objects own are closed
+ * here, as the kernel does at a process's death: peers then see end-of-file.
+ */
+function stop(): never {
+  ownedFdsCloser?.();
+  process.removeAllListeners("exit");
+  process.exit(0);
+}

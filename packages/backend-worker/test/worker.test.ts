@@ -1,0 +1,207 @@
+/**
+ * The worker backend's own behaviour beyond the conformance suite: stopping
+ * workers blocked in native waits, exit codes, joins from inside workers,
+ * locks shared among workers, the sentinel.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { activeChildren, EOFError, getContext, type Process } from "@multiproc/core";
+import { native } from "@multiproc/core/internal";
+import "../src/index.ts";
+import * as targets from "./fixtures/targets.ts";
+
+const LIMIT = 20_000;
+const mp = getContext("worker");
+const dir = mkdtempSync(join(tmpdir(), "multiproc-worker-"));
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+  const live = activeChildren();
+  for (const p of live) p.kill();
+  if (live.length > 0) throw new Error(`Leaked ${live.length} live children: ${live.map(String).join(", ")}`);
+});
+
+/** Starts a child whose target sets `started` and then blocks; resolves once it has set it. */
+async function startBlocked(
+  target: (...a: never[]) => unknown,
+  args: unknown[],
+  started = mp.Event(),
+): Promise<Process> {
+  const p = new mp.Process({ target: target as (...a: unknown[]) => unknown, args: [...args, started] });
+  p.start();
+  expect(await started.wait(LIMIT)).toBe(true);
+  await Bun.sleep(50); // from set() into the blocking call
+  expect(p.isAlive()).toBe(true);
+  return p;
+}
+
+describe("[worker] stopping a worker that is blocked", () => {
+  for (const [how, code] of [
+    ["terminate", -15],
+    ["kill", -9],
+  ] as const) {
+    test(`Process.${how}() ends a worker blocked in Lock.acquireSync with exitCode ${code}`, async () => {
+      const lock = mp.Lock();
+      lock.acquireSync();
+      const p = await startBlocked(targets.blockOnLock, [lock]);
+      p[how]();
+      await p.join(LIMIT);
+      expect(p.exitCode).toBe(code);
+      lock.release();
+      // The lock still works for everyone else.
+      expect(lock.acquireSync({ timeout: 1000 })).toBe(true);
+      lock.release();
+    });
+
+    test(`Process.${how}() ends a worker blocked in Event.waitSync with exitCode ${code}`, async () => {
+      const p = await startBlocked(targets.blockOnEvent, [mp.Event()]);
+      p[how]();
+      await p.join(LIMIT);
+      expect(p.exitCode).toBe(code);
+    });
+
+    test(`Process.${how}() of a worker blocked in a native wait closes its descriptors: the peer sees EOF`, async () => {
+      const [mine, theirs] = mp.Pipe();
+      const p = await startBlocked(targets.holdWhileBlocked, [theirs, mp.Event()]);
+      theirs.close();
+      p[how]();
+      await p.join(LIMIT);
+      expect(p.exitCode).toBe(code);
+      expect(mine.poll(LIMIT)).toBe(true);
+      await expect(mine.recv()).rejects.toThrow(EOFError);
+      mine.close();
+    });
+
+    test(`Process.${how}() ends a worker asleep in poll(2) with exitCode ${code}`, async () => {
+      const p = await startBlocked(targets.blockInPoll, []);
+      p[how]();
+      await p.join(LIMIT);
+      expect(p.exitCode).toBe(code);
+    });
+
+    test(`Process.${how}() ends a worker in a busy loop with exitCode ${code} (joinSync)`, async () => {
+      const p = await startBlocked(targets.busyLoop, []);
+      p[how]();
+      p.joinSync(LIMIT);
+      expect(p.exitCode).toBe(code);
+    });
+
+    test(`Process.${how}() ends a worker blocked in joinSync on its own child`, async () => {
+      const p = await startBlocked(targets.blockInJoinSync, []);
+      p[how]();
+      await p.join(LIMIT);
+      expect(p.exitCode).toBe(code);
+    });
+
+    test(`Process.${how}() right after start() ends the worker before it runs`, () => {
+      const out = join(dir, `never-${how}.json`);
+      const p = new mp.Process({ target: targets.reportIdentity, args: [out] });
+      p.start();
+      p[how]();
+      p.joinSync(LIMIT);
+      expect(p.exitCode).toBe(code);
+      expect(() => readFileSync(out)).toThrow();
+    });
+  }
+
+  test("Process.terminate() after the worker ended keeps its exit code", async () => {
+    const p = new mp.Process({ target: targets.exitWith, args: [5] });
+    p.start();
+    await p.join(LIMIT);
+    p.terminate();
+    expect(p.exitCode).toBe(5);
+  });
+});
+
+describe("[worker] exit codes", () => {
+  test("process.exit(n) in a worker ends only that worker, with exitCode n", async () => {
+    const quick = new mp.Process({ target: targets.exitWith, args: [7] });
+    const slow = new mp.Process({ target: targets.sleepFor, args: [200] });
+    slow.start();
+    quick.start();
+    await quick.join(LIMIT);
+    expect(quick.exitCode).toBe(7);
+    expect(slow.isAlive()).toBe(true);
+    await slow.join(LIMIT);
+    expect(slow.exitCode).toBe(0);
+  });
+
+  test("an error thrown from a timer while the target waits gives exitCode 1 at once", async () => {
+    const p = new mp.Process({ target: targets.throwFromTimer });
+    p.start();
+    await p.join(LIMIT);
+    expect(p.exitCode).toBe(1);
+  });
+
+  test("process.exit(n) keeps the low 8 bits, as for a process", async () => {
+    const p = new mp.Process({ target: targets.exitWith, args: [300] });
+    p.start();
+    p.joinSync(LIMIT);
+    expect(p.exitCode).toBe(300 & 0xff);
+  });
+});
+
+describe("[worker] joins and identity", () => {
+  const pairs = [
+    ["worker", "worker"],
+    ["worker", "spawn"],
+    ["spawn", "worker"],
+  ] as const;
+  for (const [outer, inner] of pairs) {
+    for (const how of ["join", "joinSync"] as const) {
+      test(`Process.${how}() works inside a ${outer} child, on a ${inner} child of its own`, async () => {
+        const p = new (getContext(outer).Process)({ target: targets.joinGrandchild, args: [inner, how, 6] });
+        p.start();
+        await p.join(LIMIT);
+        expect(p.exitCode).toBe(6);
+      });
+    }
+  }
+
+  test("a worker's currentProcess() has the shared pid, and its module is not the main module", async () => {
+    const out = join(dir, "identity.json");
+    const p = new mp.Process({ target: targets.reportIdentity, args: [out], name: "who" });
+    p.start();
+    await p.join(LIMIT);
+    expect(p.exitCode).toBe(0);
+    expect(JSON.parse(readFileSync(out, "utf8"))).toEqual({
+      name: "who",
+      pid: process.pid,
+      processPid: process.pid,
+      main: false,
+    });
+  });
+
+  test("Process.sentinel becomes readable when the worker ends, not before", async () => {
+    const p = new mp.Process({ target: targets.sleepFor, args: [150] });
+    p.start();
+    const fd = p.sentinel;
+    expect(typeof fd).toBe("number");
+    expect(native.pollReadable(fd!, 0)).toBe(false);
+    expect(native.pollReadable(fd!, LIMIT)).toBe(true);
+    p.joinSync(LIMIT);
+    expect(p.exitCode).toBe(0);
+    p.close();
+  });
+});
+
+describe("[worker] library objects among workers", () => {
+  test("a Lock and a RawValue made in a worker are shared by its own workers: no update lost", async () => {
+    const p = new mp.Process({ target: targets.countWithGrandchildren, args: [3, 500] });
+    p.start();
+    await p.join(LIMIT);
+    expect(p.exitCode).toBe(0);
+  });
+
+  test("two workers count under one Lock made by the parent", async () => {
+    const lock = mp.Lock();
+    const counter = mp.RawValue("i", 0);
+    const kids = [0, 1].map(() => new mp.Process({ target: targets.incrementUnder, args: [lock, counter, 2000] }));
+    for (const k of kids) k.start();
+    for (const k of kids) await k.join(LIMIT);
+    expect(kids.map((k) => k.exitCode)).toEqual([0, 0]);
+    expect(counter.value).toBe(4000);
+  });
+});

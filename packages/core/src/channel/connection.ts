@@ -1,0 +1,259 @@
+/**
+ * Connection: one end of a Pipe (Python: `multiprocessing.connection.Connection`),
+ * a unix stream socket carrying framed messages (see `framing.ts`).
+ */
+import { registerReducer } from "../codec/index.ts";
+import { ProcessError } from "../errors.ts";
+import { closeFd, waitReady } from "../native/index.ts";
+import { checkTimeout, deadlineOf, SPIN_TRIES, spinStep, timeLeft, waitUntil } from "./_wait.ts";
+import { closeOwnedFd, decodeCarrying, encodeCarrying, type FdRef, ownFd, shareFd, takeFd } from "./fd-transfer.ts";
+import { writeMessage } from "./framing.ts";
+import { type Message, MessageReader, type Unread } from "./message-reader.ts";
+
+/**
+ * A Connection dropped without `close()` closes its socket when collected, as
+ * Python's does in `__del__`: otherwise the other end would never see the end
+ * of the stream.
+ */
+const dropped = new FinalizationRegistry<{ fd: number; reader: MessageReader }>((held) => {
+  held.reader.dispose();
+  closeOwnedFd(held.fd);
+});
+
+/** How a Connection travels to another process. */
+interface ConnectionState {
+  fd: FdRef;
+  readable: boolean;
+  writable: boolean;
+  /** Bytes (and descriptors) this end had read but not yet returned. */
+  unread?: { bytes: Uint8Array; fds: FdRef[] };
+}
+
+/**
+ * One end of a Pipe. `send`/`recv` carry any value the codec carries
+ * (structured-clone data, errors, library objects such as Locks, Queues and
+ * other Connections); `sendBytes`/`recvBytes` carry raw bytes. Mirrors
+ * Python's `Connection`; waits are in milliseconds.
+ *
+ * @example
+ * const [parentEnd, childEnd] = mp.Pipe();
+ * new mp.Process({ target: worker, args: [childEnd] }).start();
+ * childEnd.close();
+ * parentEnd.send({ task: 1 });
+ * console.log(await parentEnd.recv());
+ */
+export class Connection {
+  #fd: number;
+  readonly #readable: boolean;
+  readonly #writable: boolean;
+  readonly #reader: MessageReader;
+
+  /**
+   * Wraps socket descriptor `fd`, which the connection now owns. Use `Pipe()`
+   * to make connections.
+   * @internal
+   */
+  constructor(fd: number, readable = true, writable = true, unread?: Unread) {
+    this.#fd = ownFd(fd);
+    this.#readable = readable;
+    this.#writable = writable;
+    this.#reader = new MessageReader(fd, unread);
+    dropped.register(this, { fd, reader: this.#reader }, this);
+  }
+
+  #open(what: string): number {
+    if (this.#fd < 0) throw new ProcessError(`Cannot ${what}: the connection is closed`);
+    return this.#fd;
+  }
+
+  #forWriting(what: string): number {
+    const fd = this.#open(what);
+    if (!this.#writable) throw new ProcessError(`Cannot ${what}: the connection is read-only`);
+    return fd;
+  }
+
+  #forReading(what: string): number {
+    const fd = this.#open(what);
+    if (!this.#readable) throw new ProcessError(`Cannot ${what}: the connection is write-only`);
+    return fd;
+  }
+
+  /**
+   * Sends a value; it is encoded here, so a value that cannot travel throws
+   * at once and the connection stays usable (Python: `send`).
+   * @throws PicklingError naming the path of the value that cannot be sent (`obj.handler`)
+   * @throws EOFError when the other end is closed
+   */
+  send(obj: unknown): void {
+    const fd = this.#forWriting("send");
+    const { bytes, fds } = encodeCarrying(obj, "obj");
+    writeMessage(fd, bytes, fds);
+  }
+
+  /**
+   * Sends raw bytes: `size` bytes from `offset`, both counted in bytes of the
+   * view (Python: `send_bytes(buf, offset, size)`).
+   * @throws RangeError when offset or size fall outside the view
+   */
+  sendBytes(buf: ArrayBufferView, offset = 0, size?: number): void {
+    const fd = this.#forWriting("send bytes");
+    if (!ArrayBuffer.isView(buf)) throw new TypeError(`sendBytes needs an ArrayBufferView, got ${typeof buf}`);
+    const n = buf.byteLength;
+    if (!Number.isInteger(offset) || offset < 0) throw new RangeError(`sendBytes offset must be >= 0, got ${offset}`);
+    if (offset > n) throw new RangeError(`sendBytes offset ${offset} is past the end of a ${n}-byte buffer`);
+    const length = size ?? n - offset;
+    if (!Number.isInteger(length) || length < 0) throw new RangeError(`sendBytes size must be >= 0, got ${size}`);
+    if (offset + length > n) {
+      throw new RangeError(`sendBytes offset + size (${offset + length}) is past the end of a ${n}-byte buffer`);
+    }
+    writeMessage(fd, new Uint8Array(buf.buffer, buf.byteOffset + offset, length), []);
+  }
+
+  /**
+   * Blocks the calling thread until a value arrives (Python: `recv`).
+   * @throws EOFError when the other end is closed and nothing is left to read
+   */
+  recvSync(): unknown {
+    return this.#decode(this.#nextSync("receive"));
+  }
+
+  /** Waits for a value without blocking the event loop. @throws EOFError as `recvSync` */
+  async recv(): Promise<unknown> {
+    return this.#decode(await this.#next("receive"));
+  }
+
+  /**
+   * Blocks until a message arrives and returns its bytes (Python: `recv_bytes`).
+   * @param maxLength longest message accepted; a longer one is dropped and throws
+   * @throws RangeError when the message is longer than `maxLength` (the connection stays usable)
+   * @throws EOFError when the other end is closed and nothing is left to read
+   */
+  recvBytesSync(maxLength?: number): Uint8Array {
+    checkMaxLength(maxLength);
+    return this.#bytes(this.#nextSync("receive bytes"), maxLength);
+  }
+
+  /** Async form of `recvBytesSync`. */
+  async recvBytes(maxLength?: number): Promise<Uint8Array> {
+    checkMaxLength(maxLength);
+    return this.#bytes(await this.#next("receive bytes"), maxLength);
+  }
+
+  /**
+   * Whether a message (or the end of the stream) is ready to be received,
+   * waiting at most `timeout` ms (Python: `poll`). Blocks the calling thread
+   * while it waits; use `pollAsync` in async code.
+   */
+  poll(timeout = 0): boolean {
+    const fd = this.#forReading("poll");
+    checkTimeout(timeout, "poll");
+    const deadline = deadlineOf(timeout);
+    for (;;) {
+      if (this.#reader.fill()) return true;
+      const left = timeLeft(deadline);
+      if (left === 0 || !waitReady(fd, "read", left)) return this.#reader.fill();
+    }
+  }
+
+  /** Like `poll`, without blocking the event loop. */
+  async pollAsync(timeout = 0): Promise<boolean> {
+    this.#forReading("poll");
+    checkTimeout(timeout, "poll");
+    return waitUntil(() => this.#fd >= 0 && this.#reader.fill(), deadlineOf(timeout));
+  }
+
+  #nextSync(what: string): Message {
+    const fd = this.#forReading(what);
+    for (let tries = 0; ; tries++) {
+      const m = this.#reader.next();
+      if (m !== undefined) return m;
+      if (tries < SPIN_TRIES) spinStep();
+      else waitReady(fd, "read", undefined);
+    }
+  }
+
+  async #next(what: string): Promise<Message> {
+    for (;;) {
+      this.#forReading(what); // also when closed while waiting
+      const m = this.#reader.next();
+      if (m !== undefined) return m;
+      // Another recv of this connection may take the message first: loop.
+      await waitUntil(() => this.#fd < 0 || this.#reader.fill(), Number.POSITIVE_INFINITY);
+    }
+  }
+
+  #decode(m: Message): unknown {
+    return decodeCarrying(m.bytes, m.fds);
+  }
+
+  #bytes(m: Message, maxLength: number | undefined): Uint8Array {
+    for (const fd of m.fds) closeFd(fd); // descriptors only come with `send`
+    if (maxLength !== undefined && m.bytes.byteLength > maxLength) {
+      throw new RangeError(
+        `Message of ${m.bytes.byteLength} bytes is longer than maxLength ${maxLength}; it was dropped`,
+      );
+    }
+    return m.owned === true ? m.bytes : m.bytes.slice();
+  }
+
+  /** Closes this end (Python: `close`). Closing twice is allowed. */
+  close(): void {
+    if (this.#fd < 0) return;
+    dropped.unregister(this);
+    this.#reader.dispose();
+    closeOwnedFd(this.#fd);
+    this.#fd = -1;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** The socket descriptor (Python: `fileno`). */
+  fileno(): number {
+    return this.#open("get fileno");
+  }
+
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
+
+  get readable(): boolean {
+    return this.#readable;
+  }
+
+  get writable(): boolean {
+    return this.#writable;
+  }
+
+  toString(): string {
+    const mode = this.#readable && this.#writable ? "duplex" : this.#readable ? "read-only" : "write-only";
+    return `<Connection ${this.#fd < 0 ? "closed" : `fd=${this.#fd}`} ${mode}>`;
+  }
+
+  static {
+    registerReducer(Connection, {
+      tag: "Connection",
+      reduce(conn: Connection): ConnectionState {
+        const fd = conn.#open("send a connection");
+        const unread = conn.#reader.unread();
+        const state: ConnectionState = { fd: shareFd(fd), readable: conn.#readable, writable: conn.#writable };
+        if (unread.bytes.byteLength > 0 || unread.fds.length > 0) {
+          state.unread = { bytes: unread.bytes, fds: unread.fds.map(shareFd) };
+        }
+        return state;
+      },
+      rebuild(raw: unknown): Connection {
+        const s = raw as ConnectionState;
+        const unread = s.unread && { bytes: s.unread.bytes, fds: s.unread.fds.map(takeFd) };
+        return new Connection(takeFd(s.fd), s.readable, s.writable, unread);
+      },
+    });
+  }
+}
+
+function checkMaxLength(maxLength: number | undefined): void {
+  if (maxLength !== undefined && !(Number.isInteger(maxLength) && maxLength >= 0)) {
+    throw new RangeError(`maxLength must be an integer >= 0, got ${String(maxLength)}`);
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * A queue item on its way into the ring and out of it: the record's payload
+ * and info (see `ring.ts`) and the descriptors that go through the mailbox
+ * (see `mailbox.ts`). The caller holds the side lock of the ring it works on.
+ */
+import { closeFd, futexWake, MAX_FDS, memfdWith, readWhole } from "../native/index.ts";
+import { encodeCarrying } from "./fd-transfer.ts";
+import type { Mailbox } from "./mailbox.ts";
+import { Info, type Ring, Slot } from "./ring.ts";
+
+/** An item encoded for the ring. */
+export interface Item {
+  payload: Uint8Array | undefined;
+  length: number;
+  info: number;
+  /** Descriptors to post in the mailbox (for an out-of-line item, its memfd first). */
+  fds: number[];
+  memfd: number | undefined;
+}
+
+/** Shared by every item without descriptors; never modified. */
+const NO_FDS: number[] = [];
+
+/** Outcome of one append: done, no room (or maxsize reached), or the mailbox is full. */
+export type Outcome = "ok" | "full" | "mailbox";
+
+/** An item taken from the ring: its encoded bytes and descriptors (owned by the caller). */
+export interface Taken {
+  bytes: Uint8Array;
+  fds: number[];
+}
+
+/**
+ * Encodes `obj` at the call site, so an unsendable item throws to the caller
+ * (no feeder thread). An item bigger than the ring's inline limit goes into a
+ * memfd of its own, posted through the mailbox.
+ * @throws PicklingError when the item cannot be sent
+ */
+export function encodeItem(ring: Ring, obj: unknown): Item {
+  const { bytes, fds } = encodeCarrying(obj, "obj");
+  if (fds.length >= MAX_FDS) throw new RangeError(`A queue item may hold at most ${MAX_FDS - 1} descriptors`);
+  if (bytes.byteLength <= ring.inlineMax) {
+    return { payload: bytes, length: bytes.byteLength, info: fds.length, fds, memfd: undefined };
+  }
+  const memfd = memfdWith(bytes);
+  const all = [memfd, ...fds];
+  return { payload: undefined, length: bytes.byteLength, info: Info.OUT_OF_LINE | all.length, fds: all, memfd };
+}
+
+/** Closes this process's copy of an out-of-line item's memfd (the mailbox holds its own). */
+export function releaseItem(item: Item): void {
+  if (item.memfd !== undefined) closeFd(item.memfd);
+}
+
+/** Under the write lock: one attempt to append `item`. */
+export function appendItem(ring: Ring, mailbox: Mailbox, item: Item): Outcome {
+  let info = item.info;
+  if (item.fds.length > 0) {
+    // Room first: a posted datagram whose record cannot follow would only be dropped later.
+    if (!ring.hasRoom(item.payload?.byteLength ?? 0)) return "full";
+    const seq = (ring.words[Slot.SEQ]! + 1) | 0;
+    if (!mailbox.post(seq, item.fds)) return "mailbox";
+    ring.words[Slot.SEQ] = seq;
+    info |= (seq & 0xffff) << Info.SEQ_SHIFT;
+  }
+  return ring.append(item.payload, item.length, info) ? "ok" : "full";
+}
+
+/**
+ * Under the read lock: takes the next item, or undefined when the ring is
+ * empty. An item whose descriptors went with a consumer that died is skipped.
+ * Wakes producers that wait for room.
+ */
+export function takeItem(ring: Ring, mailbox: Mailbox): Taken | undefined {
+  const got = take(ring, mailbox);
+  if (got !== undefined && Atomics.load(ring.words, Slot.PUTTERS) > 0) {
+    futexWake(ring.address(Slot.HEAD), 0x7fff_ffff);
+  }
+  return got;
+}
+
+function take(ring: Ring, mailbox: Mailbox): Taken | undefined {
+  for (let r = ring.peek(); r !== undefined; r = ring.peek()) {
+    if ((r.info & Info.FDS_MASK) === 0) {
+      ring.commit(r);
+      return { bytes: r.bytes!, fds: NO_FDS };
+    }
+    const fds = mailbox.take((r.info >>> Info.SEQ_SHIFT) & 0xffff);
+    ring.commit(r);
+    if (fds === "lost") continue;
+    if ((r.info & Info.OUT_OF_LINE) === 0) return { bytes: r.bytes!, fds };
+    const memfd = fds.shift()!;
+    try {
+      return { bytes: readWhole(memfd), fds };
+    } finally {
+      closeFd(memfd);
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,302 @@
+/**
+ * A queue's ring: one memfd segment shared by every process and thread that
+ * holds the queue, with a header of named words and a byte ring of records.
+ *
+ * Layout: HEADER_BYTES of header words (see `Slot`), then CAPACITY bytes of
+ * ring. Positions are free-running u32 byte counters; a position's place in
+ * the ring is `pos & (capacity - 1)`.
+ *
+ * Record (8-byte aligned): u32 length, u32 info, then `length` payload bytes
+ * padded to 8. info: bits 0–7 descriptors posted to the mailbox for it,
+ * OUT_OF_LINE (its payload is the first of them, a memfd: no bytes in the
+ * ring), PAD (filler up to the end of the ring: skip to its start), bits
+ * 16–31 the low half of its mailbox sequence number.
+ *
+ * Publication: producers (under the write lock) write a record, then store
+ * PUTS and then TAIL; consumers (under the read lock) read a record, then
+ * store GETS and then HEAD. The counts lead their positions, so qsize
+ * (PUTS - GETS) and JoinableQueue's unfinished count (PUTS - DONE) can be
+ * one item early, never late, and `taskDone` can never see a count that is
+ * not there yet. Before the two stores each side notes [count after,
+ * position before] in its own words; whoever takes over the lock of a side
+ * whose holder died (see `side-lock.ts`) reads the note: a count stored
+ * without its position is taken back (`repair*`). So a process killed at any
+ * point of an operation leaves either nothing or all of it, and the counts
+ * never drift. (This replaced one 64-bit BigInt store per operation, which
+ * cost about 10% of a put + get.)
+ *
+ * Memory: the ring is large (64 MiB) but sparse: pages cost memory only once
+ * written, and a consumer gives back each 1 MiB chunk it has passed
+ * (MADV_REMOVE), so a queue holds about what is in it plus one chunk, while
+ * a producer can run far ahead of its consumers without blocking.
+ */
+import { closeFd, createSegment, type Mapping, mapShared, releasePages, unmap } from "../native/index.ts";
+import { closeOwnedFd, ownFd } from "./fd-transfer.ts";
+import type { SideLock } from "./side-lock.ts";
+import { tryLock, unlock } from "./side-lock.ts";
+
+/**
+ * Named word offsets of the header (Int32). Each group sits on its own
+ * 128-byte line: the words producers write, the words consumers write, and
+ * the sleeper counts, so that one side's stores do not keep taking the other
+ * side's cache line away (with all of them on one line, a round trip through
+ * a ring cost twice as much).
+ */
+export const Slot = {
+  MAGIC: 0,
+  CAPACITY: 1,
+  MAXSIZE: 2,
+  // Producers' line.
+  WLOCK: 32,
+  /** Last mailbox sequence number used (write lock). */
+  SEQ: 33,
+  TAIL: 34,
+  PUTS: 35,
+  /** The note of the last put: PUTS after it, TAIL before it. */
+  W_PUTS_AFTER: 36,
+  W_TAIL_BEFORE: 37,
+  // Consumers' line.
+  RLOCK: 64,
+  HEAD: 65,
+  GETS: 66,
+  /** The note of the last get: GETS after it, HEAD before it. */
+  R_GETS_AFTER: 67,
+  R_HEAD_BEFORE: 68,
+  /** Chunks before this one (a chunk number of HEAD) have been given back. */
+  R_RELEASED: 69,
+  // Sleepers' line: written only by waits.
+  /** Consumers (and async waiters) asleep on TAIL. */
+  GETTERS: 96,
+  /** Producers (and async waiters) asleep on HEAD. */
+  PUTTERS: 97,
+  /** JoinableQueue: taskDone() calls so far; unfinished = PUTS - DONE. */
+  DONE: 98,
+  /** JoinableQueue: joiners asleep on DONE. */
+  JOINERS: 99,
+} as const;
+
+const MAGIC = 0x4d505131; // "MPQ1"
+const HEADER_BYTES = 4096;
+const RECORD_HEADER = 8;
+/** Default ring size; sparse, see the file comment. */
+export const DEFAULT_CAPACITY = 64 << 20;
+/** The consumer gives pages back in chunks of this size. */
+const CHUNK_SHIFT = 20;
+
+/** Record info bits. */
+export const Info = { FDS_MASK: 0xff, OUT_OF_LINE: 0x100, PAD: 0x200, SEQ_SHIFT: 16 } as const;
+
+/** A record read from the ring, not yet committed. */
+export interface RecordView {
+  /** Inline payload (a copy), or undefined when out of line. */
+  readonly bytes: Uint8Array | undefined;
+  readonly info: number;
+  /** Position after the record (and any filler before it). */
+  readonly next: number;
+}
+
+const align8 = (n: number): number => (n + 7) & ~7;
+
+export class Ring {
+  readonly fd: number;
+  readonly #map: Mapping;
+  readonly words: Int32Array;
+  readonly #data: Uint8Array;
+  readonly #view: DataView;
+  readonly capacity: number;
+  readonly #mask: number;
+  readonly writeLock: SideLock;
+  readonly readLock: SideLock;
+  /** Largest payload kept in the ring; bigger ones go out of line. */
+  readonly inlineMax: number;
+
+  private constructor(fd: number, map: Mapping) {
+    this.fd = ownFd(fd);
+    this.#map = map;
+    this.words = new Int32Array(map.buffer, 0, HEADER_BYTES / 4);
+    if (this.words[Slot.MAGIC] !== MAGIC) throw new Error(`Descriptor ${fd} is not a queue ring`);
+    this.capacity = this.words[Slot.CAPACITY]!;
+    this.#mask = this.capacity - 1;
+    this.#data = new Uint8Array(map.buffer, HEADER_BYTES, this.capacity);
+    this.#view = new DataView(map.buffer, HEADER_BYTES, this.capacity);
+    this.inlineMax = this.capacity / 8;
+    this.writeLock = {
+      words: this.words,
+      index: Slot.WLOCK,
+      address: this.address(Slot.WLOCK),
+      onTakeOver: () => this.#repair(Slot.PUTS, Slot.TAIL, Slot.W_PUTS_AFTER, Slot.W_TAIL_BEFORE),
+    };
+    this.readLock = {
+      words: this.words,
+      index: Slot.RLOCK,
+      address: this.address(Slot.RLOCK),
+      onTakeOver: () => this.#repair(Slot.GETS, Slot.HEAD, Slot.R_GETS_AFTER, Slot.R_HEAD_BEFORE),
+    };
+  }
+
+  /** A new ring of `capacity` bytes (a power of two) for a queue of at most `maxsize` items (0: unbounded). */
+  static create(maxsize: number, capacity = DEFAULT_CAPACITY): Ring {
+    const seg = createSegment(HEADER_BYTES + capacity, "multiproc-queue");
+    const words = new Int32Array(seg.buffer, 0, HEADER_BYTES / 4);
+    words[Slot.CAPACITY] = capacity;
+    words[Slot.MAXSIZE] = maxsize;
+    // No operation has a note yet: a count of -1 matches no real count.
+    words[Slot.W_PUTS_AFTER] = -1;
+    words[Slot.R_GETS_AFTER] = -1;
+    Atomics.store(words, Slot.MAGIC, MAGIC);
+    return new Ring(seg.fd, seg);
+  }
+
+  /** The ring in descriptor `fd` (now owned by the ring). */
+  static open(fd: number): Ring {
+    try {
+      return new Ring(fd, mapShared(fd));
+    } catch (err) {
+      closeFd(fd);
+      throw err;
+    }
+  }
+
+  /** Closes this realm's descriptor of the ring (the mapping stays until `unmap`). */
+  close(): void {
+    closeOwnedFd(this.fd);
+  }
+
+  /** Unmaps the ring; nothing of it may be used afterwards. */
+  unmap(): void {
+    unmap(this.#map);
+  }
+
+  /** Address of header word `slot`, for futex calls. */
+  address(slot: number): number {
+    return this.#map.address + slot * 4;
+  }
+
+  get maxsize(): number {
+    return this.words[Slot.MAXSIZE]!;
+  }
+
+  /** Items in the ring (PUTS - GETS); may count an item one operation early. */
+  count(): number {
+    const gets = Atomics.load(this.words, Slot.GETS);
+    return Math.max(0, (Atomics.load(this.words, Slot.PUTS) - gets) | 0);
+  }
+
+  /** Whether the ring holds no record (a snapshot). */
+  empty(): boolean {
+    return Atomics.load(this.words, Slot.HEAD) === Atomics.load(this.words, Slot.TAIL);
+  }
+
+  /**
+   * Under the write lock: appends a record with `payload` inline (or none,
+   * when `info` says out of line). Returns true, or false when the ring has
+   * no room or the queue holds maxsize items: the caller waits for HEAD to
+   * move from `Atomics.load(words, Slot.HEAD)` as read before calling.
+   */
+  append(payload: Uint8Array | undefined, length: number, info: number): boolean {
+    const tail = this.words[Slot.TAIL]! >>> 0;
+    const puts = this.words[Slot.PUTS]!;
+    const size = RECORD_HEADER + (payload === undefined ? 0 : align8(payload.byteLength));
+    const pad = this.#room(tail, puts, size);
+    if (pad < 0) return false;
+    const at0 = tail & this.#mask;
+    if (pad > 0) {
+      this.#view.setUint32(at0, 0, true);
+      this.#view.setUint32(at0 + 4, Info.PAD, true);
+    }
+    const at = (tail + pad) & this.#mask;
+    if (payload !== undefined) this.#data.set(payload, at + RECORD_HEADER);
+    this.#view.setUint32(at, length, true);
+    this.#view.setUint32(at + 4, info, true);
+    this.#publish(Slot.PUTS, Slot.TAIL, Slot.W_PUTS_AFTER, Slot.W_TAIL_BEFORE, tail + pad + size);
+    return true;
+  }
+
+  /** Under the write lock: whether a record with `payloadBytes` inline would fit now. */
+  hasRoom(payloadBytes: number): boolean {
+    const size = RECORD_HEADER + align8(payloadBytes);
+    return this.#room(this.words[Slot.TAIL]! >>> 0, this.words[Slot.PUTS]!, size) >= 0;
+  }
+
+  /** The filler a record of `size` bytes needs at `tail`, or -1 when it does not fit (bytes or maxsize). */
+  #room(tail: number, puts: number, size: number): number {
+    // HEAD may lag GETS by the get in progress: the byte check is then strict, the count check lenient by one.
+    const head = Atomics.load(this.words, Slot.HEAD) >>> 0;
+    const gets = Atomics.load(this.words, Slot.GETS);
+    const maxsize = this.words[Slot.MAXSIZE]!;
+    if (maxsize > 0 && ((puts - gets) | 0) >= maxsize) return -1;
+    const at = tail & this.#mask;
+    const pad = at + size > this.capacity ? this.capacity - at : 0;
+    return pad + size > this.capacity - ((tail - head) >>> 0) ? -1 : pad;
+  }
+
+  /**
+   * Publishes one operation of a side: note [count after, position before],
+   * then store the count, then the position (see the file comment).
+   */
+  #publish(count: number, position: number, noteCount: number, notePosition: number, next: number): void {
+    const w = this.words;
+    const after = (w[count]! + 1) | 0;
+    // Note order matters: with the count noted first, a half-written note never matches.
+    Atomics.store(w, noteCount, after);
+    Atomics.store(w, notePosition, w[position]!);
+    Atomics.store(w, count, after);
+    Atomics.store(w, position, next | 0);
+  }
+
+  /** After taking a side's lock over from a dead holder: takes back a count stored without its position. */
+  #repair(count: number, position: number, noteCount: number, notePosition: number): void {
+    const w = this.words;
+    if (w[count] === w[noteCount] && w[position] === w[notePosition]) Atomics.sub(w, count, 1);
+  }
+
+  /** Under the read lock: the next record, or undefined when the ring is empty. */
+  peek(): RecordView | undefined {
+    let head = this.words[Slot.HEAD]! >>> 0;
+    const tail = Atomics.load(this.words, Slot.TAIL) >>> 0;
+    if (head === tail) return undefined;
+    let at = head & this.#mask;
+    let info = this.#view.getUint32(at + 4, true);
+    if (info & Info.PAD) {
+      head = (head + this.capacity - at) >>> 0;
+      at = 0;
+      info = this.#view.getUint32(4, true);
+    }
+    const length = this.#view.getUint32(at, true);
+    const inline = (info & Info.OUT_OF_LINE) === 0;
+    const bytes = inline ? this.#data.slice(at + RECORD_HEADER, at + RECORD_HEADER + length) : undefined;
+    return { bytes, info, next: (head + RECORD_HEADER + (inline ? align8(length) : 0)) >>> 0 };
+  }
+
+  /** Under the read lock: consumes the record `peek` returned. */
+  commit(record: RecordView): void {
+    const w = this.words;
+    const head = w[Slot.HEAD]! >>> 0;
+    const released = w[Slot.R_RELEASED]!;
+    if (head >>> CHUNK_SHIFT !== released) this.#releasePassed(released, head >>> CHUNK_SHIFT);
+    this.#publish(Slot.GETS, Slot.HEAD, Slot.R_GETS_AFTER, Slot.R_HEAD_BEFORE, record.next);
+  }
+
+  /**
+   * Gives back the memory of chunks `from` up to (not including) `to`, all
+   * behind the published HEAD, and records that. A chunk is skipped when a
+   * producer has already wrapped around into it, which only happens when the
+   * ring is nearly full; the write lock is taken (only if free) so that no
+   * producer writes while the check and the release happen.
+   */
+  #releasePassed(from: number, to: number): void {
+    if (!tryLock(this.writeLock)) return;
+    try {
+      const tail = this.words[Slot.TAIL]! >>> 0;
+      const chunks = 0xffff_ffff >>> CHUNK_SHIFT;
+      for (let c = from; c !== to; c = (c + 1) & chunks) {
+        const start = (c << CHUNK_SHIFT) >>> 0;
+        if ((tail - start) >>> 0 > this.capacity) continue; // a producer wrote into its next lap
+        releasePages(this.#map, HEADER_BYTES + (start & this.#mask), 1 << CHUNK_SHIFT);
+      }
+      Atomics.store(this.words, Slot.R_RELEASED, to);
+    } finally {
+      unlock(this.writeLock);
+    }
+  }
+}

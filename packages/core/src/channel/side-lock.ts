@@ -1,0 +1,113 @@
+/**
+ * The mutex of one side of a queue's ring (all producers share one, all
+ * consumers the other): a shared word holding the thread id of its holder.
+ * It is held only for the few microseconds of copying one record, never
+ * while waiting for space or items.
+ *
+ * Word: 0 when free, else `tid | CONTENDED`, where CONTENDED says someone may
+ * sleep in futexWait on the word (Drepper's three-state mutex, with the owner
+ * recorded). Lock: one compare-and-swap from 0. Unlock: one exchange to 0,
+ * and a futex wake only when CONTENDED was set.
+ *
+ * Dead holders: a waiter sleeps in slices of SLICE_MS; after an empty slice it
+ * asks whether the recorded holder still exists, and if not takes the lock
+ * over with one compare-and-swap (so two waiters cannot both take it). This is
+ * safe because a side's state is published by one atomic store at the end of
+ * each operation (see `ring.ts`): a holder that died before that store left
+ * nothing half-done that anyone can see.
+ */
+import { futexWait, futexWake, threadAlive, threadId } from "../native/index.ts";
+import { awaitWord, SLICE_MS, SPIN_TRIES, spinStep } from "./_wait.ts";
+
+const CONTENDED = 0x4000_0000;
+const OWNER = CONTENDED - 1;
+
+/** A side lock: the word's view, index and address. */
+export interface SideLock {
+  readonly words: Int32Array;
+  readonly index: number;
+  readonly address: number;
+  /** Run by whoever takes the lock over from a dead holder, before anything else. */
+  readonly onTakeOver?: () => void;
+}
+
+/** Takes the lock if it is free right now. */
+export function tryLock(lock: SideLock): boolean {
+  return Atomics.compareExchange(lock.words, lock.index, 0, threadId()) === 0;
+}
+
+/**
+ * Takes the lock over from a holder that no longer exists; true when this
+ * caller now holds it. `seen` is the word as last read.
+ */
+function takeOverDead(lock: SideLock, seen: number): boolean {
+  const owner = seen & OWNER;
+  if (owner === 0 || owner === threadId() || threadAlive(owner)) return false;
+  if (Atomics.compareExchange(lock.words, lock.index, seen, threadId() | CONTENDED) !== seen) return false;
+  lock.onTakeOver?.();
+  return true;
+}
+
+/**
+ * Blocks the calling thread until it holds the lock, or until `deadline`
+ * (a `performance.now()` time) passes: then returns false.
+ */
+export function lockSync(lock: SideLock, deadline: number): boolean {
+  if (tryLock(lock)) return true;
+  for (let i = 0; i < SPIN_TRIES; i++) {
+    spinStep();
+    if (tryLock(lock)) return true;
+  }
+  const { words, index } = lock;
+  const me = threadId();
+  for (;;) {
+    const v = Atomics.load(words, index);
+    if (v === 0) {
+      // Others may be asleep: keep CONTENDED so our unlock wakes one.
+      if (Atomics.compareExchange(words, index, 0, me | CONTENDED) === 0) return true;
+      continue;
+    }
+    if ((v & CONTENDED) === 0 && Atomics.compareExchange(words, index, v, v | CONTENDED) !== v) continue;
+    const left = deadline - performance.now();
+    if (left <= 0) return false;
+    // Sleeps only while the word still is `v | CONTENDED`: an unlock in between makes it return at once.
+    if (futexWait(lock.address, v | CONTENDED, Math.min(left, SLICE_MS)) === "timeout") {
+      if (takeOverDead(lock, v | CONTENDED)) return true;
+    }
+  }
+}
+
+/**
+ * Takes the lock without blocking the event loop beyond a short spin (the
+ * lock is only ever held for microseconds); false once `deadline` passed.
+ */
+export async function lockAsync(lock: SideLock, deadline: number): Promise<boolean> {
+  for (let i = 0; i <= SPIN_TRIES; i++) {
+    if (tryLock(lock)) return true;
+    spinStep();
+  }
+  const { words, index } = lock;
+  let lastCheck = performance.now();
+  for (;;) {
+    const v = Atomics.load(words, index);
+    if (v === 0) {
+      if (Atomics.compareExchange(words, index, 0, threadId() | CONTENDED) === 0) return true;
+      continue;
+    }
+    // CONTENDED makes the holder's unlock wake the futex, and so this realm's waker thread.
+    if ((v & CONTENDED) === 0 && Atomics.compareExchange(words, index, v, v | CONTENDED) !== v) continue;
+    const now = performance.now();
+    if (now >= deadline) return false;
+    if (now - lastCheck >= SLICE_MS) {
+      if (takeOverDead(lock, v | CONTENDED)) return true;
+      lastCheck = now;
+    }
+    await awaitWord(lock.address, v | CONTENDED, deadline);
+  }
+}
+
+/** Releases the lock, waking one sleeper if any may wait. */
+export function unlock(lock: SideLock): void {
+  const v = Atomics.exchange(lock.words, lock.index, 0);
+  if (v & CONTENDED) futexWake(lock.address, 1);
+}

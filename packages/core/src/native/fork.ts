@@ -1,0 +1,90 @@
+/**
+ * fork(2) and the calls around it: the raw fork, the immediate `_exit` a
+ * child ends with, its real pid (the runtime caches `process.pid`), the pipe
+ * a child reports on, and entropy for reseeding a child's random generators.
+ */
+import { ptr } from "bun:ffi";
+import { Errno, errno, fail, libc } from "./libc.ts";
+
+const O_CLOEXEC = 0o2000000;
+const GRND_NONBLOCK = 1;
+
+/**
+ * Forks the calling process (glibc's fork, so its at-fork handlers run).
+ * Returns the child's pid in the parent and 0 in the child. The caller must
+ * have run `markAllForkable()` first: without it the child crashes at once.
+ */
+export function forkProcess(): number {
+  const pid = libc.fork();
+  if (pid < 0) fail("fork");
+  return pid;
+}
+
+/** Ends the calling process at once with `code`: no exit handlers, no flushing (`_exit(2)`). */
+export function exitNow(code: number): never {
+  libc._exit(code);
+  throw new Error("unreachable: _exit returned");
+}
+
+/** The kernel's pid of the caller, never a cached value. */
+export function realPid(): number {
+  return libc.getpid();
+}
+
+/** A close-on-exec pipe: `[readEnd, writeEnd]`. */
+export function makePipe(): [number, number] {
+  const fds = new Int32Array(2);
+  if (libc.pipe2(ptr(fds), O_CLOEXEC) !== 0) fail("pipe2");
+  return [fds[0]!, fds[1]!];
+}
+
+const oneByte = new Uint8Array(1);
+
+/** Writes one byte to `fd`, retrying on EINTR; returns false when the reader is gone. */
+export function writeByte(fd: number, value: number): boolean {
+  oneByte[0] = value;
+  for (;;) {
+    if (Number(libc.write(fd, ptr(oneByte), 1)) === 1) return true;
+    if (errno() !== Errno.EINTR) return false;
+  }
+}
+
+/** Closes `fd` with close(2), ignoring errors (for descriptors that may already be gone). */
+export function closeQuietly(fd: number): void {
+  libc.close(fd);
+}
+
+/** 32 bits from the kernel's random pool (getrandom), for reseeding a forked child. */
+export function kernelRandom32(): number {
+  const word = new Uint32Array(1);
+  if (Number(libc.getrandom(ptr(word), 4, GRND_NONBLOCK)) !== 4) {
+    // The pool is always initialised long after boot; fall back to time bits anyway.
+    word[0] = (performance.now() * 1e6) ^ libc.getpid();
+  }
+  return word[0]!;
+}
+
+const P_PIDFD = 3;
+const WEXITED = 4;
+const WNOHANG = 1;
+const CLD_EXITED = 1;
+
+/**
+ * Reaps the ended child behind `pidfd` and returns its status in Python's
+ * `returncode` form (exit code, or -N for signal N); null while it runs.
+ * Unlike `peekExitStatus` this frees the zombie: only for children this
+ * process forked itself, which no one else reaps.
+ */
+export function reapChild(pidfd: number): number | null {
+  // siginfo_t: si_signo, si_errno, si_code, (pad), si_pid, si_uid, si_status
+  const info = new Int32Array(32);
+  for (;;) {
+    if (libc.waitid(P_PIDFD, pidfd, ptr(info), WEXITED | WNOHANG) === 0) break;
+    const e = errno();
+    if (e === Errno.EINTR) continue;
+    fail("waitid", e);
+  }
+  if (info[4] === 0) return null;
+  const status = info[6]!;
+  return info[2] === CLD_EXITED ? status : -status;
+}

@@ -1,0 +1,111 @@
+/** Event: a flag processes and threads can wait for (Python: `multiprocessing.Event`). */
+import { registerReducer } from "../codec/index.ts";
+import { futexWait, futexWake } from "../native/index.ts";
+import { allocate, attach, type Block, type BlockHandle } from "../shared/arena.ts";
+import { pollUntil } from "./_poll.ts";
+import { checkTimeout } from "./sem-lock.ts";
+
+/** Named word offsets: FLAG is 1 while set (the futex word); WAITERS counts threads asleep on it. */
+const Slot = { FLAG: 0, WAITERS: 1 } as const;
+const WORDS = 2;
+const WAKE_ALL = 0x7fffffff;
+
+/** How an Event travels to another process. */
+export interface EventState {
+  block: BlockHandle;
+}
+
+/**
+ * A shared boolean flag, false at first: `set()` wakes every process and
+ * thread blocked in `wait`, `clear()` lowers it again. Setting and reading
+ * make no system call unless someone sleeps.
+ *
+ * @example
+ * const ready = mp.Event();
+ * new mp.Process({ target: worker, args: [ready] }).start();
+ * await ready.wait(5000); // true once the worker called ready.set()
+ */
+export class Event {
+  readonly #block: Block;
+  readonly #words: Int32Array;
+  readonly #flagAddress: number;
+
+  /** @param state internal: rebuilds an event received from another process. */
+  constructor(state?: EventState) {
+    this.#block = state === undefined ? allocate(WORDS * 4) : attach(state.block);
+    this.#words = this.#block.int32(WORDS);
+    this.#flagAddress = this.#block.address(Slot.FLAG * 4);
+  }
+
+  /** Whether the flag is set (Python: `is_set`). */
+  isSet(): boolean {
+    return Atomics.load(this.#words, Slot.FLAG) === 1;
+  }
+
+  /** Sets the flag and wakes every waiter (Python: `set`). */
+  set(): void {
+    const w = this.#words;
+    // A sleeper counted itself in WAITERS before its futexWait compared FLAG
+    // with 0; so either we see it here and wake it, or its wait sees FLAG = 1.
+    if (Atomics.exchange(w, Slot.FLAG, 1) === 0 && Atomics.load(w, Slot.WAITERS) > 0) {
+      futexWake(this.#flagAddress, WAKE_ALL);
+    }
+  }
+
+  /** Lowers the flag (Python: `clear`). */
+  clear(): void {
+    Atomics.store(this.#words, Slot.FLAG, 0);
+  }
+
+  /**
+   * Blocks the calling thread until the flag is set or `timeout` ms pass.
+   * @returns the flag at the end: false only when the timeout passed
+   */
+  waitSync(timeout?: number): boolean {
+    checkTimeout(timeout, "Event.wait");
+    if (this.isSet()) return true;
+    const deadline = timeout === undefined ? undefined : performance.now() + timeout;
+    const w = this.#words;
+    for (;;) {
+      const left = deadline === undefined ? undefined : deadline - performance.now();
+      if (left !== undefined && left <= 0) return this.isSet();
+      Atomics.add(w, Slot.WAITERS, 1);
+      futexWait(this.#flagAddress, 0, left);
+      Atomics.sub(w, Slot.WAITERS, 1);
+      if (this.isSet()) return true;
+    }
+  }
+
+  /** Waits without blocking the event loop; resolves to the flag (false: timed out). */
+  wait(timeout?: number): Promise<boolean> {
+    checkTimeout(timeout, "Event.wait");
+    if (this.isSet()) return Promise.resolve(true);
+    return this.#waitAsync(timeout);
+  }
+
+  async #waitAsync(timeout: number | undefined): Promise<boolean> {
+    const w = this.#words;
+    // Counted like a sleeper, so that set() wakes this realm's waker thread.
+    Atomics.add(w, Slot.WAITERS, 1);
+    try {
+      return await pollUntil(() => this.isSet(), timeout, {
+        address: this.#flagAddress,
+        read: () => Atomics.load(w, Slot.FLAG),
+      });
+    } finally {
+      Atomics.sub(w, Slot.WAITERS, 1);
+    }
+  }
+
+  toString(): string {
+    return `<Event(${this.isSet() ? "set" : "unset"})>`;
+  }
+
+  static {
+    registerReducer(Event, {
+      tag: "Event",
+      reduce: (event): EventState => ({ block: event.#block.handle() }),
+      rebuild: (state) => new Event(state as EventState),
+    });
+  }
+}

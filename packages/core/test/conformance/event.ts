@@ -1,0 +1,55 @@
+/** Conformance: Event shared with children, set and waited for from either side. */
+import { describe, expect, test } from "bun:test";
+import * as targets from "../fixtures/shared-targets.ts";
+import { CHILD_TIMEOUT, run, type Suite } from "./_harness.ts";
+
+export function eventTests(s: Suite): void {
+  const { mp } = s;
+  describe(`[${s.backend}] Event across children`, () => {
+    for (const async of [false, true]) {
+      const form = async ? "wait" : "waitSync";
+      test(`Event.${form} in a child returns true once the parent sets it, false on timeout`, async () => {
+        const event = mp.Event();
+        expect((await run(new mp.Process({ target: targets.waitForEvent, args: [event, 50, async] }))).exitCode).toBe(
+          3,
+        );
+        const p = new mp.Process({ target: targets.waitForEvent, args: [event, CHILD_TIMEOUT, async] });
+        p.start();
+        await Bun.sleep(100);
+        expect(p.isAlive()).toBe(true);
+        event.set();
+        await p.join(CHILD_TIMEOUT);
+        expect(p.exitCode).toBe(0);
+        // Already set: returns at once, in a child too.
+        expect((await run(new mp.Process({ target: targets.waitForEvent, args: [event, 0, async] }))).exitCode).toBe(0);
+        event.clear();
+        expect((await run(new mp.Process({ target: targets.waitForEvent, args: [event, 20, async] }))).exitCode).toBe(
+          3,
+        );
+      });
+
+      test(`Event.${form} in the parent returns when a child sets it`, async () => {
+        const event = mp.Event();
+        const p = new mp.Process({ target: targets.setEventLater, args: [event, 100] });
+        p.start();
+        expect(event.isSet()).toBe(false);
+        expect(async ? await event.wait(CHILD_TIMEOUT) : event.waitSync(CHILD_TIMEOUT)).toBe(true);
+        expect(event.isSet()).toBe(true);
+        await p.join(CHILD_TIMEOUT);
+        expect(p.exitCode).toBe(0);
+      });
+    }
+
+    test("Event.set() wakes every waiting child at once", async () => {
+      const event = mp.Event();
+      const kids = [false, true, false].map(
+        (async) => new mp.Process({ target: targets.waitForEvent, args: [event, CHILD_TIMEOUT, async] }),
+      );
+      for (const k of kids) k.start();
+      await Bun.sleep(150);
+      event.set();
+      for (const k of kids) await k.join(CHILD_TIMEOUT);
+      expect(kids.map((k) => k.exitCode)).toEqual([0, 0, 0]);
+    });
+  });
+}

@@ -1,0 +1,225 @@
+/** Conformance: Pipe and Connection between the parent and its children. */
+import { describe, expect, test } from "bun:test";
+import { type Connection, EOFError, PicklingError, type Process } from "../../src/index.ts";
+import * as ct from "../fixtures/channel-targets.ts";
+import * as targets from "../fixtures/targets.ts";
+import { CHILD_TIMEOUT, run, type Suite } from "./_harness.ts";
+
+/** After a failed test: a child still running is killed, so it does not outlive the suite. */
+async function stop(p: Process): Promise<void> {
+  if (p.exitCode === null) {
+    p.kill();
+    await p.join(CHILD_TIMEOUT);
+  }
+}
+
+/** Receives with a bound: a hang fails the test instead of stalling the suite. */
+async function recvWithin(conn: Connection, ms = CHILD_TIMEOUT): Promise<unknown> {
+  if (!(await conn.pollAsync(ms))) throw new Error(`Nothing arrived within ${ms} ms`);
+  return conn.recv();
+}
+
+const values: [string, unknown][] = [
+  [
+    "a Map",
+    new Map<unknown, unknown>([
+      ["a", 1],
+      [2, { b: [3] }],
+    ]),
+  ],
+  ["a Set", new Set(["ss", "aa", "pp", "mm"])],
+  ["a Date", new Date("2024-05-06T07:08:09.010Z")],
+  ["a bigint", 12345678901234567890123n],
+  ["typed arrays", { f: new Float64Array([1.5, -2.25]), u: new Uint8Array([1, 2, 255]), n: Number.NaN }],
+  ["nested objects", { a: [1, { b: { c: [null, true, "x"] } }], d: undefined }],
+  ["a string of megabytes", "spam".repeat(1_500_000)],
+  ["an error", new RangeError("boom")],
+];
+
+export function pipeTests(s: Suite): void {
+  const { mp } = s;
+  describe(`[${s.backend}] Pipe`, () => {
+    test("Pipe(): a child echoes structured-clone values of every kind", async () => {
+      const [a, b] = mp.Pipe();
+      const p = new mp.Process({ target: ct.echo, args: [b] });
+      p.start();
+      b.close(); // the child holds its own copy
+      try {
+        for (const [, v] of values) {
+          a.send(v);
+          expect(await recvWithin(a)).toEqual(v);
+        }
+        a.send(null);
+        await p.join(CHILD_TIMEOUT);
+        expect(p.exitCode).toBe(0);
+      } finally {
+        a.close();
+        await stop(p);
+      }
+    });
+
+    test("Connection.recv() on a closed, drained peer throws EOFError", async () => {
+      const [a, b] = mp.Pipe();
+      const p = await run(new mp.Process({ target: ct.sendAndClose, args: [b, ["spam", 42, "eggs"]] }));
+      b.close();
+      expect(p.exitCode).toBe(0);
+      expect(await recvWithin(a)).toEqual(["spam", 42, "eggs"]);
+      expect(a.poll(0)).toBe(true); // end of stream is "ready"
+      expect(() => a.recvSync()).toThrow(EOFError);
+      await expect(a.recv()).rejects.toBeInstanceOf(EOFError);
+      a.close();
+    });
+
+    test("Connection.send() right before process.exit is not lost", async () => {
+      const [a, b] = mp.Pipe(false);
+      const p = await run(new mp.Process({ target: ct.sendAndExit, args: [b, { last: "words" }] }));
+      b.close();
+      expect(p.exitCode).toBe(0);
+      expect(await recvWithin(a)).toEqual({ last: "words" });
+      a.close();
+    });
+
+    test("Connection.recv() does not hang when the child crashes", async () => {
+      const [a, b] = mp.Pipe();
+      const p = await run(new mp.Process({ target: targets.crash, args: ["crashed on purpose", b] }));
+      b.close();
+      expect(p.exitCode).toBe(1);
+      expect(await a.pollAsync(CHILD_TIMEOUT)).toBe(true);
+      expect(() => a.recvSync()).toThrow(EOFError);
+      a.close();
+    });
+
+    test("Connection.send() of a value that cannot travel throws PicklingError and the connection stays usable", async () => {
+      const [a, b] = mp.Pipe();
+      const p = new mp.Process({ target: ct.echo, args: [b] });
+      p.start();
+      b.close();
+      try {
+        let error: unknown;
+        try {
+          a.send({ ok: 1, handler: () => 1 });
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(PicklingError);
+        expect((error as PicklingError).path).toBe("obj.handler");
+        a.send("still works");
+        expect(await recvWithin(a)).toBe("still works");
+        a.send(null);
+        await p.join(CHILD_TIMEOUT);
+      } finally {
+        a.close();
+        await stop(p);
+      }
+    });
+
+    test("Connection.sendBytes(buf, offset, size) / recvBytes through a child", async () => {
+      const [a, b] = mp.Pipe();
+      const p = new mp.Process({ target: ct.echoBytes, args: [b] });
+      p.start();
+      b.close();
+      try {
+        const words = new Int32Array([1, 2, 3, 4]);
+        a.sendBytes(words, 4, 8); // bytes 4..12: the 2nd and 3rd words
+        expect(await a.pollAsync(CHILD_TIMEOUT)).toBe(true);
+        expect(new Int32Array(a.recvBytesSync().buffer)).toEqual(new Int32Array([2, 3]));
+        const big = new Uint8Array(3_000_000).map((_, i) => i % 251);
+        a.sendBytes(big);
+        expect(await a.pollAsync(CHILD_TIMEOUT)).toBe(true);
+        expect(await a.recvBytes()).toEqual(big);
+        a.sendBytes(new Uint8Array(0));
+        await p.join(CHILD_TIMEOUT);
+        expect(p.exitCode).toBe(0);
+      } finally {
+        a.close();
+        await stop(p);
+      }
+    });
+
+    test("Connection.recvBytes(maxLength) throws on a longer message and stays usable", () => {
+      const [a, b] = mp.Pipe();
+      a.sendBytes(new Uint8Array(100));
+      a.sendBytes(new Uint8Array([7]));
+      expect(() => b.recvBytesSync(10)).toThrow(RangeError);
+      expect(b.recvBytesSync(10)).toEqual(new Uint8Array([7]));
+      expect(() => a.sendBytes(new Uint8Array(4), 2, 3)).toThrow(RangeError);
+      a.close();
+      b.close();
+    });
+
+    test("Connection.poll(timeout) waits at most timeout ms", async () => {
+      const [a, b] = mp.Pipe();
+      const t0 = performance.now();
+      expect(a.poll(50)).toBe(false);
+      expect(performance.now() - t0).toBeGreaterThanOrEqual(45);
+      expect(await a.pollAsync(20)).toBe(false);
+      b.send(1);
+      expect(a.poll()).toBe(true);
+      expect(await a.pollAsync(0)).toBe(true);
+      expect(a.recvSync()).toBe(1);
+      a.close();
+      b.close();
+    });
+
+    test("Pipe(false) is one-way [reader, writer]; the wrong direction throws", () => {
+      const [r, w] = mp.Pipe(false);
+      expect([r.readable, r.writable, w.readable, w.writable]).toEqual([true, false, false, true]);
+      expect(() => r.send(1)).toThrow();
+      expect(() => w.recvSync()).toThrow();
+      w.send([1, 2]);
+      expect(r.recvSync()).toEqual([1, 2]);
+      r.close();
+      w.close();
+      expect(r.closed).toBe(true);
+      expect(() => r.recvSync()).toThrow();
+    });
+
+    test("Connection.recv() (async) in a child", async () => {
+      const [a, b] = mp.Pipe();
+      const p = new mp.Process({ target: ct.echoAsync, args: [b] });
+      p.start();
+      b.close();
+      try {
+        for (let i = 0; i < 20; i++) {
+          a.send({ i });
+          expect(await recvWithin(a)).toEqual({ i });
+        }
+        a.send(null);
+        await p.join(CHILD_TIMEOUT);
+        expect(p.exitCode).toBe(0);
+      } finally {
+        a.close();
+        await stop(p);
+      }
+    });
+
+    test("a Connection travels through a Pipe to a running child", async () => {
+      const [a, b] = mp.Pipe();
+      const [c, d] = mp.Pipe();
+      const p = new mp.Process({ target: ct.replyOnReceived, args: [b, "through the pipe"] });
+      p.start();
+      b.close();
+      a.send(c);
+      c.close(); // the child got its own copy
+      expect(await recvWithin(d)).toBe("through the pipe");
+      await p.join(CHILD_TIMEOUT);
+      expect(p.exitCode).toBe(0);
+      a.close();
+      d.close();
+    });
+
+    test("a Queue travels through a Pipe to a running child", async () => {
+      const [a, b] = mp.Pipe();
+      const q = mp.Queue<number>();
+      const p = new mp.Process({ target: ct.fillReceivedQueue, args: [b, 5] });
+      p.start();
+      b.close();
+      a.send(q);
+      expect(await recvWithin(a)).toBe("done");
+      expect([0, 1, 2, 3, 4].map(() => q.getSync({ timeout: CHILD_TIMEOUT }))).toEqual([0, 1, 2, 3, 4]);
+      await p.join(CHILD_TIMEOUT);
+      a.close();
+      q.close();
+    });
+  });
+}

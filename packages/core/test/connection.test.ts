@@ -1,0 +1,126 @@
+/** Connection and Pipe within one process: framing, big messages, descriptors, misuse. */
+import { describe, expect, test } from "bun:test";
+import { type Connection, EOFError, PicklingError, Pipe, ProcessError, Queue } from "../src/index.ts";
+
+/** Receives with a bound: a bug fails the test instead of hanging it. */
+function recv(conn: Connection): unknown {
+  if (!conn.poll(5000)) throw new Error("Nothing arrived within 5 s");
+  return conn.recvSync();
+}
+
+describe("Connection", () => {
+  test("Connection.send() of messages bigger than the socket buffer does not block the sender", () => {
+    const [a, b] = Pipe();
+    const big = (c: string) => c.repeat(6_000_000);
+    // 30 MB queued before anyone reads: the parts that do not fit go as memfds.
+    for (const c of "abcde") {
+      a.send(big(c));
+      a.send({ after: c });
+    }
+    for (const c of "abcde") {
+      expect(recv(b)).toBe(big(c));
+      expect(recv(b)).toEqual({ after: c });
+    }
+    a.close();
+    b.close();
+  });
+
+  test("Connection.sendBytes(): 8 MiB messages arrive intact and in order with small ones", () => {
+    const [a, b] = Pipe();
+    const data = new Uint8Array(8 << 20).map((_, i) => (i * 7) % 256);
+    for (let i = 0; i < 3; i++) {
+      a.sendBytes(data);
+      a.sendBytes(new Uint8Array([i]));
+    }
+    for (let i = 0; i < 3; i++) {
+      expect(b.poll(5000)).toBe(true);
+      expect(b.recvBytesSync()).toEqual(data);
+      expect(b.recvBytesSync()).toEqual(new Uint8Array([i]));
+    }
+    a.close();
+    b.close();
+  });
+
+  test("Connection.send() carries Connections and Queues between other messages", () => {
+    const [a, b] = Pipe();
+    const [c, d] = Pipe();
+    const q = Queue<string>();
+    a.send("first");
+    a.send({ conn: c, queue: q, again: c });
+    a.send("x".repeat(3_000_000));
+    a.send("last");
+    c.close();
+    expect(recv(b)).toBe("first");
+    const got = recv(b) as { conn: Connection; queue: Queue<string>; again: Connection };
+    expect(got.again).toBe(got.conn); // one object, one descriptor
+    expect((recv(b) as string).length).toBe(3_000_000);
+    expect(recv(b)).toBe("last");
+    got.conn.send("over the sent connection");
+    expect(recv(d)).toBe("over the sent connection");
+    got.queue.putSync("over the sent queue");
+    expect(q.getSync({ timeout: 1000 })).toBe("over the sent queue");
+    for (const x of [a, b, d, got.conn]) x.close();
+    q.close();
+    got.queue.close();
+  });
+
+  test("a Connection sent with messages already buffered hands them over", () => {
+    const [a, b] = Pipe();
+    const [carrier, receiver] = Pipe();
+    a.send(1);
+    a.send(2);
+    a.sendBytes(new Uint8Array(100_000).fill(9)); // more than the reader buffer: read in part
+    expect(b.poll(1000)).toBe(true); // reads ahead into b's buffer
+    carrier.send(b);
+    b.close();
+    a.send(3);
+    const b2 = recv(receiver) as Connection;
+    expect(recv(b2)).toBe(1);
+    expect(recv(b2)).toBe(2);
+    expect(b2.recvBytesSync()).toEqual(new Uint8Array(100_000).fill(9));
+    expect(recv(b2)).toBe(3);
+    for (const x of [a, b2, carrier, receiver]) x.close();
+  });
+
+  test("Connection.send() throws PicklingError naming the path; nothing is sent", () => {
+    const [a, b] = Pipe();
+    expect(() => a.send([1, { f: Symbol("s") }])).toThrow(PicklingError);
+    try {
+      a.send({ list: [0, () => 0] });
+    } catch (e) {
+      expect((e as PicklingError).path).toBe("obj.list[1]");
+    }
+    expect(b.poll(0)).toBe(false);
+    a.send("ok");
+    expect(recv(b)).toBe("ok");
+    a.close();
+    b.close();
+  });
+
+  test("Connection.send() to a closed peer throws EOFError; a closed connection throws ProcessError", () => {
+    const [a, b] = Pipe();
+    b.close();
+    expect(() => a.send(1)).toThrow(EOFError);
+    a.close();
+    a.close(); // twice is fine
+    expect(() => a.send(1)).toThrow(ProcessError);
+    expect(() => a.poll()).toThrow(ProcessError);
+  });
+
+  test("Connection.recv() rejects with EOFError when the peer closes while it waits", async () => {
+    const [a, b] = Pipe();
+    const pending = a.recv();
+    setTimeout(() => b.close(), 20);
+    await expect(pending).rejects.toBeInstanceOf(EOFError);
+    a.close();
+  });
+
+  test("Connection is disposable", () => {
+    let kept: Connection;
+    {
+      using a = Pipe()[0];
+      kept = a;
+    }
+    expect(kept.closed).toBe(true);
+  });
+});
