@@ -11,7 +11,8 @@ export async function runBaselines(opts: RunOptions): Promise<Figure[]> {
   const readers: (() => Figure | undefined)[] = [];
   readers.push(
     add(bench, W.startJoin, "Bun.spawn (bun -e 0)", async () => {
-      await Bun.spawn([process.execPath, "-e", "0"], { stdio: ["ignore", "inherit", "inherit"] }).exited;
+      // From a folder with no bunfig.toml: the raw floor, without this app's preload.
+      await Bun.spawn([process.execPath, "-e", "0"], { cwd: "/", stdio: ["ignore", "inherit", "inherit"] }).exited;
     }),
   );
   readers.push(

@@ -14,6 +14,9 @@ import "@multiproc/backend-spawn";
 /** The small object of every small-message workload (the same as in python-suite.py). */
 const SMALL = { id: 1, name: "spam", tags: ["a", "b"] };
 
+/** Round trips before a Pipe measurement starts. */
+const WARM_UP = 30_000;
+
 /** One result: a workload on one system, as time per operation and as a rate. */
 export interface ChannelFigure {
   workload: string;
@@ -64,7 +67,10 @@ export async function pipeRoundTrip(mp: Context, rounds: number, perRound: numbe
   const p = new mp.Process({ target: echo, args: [b] });
   p.start();
   b.close();
-  for (let i = 0; i < 2000; i++) {
+  // Long enough for both processes to reach their optimizing JIT tiers (with
+  // BUN_JSC_useConcurrentJIT=0, as the fork preload sets, compiling stalls the
+  // round trips it happens in).
+  for (let i = 0; i < WARM_UP; i++) {
     a.send(SMALL);
     a.recvSync();
   }
@@ -151,9 +157,9 @@ if __name__ == "__main__":
     for method in ["fork", "spawn"]:
         ctx = mp.get_context(method)
         a, b = ctx.Pipe(); p = ctx.Process(target=echo, args=(b,)); p.start(); b.close()
-        for _ in range(2000): a.send(SMALL); a.recv()
+        for _ in range(30000): a.send(SMALL); a.recv()
         samples = []
-        for _ in range(3 if quick else 5):
+        for _ in range(3 if quick else 10):
             t = time.perf_counter()
             for _ in range(2000): a.send(SMALL); a.recv()
             samples.append((time.perf_counter() - t) * 1e6 / 2000)
@@ -192,7 +198,7 @@ async function oursOnce(quick: boolean): Promise<ChannelFigure[]> {
   for (const backend of getAllStartMethods()) {
     const mp = getContext(backend);
     const system = `ours/${backend}`;
-    const us = await pipeRoundTrip(mp, quick ? 3 : 5, 2000);
+    const us = await pipeRoundTrip(mp, quick ? 3 : 10, 2000);
     figures.push({ workload: WORKLOADS.pipe, system, microseconds: us, rate: 1e6 / us });
     const items = await queueThroughput(mp, quick ? 1 : 3, quick ? 200_000 : 500_000);
     figures.push({ workload: WORKLOADS.queue, system, microseconds: 1e6 / items, rate: items });

@@ -7,6 +7,11 @@
  *
  * or as the very first import of the main module.
  */
-import { ensureJscSettings } from "./jsc-settings.ts";
 
-ensureJscSettings();
+// The settings are usually there already (a child inherits its parent's
+// environment): then load nothing, so every process started under this
+// preload (a spawn child, a tool) pays nothing for it.
+const ready =
+  process.env.MULTIPROC_FORK_REEXEC !== undefined ||
+  (process.env.BUN_JSC_useConcurrentGC !== undefined && process.env.BUN_JSC_useConcurrentJIT !== undefined);
+if (!ready) (require("./jsc-settings.ts") as typeof import("./jsc-settings.ts")).ensureJscSettings();

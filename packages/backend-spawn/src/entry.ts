@@ -2,7 +2,7 @@
  * The spawn backend's child entry: read the bootstrap message from
  * descriptor 3, arrange to die with the parent, run, exit with the code.
  */
-import { bootstrapChild, loads, native, setInheritedFds } from "@multiproc/core/internal";
+import { bootstrapChild, loads, native, reportUncaught, setInheritedFds } from "@multiproc/core/internal";
 import { INHERITED_FDS_ENV } from "./launch.ts";
 
 const BOOTSTRAP_FD = 3;
@@ -22,4 +22,14 @@ if (!native.dieWithParent(message.daemon === true ? SIGKILL : SIGTERM, parentPid
 const fdCount = Number(process.env[INHERITED_FDS_ENV] ?? 0);
 delete process.env[INHERITED_FDS_ENV];
 setInheritedFds(Array.from({ length: fdCount }, (_, i) => INHERITED_FD + i));
+// An error that escapes run() (thrown from a timer, a promise nobody awaits)
+// ends the child with 1 and its stack, as it would end a plain program: Bun
+// otherwise ignores it while this entry's top-level await is pending.
+const name = (message as { name?: unknown }).name;
+const crash = (error: unknown): void => {
+  reportUncaught(typeof name === "string" ? name : "child", error);
+  process.exit(1);
+};
+process.on("uncaughtException", crash);
+process.on("unhandledRejection", crash);
 process.exit(await bootstrapChild(message));

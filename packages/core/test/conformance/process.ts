@@ -58,6 +58,11 @@ export function processTests(s: Suite): void {
       expect(p.exitCode).toBe(1);
     });
 
+    test("Process exitCode is 1 after an error thrown from a timer while run() waits", async () => {
+      const p = await run(new mp.Process({ target: targets.crashInTimer }));
+      expect(p.exitCode).toBe(1);
+    });
+
     test("Process exitCode is n after process.exit(n)", async () => {
       expect((await run(new mp.Process({ target: targets.exitWith, args: [7] }))).exitCode).toBe(7);
       expect((await run(new mp.Process({ target: targets.exitWith, args: [0] }))).exitCode).toBe(0);
