@@ -1,19 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { getAllStartMethods } from "@multiproc/core";
-
-const script = new URL("../src/multi1.ts", import.meta.url).pathname;
+import { runExample } from "./_run-example.ts";
 
 describe.each(getAllStartMethods())("multi1 on %s", (backend) => {
   test("prints the caller, one joined child, five children and the exit line", () => {
-    const r = Bun.spawnSync([process.execPath, script, "--backend", backend], {
-      stdout: "pipe",
-      stderr: "pipe",
-      timeout: 60_000,
-    });
-    const out = r.stdout.toString();
-    expect(r.stderr.toString()).toBe("");
-    expect(r.exitCode).toBe(0);
-    const lines = out.trim().split("\n");
+    const lines = runExample("multi1", backend);
     expect(lines[0]).toBe(`[backend: ${backend}]`);
     const parentPid = Number(/^function call: name:multi1, pid:(\d+)$/.exec(lines[1]!)?.[1]);
     expect(parentPid).toBeGreaterThan(0);

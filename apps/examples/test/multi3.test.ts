@@ -1,7 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { getAllStartMethods } from "@multiproc/core";
-
-const script = new URL("../src/multi3.ts", import.meta.url).pathname;
+import { runExample } from "./_run-example.ts";
 
 /** "label: pid:N[, thread:T], global:G, value:V, array:[...]" split into its fields. */
 function parse(line: string) {
@@ -19,19 +18,7 @@ function parse(line: string) {
 
 describe.each(getAllStartMethods())("multi3 on %s", (backend) => {
   test("shared Value and Array reach every child; globals follow the backend; the end line is exact", () => {
-    const r = Bun.spawnSync([process.execPath, script, "--backend", backend], {
-      stdout: "pipe",
-      stderr: "pipe",
-      timeout: 60_000,
-    });
-    // Only the library's own environment notices may appear on stderr (e.g. the fork backend's JSC settings).
-    const stderr = r.stderr
-      .toString()
-      .split("\n")
-      .filter((l) => l !== "" && !l.startsWith("multiproc: warning:"));
-    expect(stderr).toEqual([]);
-    expect(r.exitCode).toBe(0);
-    const lines = r.stdout.toString().trim().split("\n");
+    const lines = runExample("multi3", backend);
     expect(lines[0]).toBe(`[backend: ${backend}]`);
     expect(lines.at(-1)).toMatch(/^parent end {2}: pid:\d+, global:6, value:12, array:\[8, 8, 8\]$/);
     const rows = lines.filter((l) => l.includes(": pid:")).map(parse);

@@ -1,22 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { getAllStartMethods } from "@multiproc/core";
-
-const script = new URL("../src/multi4.ts", import.meta.url).pathname;
+import { runExample } from "./_run-example.ts";
 
 describe.each(getAllStartMethods())("multi4 on %s", (backend) => {
   test("three counters post nine items; the parent polls, gets them all and joins", () => {
-    const r = Bun.spawnSync([process.execPath, script, "--backend", backend], {
-      stdout: "pipe",
-      stderr: "pipe",
-      timeout: 60_000,
-    });
-    const stderr = r.stderr
-      .toString()
-      .split("\n")
-      .filter((l) => l !== "" && !l.startsWith("multiproc: warning:"));
-    expect(stderr).toEqual([]);
-    expect(r.exitCode).toBe(0);
-    const lines = r.stdout.toString().trim().split("\n");
+    const lines = runExample("multi4", backend);
     expect(lines[0]).toBe(`[backend: ${backend}]`);
     const parent = Number(/^start (\d+)$/.exec(lines[1]!)?.[1]);
     expect(parent).toBeGreaterThan(0);

@@ -35,6 +35,15 @@ describe("waitForChange (the async waiters' waker thread)", () => {
   });
 
   test("pauseWaker() parks the waker (as around a fork); its resume function lets wake-ups through again", async () => {
+    // A waker still starting up may look at the words once before it honours
+    // a pause: make sure it runs its loop first, with one full wake-up.
+    const warm = allocate(4);
+    const warmed = watch(warm.address(), 0, 10_000);
+    setTimeout(() => {
+      Atomics.store(warm.int32(1), 0, 1);
+      futexWake(warm.address(), 1);
+    }, 5);
+    expect(await warmed).toBe(true);
     const block = allocate(4);
     const words = block.int32(1);
     const changed = watch(block.address(), 0, 10_000);

@@ -3,10 +3,11 @@
  * from the event loop (async).
  *
  * Why spin: on this 2-core VM a sleeping thread takes 20–60 µs to wake (the
- * idle vCPU halts), so a blocking read gave a Pipe round trip of 23–62 µs;
- * retrying with sched_yield for a few µs first gave 7.5 µs. A busy spin
- * without yielding was far worse (490 µs): the peer woken on the same CPU
- * cannot run until the spinner's time slice ends.
+ * idle vCPU halts), so a blocking read gave a Pipe round trip of 23–62 µs
+ * (CPython's, which blocks, measures 42–47 µs here); retrying with
+ * sched_yield for a few µs first gives 6–7 µs. A busy spin without yielding
+ * was far worse (490 µs): the peer woken on the same CPU cannot run until the
+ * spinner's time slice ends.
  */
 import { futexWait, waitForChange, yieldThread } from "../native/index.ts";
 
@@ -38,7 +39,7 @@ export function timeLeft(deadline: number): number | undefined {
  * the next turns of the loop, then with a growing pause up to MAX_PAUSE ms.
  */
 export async function waitUntil(ready: () => boolean, deadline: number): Promise<boolean> {
-  // TODO(#6): wake async waiters from a helper thread (poll / futex_waitv) instead of re-checking.
+  // TODO(#5): wake async waiters through the futex_waitv waker (native/wake-on-change.ts) instead of re-checking.
   let pause = 0;
   for (let turns = 0; ; turns++) {
     if (ready()) return true;
