@@ -1,5 +1,6 @@
 /** Connection and Pipe within one process: framing, big messages, descriptors, misuse. */
 import { describe, expect, test } from "bun:test";
+import { dumps, loads } from "../src/codec/index.ts";
 import { type Connection, EOFError, PicklingError, Pipe, ProcessError, Queue } from "../src/index.ts";
 
 /** Receives with a bound: a bug fails the test instead of hanging it. */
@@ -113,6 +114,15 @@ describe("Connection", () => {
     setTimeout(() => b.close(), 20);
     await expect(pending).rejects.toBeInstanceOf(EOFError);
     a.close();
+  });
+
+  test("a Connection encoded by a bare dumps is borrowed from the sender's descriptor", () => {
+    const [a, b] = Pipe();
+    const copy = loads(dumps({ a })) as { a: Connection };
+    expect(copy.a).not.toBe(a);
+    copy.a.send("through the copy");
+    expect(recv(b)).toBe("through the copy");
+    for (const x of [a, b, copy.a]) x.close();
   });
 
   test("Connection is disposable", () => {

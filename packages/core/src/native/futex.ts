@@ -10,7 +10,9 @@ import { futexWaitOrStop, stopWord } from "./thread-stop.ts";
 const FUTEX_WAIT = 0;
 const FUTEX_WAKE = 1;
 
-const timespec = new BigInt64Array(2);
+// An explicit ArrayBuffer: JSC may move a small inline typed array once code
+// is hot, which would leave the cached address pointing at stale memory.
+const timespec = new BigInt64Array(new ArrayBuffer(16));
 const timespecAddress = ptr(timespec);
 
 /** Outcome of `futexWait`. */

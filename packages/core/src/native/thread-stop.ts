@@ -92,9 +92,11 @@ export function pollSlice(leftMs: number): number {
 }
 
 // Two struct futex_waitv { u64 val; u64 uaddr; u32 flags; u32 reserved; }.
-const waiters = new BigUint64Array(6);
+// Explicit ArrayBuffers: JSC may move small inline typed arrays once code is
+// hot, which would leave the cached addresses pointing at stale memory.
+const waiters = new BigUint64Array(new ArrayBuffer(6 * 8));
 const waitersAddress = ptr(waiters);
-const timespec = new BigInt64Array(2);
+const timespec = new BigInt64Array(new ArrayBuffer(16));
 const timespecAddress = ptr(timespec);
 
 /** Sets `timespec` to now + `ms` on CLOCK_MONOTONIC: futex_waitv takes an absolute deadline. */

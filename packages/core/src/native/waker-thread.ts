@@ -33,10 +33,12 @@ self.onmessage = (event: MessageEvent<SharedArrayBuffer>) => {
   const at = (word: number) => ptr(table, word * 4);
   const controlAddress = at(Word.CONTROL);
   // struct futex_waitv { u64 val; u64 uaddr; u32 flags; u32 reserved; }: 6 u32 each, written in halves.
-  const waitv = new Uint32Array((MAX_WATCHED + 1) * 6);
+  // Explicit ArrayBuffers: JSC may move small inline typed arrays once code is
+  // hot, which would leave the cached addresses pointing at stale memory.
+  const waitv = new Uint32Array(new ArrayBuffer((MAX_WATCHED + 1) * 6 * 4));
   const waitvAddress = ptr(waitv);
   // futex_waitv takes an absolute deadline: struct timespec { i64 tv_sec; i64 tv_nsec } on CLOCK_REALTIME.
-  const deadline = new Uint32Array(4);
+  const deadline = new Uint32Array(new ArrayBuffer(16));
   const deadlineAddress = ptr(deadline);
   const entry = (i: number, address: number, expected: number) => {
     const o = i * 6;

@@ -44,6 +44,21 @@ export function queueTests(s: Suite): void {
       q.close();
     });
 
+    test("Queue: an item too big for the ring and a Connection, put right before process.exit, arrive", async () => {
+      const q = mp.Queue<unknown>();
+      const [a, b] = mp.Pipe();
+      const p = await run(new mp.Process({ target: ct.putBigAndExit, args: [q, b] }));
+      b.close();
+      expect(p.exitCode).toBe(0);
+      expect(q.getSync({ timeout: CHILD_TIMEOUT })).toBe("b".repeat(12_000_000));
+      const conn = q.getSync({ timeout: CHILD_TIMEOUT }) as typeof a;
+      conn.send("back");
+      expect(a.recvSync()).toBe("still connected");
+      expect(a.recvSync()).toBe("back");
+      for (const c of [a, conn]) c.close();
+      q.close();
+    });
+
     test("Queue: 2 consumer children share the items of the parent, each item once", async () => {
       const q = mp.Queue<unknown>();
       const results = mp.Queue<unknown[]>();
