@@ -84,9 +84,14 @@ export function loadAppConfig(cwd = process.cwd()): AppConfig {
   throw new ConfigError(`Invalid ${field} in ${found.file}: ${JSON.stringify(value)}; ${detail}`);
 }
 
+let appConfigCache: { cwd: string; config: AppConfig } | undefined;
+
 /** The configured default, ignoring `setStartMethod`. */
 export function configuredBackend(): BackendName {
   const env = process.env.MULTIPROC_BACKEND;
   if (env !== undefined && env !== "") return parseBackendName(env, "MULTIPROC_BACKEND");
-  return loadAppConfig().backend ?? "spawn";
+  // Every start() of a default-context Process asks: read package.json once per working directory.
+  const cwd = process.cwd();
+  if (appConfigCache?.cwd !== cwd) appConfigCache = { cwd, config: loadAppConfig(cwd) };
+  return appConfigCache.config.backend ?? "spawn";
 }

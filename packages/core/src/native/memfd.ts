@@ -6,9 +6,8 @@
 import { closeSync, fstatSync, openSync, readSync, writeSync } from "node:fs";
 import { toArrayBuffer } from "bun:ffi";
 import { fail, libc } from "./libc.ts";
+import { mapSharedBytes } from "./pages.ts";
 
-const PROT_READ_WRITE = 0x1 | 0x2;
-const MAP_SHARED = 0x01;
 const MFD_CLOEXEC = 0x1;
 
 /** A mapped segment. `buffer` stays valid for the life of the process (never unmapped). */
@@ -24,10 +23,7 @@ export interface Segment {
 }
 
 function map(fd: number, size: number, ino: number): Segment {
-  const address = libc.mmap(null, size, PROT_READ_WRITE, MAP_SHARED, fd, 0);
-  if (address === null || Number(address) === -1) fail("mmap");
-  const at = Number(address);
-  return { fd, ino, size, address: at, buffer: toArrayBuffer(address, 0, size) };
+  return { fd, ino, ...mapSharedBytes(fd, size) };
 }
 
 /** Creates and maps a new zero-filled segment of `size` bytes. */

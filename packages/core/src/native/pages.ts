@@ -17,12 +17,16 @@ export interface Mapping {
   readonly buffer: ArrayBuffer;
 }
 
-/** Maps all of file descriptor `fd` (a memfd) read-write and shared. */
-export function mapShared(fd: number): Mapping {
-  const size = fstatSync(fd).size;
+/** Maps the first `size` bytes of file descriptor `fd` read-write and shared. */
+export function mapSharedBytes(fd: number, size: number): Mapping {
   const address = libc.mmap(null, size, PROT_READ_WRITE, MAP_SHARED, fd, 0);
   if (address === null || Number(address) === -1) fail("mmap");
   return { address: Number(address), size, buffer: toArrayBuffer(address, 0, size) };
+}
+
+/** Maps all of file descriptor `fd` (a memfd) read-write and shared. */
+export function mapShared(fd: number): Mapping {
+  return mapSharedBytes(fd, fstatSync(fd).size);
 }
 
 /**
