@@ -10,6 +10,7 @@ import { getStartMethod, setStartMethod } from "./start-method.ts";
 import { Lock, RLock } from "./sync/index.ts";
 import { type Connection, JoinableQueue, Pipe, Queue, SimpleQueue } from "./channel/index.ts";
 import { RawArray, RawValue, SharedArray, Value } from "./shared/index.ts";
+import { parsePoolOptions, Pool, type PoolOptions } from "./pool/index.ts";
 import { Barrier, type BarrierAction, BoundedSemaphore, Condition, Event, Semaphore } from "./sync/index.ts";
 
 /** The API of `multiprocessing`, bound to one backend (Python: a context object). */
@@ -48,6 +49,11 @@ export interface Context {
   JoinableQueue<T = unknown>(maxsize?: number): JoinableQueue<T>;
   /** A new unbounded queue with Python's small method set (Python: `ctx.SimpleQueue()`). */
   SimpleQueue<T = unknown>(): SimpleQueue<T>;
+  /**
+   * A pool of worker processes, `cpuCount()` by default (Python: `ctx.Pool(processes, initializer, initargs, maxtasksperchild)`).
+   * @throws ConfigError naming a bad option
+   */
+  Pool(processes?: number | PoolOptions): Pool;
   getContext(name?: BackendName): Context;
   getStartMethod(): BackendName;
   setStartMethod(name: BackendName, opts?: { force?: boolean }): void;
@@ -88,6 +94,13 @@ function makeContext(name: BackendName | undefined): Context {
     Queue: <T>(maxsize?: number) => new Queue<T>(maxsize),
     JoinableQueue: <T>(maxsize?: number) => new JoinableQueue<T>(maxsize),
     SimpleQueue: <T>() => new SimpleQueue<T>(),
+    Pool: (processes?: number | PoolOptions) => {
+      const opts = parsePoolOptions(processes, cpuCount());
+      // The backend is fixed when the pool starts, as its workers are.
+      const backend = name ?? getStartMethod();
+      const { inheritsMemory } = loadBackend(backend).capabilities;
+      return new Pool(getContext(backend).Process, backend, inheritsMemory, opts);
+    },
     getContext,
     getStartMethod: () => name ?? getStartMethod(),
     setStartMethod,

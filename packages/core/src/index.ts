@@ -37,6 +37,8 @@ export {
   type Target,
 } from "./process.ts";
 export { getStartMethod, setStartMethod } from "./start-method.ts";
+import type { Pool as PoolClass } from "./pool/index.ts";
+export { type ApplyOptions, AsyncResult, type PoolOptions, type ResultCallbacks } from "./pool/index.ts";
 import type { Lock as LockClass, RLock as RLockClass } from "./sync/index.ts";
 export type { AcquireOptions, Held } from "./sync/index.ts";
 import type {
@@ -117,3 +119,6 @@ export type JoinableQueue<T = unknown> = JoinableQueueClass<T>;
 /** A new unbounded queue (Python: `multiprocessing.SimpleQueue()`). */
 export const SimpleQueue = defaultContext.SimpleQueue;
 export type SimpleQueue<T = unknown> = SimpleQueueClass<T>;
+/** A new pool of worker processes (Python: `multiprocessing.Pool(processes)`). */
+export const Pool = defaultContext.Pool;
+export type Pool = PoolClass;

@@ -186,3 +186,20 @@ describe("Mailbox", () => {
     box.close();
   });
 });
+
+describe("Queue: async and sync calls on one thread", () => {
+  test("a get() not awaited yet does not hold the side lock against a getSync() of the same thread", async () => {
+    const q = Queue<number>();
+    q.putSync(1);
+    q.putSync(2);
+    // get() runs up to its first await at once; getSync() then runs before it resumes.
+    const later = q.get({ timeout: 1000 });
+    expect(q.getSync({ timeout: 1000 })).toBeOneOf([1, 2]);
+    expect(await later).toBeOneOf([1, 2]);
+    const pending = q.put(3);
+    q.putSync(4, { timeout: 1000 });
+    await pending;
+    expect([q.getSync({ timeout: 1000 }), q.getSync({ timeout: 1000 })].sort()).toEqual([3, 4]);
+    q.close();
+  });
+});

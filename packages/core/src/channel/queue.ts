@@ -32,9 +32,9 @@ import {
 } from "./_wait.ts";
 import { decodeCarrying, type FdRef, shareFd, takeFd } from "./fd-transfer.ts";
 import { Mailbox } from "./mailbox.ts";
-import { appendItem, encodeItem, type Outcome, releaseItem, type Taken, takeItem } from "./queue-item.ts";
+import { appendItem, encodeItem, type Item, type Outcome, releaseItem, type Taken, takeItem } from "./queue-item.ts";
 import { Ring, Slot } from "./ring.ts";
-import { lockAsync, lockSync, unlock } from "./side-lock.ts";
+import { awaitLockFree, lockSync, tryLock, unlock } from "./side-lock.ts";
 
 /** Options of `put`/`get` (Python: `block`, `timeout`, in milliseconds). */
 export interface QueueWaitOptions {
@@ -127,9 +127,26 @@ export class Queue<T = unknown> {
   putSync(obj: T, opts?: QueueWaitOptions): void {
     const ring = this.#live("put");
     checkTimeout(opts?.timeout, "put");
+    this.#putItemSync(ring, encodeItem(ring, obj), opts);
+  }
+
+  /**
+   * Internal (the Pool): encodes `obj` now, so a value that cannot be sent
+   * throws where it was given, for a `putEncodedSync` later.
+   * @throws PicklingError naming the path of the bad value
+   */
+  encode(obj: T): Item {
+    return encodeItem(this.#live("put"), obj);
+  }
+
+  /** Internal (the Pool): `putSync` of an item from `encode`, which it consumes. */
+  putEncodedSync(item: Item, opts?: QueueWaitOptions): void {
+    this.#putItemSync(this.#live("put"), item, opts);
+  }
+
+  #putItemSync(ring: Ring, item: Item, opts: QueueWaitOptions | undefined): void {
     const block = opts?.block !== false;
     const deadline = block ? deadlineOf(opts?.timeout) : performance.now();
-    const item = encodeItem(ring, obj);
     try {
       for (;;) {
         const head = Atomics.load(ring.words, Slot.HEAD);
@@ -168,12 +185,14 @@ export class Queue<T = unknown> {
         this.#live("put");
         const head = Atomics.load(ring.words, Slot.HEAD);
         let outcome: Outcome | "busy" = "busy";
-        if (await lockAsync(ring.writeLock, block ? deadline : performance.now() + NOWAIT_LOCK_MS)) {
+        if (tryLock(ring.writeLock)) {
           try {
             outcome = appendItem(ring, this.#mailbox, item);
           } finally {
             unlock(ring.writeLock);
           }
+        } else if (await awaitLockFree(ring.writeLock, block ? deadline : performance.now() + NOWAIT_LOCK_MS)) {
+          continue;
         }
         if (outcome === "ok") {
           this.#wakeGetters(ring);
@@ -239,8 +258,11 @@ export class Queue<T = unknown> {
         this.#live("get");
         const tail = Atomics.load(ring.words, Slot.TAIL);
         if (!ring.empty()) {
-          if (!(await lockAsync(ring.readLock, block ? deadline : performance.now() + NOWAIT_LOCK_MS))) {
-            throw new Empty("Queue is empty");
+          if (!tryLock(ring.readLock)) {
+            if (!(await awaitLockFree(ring.readLock, block ? deadline : performance.now() + NOWAIT_LOCK_MS))) {
+              throw new Empty("Queue is empty");
+            }
+            continue;
           }
           let got: Taken | undefined;
           try {

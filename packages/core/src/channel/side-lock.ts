@@ -78,28 +78,32 @@ export function lockSync(lock: SideLock, deadline: number): boolean {
 }
 
 /**
- * Takes the lock without blocking the event loop beyond a short spin (the
- * lock is only ever held for microseconds); false once `deadline` passed.
+ * Waits, without blocking the event loop beyond a short spin, until the lock
+ * is free; false once `deadline` passed. It does not take the lock: the caller
+ * takes it with `tryLock` in the same synchronous run as its critical section,
+ * and retries when that fails. (A lock taken in here would be held across
+ * the caller's await, and sync code of this same thread that ran meanwhile,
+ * say a `getSync`, would then wait for itself forever.)
  */
-export async function lockAsync(lock: SideLock, deadline: number): Promise<boolean> {
+export async function awaitLockFree(lock: SideLock, deadline: number): Promise<boolean> {
+  const { words, index } = lock;
   for (let i = 0; i <= SPIN_TRIES; i++) {
-    if (tryLock(lock)) return true;
+    if (Atomics.load(words, index) === 0) return true;
     spinStep();
   }
-  const { words, index } = lock;
   let lastCheck = performance.now();
   for (;;) {
     const v = Atomics.load(words, index);
-    if (v === 0) {
-      if (Atomics.compareExchange(words, index, 0, threadId() | CONTENDED) === 0) return true;
-      continue;
-    }
+    if (v === 0) return true;
     // CONTENDED makes the holder's unlock wake the futex, and so this realm's waker thread.
     if ((v & CONTENDED) === 0 && Atomics.compareExchange(words, index, v, v | CONTENDED) !== v) continue;
     const now = performance.now();
     if (now >= deadline) return false;
     if (now - lastCheck >= SLICE_MS) {
-      if (takeOverDead(lock, v | CONTENDED)) return true;
+      if (takeOverDead(lock, v | CONTENDED)) {
+        unlock(lock); // Repaired and free: the caller takes it like any free lock.
+        return true;
+      }
       lastCheck = now;
     }
     await awaitWord(lock.address, v | CONTENDED, deadline);

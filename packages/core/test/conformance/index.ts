@@ -10,6 +10,7 @@ import { conditionTests } from "./condition.ts";
 import { eventTests } from "./event.ts";
 import { lockTests } from "./lock.ts";
 import { pipeTests } from "./pipe.ts";
+import { poolTests } from "./pool.ts";
 import { processTests } from "./process.ts";
 import { programTests } from "./program.ts";
 import { queueTests } from "./queue.ts";
@@ -29,5 +30,6 @@ export function conformance(backend: BackendName): void {
   arrayTests(s);
   pipeTests(s);
   queueTests(s);
+  poolTests(s);
   programTests(s);
 }

@@ -1,0 +1,124 @@
+/**
+ * The Pool workloads: our Pool on every backend against CPython's Pool (and
+ * ProcessPoolExecutor), piscina and tinypool, in one run. The task is
+ * trivial (`x * x`) so that each figure is the pool's own cost.
+ */
+import { getAllStartMethods, getContext } from "@multiproc/core";
+import { Piscina } from "piscina";
+import Tinypool from "tinypool";
+import { add, type Figure, makeBench, type RunOptions } from "./measure.ts";
+import { square } from "./pool-task.ts";
+import { runPythonScript } from "./python.ts";
+
+/** The Pool workloads, by name. */
+export const PW = {
+  start: "Pool start + close + join, 2 workers",
+  rt: "Pool applyAsync round trip, trivial task",
+  inFlight: "Pool, 10 000 trivial tasks in flight at chunksize 1 (per task)",
+  map: "Pool map of 100 000 trivial tasks, default chunksize (per task)",
+} as const;
+
+const TASK_FILE = new URL("./pool-task.ts", import.meta.url).href;
+const PY_SCRIPT = new URL("./pool.py", import.meta.url).pathname;
+
+/** What every pool offers the benchmark: run one task, and end. */
+interface Runner {
+  system: string;
+  run(x: number): Promise<unknown>;
+  map?(items: number[]): Promise<unknown>;
+  end(): Promise<void>;
+}
+
+function jsPools(): Runner[] {
+  const piscina = new Piscina({ filename: TASK_FILE, minThreads: 2, maxThreads: 2 });
+  const threads = new Tinypool({ filename: TASK_FILE, minThreads: 2, maxThreads: 2 });
+  const children = new Tinypool({ filename: TASK_FILE, runtime: "child_process", minThreads: 2, maxThreads: 2 });
+  return [
+    { system: "piscina (threads)", run: (x) => piscina.run(x), end: () => piscina.destroy() },
+    { system: "tinypool (threads)", run: (x) => threads.run(x), end: () => threads.destroy() },
+    { system: "tinypool (child_process)", run: (x) => children.run(x), end: () => children.destroy() },
+  ];
+}
+
+/** Runs the Pool workloads; returns one figure per workload and system. */
+export async function runPoolBench(opts: RunOptions): Promise<Figure[]> {
+  const roundTrips = opts.quick ? 50 : 200;
+  const inFlight = opts.quick ? 2_000 : 10_000;
+  const mapped = opts.quick ? 20_000 : 100_000;
+  const bench = makeBench(opts);
+  const readers: (() => Figure | undefined)[] = [];
+  const runners: Runner[] = [];
+  for (const backend of getAllStartMethods()) {
+    const mp = getContext(backend);
+    readers.push(
+      add(bench, PW.start, `ours/${backend}`, async () => {
+        const pool = mp.Pool(2);
+        pool.close();
+        await pool.join();
+      }),
+    );
+    const pool = mp.Pool(2);
+    runners.push({
+      system: `ours/${backend}`,
+      run: (x) => pool.applyAsync(square, [x]).get(),
+      map: (items) => pool.map(square, items),
+      end: async () => pool.terminate(),
+    });
+  }
+  runners.push(...jsPools());
+  const items = Array.from({ length: mapped }, (_, i) => i);
+  for (const r of runners) {
+    await r.run(1); // Started and warm before timing.
+    readers.push(
+      add(
+        bench,
+        PW.rt,
+        r.system,
+        async () => {
+          for (let i = 0; i < roundTrips; i++) await r.run(i);
+        },
+        roundTrips,
+      ),
+    );
+    readers.push(
+      add(
+        bench,
+        PW.inFlight,
+        r.system,
+        async () => {
+          await Promise.all(Array.from({ length: inFlight }, (_, i) => r.run(i)));
+        },
+        inFlight,
+      ),
+    );
+    const map = r.map;
+    if (map !== undefined) readers.push(add(bench, PW.map, r.system, () => map(items), mapped));
+  }
+  await bench.run();
+  for (const r of runners) await r.end();
+  const figures = readers.map((read) => read()).filter((f): f is Figure => f !== undefined);
+
+  const python = runPythonScript<{ workload: "start" | "rt" | "inflight" | "map"; system: string; medianMs: number }[]>(
+    PY_SCRIPT,
+    [opts.quick ? "quick" : "full"],
+  );
+  const names = { start: PW.start, rt: PW.rt, inflight: PW.inFlight, map: PW.map };
+  for (const f of python ?? []) {
+    figures.push({ workload: names[f.workload], system: f.system, medianMs: f.medianMs, opsPerSec: 1000 / f.medianMs });
+  }
+  return figures;
+}
+
+if (import.meta.main) {
+  const quick = Bun.argv.includes("--quick");
+  const figures = await runPoolBench({ quick });
+  for (const workload of Object.values(PW)) {
+    console.log(`\n${workload}`);
+    for (const f of figures.filter((g) => g.workload === workload).sort((a, b) => a.medianMs - b.medianMs)) {
+      console.log(
+        `  ${f.system.padEnd(34)} ${(f.medianMs * 1000).toFixed(2).padStart(10)} µs  ${Math.round(f.opsPerSec)}/s`,
+      );
+    }
+  }
+  process.exit(0);
+}

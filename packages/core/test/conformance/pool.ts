@@ -1,0 +1,422 @@
+/** Conformance: Pool (map, imap, starmap, apply, AsyncResult), crashes, limits and clean ends. */
+import { readdirSync, readlinkSync } from "node:fs";
+import { describe, expect, test } from "bun:test";
+import { activeChildren, ConfigError, PicklingError, type Pool, ProcessError, TimeoutError } from "../../src/index.ts";
+import * as t from "../fixtures/pool-targets.ts";
+import { CHILD_TIMEOUT, type Suite } from "./_harness.ts";
+
+/** Runs `body` with a pool that is terminated afterwards whatever happens. */
+async function withPool(pool: Pool, body: (pool: Pool) => Promise<void>): Promise<void> {
+  try {
+    await body(pool);
+  } finally {
+    pool.terminate();
+  }
+}
+
+/** This process's descriptors by kind (memfd segments, sockets, pidfds, ...). */
+function descriptorKinds(): Record<string, number> {
+  const kinds: Record<string, number> = {};
+  for (const fd of readdirSync("/proc/self/fd")) {
+    let target = "";
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // The directory's own descriptor, closed already.
+    }
+    const kind = target.startsWith("/memfd:")
+      ? "memfd"
+      : target.startsWith("socket:")
+        ? "socket"
+        : target.includes("pidfd")
+          ? "pidfd"
+          : "other";
+    kinds[kind] = (kinds[kind] ?? 0) + 1;
+  }
+  return kinds;
+}
+
+/**
+ * `descriptorKinds` once it stopped changing: the runtime closes its own
+ * handle of an ended child on its event loop, a moment after the child ended.
+ */
+async function settledDescriptorKinds(): Promise<Record<string, number>> {
+  let last = JSON.stringify(descriptorKinds());
+  for (let i = 0; i < 40; i++) {
+    await Bun.sleep(50);
+    const now = JSON.stringify(descriptorKinds());
+    if (now === last) break;
+    last = now;
+  }
+  return JSON.parse(last) as Record<string, number>;
+}
+
+const T = CHILD_TIMEOUT;
+
+export function poolTests(s: Suite): void {
+  const { mp } = s;
+  /** Nobody sets it: tasks wait on it to run long (see `t.busy`). */
+  const never = mp.Event();
+  const exportedOnly = !s.caps.inheritsMemory;
+
+  describe(`[${s.backend}] Pool`, () => {
+    test("map, mapSync, starmap, starmapSync, apply and applySync give results in order", async () => {
+      await withPool(mp.Pool(2), async (pool) => {
+        const xs = Array.from({ length: 100 }, (_, i) => i);
+        expect(await pool.map(t.square, xs)).toEqual(xs.map((x) => x * x));
+        expect(pool.mapSync(t.square, new Set([3, 4]))).toEqual([9, 16]);
+        expect(
+          await pool.starmap(t.add, [
+            [1, 2],
+            [3, 4],
+          ]),
+        ).toEqual([3, 7]);
+        expect(pool.starmapSync(t.add, [[5, 6]])).toEqual([11]);
+        expect(await pool.apply(t.add, [2, 3])).toBe(5);
+        expect(pool.applySync(t.square, [9])).toBe(81);
+        expect(await pool.apply(t.squareLater, [4, 5])).toBe(16);
+        pool.close();
+        await pool.join();
+      });
+    });
+
+    test("chunksize edge cases: no items, one item, chunksize larger than the input, a bad chunksize", async () => {
+      await withPool(mp.Pool(2), async (pool) => {
+        expect(await pool.map(t.square, [])).toEqual([]);
+        expect(pool.mapSync(t.square, [])).toEqual([]);
+        expect(await pool.map(t.square, [3])).toEqual([9]);
+        expect(await pool.map(t.square, [1, 2, 3], 50)).toEqual([1, 4, 9]);
+        expect(await pool.map(t.square, [1, 2, 3, 4, 5], 2)).toEqual([1, 4, 9, 16, 25]);
+        const out: number[] = [];
+        for await (const x of pool.imap(t.square, [], 3)) out.push(x);
+        expect(out).toEqual([]);
+        expect(() => pool.mapAsync(t.square, [1], 0)).toThrow(RangeError);
+        expect(() => pool.imap(t.square, [1], 1.5)).toThrow(/chunksize must be an integer >= 1/);
+      });
+    });
+
+    test("imap yields in input order, imapUnordered yields every result, both take async iterables", async () => {
+      await withPool(mp.Pool(2), async (pool) => {
+        const ordered: number[] = [];
+        for await (const x of pool.imap(t.squareSlowly, [5, 4, 3, 2, 1])) ordered.push(x);
+        expect(ordered).toEqual([25, 16, 9, 4, 1]);
+        const unordered: number[] = [];
+        for await (const x of pool.imapUnordered(
+          t.square,
+          Array.from({ length: 50 }, (_, i) => i),
+          4,
+        )) {
+          unordered.push(x);
+        }
+        expect(unordered.sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i * i));
+        async function* numbers() {
+          for (let i = 0; i < 10; i++) yield i;
+        }
+        const fromAsync: number[] = [];
+        for await (const x of pool.imap(t.square, numbers(), 3)) fromAsync.push(x);
+        expect(fromAsync).toEqual(Array.from({ length: 10 }, (_, i) => i * i));
+        expect(await pool.map(t.square, numbers())).toEqual(fromAsync);
+      });
+    });
+
+    test("imap over a lazy million-item input reads it a bounded distance ahead of the consumer", async () => {
+      await withPool(mp.Pool(2), async (pool) => {
+        let pulled = 0;
+        function* million() {
+          for (let i = 0; i < 1_000_000; i++) {
+            pulled++;
+            yield i;
+          }
+        }
+        let consumed = 0;
+        let maxAhead = 0;
+        let sum = 0;
+        for await (const x of pool.imap(t.identity<number>, million(), 1000)) {
+          consumed++;
+          sum += x;
+          maxAhead = Math.max(maxAhead, pulled - consumed);
+        }
+        expect(consumed).toBe(1_000_000);
+        expect(sum).toBe((999_999 * 1_000_000) / 2);
+        // A window of chunks, not the input: at most 16 chunks per worker (plus one being read).
+        expect(maxAhead).toBeLessThanOrEqual((2 * 16 + 1) * 1000);
+      });
+    }, 60_000);
+
+    test("a consumer that stops an imap early leaves the pool usable", async () => {
+      await withPool(mp.Pool(2), async (pool) => {
+        function* endless() {
+          for (let i = 0; ; i++) yield i;
+        }
+        const got: number[] = [];
+        for await (const x of pool.imap(t.square, endless())) {
+          got.push(x);
+          if (got.length === 5) break;
+        }
+        expect(got).toEqual([0, 1, 4, 9, 16]);
+        expect(await pool.apply(t.square, [12])).toBe(144);
+      });
+    });
+
+    test("an error in a task rejects it with the child's class, message and stack; the worker lives on", async () => {
+      await withPool(mp.Pool(1), async (pool) => {
+        // A fork pool forks new workers for a function it has not run yet: use all three once first.
+        await pool.apply(t.whoAmI);
+        await pool.apply(t.fail, ["first"]).catch(() => undefined);
+        await pool.map(t.failAt13, [1]);
+        const [before] = await pool.apply(t.whoAmI);
+        const err = await pool.apply(t.fail, ["boom"]).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(RangeError);
+        expect((err as Error).message).toBe("boom");
+        expect((err as Error).stack).toContain("pool-targets.ts");
+        await expect(
+          pool.map(
+            t.failAt13,
+            Array.from({ length: 20 }, (_, i) => i),
+            3,
+          ),
+        ).rejects.toThrow("unlucky 13");
+        const [after] = await pool.apply(t.whoAmI);
+        expect(after).toBe(before);
+      });
+    });
+
+    test("AsyncResult: ready, successful, get with a timeout, wait, getSync, callbacks, await", async () => {
+      await withPool(mp.Pool(1), async (pool) => {
+        const seen: unknown[] = [];
+        const slow = pool.applyAsync(t.busy, [300, never], { callback: (v) => seen.push(["ok", v]) });
+        expect(slow.ready()).toBe(false);
+        expect(() => slow.successful()).toThrow(ProcessError);
+        await expect(slow.get(10)).rejects.toThrow(TimeoutError);
+        expect(() => slow.getSync(10)).toThrow(TimeoutError);
+        await slow.wait(T);
+        expect(slow.ready()).toBe(true);
+        expect(slow.successful()).toBe(true);
+        expect(slow.getSync()).toBe(300);
+        expect(await slow).toBe(300);
+        const bad = pool.applyAsync(t.fail, ["nope"], {
+          errorCallback: (e) => seen.push(["err", (e as Error).message]),
+        });
+        await bad.wait(T);
+        expect(bad.successful()).toBe(false);
+        await expect(bad.get()).rejects.toThrow("nope");
+        expect(seen).toEqual([
+          ["ok", 300],
+          ["err", "nope"],
+        ]);
+        const m = pool.mapAsync(t.square, [1, 2, 3]);
+        expect(m.getSync(T)).toEqual([1, 4, 9]);
+      });
+    });
+
+    test("initializer runs in each worker with initargs", async () => {
+      await withPool(mp.Pool({ processes: 2, initializer: t.init, initargs: [1, "two"] }), async (pool) => {
+        const results = await Promise.all(Array.from({ length: 8 }, () => pool.apply(t.initArgs)));
+        for (const r of results) expect(r).toEqual([1, "two"]);
+      });
+    });
+
+    test("an initializer that throws fails the tasks with ProcessError instead of hanging", async () => {
+      await withPool(mp.Pool({ processes: 1, initializer: t.badInit }), async (pool) => {
+        const err = await pool.apply(t.square, [2]).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ProcessError);
+        expect((err as Error).message).toContain("initializer refused");
+      });
+    });
+
+    test("maxTasksPerChild replaces a worker after N tasks", async () => {
+      await withPool(mp.Pool({ processes: 1, maxTasksPerChild: 2 }), async (pool) => {
+        const names: string[] = [];
+        for (let i = 0; i < 6; i++) names.push((await pool.apply(t.whoAmI))[0]);
+        expect(new Set(names).size).toBe(3);
+        expect(names[0]).toBe(names[1]!);
+        expect(names[2]).not.toBe(names[1]!);
+      });
+    });
+
+    test("a worker SIGKILLed mid-task fails that task with ProcessError; the rest go on; the pool keeps its size", async () => {
+      await withPool(mp.Pool(2), async (pool) => {
+        const q = mp.Queue<string>();
+        const doomed = pool.applyAsync(t.announceThenBusy, [q, 60_000, never]);
+        const victim = await q.get({ timeout: T });
+        const others = Array.from({ length: 20 }, (_, i) => pool.apply(t.square, [i]));
+        const child = activeChildren().find((p) => p.name === victim)!;
+        expect(child).toBeDefined();
+        child.kill();
+        const err = await doomed.get(T).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ProcessError);
+        expect((err as Error).message).toContain(victim);
+        expect((err as Error).message).toContain("exit code -9");
+        expect((err as Error).message).toContain("announceThenBusy");
+        expect(await Promise.all(others)).toEqual(Array.from({ length: 20 }, (_, i) => i * i));
+        expect(await pool.map(t.square, [1, 2, 3, 4])).toEqual([1, 4, 9, 16]);
+        expect(activeChildren().filter((p) => p.isAlive()).length).toBe(2);
+        q.close();
+      });
+    });
+
+    test("process.exit in a task fails that task with its exit code; the pool recovers", async () => {
+      await withPool(mp.Pool(1), async (pool) => {
+        const err = await pool.apply(t.exitNow, [3]).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ProcessError);
+        expect((err as Error).message).toContain("exit code 3");
+        expect(await pool.apply(t.square, [5])).toBe(25);
+      });
+    });
+
+    test("a task past its timeout fails with TimeoutError; time spent queued does not count", async () => {
+      await withPool(mp.Pool(1), async (pool) => {
+        const first = pool.applyAsync(t.busy, [400, never]);
+        // Queued behind `first` for ~400 ms, then runs 50 ms: within its 300 ms.
+        const queued = pool.applyAsync(t.busy, [50, never], { timeout: 300 });
+        const late = pool.applyAsync(t.busy, [60_000, never], { timeout: 200 });
+        expect(await first.get(T)).toBe(400);
+        expect(await queued.get(T)).toBe(50);
+        const err = await late.get(T).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(TimeoutError);
+        expect(late.ready()).toBe(true);
+        expect(late.successful()).toBe(false);
+        expect(await pool.apply(t.square, [6])).toBe(36);
+      });
+    });
+
+    test("abort: a running task is stopped, a queued one never runs, an aborted signal fails at once", async () => {
+      await withPool(mp.Pool(1), async (pool) => {
+        const running = new AbortController();
+        const q = mp.Queue<string>();
+        const r1 = pool.applyAsync(t.announceThenBusy, [q, 60_000, never], { signal: running.signal });
+        await q.get({ timeout: T });
+        const queued = new AbortController();
+        const r2 = pool.applyAsync(t.square, [3], { signal: queued.signal });
+        queued.abort(new Error("not needed"));
+        running.abort(new Error("user gave up"));
+        await expect(r1.get(T)).rejects.toThrow("user gave up");
+        await expect(r2.get(T)).rejects.toThrow("not needed");
+        const r3 = pool.applyAsync(t.square, [3], { signal: AbortSignal.abort(new Error("already")) });
+        await expect(r3.get(T)).rejects.toThrow("already");
+        expect(await pool.apply(t.square, [7])).toBe(49);
+        q.close();
+      });
+    });
+
+    test("terminate with work in flight rejects pending results and leaves no child or descriptor behind", async () => {
+      // One pool first, so that lazily opened runtime descriptors exist before the count.
+      const warm = mp.Pool(1);
+      await warm.apply(t.square, [1]);
+      warm.terminate();
+      const before = await settledDescriptorKinds();
+      const pool = mp.Pool(2);
+      const busy = Array.from({ length: 6 }, () => pool.applyAsync(t.busy, [60_000, never]));
+      await Bun.sleep(100);
+      pool.terminate();
+      for (const r of busy) {
+        const err = await r.get(T).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ProcessError);
+      }
+      expect(() => pool.applyAsync(t.square, [1])).toThrow(ProcessError);
+      expect(activeChildren()).toEqual([]);
+      const after = await settledDescriptorKinds();
+      expect(after.memfd ?? 0).toBe(before.memfd ?? 0);
+      expect(after.socket ?? 0).toBe(before.socket ?? 0);
+      expect(after.pidfd ?? 0).toBe(before.pidfd ?? 0);
+    });
+
+    test("close then join waits for the queued work; work after close throws; join of a running pool throws", async () => {
+      const pool = mp.Pool(2);
+      try {
+        const r = pool.mapAsync(t.squareSlowly, [1, 2, 3, 5], 1);
+        await expect(pool.join()).rejects.toThrow(ProcessError);
+        pool.close();
+        expect(() => pool.applyAsync(t.square, [1])).toThrow(/not running/);
+        await pool.join();
+        expect(r.ready()).toBe(true);
+        expect(activeChildren()).toEqual([]);
+      } finally {
+        pool.terminate();
+      }
+      const sync = mp.Pool(1);
+      const r = sync.applyAsync(t.busy, [50, never]);
+      sync.close();
+      sync.joinSync();
+      expect(r.getSync()).toBe(50);
+    });
+
+    test("await using ends the pool", async () => {
+      {
+        await using pool = mp.Pool(1);
+        expect(await pool.apply(t.square, [2])).toBe(4);
+      }
+      expect(activeChildren()).toEqual([]);
+    });
+
+    test("a result that cannot be sent back fails that task with PicklingError", async () => {
+      await withPool(mp.Pool(1), async (pool) => {
+        await expect(pool.apply(t.unsendable)).rejects.toBeInstanceOf(PicklingError);
+        expect(await pool.apply(t.square, [3])).toBe(9);
+      });
+    });
+
+    test("an argument that cannot travel is a PicklingError naming its path, thrown in the parent", async () => {
+      await withPool(mp.Pool(1), async (pool) => {
+        const bad = { f: () => 1 };
+        expect(() => pool.applyAsync(t.identity, [bad])).toThrow(PicklingError);
+        try {
+          pool.applyAsync(t.identity, [bad]);
+        } catch (e) {
+          expect((e as PicklingError).path).toBe("args[0].f");
+        }
+        try {
+          pool.mapAsync(t.identity, [1, 2, bad], 2);
+        } catch (e) {
+          expect((e as PicklingError).path).toBe("iterable[2].f");
+        }
+        expect(await pool.apply(t.square, [3])).toBe(9);
+      });
+    });
+
+    test.skipIf(!exportedOnly)(
+      "a function that is not exported is refused in the parent with PicklingError",
+      async () => {
+        await withPool(mp.Pool(1), async (pool) => {
+          const local = (x: number) => x + 1;
+          expect(() => pool.applyAsync(local, [1])).toThrow(PicklingError);
+          expect(() => pool.imap(local, [1])).toThrow(/not exported/);
+          expect(() => mp.Pool({ processes: 1, initializer: () => {} })).toThrow(PicklingError);
+        });
+      },
+    );
+
+    test.skipIf(exportedOnly)("fork: closures run as tasks, also ones made after the pool started", async () => {
+      await withPool(mp.Pool(2), async (pool) => {
+        const k = 3;
+        expect(await pool.map((x: number) => x * k, [1, 2, 3])).toEqual([3, 6, 9]);
+        const offset = { by: 100 };
+        const later = (x: number) => x + offset.by;
+        expect(await pool.apply(later, [1])).toBe(101);
+        expect(pool.mapSync(later, [1, 2])).toEqual([101, 102]);
+        const out: number[] = [];
+        for await (const x of pool.imap((x: number) => -x, [1, 2])) out.push(x);
+        expect(out).toEqual([-1, -2]);
+        await withPool(
+          mp.Pool({
+            processes: 1,
+            initializer: () => {
+              offset.by = 7;
+            },
+          }),
+          async (p2) => {
+            expect(await p2.apply(later, [1])).toBe(8);
+          },
+        );
+      });
+    });
+
+    test("bad options are ConfigErrors naming the option", () => {
+      expect(() => mp.Pool(0)).toThrow(ConfigError);
+      expect(() => mp.Pool({ processes: -1 })).toThrow(/processes/);
+      expect(() => mp.Pool({ maxTasksPerChild: 0 })).toThrow(/maxTasksPerChild/);
+      expect(() => mp.Pool({ processes: 1, nope: 1 } as never)).toThrow(/Unknown Pool option "nope"/);
+      expect(() => mp.Pool({ initargs: 3 } as never)).toThrow(/initargs/);
+    });
+  });
+}
