@@ -8,7 +8,6 @@ import { Piscina } from "piscina";
 import Tinypool from "tinypool";
 import { add, type Figure, makeBench, type RunOptions } from "./measure.ts";
 import { square } from "./pool-task.ts";
-import { runPythonScript } from "./python.ts";
 
 /** The Pool workloads, by name. */
 export const PW = {
@@ -29,14 +28,13 @@ interface Runner {
   end(): Promise<void>;
 }
 
+/** The JS pools on Bun. (tinypool's child_process runtime needs `process.send`, which its children lack on Bun 1.4.) */
 function jsPools(): Runner[] {
   const piscina = new Piscina({ filename: TASK_FILE, minThreads: 2, maxThreads: 2 });
   const threads = new Tinypool({ filename: TASK_FILE, minThreads: 2, maxThreads: 2 });
-  const children = new Tinypool({ filename: TASK_FILE, runtime: "child_process", minThreads: 2, maxThreads: 2 });
   return [
     { system: "piscina (threads)", run: (x) => piscina.run(x), end: () => piscina.destroy() },
     { system: "tinypool (threads)", run: (x) => threads.run(x), end: () => threads.destroy() },
-    { system: "tinypool (child_process)", run: (x) => children.run(x), end: () => children.destroy() },
   ];
 }
 
@@ -98,15 +96,34 @@ export async function runPoolBench(opts: RunOptions): Promise<Figure[]> {
   for (const r of runners) await r.end();
   const figures = readers.map((read) => read()).filter((f): f is Figure => f !== undefined);
 
-  const python = runPythonScript<{ workload: "start" | "rt" | "inflight" | "map"; system: string; medianMs: number }[]>(
-    PY_SCRIPT,
-    [opts.quick ? "quick" : "full"],
-  );
+  const python = runPoolPython(opts);
   const names = { start: PW.start, rt: PW.rt, inflight: PW.inFlight, map: PW.map };
   for (const f of python ?? []) {
     figures.push({ workload: names[f.workload], system: f.system, medianMs: f.medianMs, opsPerSec: 1000 / f.medianMs });
   }
   return figures;
+}
+
+interface PythonFigure {
+  workload: "start" | "rt" | "inflight" | "map";
+  system: string;
+  medianMs: number;
+}
+
+/** CPython's figures from pool.py (a file: its spawn children re-import it), or undefined without python3. */
+function runPoolPython(opts: RunOptions): PythonFigure[] | undefined {
+  const python = Bun.which("python3");
+  if (python === null) return undefined;
+  const r = Bun.spawnSync([python, PY_SCRIPT, opts.quick ? "quick" : "full"], {
+    stdout: "pipe",
+    stderr: "pipe",
+    timeout: 600_000,
+  });
+  if (r.exitCode !== 0) {
+    console.error(`python3 pool.py failed: ${r.stderr.toString()}`);
+    return undefined;
+  }
+  return JSON.parse(r.stdout.toString()) as PythonFigure[];
 }
 
 if (import.meta.main) {

@@ -8,7 +8,15 @@
 import type { Queue } from "../channel/index.ts";
 import { type ExportRef, resolveExport } from "../codec/index.ts";
 import { PicklingError } from "../errors.ts";
-import { type FnRef, INITIALIZER_FAILED, Kind, type ReplyMessage, type TaskMessage } from "./task.ts";
+import {
+  type FnRef,
+  INITIALIZER_FAILED,
+  type Items,
+  Kind,
+  packNumbers,
+  type ReplyMessage,
+  type TaskMessage,
+} from "./task.ts";
 
 type Callable = (...args: unknown[]) => unknown;
 
@@ -83,7 +91,7 @@ export async function workerLoop(setup: WorkerSetup, local?: readonly Callable[]
   }
 }
 
-async function run(fn: Callable, kind: Kind, items: unknown[]): Promise<unknown> {
+async function run(fn: Callable, kind: Kind, items: Items): Promise<unknown> {
   if (kind === Kind.APPLY) {
     const r = fn(...items);
     return isThenable(r) ? await r : r;
@@ -93,7 +101,7 @@ async function run(fn: Callable, kind: Kind, items: unknown[]): Promise<unknown>
     const r = kind === Kind.MAP ? fn(items[i]) : fn(...(items[i] as unknown[]));
     out[i] = isThenable(r) ? await r : r;
   }
-  return out;
+  return packNumbers(out);
 }
 
 /** Puts a reply; a result that cannot be sent becomes the task's error instead. */

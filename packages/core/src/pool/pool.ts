@@ -30,7 +30,9 @@ import {
   defaultChunksize,
   type FnRef,
   INITIALIZER_FAILED,
+  type Items,
   Kind,
+  packNumbers,
   type ReplyMessage,
   type TaskMessage,
 } from "./task.ts";
@@ -95,7 +97,7 @@ interface Job {
   /** Index in the fork backend's function table, or -1. */
   readonly local: number;
   readonly kind: Kind;
-  readonly items: unknown[];
+  readonly items: Items;
   /** Names the task in messages. */
   readonly label: string;
   /** Encoded and not sent yet. */
@@ -275,7 +277,7 @@ export class Pool {
   #job(
     ref: TaskRef,
     kind: Kind,
-    items: unknown[],
+    items: Items,
     firstIndex: number,
     opts: ApplyOptions<unknown> | undefined,
     label: string,
@@ -805,7 +807,7 @@ export class Pool {
           if (this.#broken !== undefined) throw this.#broken;
           if (this.#state === "terminate") throw new ProcessError("Pool is not running (it was terminated)");
           const n = submitted++;
-          const job = this.#job(ref, Kind.MAP, chunk, n * chunksize, undefined, label, (ok, value) => {
+          const job = this.#job(ref, Kind.MAP, packNumbers(chunk), n * chunksize, undefined, label, (ok, value) => {
             jobs.delete(job);
             done.set(ordered ? n : arrived++, { ok, value });
             wake?.();
