@@ -1,6 +1,6 @@
 /** The raw Bun floors: what Bun itself costs without this library. */
 import { add, type Figure, makeBench, type RunOptions } from "./measure.ts";
-import { W } from "./workloads.ts";
+import { PIPE_PAYLOADS, W } from "./workloads.ts";
 
 const ECHO_CHILD = new URL("./echo-child.ts", import.meta.url).pathname;
 const ECHO_WORKER = new URL("./echo-worker.ts", import.meta.url).pathname;
@@ -32,32 +32,37 @@ export async function runBaselines(opts: RunOptions): Promise<Figure[]> {
     ipc: (m) => ipcReply?.(m),
   });
   let ipcReply: ((m: unknown) => void) | undefined;
-  const small = { id: 1, name: "spam", tags: ["a", "b"] };
-  readers.push(
-    add(
-      bench,
-      W.pipeSmall,
-      "Bun.spawn IPC",
-      () =>
-        new Promise<void>((resolve) => {
-          ipcReply = () => resolve();
-          child.send(small);
-        }),
-    ),
-  );
   const worker = new Worker(ECHO_WORKER);
-  readers.push(
-    add(
-      bench,
-      W.pipeSmall,
-      "Bun Worker postMessage",
-      () =>
-        new Promise<void>((resolve) => {
-          worker.onmessage = () => resolve();
-          worker.postMessage(small);
-        }),
-    ),
-  );
+  const payloads = [
+    { workload: W.pipeSmall, value: { id: 1, name: "spam", tags: ["a", "b"] } as unknown },
+    ...PIPE_PAYLOADS.map((p) => ({ workload: p.workload, value: new Uint8Array(p.bytes).fill(7) as unknown })),
+  ];
+  for (const { workload, value } of payloads) {
+    readers.push(
+      add(
+        bench,
+        workload,
+        "Bun.spawn IPC",
+        () =>
+          new Promise<void>((resolve) => {
+            ipcReply = () => resolve();
+            child.send(value);
+          }),
+      ),
+    );
+    readers.push(
+      add(
+        bench,
+        workload,
+        "Bun Worker postMessage",
+        () =>
+          new Promise<void>((resolve) => {
+            worker.onmessage = () => resolve();
+            worker.postMessage(value);
+          }),
+      ),
+    );
+  }
   await bench.run();
   child.kill();
   await worker.terminate();

@@ -1,15 +1,25 @@
 /**
- * Channel benchmarks: Pipe round trip, Queue throughput process to process,
- * and 8 MiB messages through sendBytes/recvBytes, on every backend, against
- * CPython's multiprocessing measured in the same run.
+ * Channel benchmarks: Pipe round trip (a small object, 1 KiB and 1 MiB bytes
+ * objects), Queue throughput process to process (1 → 1 and 4 producers → 1
+ * consumer), and 8 MiB messages through sendBytes/recvBytes, on every
+ * backend, against CPython's multiprocessing (fork, spawn, forkserver)
+ * measured in the same run.
  * `bun apps/bench/src/channels.ts [--quick]` prints the table; the functions
  * are exported for the main benchmark.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { type Connection, type Context, getAllStartMethods, getContext, type Queue } from "@multiproc/core";
+import { availableParallelism } from "node:os";
+import {
+  type Barrier,
+  type Connection,
+  type Context,
+  getAllStartMethods,
+  getContext,
+  type Queue,
+} from "@multiproc/core";
 import "@multiproc/backend-spawn";
+import { joinAll } from "./join-all.ts";
+import { runPythonScript } from "./python.ts";
+import { PIPE_PAYLOADS } from "./workloads.ts";
 
 /** The small object of every small-message workload (the same as in python-suite.py). */
 const SMALL = { id: 1, name: "spam", tags: ["a", "b"] };
@@ -45,6 +55,12 @@ export function drain(q: Queue<unknown>, count: number, done: Connection): void 
   done.send("done");
 }
 
+/** Waits for every producer at `gate`, then puts `count` small objects on `q`. */
+export function produce(q: Queue<unknown>, count: number, gate: Barrier): void {
+  gate.waitSync(60_000);
+  for (let i = 0; i < count; i++) q.putSync({ i, name: "spam", tags: ["a", "b"] });
+}
+
 /** Receives `count` byte messages, acknowledging each with one byte. */
 export function sink(conn: Connection, count: number): void {
   const ack = new Uint8Array(1);
@@ -61,8 +77,17 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** Median time of one Pipe round trip of a small object (µs), child echoing with recvSync. */
-export async function pipeRoundTrip(mp: Context, rounds: number, perRound: number): Promise<number> {
+/**
+ * Median time of one Pipe round trip (µs), child echoing with recvSync; the
+ * payload is the small object unless given (a Uint8Array for the bytes ones).
+ */
+export async function pipeRoundTrip(
+  mp: Context,
+  rounds: number,
+  perRound: number,
+  opts?: { payload?: unknown; warmUp?: number },
+): Promise<number> {
+  const payload = opts?.payload ?? SMALL;
   const [a, b] = mp.Pipe();
   const p = new mp.Process({ target: echo, args: [b] });
   p.start();
@@ -70,15 +95,15 @@ export async function pipeRoundTrip(mp: Context, rounds: number, perRound: numbe
   // Long enough for both processes to reach their optimizing JIT tiers (with
   // BUN_JSC_useConcurrentJIT=0, as the fork preload sets, compiling stalls the
   // round trips it happens in).
-  for (let i = 0; i < WARM_UP; i++) {
-    a.send(SMALL);
+  for (let i = 0; i < (opts?.warmUp ?? WARM_UP); i++) {
+    a.send(payload);
     a.recvSync();
   }
   const samples: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const t0 = performance.now();
     for (let i = 0; i < perRound; i++) {
-      a.send(SMALL);
+      a.send(payload);
       a.recvSync();
     }
     samples.push(((performance.now() - t0) * 1000) / perRound);
@@ -110,6 +135,38 @@ export async function queueThroughput(mp: Context, rounds: number, items: number
   return median(rates);
 }
 
+/**
+ * Median items per second through one Queue from `producers` children (each
+ * putting `perProducer` small objects) to this process, timed from the moment
+ * all producers are running (a Barrier) to the last item taken.
+ */
+export async function queueFanIn(mp: Context, rounds: number, perProducer: number, producers = 4): Promise<number> {
+  const rates: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const q = mp.Queue<unknown>();
+    const gate = mp.Barrier(producers + 1);
+    const kids = Array.from(
+      { length: producers },
+      () => new mp.Process({ target: produce, args: [q, perProducer, gate] }),
+    );
+    for (const k of kids) k.start();
+    try {
+      gate.waitSync(60_000);
+    } catch (e) {
+      // A producer that never arrived broke the barrier: end the others before failing.
+      for (const k of kids) if (k.isAlive()) k.kill();
+      throw e;
+    }
+    const t0 = performance.now();
+    const total = producers * perProducer;
+    for (let i = 0; i < total; i++) q.getSync({ timeout: 60_000 });
+    rates.push(total / ((performance.now() - t0) / 1000));
+    await joinAll(kids);
+    q.close();
+  }
+  return median(rates);
+}
+
 /** Median bytes per second of `size`-byte messages to a child through sendBytes/recvBytes. */
 export async function bytesThroughput(mp: Context, rounds: number, size: number, count: number): Promise<number> {
   const data = new Uint8Array(size).fill(7);
@@ -135,62 +192,31 @@ export async function bytesThroughput(mp: Context, rounds: number, size: number,
 
 // ---- CPython, same workloads ----
 
-const PYTHON = `
-import json, multiprocessing as mp, sys, time
-SMALL = {"id": 1, "name": "spam", "tags": ["a", "b"]}
-def echo(c):
-    while True:
-        v = c.recv()
-        if v is None: return
-        c.send(v)
-def drain(q, n, done):
-    done.send("ready")
-    for _ in range(n): q.get()
-    done.send("done")
-def sink(c, n):
-    for _ in range(n):
-        c.recv_bytes(); c.send_bytes(b"x")
-def med(xs): return sorted(xs)[len(xs) // 2]
-if __name__ == "__main__":
-    quick = sys.argv[1] == "quick"
-    out = []
-    for method in ["fork", "spawn"]:
-        ctx = mp.get_context(method)
-        a, b = ctx.Pipe(); p = ctx.Process(target=echo, args=(b,)); p.start(); b.close()
-        for _ in range(30000): a.send(SMALL); a.recv()
-        samples = []
-        for _ in range(3 if quick else 10):
-            t = time.perf_counter()
-            for _ in range(2000): a.send(SMALL); a.recv()
-            samples.append((time.perf_counter() - t) * 1e6 / 2000)
-        a.send(None); p.join(); a.close()
-        out.append({"workload": "pipe", "system": "CPython/" + method, "value": med(samples)})
-        n = 50_000 if quick else 100_000
-        rates = []
-        for _ in range(1 if quick else 3):
-            q = ctx.Queue(); a, b = ctx.Pipe()
-            p = ctx.Process(target=drain, args=(q, n, b)); p.start(); b.close(); a.recv()
-            t = time.perf_counter()
-            for i in range(n): q.put({"i": i, "name": "spam", "tags": ["a", "b"]})
-            a.recv(); rates.append(n / (time.perf_counter() - t)); p.join(); a.close()
-        out.append({"workload": "queue", "system": "CPython/" + method, "value": med(rates)})
-        size, count = 8 << 20, (5 if quick else 20)
-        data = bytes(size); rates = []
-        for _ in range(1 if quick else 3):
-            a, b = ctx.Pipe(); p = ctx.Process(target=sink, args=(b, count + 1)); p.start(); b.close()
-            a.send_bytes(data); a.recv_bytes()
-            t = time.perf_counter()
-            for _ in range(count): a.send_bytes(data); a.recv_bytes()
-            rates.append(size * count / (time.perf_counter() - t)); p.join(); a.close()
-        out.append({"workload": "bytes", "system": "CPython/" + method, "value": med(rates)})
-    print(json.dumps(out))
-`;
+const PYTHON_SCRIPT = new URL("./channels.py", import.meta.url).pathname;
+
+/** How a workload's figure reads: time per round trip, items per second, or bytes per second. */
+type Kind = "µs" | "items/s" | "GB/s";
+
+const [PIPE_1K, PIPE_1M] = PIPE_PAYLOADS;
 
 const WORKLOADS = {
-  pipe: "Pipe round trip, small object (µs)",
-  queue: "Queue 1 producer → 1 consumer process, small objects (items/s)",
-  bytes: "8 MiB through sendBytes/recvBytes (GB/s)",
-} as const;
+  pipe: { name: "Pipe round trip, small object (µs)", kind: "µs" },
+  pipe1K: { name: `${PIPE_1K.workload} (µs)`, kind: "µs" },
+  pipe1M: { name: `${PIPE_1M.workload} (µs)`, kind: "µs" },
+  queue: { name: "Queue 1 producer → 1 consumer process, small objects (items/s)", kind: "items/s" },
+  fanIn: { name: "Queue 4 producer processes → 1 consumer, small objects (items/s)", kind: "items/s" },
+  bytes: { name: "8 MiB through sendBytes/recvBytes (GB/s)", kind: "GB/s" },
+} as const satisfies Record<string, { name: string; kind: Kind }>;
+
+type Key = keyof typeof WORKLOADS;
+
+/** A figure from the value a runner reports: µs for round trips, a rate otherwise. */
+function figure(key: Key, system: string, value: number): ChannelFigure {
+  const { name: workload, kind } = WORKLOADS[key];
+  if (kind === "µs") return { workload, system, microseconds: value, rate: 1e6 / value };
+  if (kind === "items/s") return { workload, system, microseconds: 1e6 / value, rate: value };
+  return { workload, system, microseconds: ((8 << 20) / value) * 1e6, rate: value };
+}
 
 /** Our figures on every usable backend (one pass). */
 async function oursOnce(quick: boolean): Promise<ChannelFigure[]> {
@@ -198,36 +224,26 @@ async function oursOnce(quick: boolean): Promise<ChannelFigure[]> {
   for (const backend of getAllStartMethods()) {
     const mp = getContext(backend);
     const system = `ours/${backend}`;
-    const us = await pipeRoundTrip(mp, quick ? 3 : 10, 2000);
-    figures.push({ workload: WORKLOADS.pipe, system, microseconds: us, rate: 1e6 / us });
-    const items = await queueThroughput(mp, quick ? 1 : 3, quick ? 200_000 : 500_000);
-    figures.push({ workload: WORKLOADS.queue, system, microseconds: 1e6 / items, rate: items });
-    const bytes = await bytesThroughput(mp, quick ? 1 : 3, 8 << 20, quick ? 5 : 20);
-    figures.push({ workload: WORKLOADS.bytes, system, microseconds: ((8 << 20) / bytes) * 1e6, rate: bytes });
+    figures.push(figure("pipe", system, await pipeRoundTrip(mp, quick ? 3 : 10, 2000)));
+    for (const [key, { bytes }] of [["pipe1K", PIPE_1K] as const, ["pipe1M", PIPE_1M] as const]) {
+      const big = bytes > 1 << 16;
+      const payload = new Uint8Array(bytes).fill(7);
+      const us = await pipeRoundTrip(mp, quick ? 3 : 10, big ? 10 : 1000, { payload, warmUp: big ? 30 : 10_000 });
+      figures.push(figure(key, system, us));
+    }
+    figures.push(figure("queue", system, await queueThroughput(mp, quick ? 1 : 3, quick ? 200_000 : 500_000)));
+    figures.push(figure("fanIn", system, await queueFanIn(mp, quick ? 1 : 3, quick ? 20_000 : 100_000)));
+    figures.push(figure("bytes", system, await bytesThroughput(mp, quick ? 1 : 3, 8 << 20, quick ? 5 : 20)));
   }
   return figures;
 }
 
-/** CPython's figures for fork and spawn (one pass), or none without python3. */
+/** CPython's figures for fork, spawn and forkserver (one pass), or none without python3. */
 function pythonOnce(quick: boolean): ChannelFigure[] {
-  const python = Bun.which("python3");
-  if (python === null) return [];
-  // A file, not `-c`: CPython's spawn children re-import the main module by path.
-  const script = join(mkdtempSync(join(tmpdir(), "multiproc-bench-")), "channels.py");
-  writeFileSync(script, PYTHON);
-  const r = Bun.spawnSync([python, script, quick ? "quick" : "full"], { stdout: "pipe", stderr: "pipe" });
-  rmSync(dirname(script), { recursive: true, force: true });
-  if (r.exitCode !== 0) {
-    console.error(`python3 failed: ${r.stderr.toString()}`);
-    return [];
-  }
-  const raw = JSON.parse(r.stdout.toString()) as { workload: keyof typeof WORKLOADS; system: string; value: number }[];
-  return raw.map((f) => {
-    const workload = WORKLOADS[f.workload];
-    if (f.workload === "pipe") return { workload, system: f.system, microseconds: f.value, rate: 1e6 / f.value };
-    if (f.workload === "queue") return { workload, system: f.system, microseconds: 1e6 / f.value, rate: f.value };
-    return { workload, system: f.system, microseconds: ((8 << 20) / f.value) * 1e6, rate: f.value };
-  });
+  const raw = runPythonScript<{ workload: Key; system: string; value: number }[]>(PYTHON_SCRIPT, [
+    quick ? "quick" : "full",
+  ]);
+  return (raw ?? []).map((f) => figure(f.workload, f.system, f.value));
 }
 
 /**
@@ -250,15 +266,15 @@ export async function runChannelBench(quick: boolean, passes = quick ? 1 : 3): P
 /** The figures as a markdown table, with each of ours against the best CPython start method. */
 export function channelTable(figures: ChannelFigure[]): string {
   const lines = ["| workload | system | result | vs best CPython |", "|---|---|---|---|"];
-  for (const workload of Object.values(WORKLOADS)) {
+  for (const { name: workload, kind } of Object.values(WORKLOADS)) {
     const rows = figures.filter((f) => f.workload === workload);
     const py = rows.filter((f) => f.system.startsWith("CPython"));
     const bestPy = py.length === 0 ? undefined : Math.max(...py.map((f) => f.rate));
     for (const f of rows) {
       const result =
-        workload === WORKLOADS.pipe
+        kind === "µs"
           ? `${f.microseconds.toFixed(1)} µs`
-          : workload === WORKLOADS.queue
+          : kind === "items/s"
             ? `${Math.round(f.rate).toLocaleString("en")} /s`
             : `${(f.rate / 1e9).toFixed(2)} GB/s`;
       const ratio = bestPy === undefined || f.system.startsWith("CPython") ? "" : `${(f.rate / bestPy).toFixed(1)}×`;

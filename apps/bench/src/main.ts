@@ -1,33 +1,48 @@
 /**
- * `bun run bench [--quick]`: tinybench comparisons of our backends against
- * CPython's multiprocessing and the raw Bun baselines, in one run, as ratios.
- * Writes docs/benchmarks.md, docs/benchmarks.json and docs/benchmarks.svg
- * (quick runs print only, so CI smoke runs leave the docs alone).
+ * `bun run bench [--quick] [--out <dir>]`: tinybench comparisons of our
+ * backends against CPython's multiprocessing and the raw Bun baselines, in one
+ * run, as ratios, plus scaling curves (N children, message size) and the
+ * Pool against CPython's, piscina and tinypool.
+ * Writes benchmarks.md, benchmarks.json and benchmarks.svg to `--out`, else
+ * (full runs only) to docs/: quick runs without `--out` print only, so CI
+ * smoke runs leave the docs alone.
  */
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
+import { join } from "node:path";
 import "@multiproc/backend-spawn";
 import { getAllStartMethods } from "@multiproc/core";
 import { runBaselines } from "./baselines.ts";
 import { runChannelBench } from "./channels.ts";
-import type { Figure } from "./measure.ts";
+import type { Curve, Figure } from "./measure.ts";
 import { runOurs } from "./ours.ts";
+import { runPoolBench } from "./pool.ts";
 import { runPython } from "./python.ts";
 import { type Machine, markdown, svg } from "./report.ts";
+import { runScaling } from "./scaling.ts";
 import { benchShared } from "./shared.ts";
+import { runSharedArray } from "./shared-array.ts";
 
 const quick = Bun.argv.includes("--quick");
+const outAt = Bun.argv.indexOf("--out");
+const outDir = outAt === -1 ? undefined : Bun.argv[outAt + 1];
+if (outAt !== -1 && (outDir === undefined || outDir.startsWith("--"))) throw new Error("--out needs a directory");
 const opts = { quick };
 const started = performance.now();
 
+// The scaling curves first, from a fresh parent: at the end of a full run, a
+// fork child echoing 64 KiB–16 MiB messages ran 5–14× slower than in a fresh
+// program (the parent's state it inherits), which is not what the curve is about.
+const curves: Curve[] = await runScaling(opts);
 const figures: Figure[] = [...(await runOurs(opts)), ...(await runBaselines(opts))];
 const python = runPython(opts);
 if (python !== undefined) figures.push(...python.figures);
 
-// Channels (Pipe round trip, Queue throughput, 8 MiB messages) and four
-// processes on one locked Value: their own runners time both sides in one run.
+// Channels (Pipe round trips, Queue throughput 1 → 1 and 4 → 1, 8 MiB
+// messages), four processes on one locked Value, and a 10M-element shared
+// Array: their own runners time both sides in one run.
 for (const f of await runChannelBench(quick)) {
-  // "Pipe round trip, small object (µs)" is the same workload as the baselines' one.
+  // "Pipe round trip, small object (µs)" is the same workload as the baselines' one (1 KiB, 1 MiB too).
   const workload = f.workload.replace(/ \([^)]*\)$/, "");
   figures.push({ workload, system: f.system, medianMs: f.microseconds / 1000, opsPerSec: 1e6 / f.microseconds });
 }
@@ -40,6 +55,9 @@ for (const [i, backend] of getAllStartMethods().entries()) {
     figures.push({ workload: LOCKED_VALUE, system, medianMs: 1000 / f.opsPerSec, opsPerSec: f.opsPerSec });
   }
 }
+
+figures.push(...(await runSharedArray(opts)));
+figures.push(...(await runPoolBench(opts)));
 
 // Where two runners measured the same workload on the same system, keep the
 // better figure: load from elsewhere only ever makes a run slower.
@@ -58,13 +76,15 @@ const machine: Machine = {
   mode: quick ? "quick" : "full",
   date: new Date().toISOString(),
 };
-const report = markdown(figures, machine);
+const report = markdown(figures, machine, curves);
 console.log(report);
 console.log(`(took ${((performance.now() - started) / 1000).toFixed(1)} s)`);
-if (!quick) {
-  const docs = new URL("../../../docs/", import.meta.url);
-  writeFileSync(new URL("benchmarks.md", docs), report);
-  writeFileSync(new URL("benchmarks.json", docs), `${JSON.stringify({ machine, figures }, null, 2)}\n`);
-  writeFileSync(new URL("benchmarks.svg", docs), `${svg(figures)}\n`);
+const out = outDir === undefined ? (quick ? undefined : new URL("../../../docs/", import.meta.url).pathname) : outDir;
+if (out !== undefined) {
+  mkdirSync(out, { recursive: true });
+  writeFileSync(join(out, "benchmarks.md"), report);
+  writeFileSync(join(out, "benchmarks.json"), `${JSON.stringify({ machine, figures, curves }, null, 2)}\n`);
+  writeFileSync(join(out, "benchmarks.svg"), `${svg(figures)}\n`);
+  console.log(`(wrote ${out})`);
 }
 process.exit(0);

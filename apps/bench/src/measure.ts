@@ -1,4 +1,4 @@
-/** One measured figure, and how tinybench results become figures. */
+/** One measured figure (or curve), and how tinybench results become figures. */
 import { Bench, type Task } from "tinybench";
 
 /** A workload measured on one system: the time of one operation. */
@@ -10,6 +10,27 @@ export interface Figure {
   medianMs: number;
   /** Operations per second derived from the median. */
   opsPerSec: number;
+}
+
+/** A scaling curve: one workload measured at several sizes (N children, message bytes) on each system. */
+export interface Curve {
+  title: string;
+  /** What varies between rows, e.g. "N" or "message size". */
+  parameter: string;
+  /** What one figure times, e.g. "the whole batch". */
+  timed: string;
+  points: CurvePoint[];
+}
+
+/** One system at one size of a curve. */
+export interface CurvePoint {
+  /** The size as a number (children, bytes). */
+  x: number;
+  /** The size as shown, e.g. "16", "64 KiB". */
+  label: string;
+  system: string;
+  /** Median time of one operation, in milliseconds. */
+  medianMs: number;
 }
 
 /** Options every suite takes. */

@@ -1,5 +1,6 @@
 /** Our workloads, on every backend usable here. */
 import { getAllStartMethods, getContext } from "@multiproc/core";
+import { joinAll, NO_OP_DEADLINE_MS } from "./join-all.ts";
 import { add, type Figure, makeBench, type RunOptions } from "./measure.ts";
 import { hammer, noop } from "./targets.ts";
 import { W } from "./workloads.ts";
@@ -35,7 +36,7 @@ export async function runOurs(opts: RunOptions): Promise<Figure[]> {
       add(bench, W.startJoin, system, async () => {
         const p = new mp.Process({ target: noop });
         p.start();
-        await p.join();
+        await joinAll([p], NO_OP_DEADLINE_MS);
         p.close();
       }),
     );
@@ -43,7 +44,7 @@ export async function runOurs(opts: RunOptions): Promise<Figure[]> {
       add(bench, W.start8, system, async () => {
         const kids = Array.from({ length: 8 }, () => new mp.Process({ target: noop }));
         for (const k of kids) k.start();
-        for (const k of kids) await k.join();
+        await joinAll(kids, NO_OP_DEADLINE_MS);
       }),
     );
     readers.push(

@@ -29,7 +29,7 @@ def main():
     out = []
     for method in mp.get_all_start_methods():
         ctx = mp.get_context(method)
-        system = "CPython Pool/" + method
+        system = "CPython/" + method
         out.append({"workload": "start", "system": system,
                     "medianMs": timed(lambda: start_close(ctx), repeat)})
         with ctx.Pool(2) as pool:

@@ -8,6 +8,7 @@ import { Piscina } from "piscina";
 import Tinypool from "tinypool";
 import { add, type Figure, makeBench, type RunOptions } from "./measure.ts";
 import { square } from "./pool-task.ts";
+import { runPythonScript } from "./python.ts";
 
 /** The Pool workloads, by name. */
 export const PW = {
@@ -96,7 +97,7 @@ export async function runPoolBench(opts: RunOptions): Promise<Figure[]> {
   for (const r of runners) await r.end();
   const figures = readers.map((read) => read()).filter((f): f is Figure => f !== undefined);
 
-  const python = runPoolPython(opts);
+  const python = runPythonScript<PythonFigure[]>(PY_SCRIPT, [opts.quick ? "quick" : "full"]);
   const names = { start: PW.start, rt: PW.rt, inflight: PW.inFlight, map: PW.map };
   for (const f of python ?? []) {
     figures.push({ workload: names[f.workload], system: f.system, medianMs: f.medianMs, opsPerSec: 1000 / f.medianMs });
@@ -108,22 +109,6 @@ interface PythonFigure {
   workload: "start" | "rt" | "inflight" | "map";
   system: string;
   medianMs: number;
-}
-
-/** CPython's figures from pool.py (a file: its spawn children re-import it), or undefined without python3. */
-function runPoolPython(opts: RunOptions): PythonFigure[] | undefined {
-  const python = Bun.which("python3");
-  if (python === null) return undefined;
-  const r = Bun.spawnSync([python, PY_SCRIPT, opts.quick ? "quick" : "full"], {
-    stdout: "pipe",
-    stderr: "pipe",
-    timeout: 600_000,
-  });
-  if (r.exitCode !== 0) {
-    console.error(`python3 pool.py failed: ${r.stderr.toString()}`);
-    return undefined;
-  }
-  return JSON.parse(r.stdout.toString()) as PythonFigure[];
 }
 
 if (import.meta.main) {

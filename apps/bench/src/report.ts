@@ -1,5 +1,5 @@
 /** Turns figures into the markdown table, the JSON and the SVG chart. */
-import type { Figure } from "./measure.ts";
+import type { Curve, Figure } from "./measure.ts";
 
 export interface Machine {
   cores: number;
@@ -36,8 +36,39 @@ function workloads(figures: Figure[]): string[] {
   return [...new Set(figures.map((f) => f.workload))];
 }
 
-/** A markdown report: one table per workload, ratios against CPython. */
-export function markdown(figures: Figure[], machine: Machine): string {
+/**
+ * A scaling curve as a markdown table: one row per size, one column per
+ * system; each of ours also as × the fastest CPython at that size.
+ */
+export function curveTable(curve: Curve): string {
+  const systems = [...new Set(curve.points.map((p) => p.system))];
+  const sizes = [...new Map(curve.points.map((p) => [p.x, p.label])).entries()].sort((a, b) => a[0] - b[0]);
+  const lines = [
+    `## ${curve.title}`,
+    "",
+    `Median time of ${curve.timed}; for ours, in brackets, × the fastest CPython start method at that ${curve.parameter} (>1 is faster).`,
+    "",
+    `| ${curve.parameter} | ${systems.join(" | ")} |`,
+    `|---|${systems.map(() => "---|").join("")}`,
+  ];
+  for (const [x, label] of sizes) {
+    const row = curve.points.filter((p) => p.x === x);
+    const py = row.filter((p) => p.system.startsWith("CPython")).map((p) => p.medianMs);
+    const best = py.length === 0 ? undefined : Math.min(...py);
+    const cells = systems.map((system) => {
+      const p = row.find((q) => q.system === system);
+      if (p === undefined) return "—";
+      const ratio = best === undefined || !system.startsWith("ours/") ? "" : ` (${(best / p.medianMs).toFixed(2)}×)`;
+      return `${fmt(p.medianMs)}${ratio}`;
+    });
+    lines.push(`| ${label} | ${cells.join(" | ")} |`);
+  }
+  lines.push("");
+  return lines.join("\n");
+}
+
+/** A markdown report: one table per workload, ratios against CPython, then the scaling curves. */
+export function markdown(figures: Figure[], machine: Machine, curves: Curve[] = []): string {
   const lines = [
     "# Benchmarks",
     "",
@@ -60,6 +91,7 @@ export function markdown(figures: Figure[], machine: Machine): string {
     lines.push("");
   }
   lines.push("![chart](benchmarks.svg)", "");
+  for (const curve of curves) lines.push(curveTable(curve));
   return lines.join("\n");
 }
 

@@ -5,6 +5,15 @@ export const W = {
   lockUncontended: "Lock acquire + release, uncontended",
   lockContended: "Lock acquire + release, 2 processes contending",
   pipeSmall: "Pipe round trip, small object",
+  pipe1K: "Pipe round trip, 1 KiB bytes object",
+  pipe1M: "Pipe round trip, 1 MiB bytes object",
+  sharedArray: "Array('d') of 10M doubles, 4 children add 1 to a quarter each (start + update + join)",
 } as const;
 
 export type WorkloadName = (typeof W)[keyof typeof W];
+
+/** The payloads of the Pipe round trips with a bytes object, by workload (Python: `bytes`, ours: `Uint8Array`). */
+export const PIPE_PAYLOADS = [
+  { workload: W.pipe1K, bytes: 1 << 10 },
+  { workload: W.pipe1M, bytes: 1 << 20 },
+] as const;
