@@ -510,11 +510,11 @@ export class Pool {
     this.#dispatch();
   }
 
-  /** The initializer failed: every task fails with its error, now and later. */
-  #break(cause: unknown): void {
+  /** The initializer failed (or the pool cannot go on): every task fails with its error, now and later. */
+  #break(cause: unknown, what = "The pool's initializer failed"): void {
     if (this.#broken !== undefined) return;
     const why = cause instanceof Error ? cause.message : String(cause);
-    this.#broken = new ProcessError(`The pool's initializer failed: ${why}`, { cause });
+    this.#broken = new ProcessError(`${what}: ${why}`, { cause });
     this.#failAll(this.#broken);
   }
 
@@ -578,6 +578,10 @@ export class Pool {
         }
         this.#housekeep();
       }
+    } catch (error) {
+      // Nothing else awaits this loop: a failure here (a replacement worker
+      // that cannot start, say) fails the work instead of going unhandled.
+      this.#break(error, "The pool cannot go on");
     } finally {
       this.#reading = false;
       this.#wakeIdle();

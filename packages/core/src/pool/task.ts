@@ -49,8 +49,22 @@ export function checkChunksize(chunksize: number, what: string): void {
 /** Cuts `items` into chunks of at most `size`, each packed when it can be. */
 export function chunksOf(items: readonly unknown[], size: number): Items[] {
   const out: Items[] = [];
-  for (let i = 0; i < items.length; i += size) out.push(packNumbers(items.slice(i, i + size)));
+  for (let i = 0; i < items.length; i += size) {
+    const end = Math.min(items.length, i + size);
+    out.push(end - i >= PACK_MIN ? (packRange(items, i, end) ?? items.slice(i, end)) : items.slice(i, end));
+  }
   return out;
+}
+
+/** `items[from..to)` as a Float64Array in one pass, or undefined when one is not a number. */
+function packRange(items: readonly unknown[], from: number, to: number): Float64Array | undefined {
+  const packed = new Float64Array(to - from);
+  for (let i = from; i < to; i++) {
+    const v = items[i];
+    if (typeof v !== "number") return undefined;
+    packed[i - from] = v;
+  }
+  return packed;
 }
 
 /** Below this many items packing saves nothing. */
@@ -64,6 +78,5 @@ const PACK_MIN = 16;
  */
 export function packNumbers(values: unknown[]): Items {
   if (values.length < PACK_MIN) return values;
-  for (const v of values) if (typeof v !== "number") return values;
-  return Float64Array.from(values as number[]);
+  return packRange(values, 0, values.length) ?? values;
 }

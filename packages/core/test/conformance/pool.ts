@@ -227,10 +227,17 @@ export function poolTests(s: Suite): void {
     test("maxTasksPerChild replaces a worker after N tasks", async () => {
       await withPool(mp.Pool({ processes: 1, maxTasksPerChild: 2 }), async (pool) => {
         const names: string[] = [];
-        for (let i = 0; i < 6; i++) names.push((await pool.apply(t.whoAmI))[0]);
+        const pids: (number | undefined)[] = [];
+        for (let i = 0; i < 6; i++) {
+          const [name, pid] = await pool.apply(t.whoAmI);
+          names.push(name);
+          pids.push(pid);
+        }
         expect(new Set(names).size).toBe(3);
         expect(names[0]).toBe(names[1]!);
         expect(names[2]).not.toBe(names[1]!);
+        // Threads share the process id; processes get new ones.
+        expect(new Set(pids).size).toBe(s.caps.separateProcess ? 3 : 1);
       });
     });
 
