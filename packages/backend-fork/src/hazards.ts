@@ -19,7 +19,8 @@ export function beforeFork(): void {
     writeSync(
       2,
       `multiproc: warning: the fork backend runs without ${wanted} (missing: ${missing.join(", ")}). ` +
-        "A fork child can then hang at its first garbage collection or JIT compilation (about 1 fork in 300 measured). " +
+        "A fork child can then hang at its first garbage collection or JIT compilation (about 1 fork in 300 measured), " +
+        "and code that first gets hot in a child is never optimized (measured 100x slower). " +
         'Add preload = ["@multiproc/backend-fork/preload"] to bunfig.toml (it restarts the program once with them), ' +
         "or set them in the environment. See docs/fork.md.\n",
     );

@@ -1,5 +1,5 @@
 /**
- * The control block a worker child shares with its parent: four Int32 words in
+ * The control block a worker child shares with its parent: Int32 words in
  * a SharedArrayBuffer, sent with the bootstrap bytes as the worker's first
  * message. Both sides are threads of one process, so the words' address is the
  * same for both, and futex waits and wakes on it meet.
@@ -14,6 +14,12 @@
  * asleep in a native wait also sleeps on STOP (`installStopWord`), and ends
  * itself, closing its descriptors; any other worker is ended by
  * `worker.terminate()`, which interrupts JavaScript.
+ *
+ * OWNED_FDS: the worker lists there the descriptors its Connections and
+ * Queues own (core's `mirrorOwnedFds`): a worker ended by terminate() cannot
+ * close them itself, and descriptors outlive their thread, so the parent
+ * closes what is still listed once the thread is gone (`closeMirroredFds`).
+ * Without that, a peer would never see end-of-file.
  */
 
 /** Named word offsets of the control block. */
@@ -28,10 +34,15 @@ export const Word = {
   STOP: 3,
   /** 1 while the worker sleeps in a native wait, where it sees STOP itself (`installStopWord`). */
   WAITING: 4,
+  /** First of `OWNED_FD_SLOTS` words: each 0, or a descriptor the worker owns, plus one. Written by the worker only. */
+  OWNED_FDS: 5,
 } as const;
 
+/** How many owned descriptors the block lists at a time; more are not closed if the worker is terminated. */
+export const OWNED_FD_SLOTS = 256;
+
 /** Number of words in the block. */
-export const WORDS = 5;
+export const WORDS = Word.OWNED_FDS + OWNED_FD_SLOTS;
 
 /**
  * Values of `Word.STATE`. FAILED: core could not be loaded in the worker, so

@@ -4,10 +4,18 @@
  * stoppable, run core's bootstrap (which imports the target's module afresh in
  * this realm, with `import.meta.main === false`) and exit with its code.
  */
-import { isStartMessage, NO_CODE, State, type StartMessage, Word } from "./control.ts";
+import type { ChildRealm } from "@multiproc/core/internal";
+import { isStartMessage, NO_CODE, OWNED_FD_SLOTS, State, type StartMessage, Word } from "./control.ts";
 
 /** futexWake count meaning "every waiter". */
 const ALL = 0x7fff_ffff;
+
+/**
+ * Core's `child-realm.ts`, beside `internal.ts`: the part of core a child
+ * needs to start, a fraction of what `internal.ts` loads (each module costs
+ * a new realm time). Reached by path: core's package.json does not name it.
+ */
+const CHILD_REALM = new URL("./child-realm.ts", import.meta.resolve("@multiproc/core/internal")).href;
 
 /** The worker's global scope, as much of it as this file uses. */
 declare const self: {
@@ -36,9 +44,9 @@ async function run({ control, bootstrap, fds }: StartMessage): Promise<void> {
   });
   // Core is imported here, not statically: if it fails to load, the parent
   // must still learn that this worker ended, and it waits on STATE for that.
-  let core: typeof import("@multiproc/core/internal");
+  let core: typeof ChildRealm;
   try {
-    core = await import("@multiproc/core/internal");
+    core = (await import(CHILD_REALM)) as typeof ChildRealm;
   } catch (error) {
     console.error(error);
     const { closeSync } = await import("node:fs");
@@ -47,18 +55,21 @@ async function run({ control, bootstrap, fds }: StartMessage): Promise<void> {
     Atomics.store(control, Word.STATE, State.FAILED);
     process.exit(1);
   }
-  const { bootstrapChild, closeOwnedFds, loads, native, reportUncaught, setInheritedFds } = core;
+  const { addressOf, bootstrapChild, closeFd, closeOwnedFds, futexWake, installStopWord, loads } = core;
+  const { mirrorOwnedFds, openThreadPidfd, reportUncaught, setInheritedFds } = core;
   ownedFdsCloser = closeOwnedFds;
-  Atomics.store(control, Word.SENTINEL, native.openThreadPidfd());
+  // Before anything owns a descriptor: the parent closes what is listed if terminate() ends us.
+  mirrorOwnedFds(control, Word.OWNED_FDS, OWNED_FD_SLOTS);
+  Atomics.store(control, Word.SENTINEL, openThreadPidfd());
   Atomics.store(control, Word.STATE, State.RUNNING);
-  native.futexWake(native.addressOf(control, Word.STATE), ALL);
+  futexWake(addressOf(control, Word.STATE), ALL);
   // From here on, a stop ends native waits (futex, poll) through stop(); in
   // JavaScript, the parent's worker.terminate() ends us. A stop that came
   // before we were running is seen here: the parent does not terminate() a
   // worker that has not published its sentinel yet.
-  native.installStopWord(control, { stop: Word.STOP, waiting: Word.WAITING }, stop);
+  installStopWord(control, { stop: Word.STOP, waiting: Word.WAITING }, stop);
   if (Atomics.load(control, Word.STOP) !== 0) {
-    for (const fd of fds) native.closeFd(fd);
+    for (const fd of fds) closeFd(fd);
     stop();
   }
   setInheritedFds(fds);

@@ -7,8 +7,8 @@
  */
 import type { ChildHandle, LaunchRequest } from "@multiproc/core";
 import { BackendError } from "@multiproc/core";
-import { native } from "@multiproc/core/internal";
-import { newControlBlock, NO_CODE, type StartMessage, State, Word } from "./control.ts";
+import { closeMirroredFds, native } from "@multiproc/core/internal";
+import { newControlBlock, NO_CODE, OWNED_FD_SLOTS, type StartMessage, State, Word } from "./control.ts";
 
 const ENTRY = new URL("./entry.ts", import.meta.url).href;
 /** Longest sleep between two looks at STATE while a worker starts (ms). */
@@ -58,6 +58,7 @@ class WorkerChild implements ChildHandle {
         "close",
         (event) => {
           this.#closeCode = (event as Event & { code?: number }).code ?? 1;
+          this.#closeOrphanedFds();
           resolve();
         },
         { once: true },
@@ -83,7 +84,17 @@ class WorkerChild implements ChildHandle {
     const code = Atomics.load(this.#control, Word.EXIT);
     // No code at all: the thread ended without running "exit" handlers, as only a crash does.
     this.#code = code !== NO_CODE ? code : (this.#closeCode ?? 1);
+    this.#closeOrphanedFds();
     return this.#code;
+  }
+
+  /**
+   * Closes the descriptors the ended worker still owned (listed in OWNED_FDS):
+   * one ended by terminate() could not close them itself. Only once its
+   * thread is gone: until then it may still use them.
+   */
+  #closeOrphanedFds(): void {
+    closeMirroredFds(this.#control, Word.OWNED_FDS, OWNED_FD_SLOTS);
   }
 
   waitSync(timeoutMs: number | undefined): number | null {

@@ -11,6 +11,7 @@ import { activeChildren, EOFError, getContext, type Process } from "@multiproc/c
 import { native } from "@multiproc/core/internal";
 import "../src/index.ts";
 import * as targets from "./fixtures/targets.ts";
+import * as lean from "./fixtures/lean-targets.ts";
 
 const LIMIT = 20_000;
 const mp = getContext("worker");
@@ -65,6 +66,18 @@ describe("[worker] stopping a worker that is blocked", () => {
     test(`Process.${how}() of a worker blocked in a native wait closes its descriptors: the peer sees EOF`, async () => {
       const [mine, theirs] = mp.Pipe();
       const p = await startBlocked(targets.holdWhileBlocked, [theirs, mp.Event()]);
+      theirs.close();
+      p[how]();
+      await p.join(LIMIT);
+      expect(p.exitCode).toBe(code);
+      expect(mine.poll(LIMIT)).toBe(true);
+      await expect(mine.recv()).rejects.toThrow(EOFError);
+      mine.close();
+    });
+
+    test(`Process.${how}() of a worker idle in async code closes its descriptors: the peer sees EOF`, async () => {
+      const [mine, theirs] = mp.Pipe();
+      const p = await startBlocked(targets.holdWhileIdle, [theirs]);
       theirs.close();
       p[how]();
       await p.join(LIMIT);
@@ -184,6 +197,40 @@ describe("[worker] joins and identity", () => {
     p.joinSync(LIMIT);
     expect(p.exitCode).toBe(0);
     p.close();
+  });
+});
+
+describe("[worker] a target whose module loads nothing of core", () => {
+  test("currentProcess() asked later, after a dynamic import of core, is the child's own Process", async () => {
+    const out = join(dir, "identity-later.json");
+    const p = new mp.Process({ target: lean.reportIdentityLater, args: [out], name: "lean" });
+    p.start();
+    await p.join(LIMIT);
+    expect(p.exitCode).toBe(0);
+    const seen = JSON.parse(readFileSync(out, "utf8"));
+    expect(seen).toEqual({ name: "lean", same: true, alive: true, parent: "MainProcess", childName: seen.childName });
+    // Its own children are numbered under its identity, as a grandchild's are.
+    expect(seen.childName).toMatch(/^Process-\d+:1$/);
+  });
+
+  test("a Lock and a Connection arrive in its arguments (their classes load when met)", async () => {
+    const [mine, theirs] = mp.Pipe();
+    const lock = mp.Lock();
+    const p = new mp.Process({ target: lean.useLockAndConnection, args: [lock, theirs] });
+    p.start();
+    theirs.close();
+    expect(mine.poll(LIMIT)).toBe(true);
+    expect(mine.recvSync()).toBe("done");
+    await p.join(LIMIT);
+    expect(p.exitCode).toBe(0);
+    mine.close();
+  });
+
+  test("an error it throws ends it with exitCode 1", async () => {
+    const p = new mp.Process({ target: lean.throwPlain });
+    p.start();
+    await p.join(LIMIT);
+    expect(p.exitCode).toBe(1);
   });
 });
 

@@ -3,15 +3,18 @@
  * the bootstrap message into the child's Process object, run it, and report
  * how it ended as an exit code.
  */
-import { writeSync } from "node:fs";
-import { loads, resolveExport } from "./codec/index.ts";
-import type { Process } from "./process.ts";
+// The files themselves, not the folders' index files: a worker child loads
+// this module at every start, and the rest of those folders is not needed here.
+import { loads } from "./codec/decode.ts";
+import { resolveExport } from "./codec/exports.ts";
+import { writeAllSync } from "./native/write-all.ts";
+import type { ChildIdentity, Process, ProcessOptions } from "./process.ts";
 import { type Bootstrap, type ExportRef, parseBootstrap } from "./protocol/index.ts";
 
 /** Prints an uncaught error the way Python prints a child's traceback. */
 export function reportUncaught(name: string, error: unknown): void {
   const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
-  writeSync(2, `Process ${name}:\n${text}\n`);
+  writeAllSync(2, new TextEncoder().encode(`Process ${name}:\n${text}\n`));
 }
 
 /** Runs `proc.run()` to completion; resolves to 0, or 1 after printing an uncaught error. */
@@ -32,13 +35,52 @@ async function load(ref: ExportRef): Promise<unknown> {
   return resolveExport(ref);
 }
 
+/** What `process.ts` hands this file as it loads. */
+export interface ProcessModule {
+  readonly Process: typeof Process;
+  adoptAsCurrent(proc: Process, who: ChildIdentity): void;
+}
+
+/** A child of the base class, started before anything loaded `process.ts`. */
+interface Deferred {
+  readonly opts: ProcessOptions & { args: unknown[] };
+  readonly fields: Record<string, unknown>;
+  readonly boot: Bootstrap;
+}
+
+/** `process.ts`, once something in this realm has loaded it. */
+let processModule: ProcessModule | undefined;
+/** The child whose Process object waits for `process.ts` to load. */
+let deferred: Deferred | undefined;
+/** That object, once made. */
+let deferredProc: Process | undefined;
+
+/**
+ * Called by `process.ts` as it finishes loading. A child that was started
+ * without it gets its Process object now, before any code can ask for it.
+ */
+export function processModuleLoaded(m: ProcessModule): void {
+  processModule = m;
+  const d = deferred;
+  if (d === undefined) return;
+  deferred = undefined;
+  deferredProc = new m.Process(d.opts);
+  Object.assign(deferredProc, d.fields);
+  m.adoptAsCurrent(deferredProc, d.boot);
+}
+
 /**
  * Builds the child's Process from a bootstrap message and runs it.
  * Resolves to the exit code; the backend's entry ends the child with it.
+ *
+ * A plain target whose module does not load `process.ts` (nor anything
+ * else of core's) runs without it: loading it would cost each worker child
+ * milliseconds at start. Its Process object is made when `process.ts` loads,
+ * which is before anyone can ask for it.
  */
 export async function bootstrapChild(message: unknown): Promise<number> {
   const boot: Bootstrap = parseBootstrap(message);
-  const { Process, adoptAsCurrent } = await import("./process.ts");
+  let m: ProcessModule | undefined;
   let proc: Process;
   try {
     const target = boot.target === null ? undefined : await load(boot.target);
@@ -46,15 +88,42 @@ export async function bootstrapChild(message: unknown): Promise<number> {
     const args = loads(boot.args) as unknown[];
     const fields = loads(boot.fields) as Record<string, unknown>;
     const opts = { target: target as Process["run"] | undefined, args, name: boot.name, daemon: boot.daemon };
+    // Anything else (a subclass, a bad target) goes the long way, where the constructor checks it.
+    const plain = cls === undefined && (target === undefined || typeof target === "function") && Array.isArray(args);
+    m = processModule;
+    if (plain && m === undefined) {
+      deferred = { opts, fields, boot };
+      return await runDeferred(opts);
+    }
+    m ??= await loadProcessModule();
     // A subclass is rebuilt as pickle does: without running its constructor,
     // then given its instance fields.
     proc =
-      cls === undefined ? new Process(opts) : (Reflect.construct(Process, [opts], cls as typeof Process) as Process);
+      cls === undefined
+        ? new m.Process(opts)
+        : (Reflect.construct(m.Process, [opts], cls as typeof Process) as Process);
     Object.assign(proc, fields);
   } catch (error) {
     reportUncaught(boot.name, error);
     return 1;
   }
-  adoptAsCurrent(proc, boot);
+  m.adoptAsCurrent(proc, boot);
   return runProcess(proc);
+}
+
+async function loadProcessModule(): Promise<ProcessModule> {
+  await import("./process.ts"); // it calls processModuleLoaded
+  return processModule!;
+}
+
+/** What `runProcess` does for a base-class Process, before its object exists. */
+async function runDeferred(opts: Deferred["opts"]): Promise<number> {
+  try {
+    if (opts.target !== undefined) await (opts.target as (...a: unknown[]) => unknown)(...opts.args);
+    return 0;
+  } catch (error) {
+    // The name the Process has by now, if the target asked for its object (and renamed it).
+    reportUncaught(deferredProc?.name ?? opts.name ?? "", error);
+    return 1;
+  }
 }

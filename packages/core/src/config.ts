@@ -3,8 +3,6 @@
  * variable MULTIPROC_BACKEND, then the `"multiproc"` object of the app's
  * package.json (the nearest one from the working directory upward), else spawn.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
 import type { z } from "zod";
 import { ConfigError } from "./errors.ts";
 
@@ -44,6 +42,10 @@ export function parseBackendName(value: unknown, field: string): BackendName {
 
 /** Finds the nearest package.json from `start` upward that has a "multiproc" field. */
 function findAppConfig(start: string): { file: string; config: unknown } | undefined {
+  // Loaded here, not at the top: a child realm imports this file for
+  // `backendNames` alone, and node:fs costs a worker child milliseconds to import.
+  const { existsSync, readFileSync } = require("node:fs") as typeof import("node:fs");
+  const { dirname, join } = require("node:path") as typeof import("node:path");
   let dir = start;
   for (;;) {
     const file = join(dir, "package.json");

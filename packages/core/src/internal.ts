@@ -3,8 +3,10 @@ export { registerBackend } from "./backend-registry.ts";
 // Registers the channel reducers in every child before its arguments are decoded,
 // even when the target's module imports only types from core.
 import "./channel/index.ts";
-export { closeOwnedFds, setInheritedFds } from "./channel/fd-transfer.ts";
+export { closeMirroredFds, closeOwnedFds, mirrorOwnedFds, setInheritedFds } from "./channel/realm-fds.ts";
 export { bootstrapChild, reportUncaught } from "./child.ts";
+/** The types of `child-realm.ts`, the lean module a worker child loads instead of this one. */
+export type * as ChildRealm from "./child-realm.ts";
 export { loads } from "./codec/index.ts";
 export * as native from "./native/index.ts";
 // A child decodes its arguments before it imports anything of the user's:

@@ -3,7 +3,6 @@
  * `multiprocessing.process`): names, the children set, exit bookkeeping and
  * misuse checks. Launching is the backend's job (`backend.ts`).
  */
-import { availableParallelism } from "node:os";
 import type { ChildHandle } from "./backend.ts";
 import { loadBackend } from "./backend-registry.ts";
 import { encodeForLaunch } from "./channel/fd-transfer.ts";
@@ -12,7 +11,7 @@ import type { BackendName } from "./config.ts";
 import { PicklingError, ProcessError } from "./errors.ts";
 import { closeFd, pidfdOpen, pollReadable } from "./native/index.ts";
 import type { Bootstrap, ExportRef } from "./protocol/index.ts";
-import { runProcess } from "./child.ts";
+import { processModuleLoaded, runProcess } from "./child.ts";
 import { getStartMethod } from "./start-method.ts";
 
 /** A function a child can run. Parameters are checked by the caller's own types. */
@@ -414,6 +413,8 @@ export function activeChildren(): Process[] {
 
 /** Number of CPUs usable by this process (Python: `cpu_count`). */
 export function cpuCount(): number {
+  // node:os only here: importing it costs each child realm time at start.
+  const { availableParallelism } = require("node:os") as typeof import("node:os");
   return availableParallelism();
 }
 
@@ -432,3 +433,7 @@ function installExitHook(): void {
     }
   });
 }
+
+// Last, once every binding above is initialised: a child started without
+// this file (see `bootstrapChild`) gets its Process object now.
+processModuleLoaded({ Process, adoptAsCurrent });

@@ -6,7 +6,8 @@ import { registerReducer } from "../codec/index.ts";
 import { ProcessError } from "../errors.ts";
 import { closeFd, waitReady } from "../native/index.ts";
 import { checkTimeout, deadlineOf, SPIN_TRIES, spinStep, timeLeft, waitUntil } from "./_wait.ts";
-import { closeOwnedFd, decodeCarrying, encodeCarrying, type FdRef, ownFd, shareFd, takeFd } from "./fd-transfer.ts";
+import { decodeCarrying, encodeCarrying, type FdRef, shareFd, takeFd } from "./fd-transfer.ts";
+import { closeOwnedFd, ownFd } from "./realm-fds.ts";
 import { writeMessage } from "./framing.ts";
 import { type Message, MessageReader, type Unread } from "./message-reader.ts";
 

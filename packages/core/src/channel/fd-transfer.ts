@@ -17,10 +17,10 @@
  *
  * `takeFd` in the rebuild returns a descriptor owned by the new object.
  */
-import { fstatSync } from "node:fs";
 import { dumps, loads } from "../codec/index.ts";
 import { PicklingError } from "../errors.ts";
-import { closeFd, dupFd, pidfdGetfd, pidfdOpen } from "../native/index.ts";
+import { closeFd, dupFd, fileStat, pidfdGetfd, pidfdOpen } from "../native/index.ts";
+import { inheritedFds } from "./realm-fds.ts";
 
 /** How a reduced object names one of its descriptors. */
 export type FdRef = { i: number } | { h: number } | { pid: number; fd: number; ino: number };
@@ -41,8 +41,6 @@ let collecting: Collector | undefined;
 const OBJ = { path: "obj" };
 /** Descriptors of the message being decoded; an entry is set to -1 once taken. */
 let arriving: number[] | undefined;
-/** Descriptors this child was handed at start (`{ h }`), until taken. */
-let inherited: number[] = [];
 
 function collect<T>(kind: "i" | "h", encode: () => T): { value: T; fds: number[] } {
   const outer = collecting;
@@ -96,49 +94,10 @@ export function decodeCarrying(bytes: Uint8Array, fds: number[]): unknown {
   }
 }
 
-/** Descriptors owned by the library objects of this realm (Connections, Queues). */
-const owned = new Set<number>();
-
-/** Records that an object of this realm owns `fd` (closed with the realm if the object is not closed first). */
-export function ownFd(fd: number): number {
-  owned.add(fd);
-  return fd;
-}
-
-/** Closes `fd`, which an object of this realm owned. */
-export function closeOwnedFd(fd: number): void {
-  owned.delete(fd);
-  closeFd(fd);
-}
-
-/**
- * Closes every descriptor still owned by this realm's objects. A worker
- * thread's descriptors belong to the whole process, so unlike a process's
- * they do not close when the thread ends: without this, the other end of a
- * Connection a worker held would never see end-of-stream. Called when a
- * worker realm exits (and by the worker backend when it stops one).
- */
-export function closeOwnedFds(): void {
-  for (const fd of owned) closeFd(fd);
-  owned.clear();
-}
-
-// Bun.isMainThread, not node:worker_threads: importing that costs a worker ~5 ms.
-if (!Bun.isMainThread) process.on("exit", closeOwnedFds);
-
-/**
- * Records the descriptors a child was handed at start, in `LaunchRequest.fds`
- * order (the spawn entry passes 4, 5, ...). Descriptors not taken by the end
- * of the bootstrap stay open: a backend may close them then.
- */
-export function setInheritedFds(fds: readonly number[]): void {
-  inherited = [...fds];
-}
-
 /** Names descriptor `fd` for the encode in progress. Called by reducers. */
 export function shareFd(fd: number): FdRef {
   const c = collecting;
-  if (c === undefined) return { pid: process.pid, fd, ino: fstatSync(fd).ino };
+  if (c === undefined) return { pid: process.pid, fd, ino: fileStat(fd).ino };
   let at = c.fds.indexOf(fd);
   if (at < 0) at = c.fds.push(fd) - 1;
   return c.kind === "i" ? { i: at } : { h: at };
@@ -163,7 +122,7 @@ function claim(table: number[] | undefined, at: number, what: string): number {
  */
 export function takeFd(ref: FdRef): number {
   if ("i" in ref) return claim(arriving, ref.i, "attached descriptor");
-  if ("h" in ref) return claim(inherited, ref.h, "descriptor handed at start");
+  if ("h" in ref) return claim(inheritedFds(), ref.h, "descriptor handed at start");
   return borrow(ref);
 }
 
@@ -186,7 +145,7 @@ function borrow(ref: { pid: number; fd: number; ino: number }): number {
       { cause },
     );
   }
-  if (fstatSync(copy).ino !== ref.ino) {
+  if (fileStat(copy).ino !== ref.ino) {
     closeFd(copy);
     throw new PicklingError(
       `Cannot load value: descriptor ${ref.fd} of process ${ref.pid} was closed before it arrived`,

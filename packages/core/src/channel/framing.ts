@@ -22,9 +22,8 @@
  * 2.6 GB/s all through the socket, 1.3 GB/s all as a memfd, CPython 0.8–1.3
  * GB/s; streaming what fits keeps close to the first.
  */
-import { closeSync } from "node:fs";
 import { BackendError, EOFError } from "../errors.ts";
-import { Errno, memfdWith, sendBufferFree, sendParts, sendSome, waitReady } from "../native/index.ts";
+import { closeFd, Errno, memfdWith, sendBufferFree, sendParts, sendSome, waitReady } from "../native/index.ts";
 
 /** Bytes of a message header. */
 export const HEADER = 8;
@@ -102,7 +101,7 @@ function writeSplit(fd: number, payload: Uint8Array, streamed: number, fds: read
     view.setUint32(Field.STREAMED, streamed, true);
     writeAll(fd, head, payload.subarray(0, streamed), [memfd, ...fds]);
   } finally {
-    closeSync(memfd);
+    closeFd(memfd);
   }
 }
 

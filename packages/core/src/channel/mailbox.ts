@@ -14,7 +14,7 @@
  * datagram is gone: that one item is lost, the queue goes on.
  */
 import { closeFd, receiveSome, sendParts, setSocketBuffers, socketPair } from "../native/index.ts";
-import { closeOwnedFd, ownFd } from "./fd-transfer.ts";
+import { closeOwnedFd, ownFd } from "./realm-fds.ts";
 
 /** Kernel buffer asked for the mailbox: room for thousands of datagrams in flight. */
 const MAILBOX_BUFFER = 4 << 20;

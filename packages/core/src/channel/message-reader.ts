@@ -10,9 +10,8 @@
  * byte and never mixes two messages' sets in one read, so the message being
  * read always owns the first `fds` of the queue.
  */
-import { closeSync, readSync } from "node:fs";
 import { EOFError } from "../errors.ts";
-import { closeFd, receiveSome } from "../native/index.ts";
+import { closeFd, readAt, receiveSome } from "../native/index.ts";
 import { EXTENDED_HEADER, Field, HEADER, OUT_OF_LINE } from "./framing.ts";
 
 const BUFFER = 64 * 1024;
@@ -171,12 +170,12 @@ export class MessageReader {
     if (memfd === undefined) throw new EOFError("Connection broken: an out-of-line message arrived without its data");
     try {
       for (let at = big.streamed; at < big.bytes.byteLength; ) {
-        const n = readSync(memfd, big.bytes, at, big.bytes.byteLength - at, at - big.streamed);
+        const n = readAt(memfd, big.bytes.subarray(at), at - big.streamed);
         if (n === 0) throw new EOFError("Connection broken: an out-of-line message is shorter than its header says");
         at += n;
       }
     } finally {
-      closeSync(memfd);
+      closeFd(memfd);
     }
   }
 

@@ -31,7 +31,7 @@
  * a producer can run far ahead of its consumers without blocking.
  */
 import { closeFd, createSegment, type Mapping, mapShared, releasePages, unmap } from "../native/index.ts";
-import { closeOwnedFd, ownFd } from "./fd-transfer.ts";
+import { closeOwnedFd, ownFd } from "./realm-fds.ts";
 import type { SideLock } from "./side-lock.ts";
 import { tryLock, unlock } from "./side-lock.ts";
 

@@ -3,7 +3,6 @@
  * import it again on the other side (mirrors pickle's `whichmodule` and `find_class`).
  */
 
-import { readFileSync } from "node:fs";
 import { PicklingError } from "../errors.ts";
 
 /** Where an exported function or class lives: an absolute module path and an export name. */
@@ -66,6 +65,8 @@ function searchAsyncMain(main: string, value: unknown): ExportRef | undefined {
   let names = mainExports.get(main);
   if (names === undefined) {
     try {
+      // node:fs only here: importing it costs each child realm milliseconds.
+      const { readFileSync } = require("node:fs") as typeof import("node:fs");
       const source = readFileSync(main, "utf8");
       const loader = main.endsWith(".tsx") ? "tsx" : main.endsWith(".jsx") ? "jsx" : main.endsWith(".js") ? "js" : "ts";
       names = new Set(new Bun.Transpiler({ loader }).scan(source).exports);

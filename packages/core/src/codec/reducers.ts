@@ -69,8 +69,25 @@ export function reducerFor(proto: object): Reducer<object> | undefined {
   return undefined;
 }
 
+/** Loads the modules that register reducers, once, when `loads` meets a tag nobody registered yet. */
+let loadReducers: (() => void) | undefined;
+
+/**
+ * Defers loading the library's own reducers until a payload needs one: a
+ * child realm that is sent no library object never loads those modules.
+ * @param load Imports (synchronously) the modules that call `registerReducer`.
+ */
+export function loadReducersOnDemand(load: () => void): void {
+  loadReducers = load;
+}
+
 /** The reducer registered under `tag`, for `loads`. */
 export function reducerByTag(tag: string): Reducer<object> | undefined {
+  const hit = byTag.get(tag);
+  if (hit !== undefined || loadReducers === undefined) return hit?.reducer;
+  const load = loadReducers;
+  loadReducers = undefined;
+  load();
   return byTag.get(tag)?.reducer;
 }
 

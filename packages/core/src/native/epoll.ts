@@ -16,8 +16,8 @@
  * parent really closes the connection. Standard input becomes /dev/null
  * (Python's rule for children); standard output and error are kept.
  */
-import { openSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { ptr } from "bun:ffi";
+import { openFile, readFileText } from "./file.ts";
 import { fail, libc } from "./libc.ts";
 
 const EPOLL_CTL_ADD = 1;
@@ -37,16 +37,25 @@ export interface Registration {
   data: bigint;
 }
 
+/**
+ * `node:fs`, loaded by the parent's plan only: importing it costs every realm
+ * that loads `native/` (each worker child) milliseconds, and the child's
+ * `applyIsolation` does not need it.
+ */
+function fs(): typeof import("node:fs") {
+  return require("node:fs") as typeof import("node:fs");
+}
+
 function link(fd: number): string {
   try {
-    return readlinkSync(`/proc/self/fd/${fd}`);
+    return fs().readlinkSync(`/proc/self/fd/${fd}`);
   } catch {
     return "";
   }
 }
 
 function fdinfo(fd: number): string {
-  return readFileSync(`/proc/self/fdinfo/${fd}`, "latin1");
+  return readFileText(`/proc/self/fdinfo/${fd}`);
 }
 
 function flagsOf(info: string): number {
@@ -65,7 +74,8 @@ export function registrations(epfd: number): Registration[] {
 
 /** Descriptor numbers of every epoll instance this process holds. */
 export function epollDescriptors(): number[] {
-  return readdirSync("/proc/self/fd")
+  return fs()
+    .readdirSync("/proc/self/fd")
     .map(Number)
     .filter((fd) => link(fd) === "anon_inode:[eventpoll]");
 }
@@ -161,7 +171,7 @@ export function applyIsolation(plan: IsolationPlan): void {
         else freshTimerfd(reg.fd, reg.flags, Number(/^clockid:\s+(\d+)/m.exec(fdinfo(reg.fd))?.[1] ?? 1));
         addRegistration(fresh, reg);
       } else if (reg.action === "devnull") {
-        if (devNull < 0) devNull = openSync("/dev/null", "r");
+        if (devNull < 0) devNull = openFile("/dev/null", "read");
         if (libc.dup3(devNull, 0, 0) < 0) fail("dup3(/dev/null, 0)");
       } else {
         if (dead < 0) {

@@ -4,14 +4,14 @@
  * descriptors (those without close-on-exec), a new environment. Used to
  * start the runtime again with settings it reads only at start-up.
  */
-import { readFileSync } from "node:fs";
 import { ptr } from "bun:ffi";
+import { readFileText } from "./file.ts";
 import { errno, libc } from "./libc.ts";
 
 /** The environment the process was started with (not `process.env`, which the program may have changed). */
 export function startupEnvironment(): Map<string, string> {
   const out = new Map<string, string>();
-  for (const entry of readFileSync("/proc/self/environ", "latin1").split("\0")) {
+  for (const entry of readFileText("/proc/self/environ").split("\0")) {
     const at = entry.indexOf("=");
     if (at > 0) out.set(entry.slice(0, at), entry.slice(at + 1));
   }
@@ -32,7 +32,7 @@ function cStrings(list: string[]): { table: BigUint64Array; keep: Buffer[] } {
  * and `env`. Returns only on failure, with the errno.
  */
 export function reexecSelf(env: Record<string, string | undefined>): number {
-  const argv = readFileSync("/proc/self/cmdline", "latin1").split("\0");
+  const argv = readFileText("/proc/self/cmdline").split("\0");
   if (argv.at(-1) === "") argv.pop();
   const args = cStrings(argv);
   const vars = cStrings(Object.entries(env).flatMap(([k, v]) => (v === undefined ? [] : [`${k}=${v}`])));

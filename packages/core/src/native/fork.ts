@@ -4,7 +4,7 @@
  * a child reports on, and entropy for reseeding a child's random generators.
  */
 import { ptr } from "bun:ffi";
-import { Errno, errno, fail, libc } from "./libc.ts";
+import { bindAllSymbols, Errno, errno, fail, libc } from "./libc.ts";
 
 const O_CLOEXEC = 0o2000000;
 const GRND_NONBLOCK = 1;
@@ -15,6 +15,9 @@ const GRND_NONBLOCK = 1;
  * have run `markAllForkable()` first: without it the child crashes at once.
  */
 export function forkProcess(): number {
+  // The child must find every libc function bound: binding one calls dlopen,
+  // whose locks another thread of the parent may have held at the fork.
+  bindAllSymbols();
   const pid = libc.fork();
   if (pid < 0) fail("fork");
   return pid;

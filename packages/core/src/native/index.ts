@@ -12,13 +12,14 @@ export {
   writeByte,
 } from "./fork.ts";
 export { futexWait, futexWake, type WaitResult } from "./futex.ts";
+export { closeFd, type FileStat, fileStat, readAt } from "./file.ts";
 export { Errno } from "./libc.ts";
 export { dontForkMappings, markAllForkable } from "./madvise.ts";
 export { adoptSegment, attachSegment, createSegment, memfdWith, readWhole, type Segment } from "./memfd.ts";
 export { dieWithParent } from "./parent-death.ts";
 export { threadAlive } from "./liveness.ts";
 export { pauseWaker, waitForChange } from "./wake-on-change.ts";
-export { closeFd, peekExitStatus, pidfdOpen, pollReadable } from "./pidfd.ts";
+export { peekExitStatus, pidfdOpen, pollReadable } from "./pidfd.ts";
 export { type Mapping, mapShared, releasePages, unmap } from "./pages.ts";
 export {
   dupFd,

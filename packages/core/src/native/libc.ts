@@ -1,8 +1,9 @@
 /**
- * The one `dlopen` of libc: the typed symbol table every other file in
- * `native/` calls through, and errno turned into `BackendError`.
+ * libc through `bun:ffi`: the one typed symbol table every other file in
+ * `native/` calls through (each function bound by `dlopen` on first use),
+ * and errno turned into `BackendError`.
  */
-import { dlopen, FFIType, read } from "bun:ffi";
+import { dlopen, type FFIFunction, FFIType, type Library, read } from "bun:ffi";
 import { BackendError } from "../errors.ts";
 
 const { i32, i64, u32, u64, ptr, cstring } = FFIType;
@@ -10,10 +11,18 @@ const { i32, i64, u32, u64, ptr, cstring } = FFIType;
 /** Linux x86_64 / aarch64 system call numbers used through `syscall(2)`. */
 export const SYS =
   process.arch === "arm64"
-    ? { futex: 98, gettid: 178, pidfd_open: 434, pidfd_getfd: 438 }
-    : { futex: 202, gettid: 186, pidfd_open: 434, pidfd_getfd: 438 };
+    ? { futex: 98, gettid: 178, pidfd_open: 434, pidfd_getfd: 438, openat: 56, fstat: 80, pread64: 67, pwrite64: 68 }
+    : { futex: 202, gettid: 186, pidfd_open: 434, pidfd_getfd: 438, openat: 257, fstat: 5, pread64: 17, pwrite64: 18 };
 
-const lib = dlopen(process.platform === "linux" ? "libc.so.6" : "libc.dylib", {
+const LIBC = process.platform === "linux" ? "libc.so.6" : "libc.dylib";
+
+/** Types a symbol table as `dlopen` itself would (enum members kept, for precise return types). */
+function signatures<Fns extends Record<string, FFIFunction>>(fns: Fns): Fns {
+  return fns;
+}
+
+/** Every libc function `native/` calls, with its C signature. */
+const SYMBOLS = signatures({
   syscall: { args: [i64, i64, i64, i64, i64, i64], returns: i64 },
   memfd_create: { args: [cstring, u32], returns: i32 },
   ftruncate: { args: [i32, i64], returns: i32 },
@@ -57,8 +66,36 @@ const lib = dlopen(process.platform === "linux" ? "libc.so.6" : "libc.dylib", {
   __errno_location: { args: [], returns: ptr },
 });
 
-/** The raw libc functions; only files in `native/` may call them. */
-export const libc = lib.symbols;
+type Symbols = Library<typeof SYMBOLS>["symbols"];
+
+/**
+ * The raw libc functions; only files in `native/` may call them. Each is bound
+ * on first use: binding compiles a trampoline per function, and a new realm
+ * (a worker child) paid about 0.5 ms to bind all of them, most never called there.
+ */
+export const libc = {} as Symbols;
+
+for (const name of Object.keys(SYMBOLS) as (keyof Symbols)[]) {
+  Object.defineProperty(libc, name, {
+    configurable: true,
+    enumerable: true,
+    get() {
+      const fn = dlopen(LIBC, { [name]: SYMBOLS[name] }).symbols[name];
+      // From now on a plain property: calls on hot paths see no getter.
+      Object.defineProperty(libc, name, { value: fn, enumerable: true });
+      return fn;
+    },
+  });
+}
+
+let allBound = false;
+
+/** Binds every libc function now (before a fork: a child must not call dlopen). */
+export function bindAllSymbols(): void {
+  if (allBound) return;
+  for (const name of Object.keys(SYMBOLS) as (keyof Symbols)[]) void libc[name];
+  allBound = true;
+}
 
 /** errno of the last failed call on this thread. */
 export function errno(): number {

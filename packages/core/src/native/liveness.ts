@@ -2,7 +2,11 @@
  * Whether a kernel thread still runs, for the dead-owner rule of locks: a
  * waiter asks this about the thread id recorded as a lock's holder.
  */
-import { readFileSync } from "node:fs";
+import { readFileBytes } from "./file.ts";
+
+const CLOSE_PAREN = 0x29;
+const ZOMBIE = 0x5a; // "Z"
+const DEAD = 0x58; // "X"
 
 /**
  * True while thread `tid` (of any process) exists and has not ended. A zombie
@@ -11,14 +15,14 @@ import { readFileSync } from "node:fs";
  * would reap it.
  */
 export function threadAlive(tid: number): boolean {
-  let stat: string;
+  let stat: Uint8Array;
   try {
     // /proc/<tid> exists for every thread, not only for thread-group leaders.
-    stat = readFileSync(`/proc/${tid}/stat`, "latin1");
+    stat = readFileBytes(`/proc/${tid}/stat`);
   } catch {
     return false;
   }
   // "tid (comm) S ...": comm may itself hold ')', so read after the last one.
-  const state = stat.charAt(stat.lastIndexOf(")") + 2);
-  return state !== "Z" && state !== "X" && state !== "";
+  const state = stat[stat.lastIndexOf(CLOSE_PAREN) + 2];
+  return state !== undefined && state !== ZOMBIE && state !== DEAD;
 }

@@ -12,7 +12,7 @@
  * exception is VM_IO mappings ([vvar], [vvar_vclock]), where the walk stops
  * with EINVAL: the address space is cut around them.
  */
-import { readFileSync } from "node:fs";
+import { readFileText } from "./file.ts";
 import { libc } from "./libc.ts";
 
 const MADV_DOFORK = 11;
@@ -27,7 +27,7 @@ let ranges: Array<[number, number]> | undefined;
 function computeRanges(): Array<[number, number]> {
   const special: Array<[number, number]> = [];
   let top = USER_TOP_47;
-  for (const line of readFileSync("/proc/self/maps", "latin1").split("\n")) {
+  for (const line of readFileText("/proc/self/maps").split("\n")) {
     const m = /^([0-9a-f]+)-([0-9a-f]+) .*\[(vvar[^\]]*|vsyscall)\]$/.exec(line);
     const end = /^[0-9a-f]+-([0-9a-f]+) /.exec(line);
     if (end !== null && Number.parseInt(end[1]!, 16) > USER_TOP_47 && !line.endsWith("[vsyscall]")) top = USER_TOP_56;
@@ -60,7 +60,7 @@ export function markAllForkable(): void {
 export function dontForkMappings(): string[] {
   const out: string[] = [];
   let header = "";
-  for (const line of readFileSync("/proc/self/smaps", "latin1").split("\n")) {
+  for (const line of readFileText("/proc/self/smaps").split("\n")) {
     if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) header = line;
     else if (line.startsWith("VmFlags:") && / dc( |$)/.test(line)) out.push(header);
   }

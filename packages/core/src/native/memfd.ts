@@ -3,8 +3,8 @@
  * name in /dev/shm, so nothing is left behind when every holder has exited;
  * another process attaches through `/proc/<pid>/fd/<fd>` of any holder.
  */
-import { closeSync, fstatSync, openSync, readSync, writeSync } from "node:fs";
 import { toArrayBuffer } from "bun:ffi";
+import { closeFd, fileStat, openFile, readAt, writeAt } from "./file.ts";
 import { fail, libc } from "./libc.ts";
 import { mapSharedBytes } from "./pages.ts";
 
@@ -31,7 +31,7 @@ export function createSegment(size: number, label = "multiproc"): Segment {
   const fd = libc.memfd_create(Buffer.from(`${label}\0`), MFD_CLOEXEC);
   if (fd < 0) fail("memfd_create");
   if (libc.ftruncate(fd, size) !== 0) fail("ftruncate");
-  return map(fd, size, fstatSync(fd).ino);
+  return map(fd, size, fileStat(fd).ino);
 }
 
 /**
@@ -40,10 +40,9 @@ export function createSegment(size: number, label = "multiproc"): Segment {
  * reused descriptor number.
  */
 export function attachSegment(pid: number, fd: number, ino: number, size: number): Segment {
-  const own = openSync(`/proc/${pid}/fd/${fd}`, "r+");
-  const st = fstatSync(own);
-  if (st.ino !== ino) {
-    closeSync(own);
+  const own = openFile(`/proc/${pid}/fd/${fd}`, "read-write");
+  if (fileStat(own).ino !== ino) {
+    closeFd(own);
     throw new Error(`Descriptor ${fd} of process ${pid} is no longer the shared segment ${ino}`);
   }
   return map(own, size, ino);
@@ -62,18 +61,17 @@ export function adoptSegment(fd: number, ino: number, size: number, address: num
 export function memfdWith(bytes: Uint8Array, label = "multiproc-msg"): number {
   const fd = libc.memfd_create(Buffer.from(`${label}\0`), MFD_CLOEXEC);
   if (fd < 0) fail("memfd_create");
-  let done = 0;
-  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, done);
+  writeAt(fd, bytes, 0);
   return fd;
 }
 
 /** Reads the whole of a descriptor from offset 0 (a memfd or file handed over by the parent). */
 export function readWhole(fd: number): Uint8Array {
-  const size = fstatSync(fd).size;
+  const size = fileStat(fd).size;
   const out = new Uint8Array(size);
   let done = 0;
   while (done < size) {
-    const n = readSync(fd, out, done, size - done, done);
+    const n = readAt(fd, out.subarray(done), done);
     if (n === 0) break;
     done += n;
   }

@@ -2,8 +2,8 @@
  * Mapping a descriptor this process owns (a queue's ring, received as a
  * descriptor rather than opened by path), giving pages back, and unmapping.
  */
-import { fstatSync } from "node:fs";
 import { toArrayBuffer } from "bun:ffi";
+import { fileStat } from "./file.ts";
 import { fail, libc } from "./libc.ts";
 
 const PROT_READ_WRITE = 0x1 | 0x2;
@@ -26,7 +26,7 @@ export function mapSharedBytes(fd: number, size: number): Mapping {
 
 /** Maps all of file descriptor `fd` (a memfd) read-write and shared. */
 export function mapShared(fd: number): Mapping {
-  return mapSharedBytes(fd, fstatSync(fd).size);
+  return mapSharedBytes(fd, fileStat(fd).size);
 }
 
 /**

@@ -3,7 +3,6 @@
  * the child ends, and waitid(WNOWAIT) reads its status while leaving the zombie
  * for whoever owns the reaping (Bun's event loop, for children it spawned).
  */
-import { closeSync } from "node:fs";
 import { ptr } from "bun:ffi";
 import { Errno, errno, fail, libc, SYS } from "./libc.ts";
 import { pollSlice, waitBegins, waitEnds } from "./thread-stop.ts";
@@ -20,15 +19,6 @@ export function pidfdOpen(pid: number): number {
   const fd = Number(libc.syscall(SYS.pidfd_open, pid, 0, 0, 0, 0, 0));
   if (fd < 0) fail(`pidfd_open(${pid})`);
   return fd;
-}
-
-/** Closes a descriptor, ignoring one that is already closed. */
-export function closeFd(fd: number): void {
-  try {
-    closeSync(fd);
-  } catch {
-    // Already closed: nothing to release.
-  }
 }
 
 /**

@@ -4,7 +4,7 @@
  * readable when that thread exits. The worker backend's sentinel.
  */
 import { fail, libc, SYS } from "./libc.ts";
-import { closeFd } from "./pidfd.ts";
+import { closeFd } from "./file.ts";
 import { threadId } from "./thread.ts";
 
 /** pidfd_open flag: the pid is a thread id, and readiness means that thread exited. Equal to O_EXCL. */
