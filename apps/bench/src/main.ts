@@ -29,23 +29,33 @@ const outDir = outAt === -1 ? undefined : Bun.argv[outAt + 1];
 if (outAt !== -1 && (outDir === undefined || outDir.startsWith("--"))) throw new Error("--out needs a directory");
 const opts = { quick };
 const started = performance.now();
+/** Says on stderr which part runs, so a stalled run shows where it stalled. */
+const phase = (name: string) =>
+  console.error(`bench: ${name} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
 
 // The scaling curves first, from a fresh parent: at the end of a full run, a
 // fork child echoing 64 KiB–16 MiB messages ran 5–14× slower than in a fresh
 // program (the parent's state it inherits), which is not what the curve is about.
+phase("scaling curves");
 const curves: Curve[] = await runScaling(opts);
-const figures: Figure[] = [...(await runOurs(opts)), ...(await runBaselines(opts))];
+phase("start, locks");
+const figures: Figure[] = [...(await runOurs(opts))];
+phase("raw Bun baselines");
+figures.push(...(await runBaselines(opts)));
+phase("CPython suite");
 const python = runPython(opts);
 if (python !== undefined) figures.push(...python.figures);
 
 // Channels (Pipe round trips, Queue throughput 1 → 1 and 4 → 1, 8 MiB
 // messages), four processes on one locked Value, and a 10M-element shared
 // Array: their own runners time both sides in one run.
+phase("channels");
 for (const f of await runChannelBench(quick)) {
   // "Pipe round trip, small object (µs)" is the same workload as the baselines' one (1 KiB, 1 MiB too).
   const workload = f.workload.replace(/ \([^)]*\)$/, "");
   figures.push({ workload, system: f.system, medianMs: f.microseconds / 1000, opsPerSec: 1e6 / f.microseconds });
 }
+phase("locked Value");
 const LOCKED_VALUE = "locked Value += 1, 4 processes on one Value";
 for (const [i, backend] of getAllStartMethods().entries()) {
   const r = await benchShared({ backend, increments: quick ? 20_000 : 200_000, python: i === 0 });
@@ -56,8 +66,11 @@ for (const [i, backend] of getAllStartMethods().entries()) {
   }
 }
 
+phase("shared Array");
 figures.push(...(await runSharedArray(opts)));
+phase("Pool");
 figures.push(...(await runPoolBench(opts)));
+phase("report");
 
 // Where two runners measured the same workload on the same system, keep the
 // better figure: load from elsewhere only ever makes a run slower.
