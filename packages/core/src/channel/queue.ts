@@ -281,6 +281,31 @@ export class Queue<T = unknown> {
     }
   }
 
+  /**
+   * Internal (the Pool): resolves true once the queue holds an item, false
+   * after `timeout` ms, without taking it. The caller then takes items with
+   * `getNowait` in one synchronous run: an item taken inside an async `get`
+   * sits in a promise until the event loop turns, out of reach of a
+   * `getSync` that this thread may run meanwhile.
+   */
+  async readable(timeout: number): Promise<boolean> {
+    const ring = this.#live("get");
+    const deadline = performance.now() + timeout;
+    this.#waiting++;
+    try {
+      for (let turns = 0; ; turns++) {
+        if (this.#ring === undefined) return false;
+        const tail = Atomics.load(ring.words, Slot.TAIL);
+        if (!ring.empty()) return true;
+        if (performance.now() >= deadline) return false;
+        if (turns < ASYNC_SPIN_TURNS) await nextTurn();
+        else await this.#await(ring, Slot.GETTERS, Slot.TAIL, tail, deadline);
+      }
+    } finally {
+      this.#settle();
+    }
+  }
+
   /** Takes without waiting (Python: `get_nowait`). @throws Empty */
   getNowait(): T {
     return this.getSync({ block: false });

@@ -564,18 +564,11 @@ export class Pool {
   async #readLoop(): Promise<void> {
     try {
       while (this.#hasWork() && this.#state !== "terminate") {
-        let reply: ReplyMessage | undefined;
-        try {
-          reply = await this.#results.get({ timeout: this.#nextWait() });
-        } catch (error) {
-          if (this.#terminated()) return;
-          if (!(error instanceof Empty)) throw error;
-        }
+        // Wait without taking: replies are taken and handled in one synchronous
+        // run, so a `Sync` call of this thread never waits for a reply held here.
+        await this.#results.readable(this.#nextWait());
         if (this.#terminated()) return;
-        if (reply !== undefined) {
-          this.#onReply(reply);
-          this.#drainReplies();
-        }
+        this.#drainReplies();
         this.#housekeep();
       }
     } catch (error) {

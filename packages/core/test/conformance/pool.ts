@@ -80,6 +80,18 @@ export function poolTests(s: Suite): void {
       });
     });
 
+    test("Sync calls right after async ones never wait for a reply the async side holds", async () => {
+      await withPool(mp.Pool(2), async (pool) => {
+        for (let i = 0; i < 200; i++) {
+          const pending = pool.applyAsync(t.square, [i]);
+          // A bounded getSync: a reply stuck with the async reader would be a TimeoutError, not a hang.
+          expect(pool.applyAsync(t.add, [i, 1]).getSync(5000)).toBe(i + 1);
+          expect(pool.mapAsync(t.square, [i, i + 1]).getSync(5000)).toEqual([i * i, (i + 1) * (i + 1)]);
+          expect(await pending.get(5000)).toBe(i * i);
+        }
+      });
+    });
+
     test("chunksize edge cases: no items, one item, chunksize larger than the input, a bad chunksize", async () => {
       await withPool(mp.Pool(2), async (pool) => {
         expect(await pool.map(t.square, [])).toEqual([]);
