@@ -6,10 +6,10 @@
 // The files themselves, not the folders' index files: a worker child loads
 // this module at every start, and the rest of those folders is not needed here.
 import { loads } from "./codec/decode.ts";
-import { resolveExport } from "./codec/exports.ts";
+import { importExport } from "./codec/exports.ts";
 import { writeAllSync } from "./native/write-all.ts";
 import type { ChildIdentity, Process, ProcessOptions } from "./process.ts";
-import { type Bootstrap, type ExportRef, parseBootstrap } from "./protocol/index.ts";
+import { type Bootstrap, parseBootstrap } from "./protocol/index.ts";
 
 /** Prints an uncaught error the way Python prints a child's traceback. */
 export function reportUncaught(name: string, error: unknown): void {
@@ -26,13 +26,6 @@ export async function runProcess(proc: Process): Promise<number> {
     reportUncaught(proc.name, error);
     return 1;
   }
-}
-
-async function load(ref: ExportRef): Promise<unknown> {
-  // import() first: it evaluates the module even when it uses top-level await,
-  // which resolveExport's synchronous require cannot.
-  await import(ref.module);
-  return resolveExport(ref);
 }
 
 /** What `process.ts` hands this file as it loads. */
@@ -83,8 +76,8 @@ export async function bootstrapChild(message: unknown): Promise<number> {
   let m: ProcessModule | undefined;
   let proc: Process;
   try {
-    const target = boot.target === null ? undefined : await load(boot.target);
-    const cls = boot.cls === null ? undefined : await load(boot.cls);
+    const target = boot.target === null ? undefined : await importExport(boot.target);
+    const cls = boot.cls === null ? undefined : await importExport(boot.cls);
     const args = loads(boot.args) as unknown[];
     const fields = loads(boot.fields) as Record<string, unknown>;
     const opts = { target: target as Process["run"] | undefined, args, name: boot.name, daemon: boot.daemon };

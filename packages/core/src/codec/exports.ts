@@ -163,3 +163,13 @@ export function resolveExport(ref: ExportRef): unknown {
   resolved.set(key, value);
   return value;
 }
+
+/**
+ * `resolveExport` after an `import()` of the module: import() evaluates a
+ * module that uses top-level await, which resolveExport's synchronous
+ * `require` cannot. For children that re-import the program.
+ */
+export async function importExport(ref: ExportRef): Promise<unknown> {
+  await import(ref.module);
+  return resolveExport(ref);
+}

@@ -5,6 +5,6 @@
 
 export { loads } from "./decode.ts";
 export { type DumpsOptions, dumps } from "./encode.ts";
-export { type ExportRef, type Exportable, findExport, resolveExport } from "./exports.ts";
+export { type ExportRef, type Exportable, findExport, importExport, resolveExport } from "./exports.ts";
 export { type ErrorData, rebuildError } from "./rebuild-error.ts";
 export { type Reducer, registerReducer } from "./reducers.ts";

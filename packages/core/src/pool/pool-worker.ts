@@ -6,7 +6,7 @@
  * answer (see `Pool`).
  */
 import type { Queue } from "../channel/index.ts";
-import { type ExportRef, resolveExport } from "../codec/index.ts";
+import { type ExportRef, importExport } from "../codec/index.ts";
 import { PicklingError } from "../errors.ts";
 import {
   type FnRef,
@@ -116,10 +116,7 @@ function reply(results: Queue<ReplyMessage>, id: number, ok: boolean, value: unk
 }
 
 async function load(ref: ExportRef): Promise<Callable> {
-  // import() first: it evaluates a module that uses top-level await, which
-  // resolveExport's synchronous require cannot.
-  await import(ref.module);
-  const fn = resolveExport(ref);
+  const fn = await importExport(ref);
   if (typeof fn !== "function") throw new TypeError(`${ref.name} of ${ref.module} is not a function`);
   return fn as Callable;
 }

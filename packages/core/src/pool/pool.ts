@@ -16,6 +16,7 @@
  * - No result-handler thread: the parent reads replies on its event loop
  *   while tasks are out, and the `Sync` forms read them in the calling thread.
  */
+import { checkTimeout } from "../channel/_wait.ts";
 import { Queue } from "../channel/index.ts";
 import type { Item } from "../channel/queue-item.ts";
 import { dumps, findExport } from "../codec/index.ts";
@@ -106,7 +107,6 @@ interface Job {
   readonly signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
   worker: Worker | undefined;
-  sentAt: number;
   deadline: number;
   done: boolean;
   readonly settle: (ok: boolean, value: unknown) => void;
@@ -302,7 +302,6 @@ export class Pool {
       signal: opts?.signal,
       onAbort: undefined,
       worker: undefined,
-      sentAt: 0,
       deadline: Number.POSITIVE_INFINITY,
       done: false,
       settle,
@@ -372,8 +371,8 @@ export class Pool {
     job.item = undefined;
     w.tasks.putEncodedSync(item);
     job.worker = w;
-    job.sentAt = performance.now();
-    if (job.timeout !== undefined) job.deadline = job.sentAt + job.timeout;
+    // A task's time limit counts from here: it runs alone, so its worker starts it now.
+    if (job.timeout !== undefined) job.deadline = performance.now() + job.timeout;
     if (isAlone(job)) this.#watched.add(job);
     w.inFlight.push(job);
     this.#running.set(job.id, job);
@@ -983,9 +982,7 @@ function checkArgLists(items: unknown[], what: string): void {
 function checkApplyOptions(opts: ApplyOptions<never> | undefined): void {
   if (opts === undefined) return;
   const { timeout, signal, callback, errorCallback } = opts;
-  if (timeout !== undefined && !(typeof timeout === "number" && timeout >= 0)) {
-    throw new RangeError(`task timeout must be a number of milliseconds >= 0, got ${String(timeout)}`);
-  }
+  checkTimeout(timeout, "task");
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError("signal must be an AbortSignal");
   if (callback !== undefined && typeof callback !== "function") throw new TypeError("callback must be a function");
   if (errorCallback !== undefined && typeof errorCallback !== "function") {
