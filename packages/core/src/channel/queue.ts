@@ -232,7 +232,12 @@ export class Queue<T = unknown> {
       if (!ring.empty()) {
         if (!lockSync(ring.readLock, block ? deadline : performance.now() + NOWAIT_LOCK_MS))
           throw new Empty("Queue is empty");
-        const got = this.#takeHeld(ring);
+        let got: Taken | undefined;
+        try {
+          got = takeItem(ring, this.#mailbox);
+        } finally {
+          unlock(ring.readLock);
+        }
         if (got !== undefined) return decodeCarrying(got.bytes, got.fds) as T;
       }
       if (!block || performance.now() >= deadline) throw new Empty("Queue is empty");
@@ -249,8 +254,9 @@ export class Queue<T = unknown> {
     const deadline = block ? deadlineOf(opts?.timeout) : performance.now();
     this.#waiting++;
     try {
-      for (;;) {
+      for (let turns = 0; ; turns++) {
         this.#live("get");
+        const tail = Atomics.load(ring.words, Slot.TAIL);
         if (!ring.empty()) {
           if (!tryLock(ring.readLock)) {
             if (!(await awaitLockFree(ring.readLock, block ? deadline : performance.now() + NOWAIT_LOCK_MS))) {
@@ -258,11 +264,17 @@ export class Queue<T = unknown> {
             }
             continue;
           }
-          const got = this.#takeHeld(ring);
+          let got: Taken | undefined;
+          try {
+            got = takeItem(ring, this.#mailbox);
+          } finally {
+            unlock(ring.readLock);
+          }
           if (got !== undefined) return decodeCarrying(got.bytes, got.fds) as T;
         }
         if (!block || performance.now() >= deadline) throw new Empty("Queue is empty");
-        await this.#untilReadable(ring, deadline);
+        if (turns < ASYNC_SPIN_TURNS) await nextTurn();
+        else await this.#await(ring, Slot.GETTERS, Slot.TAIL, tail, deadline);
       }
     } finally {
       this.#settle();
@@ -278,36 +290,19 @@ export class Queue<T = unknown> {
    */
   async readable(timeout: number): Promise<boolean> {
     const ring = this.#live("get");
+    const deadline = performance.now() + timeout;
     this.#waiting++;
     try {
-      await this.#untilReadable(ring, performance.now() + timeout);
-      return this.#ring !== undefined && !ring.empty();
+      for (let turns = 0; ; turns++) {
+        if (this.#ring === undefined) return false;
+        const tail = Atomics.load(ring.words, Slot.TAIL);
+        if (!ring.empty()) return true;
+        if (performance.now() >= deadline) return false;
+        if (turns < ASYNC_SPIN_TURNS) await nextTurn();
+        else await this.#await(ring, Slot.GETTERS, Slot.TAIL, tail, deadline);
+      }
     } finally {
       this.#settle();
-    }
-  }
-
-  /**
-   * Waits, without blocking the event loop, until `ring` holds an item,
-   * `deadline` passes or this queue is closed: a few turns of the loop first,
-   * then this realm's waker thread.
-   */
-  async #untilReadable(ring: Ring, deadline: number): Promise<void> {
-    for (let turns = 0; ; turns++) {
-      // TAIL before the emptiness check: an item put in between changes it, so the wait returns at once.
-      const tail = Atomics.load(ring.words, Slot.TAIL);
-      if (this.#ring === undefined || !ring.empty() || performance.now() >= deadline) return;
-      if (turns < ASYNC_SPIN_TURNS) await nextTurn();
-      else await this.#await(ring, Slot.GETTERS, Slot.TAIL, tail, deadline);
-    }
-  }
-
-  /** Takes the next item; the caller holds the read lock, which this releases. */
-  #takeHeld(ring: Ring): Taken | undefined {
-    try {
-      return takeItem(ring, this.#mailbox);
-    } finally {
-      unlock(ring.readLock);
     }
   }
 
