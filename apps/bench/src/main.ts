@@ -69,7 +69,21 @@ for (const [i, backend] of getAllStartMethods().entries()) {
 phase("shared Array");
 figures.push(...(await runSharedArray(opts)));
 phase("Pool");
-figures.push(...(await runPoolBench(opts)));
+// A fork worker stuck on its way in (issue #4's residual hang) can stall a
+// pool for good, as it would stall CPython's: the phase then reports that
+// instead of stalling the run.
+const POOL_PHASE_MS = quick ? 60_000 : 300_000;
+let poolTimer: Timer | undefined;
+const poolFigures = await Promise.race([
+  runPoolBench(opts),
+  new Promise<undefined>((resolve) => {
+    poolTimer = setTimeout(resolve, POOL_PHASE_MS);
+  }),
+]);
+clearTimeout(poolTimer);
+if (poolFigures === undefined)
+  console.error(`bench: the Pool phase did not finish within ${POOL_PHASE_MS / 1000} s; its rows are missing`);
+else figures.push(...poolFigures);
 phase("report");
 
 // Where two runners measured the same workload on the same system, keep the
