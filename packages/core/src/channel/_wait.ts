@@ -9,6 +9,7 @@
  * was far worse (490 µs): the peer woken on the same CPU cannot run until the
  * spinner's time slice ends.
  */
+import { forever, forkedSince } from "../inherited-wait.ts";
 import { futexWait, waitForChange, yieldThread } from "../native/index.ts";
 
 /** Tries (each one system call + sched_yield) before a sync wait goes to sleep. */
@@ -40,6 +41,7 @@ export function timeLeft(deadline: number): number | undefined {
  */
 export async function waitUntil(ready: () => boolean, deadline: number): Promise<boolean> {
   // TODO(#5): wake async waiters through the futex_waitv waker (native/wake-on-change.ts) instead of re-checking.
+  const pid = process.pid;
   let pause = 0;
   for (let turns = 0; ; turns++) {
     if (ready()) return true;
@@ -50,6 +52,7 @@ export async function waitUntil(ready: () => boolean, deadline: number): Promise
       pause = Math.min(MAX_PAUSE, pause === 0 ? 0.25 : pause * 2);
       await Bun.sleep(Math.min(pause, left));
     }
+    if (forkedSince(pid)) await forever; // ready() may take what is the parent's
   }
 }
 

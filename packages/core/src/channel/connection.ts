@@ -4,6 +4,7 @@
  */
 import { registerReducer } from "../codec/index.ts";
 import { ProcessError } from "../errors.ts";
+import { forever, forkedSince } from "../inherited-wait.ts";
 import { closeFd, waitReady } from "../native/index.ts";
 import { checkTimeout, deadlineOf, SPIN_TRIES, spinStep, timeLeft, waitUntil } from "./_wait.ts";
 import { decodeCarrying, encodeCarrying, type FdRef, shareFd, takeFd } from "./fd-transfer.ts";
@@ -174,7 +175,9 @@ export class Connection {
   }
 
   async #next(what: string): Promise<Message> {
+    const pid = process.pid;
     for (;;) {
+      if (forkedSince(pid)) await forever;
       this.#forReading(what); // also when closed while waiting
       const m = this.#reader.next();
       if (m !== undefined) return m;

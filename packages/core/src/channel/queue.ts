@@ -19,6 +19,7 @@
  */
 import { registerReducer } from "../codec/index.ts";
 import { Empty, Full, ProcessError } from "../errors.ts";
+import { forever, forkedSince } from "../inherited-wait.ts";
 import { futexWake, waitReady } from "../native/index.ts";
 import {
   awaitWord,
@@ -179,9 +180,11 @@ export class Queue<T = unknown> {
     const block = opts?.block !== false;
     const deadline = block ? deadlineOf(opts?.timeout) : performance.now();
     const item = encodeItem(ring, obj);
+    const pid = process.pid;
     this.#waiting++;
     try {
       for (;;) {
+        if (forkedSince(pid)) await forever;
         this.#live("put");
         const head = Atomics.load(ring.words, Slot.HEAD);
         let outcome: Outcome | "busy" = "busy";
@@ -252,9 +255,11 @@ export class Queue<T = unknown> {
     checkTimeout(opts?.timeout, "get");
     const block = opts?.block !== false;
     const deadline = block ? deadlineOf(opts?.timeout) : performance.now();
+    const pid = process.pid;
     this.#waiting++;
     try {
       for (let turns = 0; ; turns++) {
+        if (forkedSince(pid)) await forever;
         this.#live("get");
         const tail = Atomics.load(ring.words, Slot.TAIL);
         if (!ring.empty()) {
@@ -291,9 +296,11 @@ export class Queue<T = unknown> {
   async readable(timeout: number): Promise<boolean> {
     const ring = this.#live("get");
     const deadline = performance.now() + timeout;
+    const pid = process.pid;
     this.#waiting++;
     try {
       for (let turns = 0; ; turns++) {
+        if (forkedSince(pid)) await forever;
         if (this.#ring === undefined) return false;
         const tail = Atomics.load(ring.words, Slot.TAIL);
         if (!ring.empty()) return true;

@@ -17,6 +17,7 @@
  * nothing half-done that anyone can see.
  */
 import { futexWait, futexWake, threadAlive, threadId } from "../native/index.ts";
+import { forever, forkedSince } from "../inherited-wait.ts";
 import { awaitWord, SLICE_MS, SPIN_TRIES, spinStep } from "./_wait.ts";
 
 const CONTENDED = 0x4000_0000;
@@ -91,6 +92,7 @@ export async function awaitLockFree(lock: SideLock, deadline: number): Promise<b
     if (Atomics.load(words, index) === 0) return true;
     spinStep();
   }
+  const pid = process.pid;
   let lastCheck = performance.now();
   for (;;) {
     const v = Atomics.load(words, index);
@@ -107,6 +109,7 @@ export async function awaitLockFree(lock: SideLock, deadline: number): Promise<b
       lastCheck = now;
     }
     await awaitWord(lock.address, v | CONTENDED, deadline);
+    if (forkedSince(pid)) await forever; // its caller would take the lock
   }
 }
 

@@ -22,6 +22,7 @@ import type { Item } from "../channel/queue-item.ts";
 import { dumps, findExport } from "../codec/index.ts";
 import type { BackendName } from "../config.ts";
 import { ConfigError, Empty, PicklingError, ProcessError, TimeoutError } from "../errors.ts";
+import { forever, forkedSince } from "../inherited-wait.ts";
 import type { Process } from "../process.ts";
 import { AsyncResult, type ResultCallbacks, settleResult } from "./async-result.ts";
 import { poolWorker, workerLoop } from "./pool-worker.ts";
@@ -134,6 +135,8 @@ export class Pool {
   readonly #initargs: unknown[];
   readonly #maxTasks: number;
   readonly #results = new Queue<ReplyMessage>();
+  /** The process that made the pool (a fork worker holds a copy of it, see `#readLoop`). */
+  readonly #pid = process.pid;
   readonly #workers: Worker[] = [];
   /** Jobs not sent yet; `#head` is the next. */
   #pending: Job[] = [];
@@ -566,6 +569,8 @@ export class Pool {
         // Wait without taking: replies are taken and handled in one synchronous
         // run, so a `Sync` call of this thread never waits for a reply held here.
         await this.#results.readable(this.#nextWait());
+        // The pool forks its workers from its user's async code, often while this step is due.
+        if (forkedSince(this.#pid)) await forever;
         if (this.#terminated()) return;
         this.#drainReplies();
         this.#housekeep();

@@ -5,6 +5,7 @@
  * microseconds; otherwise, or where no waker can run, the condition is
  * re-checked with a growing pause (0.5 ms up to 8 ms).
  */
+import { forever, forkedSince } from "../inherited-wait.ts";
 import { waitForChange } from "../native/index.ts";
 
 /** Longest pause between two checks when polling (ms). */
@@ -28,6 +29,7 @@ export async function pollUntil(
   word?: WatchedWord,
 ): Promise<boolean> {
   const deadline = timeout === undefined ? Number.POSITIVE_INFINITY : performance.now() + timeout;
+  const pid = process.pid;
   let pause = 0;
   for (;;) {
     // Read the word before the condition: a change after this read makes
@@ -37,11 +39,11 @@ export async function pollUntil(
     const left = deadline - performance.now();
     if (left <= 0) return ready();
     const change = word === undefined ? undefined : waitForChange(word.address, expected!, Math.min(left, RECHECK_MS));
-    if (change !== undefined) {
-      await change;
-      continue;
+    if (change !== undefined) await change;
+    else {
+      await Bun.sleep(Math.min(pause, left));
+      pause = Math.min(MAX_PAUSE, pause === 0 ? 0.5 : pause * 2);
     }
-    await Bun.sleep(Math.min(pause, left));
-    pause = Math.min(MAX_PAUSE, pause === 0 ? 0.5 : pause * 2);
+    if (forkedSince(pid)) await forever; // ready() takes permits and locks
   }
 }

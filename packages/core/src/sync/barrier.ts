@@ -10,6 +10,7 @@
  */
 import { registerReducer } from "../codec/index.ts";
 import { BrokenBarrierError } from "../errors.ts";
+import { forever, forkedSince } from "../inherited-wait.ts";
 import { futexWait, futexWake } from "../native/index.ts";
 import { allocate, attach, type Block, type BlockHandle } from "../shared/arena.ts";
 import { pollUntil } from "./_poll.ts";
@@ -262,6 +263,7 @@ export class Barrier {
   }
 
   async #sleep(gen: number, deadline: number | undefined): Promise<void> {
+    const pid = process.pid;
     this.#lock.release();
     try {
       const left = deadline === undefined ? undefined : Math.max(0, deadline - performance.now());
@@ -269,6 +271,7 @@ export class Barrier {
       const word = { address: this.#block.address(Slot.GEN * 4), read: () => Atomics.load(w, Slot.GEN) };
       await pollUntil(() => Atomics.load(w, Slot.GEN) !== gen, left, word);
     } finally {
+      if (forkedSince(pid)) await forever;
       await this.#lock.acquire();
     }
   }

@@ -11,6 +11,7 @@
  * cannot steal their wake-up. Unlike CPython's, `notify` never blocks.
  */
 import { registerReducer } from "../codec/index.ts";
+import { forever, forkedSince } from "../inherited-wait.ts";
 import { futexWait, futexWake, threadAlive, threadId } from "../native/index.ts";
 import { allocate, attach, type Block, type BlockHandle } from "../shared/arena.ts";
 import { pollUntil } from "./_poll.ts";
@@ -198,6 +199,7 @@ export class Condition {
     const slot = this.#claim();
     const at = this.#at(slot);
     const depth = this.#releaseAll();
+    const pid = process.pid;
     try {
       const w = this.#words;
       const word = {
@@ -206,6 +208,7 @@ export class Condition {
       };
       await pollUntil(() => Atomics.load(w, at + Waiter.STATE) !== State.WAITING, timeout, word);
     } finally {
+      if (forkedSince(pid)) await forever;
       await this.#lock.acquire();
       for (let i = 1; i < depth; i++) this.#lock.acquireSync();
     }

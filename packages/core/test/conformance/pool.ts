@@ -430,6 +430,23 @@ export function poolTests(s: Suite): void {
       });
     });
 
+    test.skipIf(exportedOnly)(
+      "fork: workers forked while the pool's reader is due never take the parent's replies",
+      async () => {
+        // Each new closure forks new workers; before the fix about half of such
+        // pools lost a reply to a worker that ran the parent's reader step.
+        await withPool(mp.Pool(2), async (pool) => {
+          for (let i = 0; i < 30; i++) {
+            const pending = pool.applyAsync(t.square, [i]);
+            const fresh = (x: number) => x + i;
+            expect(pool.applyAsync(fresh, [1]).getSync(5000)).toBe(i + 1);
+            expect(pool.mapAsync(t.square, [i, i + 1]).getSync(5000)).toEqual([i * i, (i + 1) * (i + 1)]);
+            expect(await pending.get(5000)).toBe(i * i);
+          }
+        });
+      },
+    );
+
     test("bad options are ConfigErrors naming the option", () => {
       expect(() => mp.Pool(0)).toThrow(ConfigError);
       expect(() => mp.Pool({ processes: -1 })).toThrow(/processes/);
