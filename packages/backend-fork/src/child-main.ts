@@ -26,8 +26,13 @@ const SIGTERM = 15;
 /** Exit code of a child whose own setup failed (BSD's EX_SOFTWARE). */
 const SETUP_FAILED = 70;
 
-/** Test hook: makes the next children hang before they announce their start (supervisor tests). */
-export const testHooks = { hangBeforeStart: false };
+/**
+ * Test hooks: `hangBeforeStart` makes the next children hang before they
+ * announce their start (supervisor tests); `stuckChildren` makes that many
+ * next children sleep in a futex there instead, like a child stuck on a
+ * runtime lock (`launch` counts it down, forking again).
+ */
+export const testHooks = { hangBeforeStart: false, stuckChildren: 0 };
 
 /** This process's own write end of its exit pipe, if it is a fork child; its children must not keep it. */
 let ownExitPipe = -1;
@@ -103,6 +108,7 @@ export function becomeChild(request: LaunchRequest, plan: ChildPlan, dry = false
     });
     installChildGlobals(loop, finish);
     while (testHooks.hangBeforeStart) Bun.sleepSync(1000);
+    while (testHooks.stuckChildren > 0) native.futexWait(plan.slot.address, 0, 1000);
     markStarted(plan.slot);
     let code: number | undefined;
     runInChild().then(

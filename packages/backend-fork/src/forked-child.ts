@@ -65,19 +65,28 @@ export class ForkedChild implements ChildHandle {
   #pipeEnded = false;
   #waiters = 0;
 
-  constructor(opts: { pid: number; pidfd: number; pipe: number; slot: StartSlot; name: string; startTimeout: number }) {
+  constructor(opts: {
+    pid: number;
+    pidfd: number;
+    pipe: number;
+    slot: StartSlot;
+    name: string;
+    startTimeout: number;
+    /** When fork(2) returned (performance.now()); the start deadline counts from there. */
+    forkedAt: number;
+  }) {
     this.pid = opts.pid;
     this.sentinel = opts.pidfd;
     this.#pipe = opts.pipe;
     this.#slot = opts.slot;
     this.#name = opts.name;
     this.#startTimeout = opts.startTimeout;
-    this.#startDeadline = performance.now() + opts.startTimeout;
+    this.#startDeadline = opts.forkedAt + opts.startTimeout;
     parentDescriptors.add(opts.pidfd);
     parentDescriptors.add(opts.pipe);
     finalizer.register(this, [opts.pidfd, opts.pipe], this);
     // Supervise even when nobody joins: an unref'd check at the deadline.
-    this.#supervisor = setTimeout(() => this.#supervise(), opts.startTimeout + 1);
+    this.#supervisor = setTimeout(() => this.#supervise(), this.#startDeadline - performance.now() + 1);
     this.#supervisor.unref?.();
   }
 

@@ -9,6 +9,8 @@ import type { Backend } from "@multiproc/core";
 import { registerBackend } from "@multiproc/core/internal";
 import { launch } from "./launch.ts";
 
+export { startRetries } from "./launch.ts";
+
 /** The fork backend. */
 export const backend: Backend = {
   name: "fork",

@@ -6,10 +6,10 @@
 import type { ChildHandle, LaunchRequest } from "@multiproc/core";
 import { BackendError } from "@multiproc/core";
 import { native } from "@multiproc/core/internal";
-import { becomeChild, warmUpChildPath } from "./child-main.ts";
+import { becomeChild, testHooks, warmUpChildPath } from "./child-main.ts";
 import { ForkedChild } from "./forked-child.ts";
 import { beforeFork } from "./hazards.ts";
-import { takeSlot } from "./start-flags.ts";
+import { releaseSlot, type StartSlot, takeSlot, waitStarted } from "./start-flags.ts";
 
 /** How long a child may take to announce its start before the supervisor reports and kills it. */
 export const DEFAULT_START_TIMEOUT_MS = 5000;
@@ -20,11 +20,58 @@ function startTimeout(): number {
   return Number.isFinite(n) && n > 0 ? n : DEFAULT_START_TIMEOUT_MS;
 }
 
-/** Forks the calling process; the child runs `request.runInChild()` and ends. */
+/** Forks before giving up on children that get stuck on their way in. */
+const START_ATTEMPTS = 3;
+/**
+ * Longest wait in `start()` for the child's announcement (ms): normally it
+ * comes within a millisecond; a child still silent then (a loaded machine)
+ * is left to the supervisor.
+ */
+const START_WAIT_MS = 250;
+
+let retries = 0;
+
+/** How many children were forked again because the first one got stuck on its way in (see `launch`). */
+export function startRetries(): number {
+  return retries;
+}
+
+/**
+ * Forks the calling process; the child runs `request.runInChild()` and ends.
+ * Returns once the child announced its start (or after START_WAIT_MS, when
+ * the supervisor takes over). A child that sleeps on a lock
+ * before that is stuck for good: its holder is a runtime thread only the
+ * parent has (see docs/fork.md, "Hangs"). It has not run any of the user's
+ * code yet, so it is killed and the fork done again, with the parent's
+ * memory still as it was when `start()` was called.
+ */
 export function launch(request: LaunchRequest): ChildHandle {
   if (request.runInChild === undefined) {
     throw new BackendError("The fork backend needs LaunchRequest.runInChild (a backend that inherits memory)");
   }
+  const timeout = startTimeout();
+  for (let attempt = 1; ; attempt++) {
+    const child = forkOnce(request);
+    const forkedAt = performance.now();
+    const outcome = waitStarted(child.slot, child.pid, child.pidfd, forkedAt + Math.min(timeout, START_WAIT_MS));
+    if (outcome === "stuck" && attempt < START_ATTEMPTS) {
+      discard(child);
+      retries++;
+      continue;
+    }
+    // "late" and a last "stuck": the supervisor reports and kills it at its deadline.
+    return new ForkedChild({ ...child, name: request.name, startTimeout: timeout, forkedAt });
+  }
+}
+
+interface Forked {
+  readonly pid: number;
+  readonly pidfd: number;
+  readonly pipe: number;
+  readonly slot: StartSlot;
+}
+
+function forkOnce(request: LaunchRequest): Forked {
   beforeFork();
   const slot = takeSlot();
   warmUpChildPath(slot);
@@ -42,6 +89,7 @@ export function launch(request: LaunchRequest): ChildHandle {
     resumeWaker();
     native.closeQuietly(pipeRead);
     native.closeQuietly(pipeWrite);
+    releaseSlot(slot);
     throw new BackendError(`Cannot fork ${request.name}: ${(error as Error).message}`, { cause: error });
   }
   if (pid === 0) {
@@ -49,8 +97,19 @@ export function launch(request: LaunchRequest): ChildHandle {
     becomeChild(request, { exitPipe: pipeWrite, slot, parentPid, isolation });
   }
   resumeWaker();
+  if (testHooks.stuckChildren > 0) testHooks.stuckChildren--;
   native.closeQuietly(pipeWrite);
   // The child cannot be reaped by anyone else, so its pid stays valid for pidfd_open.
   const pidfd = native.pidfdOpen(pid);
-  return new ForkedChild({ pid, pidfd, pipe: pipeRead, slot, name: request.name, startTimeout: startTimeout() });
+  return { pid, pidfd, pipe: pipeRead, slot };
+}
+
+/** Kills and reaps a child stuck before it ran anything, and frees what it held. */
+function discard(child: Forked): void {
+  process.kill(child.pid, "SIGKILL");
+  native.pollReadable(child.pidfd, 5000);
+  native.reapChild(child.pidfd);
+  native.closeQuietly(child.pidfd);
+  native.closeQuietly(child.pipe);
+  releaseSlot(child.slot);
 }

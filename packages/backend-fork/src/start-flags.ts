@@ -14,6 +14,7 @@ const SLOTS_PER_PAGE = 1024;
 interface Page {
   fd: number;
   words: Int32Array;
+  address: number;
 }
 
 let pages: Page[] = [];
@@ -24,6 +25,8 @@ export interface StartSlot {
   readonly index: number;
   readonly words: Int32Array;
   readonly at: number;
+  /** The word's address, for futex waits. */
+  readonly address: number;
 }
 
 /** Takes a fresh slot, in the PENDING state. */
@@ -32,19 +35,49 @@ export function takeSlot(): StartSlot {
   if (index === undefined) {
     const segment = native.createSegment(SLOTS_PER_PAGE * 4, "multiproc-fork-started");
     const base = pages.length * SLOTS_PER_PAGE;
-    pages.push({ fd: segment.fd, words: new Int32Array(segment.buffer) });
+    pages.push({ fd: segment.fd, words: new Int32Array(segment.buffer), address: segment.address });
     for (let i = SLOTS_PER_PAGE - 1; i > 0; i--) free.push(base + i);
     index = base;
   }
   const page = pages[Math.floor(index / SLOTS_PER_PAGE)]!;
   const at = index % SLOTS_PER_PAGE;
   Atomics.store(page.words, at, Flag.PENDING);
-  return { index, words: page.words, at };
+  return { index, words: page.words, at, address: page.address + at * 4 };
 }
 
 /** Child side: announces that the child is about to run its target. */
 export function markStarted(slot: StartSlot): void {
   Atomics.store(slot.words, slot.at, Flag.STARTED);
+  native.futexWake(slot.address, 1);
+}
+
+/** How long a child sleeping in a futex before its start counts as stuck (ms). */
+const STUCK_MS = 30;
+
+/**
+ * Parent side, right after fork: waits until the child announces its start.
+ * "stuck": it sleeps in a futex before that (a runtime lock whose holder
+ * exists only in the parent); "ended": it ended first; "late": still
+ * neither at `deadline` (a loaded machine; the supervisor takes over).
+ */
+export function waitStarted(
+  slot: StartSlot,
+  pid: number,
+  pidfd: number,
+  deadline: number,
+): "started" | "stuck" | "ended" | "late" {
+  let asleepSince = Number.POSITIVE_INFINITY;
+  for (;;) {
+    if (hasStarted(slot)) return "started";
+    const now = performance.now();
+    if (now >= deadline) return "late";
+    native.futexWait(slot.address, Flag.PENDING, Math.min(deadline - now, 10));
+    if (hasStarted(slot)) return "started";
+    if (native.pollReadable(pidfd, 0)) return "ended";
+    if (!native.sleepsInFutex(pid)) asleepSince = Number.POSITIVE_INFINITY;
+    else if (asleepSince === Number.POSITIVE_INFINITY) asleepSince = performance.now();
+    else if (performance.now() - asleepSince >= STUCK_MS) return "stuck";
+  }
 }
 
 /** Parent side: whether the child announced its start. */

@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { currentProcess, parentProcess } from "../../core/src/index.ts";
 import { CHILD_TIMEOUT, readJson, run, suite } from "../../core/test/conformance/_harness.ts";
 import { testHooks } from "../src/child-main.ts";
-import "../src/index.ts";
+import { startRetries } from "../src/index.ts";
 
 const s = suite("fork");
 const { mp } = s;
@@ -270,6 +270,28 @@ describe("[fork] parent resources", () => {
       expect(() => readFileSync(`/proc/${pid}/stat`)).toThrow();
     }
     expect(readdirSync("/proc/self/fd").length).toBeLessThanOrEqual(before);
+  });
+
+  test("a child stuck on a lock before it starts is forked again: start() returns a running child, nothing leaks", async () => {
+    const fds = readdirSync("/proc/self/fd").length;
+    const retries = startRetries();
+    const state = { value: 41 };
+    state.value++; // the copies must see the memory of start(), whichever attempt runs
+    const q = mp.Queue<number>();
+    const p = new mp.Process({ target: () => q.putSync(state.value) });
+    testHooks.stuckChildren = 2;
+    try {
+      p.start();
+    } finally {
+      testHooks.stuckChildren = 0;
+    }
+    expect(startRetries() - retries).toBe(2);
+    expect(q.getSync({ timeout: CHILD_TIMEOUT })).toBe(42);
+    await p.join(CHILD_TIMEOUT);
+    expect(p.exitCode).toBe(0);
+    p.close();
+    q.close();
+    expect(readdirSync("/proc/self/fd").length).toBeLessThanOrEqual(fds);
   });
 
   test("a child that never reports it started is reported and killed, never waited on forever", async () => {

@@ -44,13 +44,17 @@ describe("[fork] stress", () => {
     });
     const report = JSON.parse(r.stdout.toString().trim().split("\n").at(-1) ?? "{}") as {
       failures: string[];
+      retries: number;
       fdsBefore: number;
       fdsAfter: number;
       leaked: string[];
       zombies: number;
       seconds: number;
     };
-    console.log(`1000 churning forks in ${report.seconds?.toFixed(1)} s, ${report.failures?.length} failures`);
+    console.log(
+      `1000 churning forks in ${report.seconds?.toFixed(1)} s, ${report.failures?.length} failures, ` +
+        `${report.retries} forked again (stuck on their way in)`,
+    );
     expect(r.stderr.toString()).not.toContain("multiproc: warning");
     // No crash, ever. Hangs: the goal is zero; a rare residual JavaScriptCore
     // hang remains (docs/fork.md, "Hangs"), so CI allows a handful and

@@ -1,12 +1,14 @@
 /**
  * Whether a kernel thread still runs, for the dead-owner rule of locks: a
- * waiter asks this about the thread id recorded as a lock's holder.
+ * waiter asks this about the thread id recorded as a lock's holder. Also
+ * whether it sleeps in a futex, for the fork backend's start check.
  */
-import { readFileBytes } from "./file.ts";
+import { readFileBytes, readFileText } from "./file.ts";
 
 const CLOSE_PAREN = 0x29;
 const ZOMBIE = 0x5a; // "Z"
 const DEAD = 0x58; // "X"
+const SLEEPING = 0x53; // "S"
 
 /**
  * True while thread `tid` (of any process) exists and has not ended. A zombie
@@ -15,14 +17,34 @@ const DEAD = 0x58; // "X"
  * would reap it.
  */
 export function threadAlive(tid: number): boolean {
+  const state = stateOf(tid);
+  return state !== undefined && state !== ZOMBIE && state !== DEAD;
+}
+
+/**
+ * True when process or thread `tid` sleeps in a futex wait right now (state
+ * S, kernel wait channel a futex one). For a fork child that has not
+ * announced its start, where nothing sleeps, it means a runtime lock whose
+ * holder the child does not have.
+ */
+export function sleepsInFutex(tid: number): boolean {
+  if (stateOf(tid) !== SLEEPING) return false;
+  try {
+    return readFileText(`/proc/${tid}/wchan`).includes("futex");
+  } catch {
+    return false;
+  }
+}
+
+/** The state letter of `tid` (R, S, D, Z, ...), undefined when it does not exist. */
+function stateOf(tid: number): number | undefined {
   let stat: Uint8Array;
   try {
     // /proc/<tid> exists for every thread, not only for thread-group leaders.
     stat = readFileBytes(`/proc/${tid}/stat`);
   } catch {
-    return false;
+    return undefined;
   }
   // "tid (comm) S ...": comm may itself hold ')', so read after the last one.
-  const state = stat[stat.lastIndexOf(CLOSE_PAREN) + 2];
-  return state !== undefined && state !== ZOMBIE && state !== DEAD;
+  return stat[stat.lastIndexOf(CLOSE_PAREN) + 2];
 }
