@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "bun:test";
 import { Mailbox } from "../src/channel/mailbox.ts";
+import { Queue as QueueClass } from "../src/channel/queue.ts";
 import {
   Empty,
   Full,
@@ -109,6 +110,22 @@ describe("Queue", () => {
       q.getSync();
     }
     expect(shmemKiB() - before).toBeLessThan(8 * 1024);
+    q.close();
+  });
+
+  test("a small resident ring (the Pool's) reuses its pages: 50 laps hold at most its size", () => {
+    const q = QueueClass.resident<Uint8Array>(1 << 20);
+    const before = shmemKiB();
+    const item = new Uint8Array(64 * 1024).fill(7);
+    for (let round = 0; round < 800; round++) {
+      q.putSync(item);
+      expect(q.getSync()[65_535]).toBe(7);
+    }
+    expect(shmemKiB() - before).toBeLessThanOrEqual(1024 + 64);
+    // An item over an eighth of the ring goes out of line and still arrives.
+    const big = new Uint8Array(512 * 1024).fill(9);
+    q.putSync(big);
+    expect(q.getSync()).toEqual(big);
     q.close();
   });
 

@@ -105,6 +105,15 @@ export class Queue<T = unknown> {
     released.register(this, { ring: parts.ring, mailbox: parts.mailbox }, this);
   }
 
+  /**
+   * Internal (the Pool): an unbounded queue on a ring of `capacity` bytes (a
+   * power of two, at most RESIDENT_MAX) whose pages stay resident; items
+   * over an eighth of it go out of line.
+   */
+  static resident<T>(capacity: number): Queue<T> {
+    return new Queue<T>(0, { ring: Ring.create(0, capacity), mailbox: Mailbox.create() });
+  }
+
   /** The ring, or a ProcessError when closed. */
   #live(what: string): Ring {
     if (this.#ring === undefined) throw new ProcessError(`Cannot ${what}: the queue is closed`);

@@ -46,14 +46,16 @@ export function checkChunksize(chunksize: number, what: string): void {
   }
 }
 
-/** Cuts `items` into chunks of at most `size`, each packed when it can be. */
-export function chunksOf(items: readonly unknown[], size: number): Items[] {
-  const out: Items[] = [];
-  for (let i = 0; i < items.length; i += size) {
-    const end = Math.min(items.length, i + size);
-    out.push(end - i >= PACK_MIN ? (packRange(items, i, end) ?? items.slice(i, end)) : items.slice(i, end));
-  }
-  return out;
+/** The chunk of at most `size` items at `start`, packed when it can be. */
+export function chunkOf(items: readonly unknown[], start: number, size: number): Items {
+  const end = Math.min(items.length, start + size);
+  return end - start >= PACK_MIN ? (packRange(items, start, end) ?? items.slice(start, end)) : items.slice(start, end);
+}
+
+/** Whether every item is a number. */
+export function allNumbers(items: readonly unknown[]): boolean {
+  for (let i = 0; i < items.length; i++) if (typeof items[i] !== "number") return false;
+  return true;
 }
 
 /** `items[from..to)` as a Float64Array in one pass, or undefined when one is not a number. */
