@@ -15,6 +15,12 @@ import { hasStarted, releaseSlot, type StartSlot } from "./start-flags.ts";
  */
 export const parentDescriptors = new Set<number>();
 
+/**
+ * How often a started child is checked for a sleep that can never end (ms);
+ * it is killed on the second check that finds it (see `#checkParked`).
+ */
+const PARKED_CHECK_MS = 1000;
+
 /** Polling steps (ms) for a child that closed its exit pipe early, or for waits inside a fork child. */
 const BACKOFF_MAX_MS = 50;
 
@@ -58,6 +64,9 @@ export class ForkedChild implements ChildHandle {
   readonly #startDeadline: number;
   readonly #startTimeout: number;
   #supervisor: ReturnType<typeof setTimeout> | undefined;
+  #parkedWatch: ReturnType<typeof setInterval> | undefined;
+  /** The last check found the child parked for good. */
+  #parkedSeen = false;
   #code: number | null = null;
   #closed = false;
   #watch: Promise<void> | undefined;
@@ -88,6 +97,8 @@ export class ForkedChild implements ChildHandle {
     // Supervise even when nobody joins: an unref'd check at the deadline.
     this.#supervisor = setTimeout(() => this.#supervise(), this.#startDeadline - performance.now() + 1);
     this.#supervisor.unref?.();
+    this.#parkedWatch = setInterval(() => this.#checkParked(), PARKED_CHECK_MS);
+    this.#parkedWatch.unref?.();
   }
 
   poll(): number | null {
@@ -100,6 +111,7 @@ export class ForkedChild implements ChildHandle {
   #ended(code: number): void {
     this.#code = code;
     clearTimeout(this.#supervisor);
+    clearInterval(this.#parkedWatch);
     if (this.#slot !== undefined) releaseSlot(this.#slot);
     this.#slot = undefined;
     if (this.#reader === undefined) this.#closePipe();
@@ -128,6 +140,32 @@ export class ForkedChild implements ChildHandle {
       `multiproc: fork child ${this.#name} (pid ${this.pid}) did not report that it started within ${this.#startTimeout} ms; ` +
         "killing it (exitCode -9). A fork child that hangs on its way in is stuck on a lock or helper thread it inherited " +
         "from the parent: see the Hangs section of docs/fork.md in multiproc.\n",
+    );
+    this.signal(9);
+  }
+
+  /**
+   * A started child that sleeps on a lock of the runtime with no timeout
+   * (the residual hang of docs/fork.md, or Atomics.wait with no timeout) has
+   * no thread that could ever wake it: reported and killed, on two checks in
+   * a row, so that nobody (a Pool above all) waits on it forever.
+   */
+  #checkParked(): void {
+    if (this.poll() !== null || this.#unannounced()) return;
+    if (!native.parkedForever(this.pid)) {
+      this.#parkedSeen = false;
+      return;
+    }
+    if (!this.#parkedSeen) {
+      this.#parkedSeen = true;
+      return;
+    }
+    clearInterval(this.#parkedWatch);
+    writeSync(
+      2,
+      `multiproc: fork child ${this.#name} (pid ${this.pid}) sleeps on a runtime lock with no timeout, which nothing ` +
+        "can end in a fork child (a lock whose holder was a thread of the parent, or Atomics.wait without a timeout); " +
+        "killing it (exitCode -9). See the Hangs section of docs/fork.md in multiproc.\n",
     );
     this.signal(9);
   }

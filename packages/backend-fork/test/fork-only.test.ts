@@ -294,6 +294,17 @@ describe("[fork] parent resources", () => {
     expect(readdirSync("/proc/self/fd").length).toBeLessThanOrEqual(fds);
   });
 
+  test("a started child asleep for good on a runtime lock is reported and killed, never waited on forever", async () => {
+    // Atomics.wait with no timeout sleeps the way the residual runtime hang
+    // does (docs/fork.md, "Hangs"): nothing in a one-thread fork child can end it.
+    const p = new mp.Process({ target: () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0) });
+    p.start();
+    const t0 = performance.now();
+    await p.join(); // no timeout: the check must end it
+    expect(p.exitCode).toBe(-9);
+    expect(performance.now() - t0).toBeLessThan(CHILD_TIMEOUT);
+  });
+
   test("a child that never reports it started is reported and killed, never waited on forever", async () => {
     const old = process.env.MULTIPROC_FORK_START_TIMEOUT_MS;
     process.env.MULTIPROC_FORK_START_TIMEOUT_MS = "300";

@@ -36,6 +36,36 @@ export function sleepsInFutex(tid: number): boolean {
   }
 }
 
+/** futex(2)'s system call number, as /proc/<pid>/syscall shows it. */
+const SYS_FUTEX = process.arch === "arm64" ? 98 : 202;
+const FUTEX_CMD_MASK = 0x7f;
+const FUTEX_WAIT = 0;
+const FUTEX_WAIT_BITSET = 9;
+const FUTEX_PRIVATE = 0x80;
+
+/**
+ * True when single-threaded process `pid` sleeps in a process-private futex
+ * wait with no timeout: the runtime's own lock and condition waits
+ * (pthread_cond_wait, Atomics.wait without a timeout). In a fork child,
+ * which has no other thread to wake it, that sleep never ends. The library's
+ * own waits always have a timeout, and their futex words are shared.
+ */
+export function parkedForever(pid: number): boolean {
+  let call: string[];
+  try {
+    call = readFileText(`/proc/${pid}/syscall`).trim().split(" ");
+  } catch {
+    return false;
+  }
+  const op = Number(call[2]);
+  return (
+    Number(call[0]) === SYS_FUTEX &&
+    (op & FUTEX_PRIVATE) !== 0 &&
+    ((op & FUTEX_CMD_MASK) === FUTEX_WAIT || (op & FUTEX_CMD_MASK) === FUTEX_WAIT_BITSET) &&
+    Number(call[4]) === 0
+  );
+}
+
 /** The state letter of `tid` (R, S, D, Z, ...), undefined when it does not exist. */
 function stateOf(tid: number): number | undefined {
   let stat: Uint8Array;
