@@ -73,7 +73,7 @@ export function markdown(figures: Figure[], machine: Machine, curves: Curve[] = 
     "# Benchmarks",
     "",
     `Machine: ${machine.cores} cores, Bun ${machine.bun}, ${machine.python}; mode: ${machine.mode}; ${machine.date}.`,
-    "Median time of one operation (tinybench for Bun, the same workloads timed in CPython's own process); the run uses the fork preload (JavaScriptCore concurrent GC and JIT off) for every system.",
+    "Median time of one operation (tinybench for Bun, the same workloads timed in CPython's own process); the run uses the fork preload (JavaScriptCore concurrent GC, concurrent JIT and block warm-up off) for every system.",
     "**× CPython** is how many times faster than the fastest CPython start method (>1 is faster);",
     "**× same method** compares with CPython using the same start method. Figures move 2–4× between runs on",
     "this shared machine: compare within one run.",

@@ -1,8 +1,11 @@
 /**
- * What BUN_JSC_useConcurrentGC=0 BUN_JSC_useConcurrentJIT=0 cost a parent:
- * the same workloads run in a fresh bun with and without them (median of 5).
+ * What the fork backend's JSC settings (JSC_SETTINGS: concurrent GC, concurrent
+ * JIT and block warm-up off) cost a parent: the same workloads run in a fresh
+ * bun with and without them (median of 5).
  * Run: bun bench/jsc-settings-cost.ts
  */
+import { JSC_SETTINGS } from "../src/jsc-settings.ts";
+
 const workloads: Record<string, string> = {
   "allocation churn (GC-bound)": `
     let keep = [];
@@ -22,7 +25,7 @@ function runOnce(code: string, env: Record<string, string>): number {
   return Number(r.stdout.toString().trim());
 }
 
-const off = { BUN_JSC_useConcurrentGC: "0", BUN_JSC_useConcurrentJIT: "0", MULTIPROC_FORK_REEXEC: "1" };
+const off = { ...JSC_SETTINGS, MULTIPROC_FORK_REEXEC: "1" };
 const rows = [];
 for (const [name, code] of Object.entries(workloads)) {
   const median = (env: Record<string, string>) => {

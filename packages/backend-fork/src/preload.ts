@@ -11,7 +11,10 @@
 // The settings are usually there already (a child inherits its parent's
 // environment): then load nothing, so every process started under this
 // preload (a spawn child, a tool) pays nothing for it.
+// (The keys of JSC_SETTINGS, listed here so that this check loads nothing.)
 const ready =
   process.env.MULTIPROC_FORK_REEXEC !== undefined ||
-  (process.env.BUN_JSC_useConcurrentGC !== undefined && process.env.BUN_JSC_useConcurrentJIT !== undefined);
+  ["BUN_JSC_useConcurrentGC", "BUN_JSC_useConcurrentJIT", "BUN_JSC_useWarmUpMarkedBlocks"].every(
+    (k) => process.env[k] !== undefined,
+  );
 if (!ready) (require("./jsc-settings.ts") as typeof import("./jsc-settings.ts")).ensureJscSettings();

@@ -33,8 +33,9 @@ function zombiesOf(pid: number): number[] {
 
 describe("[fork] stress", () => {
   test("1000 forks whose children allocate, collect and run hot loops: no hang, no crash, nothing left", () => {
-    // A plain program (bun test's own runner starts the runtime's HTTP client
-    // thread, a known residual hazard: see docs/fork.md, "Hangs").
+    // A plain program, as a user's is (the conformance suite forks under bun
+    // test's runner, whose HTTP client thread made hangs likelier before the
+    // third JSC setting: docs/fork.md, "Hangs").
     const program = new URL("./fixtures/churn-forks.ts", import.meta.url).pathname;
     const preload = new URL("../src/preload.ts", import.meta.url).pathname;
     const r = Bun.spawnSync([process.execPath, "--preload", preload, program, "1000", "4", String(CHILD_BOUND)], {
@@ -56,13 +57,9 @@ describe("[fork] stress", () => {
         `${report.retries} forked again (stuck on their way in)`,
     );
     expect(r.stderr.toString()).not.toContain("multiproc: warning");
-    // No crash, ever. Hangs: the goal is zero; a rare residual JavaScriptCore
-    // hang remains (docs/fork.md, "Hangs"), so CI allows a handful and
-    // MULTIPROC_FORK_STRICT_HANGS=1 demands none.
-    const hangs = report.failures.filter((f) => f.includes(" hung"));
-    expect(report.failures.filter((f) => !f.includes(" hung"))).toEqual([]);
-    if (process.env.MULTIPROC_FORK_STRICT_HANGS === "1") expect(hangs).toEqual([]);
-    else expect(hangs.length).toBeLessThanOrEqual(10);
+    // No crash and no hang (with the preload's three JSC settings, none in
+    // about 30 000 forks measured: docs/fork.md, "Hangs").
+    expect(report.failures).toEqual([]);
     expect(report.leaked).toEqual([]);
     expect(report.fdsAfter).toBeLessThanOrEqual(report.fdsBefore + 1);
     expect(report.zombies).toBe(0);
