@@ -30,9 +30,10 @@ const SETUP_FAILED = 70;
  * Test hooks: `hangBeforeStart` makes the next children hang before they
  * announce their start (supervisor tests); `stuckChildren` makes that many
  * next children sleep in a futex there instead, like a child stuck on a
- * runtime lock (`launch` counts it down, forking again).
+ * runtime lock (`launch` counts it down, forking again); `checkStart` makes
+ * `launch` check starts as it does without the JSC settings.
  */
-export const testHooks = { hangBeforeStart: false, stuckChildren: 0 };
+export const testHooks = { hangBeforeStart: false, stuckChildren: 0, checkStart: false };
 
 /** This process's own write end of its exit pipe, if it is a fork child; its children must not keep it. */
 let ownExitPipe = -1;

@@ -145,13 +145,13 @@ export class ForkedChild implements ChildHandle {
   }
 
   /**
-   * A started child that sleeps on a lock of the runtime with no timeout
+   * A child that sleeps on a lock of the runtime with no timeout
    * (the residual hang of docs/fork.md, or Atomics.wait with no timeout) has
    * no thread that could ever wake it: reported and killed, on two checks in
    * a row, so that nobody (a Pool above all) waits on it forever.
    */
   #checkParked(): void {
-    if (this.poll() !== null || this.#unannounced()) return;
+    if (this.poll() !== null) return;
     if (!native.parkedForever(this.pid)) {
       this.#parkedSeen = false;
       return;

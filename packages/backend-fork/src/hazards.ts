@@ -6,12 +6,20 @@ import { writeSync } from "node:fs";
 import { JSC_SETTINGS, missingJscSettings } from "./jsc-settings.ts";
 
 let checked = false;
+/** The settings were missing: children may get stuck on their way in (see `launch`). */
+let unsafeRuntime = false;
+
+/** Whether this process runs without the JSC settings fork children need (known after `beforeFork`). */
+export function runtimeUnsafeForFork(): boolean {
+  return unsafeRuntime;
+}
 
 /** Checks the hazards once, right before the first fork. */
 export function beforeFork(): void {
   if (checked) return;
   checked = true;
   const missing = missingJscSettings();
+  unsafeRuntime = missing.length > 0;
   if (missing.length > 0 && process.env.MULTIPROC_FORK_NO_WARN === undefined) {
     const wanted = Object.entries(JSC_SETTINGS)
       .map(([k, v]) => `${k}=${v}`)
