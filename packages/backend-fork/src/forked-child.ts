@@ -16,7 +16,7 @@ import { hasStarted, releaseSlot, type StartSlot } from "./start-flags.ts";
 export const parentDescriptors = new Set<number>();
 
 /**
- * How often a started child is checked for a sleep that can never end (ms);
+ * How often a child is checked for a sleep that can never end (ms);
  * it is killed on the second check that finds it (see `#checkParked`).
  */
 const PARKED_CHECK_MS = 1000;
