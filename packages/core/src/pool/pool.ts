@@ -67,8 +67,14 @@ type TaskFn = (...args: any[]) => unknown;
 const LIVENESS_MS = 20;
 /** Most tasks one worker holds at once. */
 const MAX_DEPTH = 32;
-/** The work, in ms, a worker should hold ahead so that it never waits for the parent. */
-const AHEAD_MS = 0.5;
+/**
+ * The work, in ms, a worker should hold ahead so that it never waits for the
+ * parent. A map's chunks (about four per worker, as in CPython) all go out at
+ * once while each takes up to 1 ms. The parent's turnaround between a reply
+ * and the next task grows with its heap: in a parent of 1.1 GB, a fork map
+ * of 100 000 numbers took 6.7–16 ms with 0.5 here and 5.5 ms with 4.
+ */
+const AHEAD_MS = 4;
 /** Chunks an `imap` keeps submitted and not yet consumed, per worker. */
 const IMAP_WINDOW = 16;
 /**
