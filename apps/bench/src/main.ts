@@ -30,8 +30,11 @@ if (outAt !== -1 && (outDir === undefined || outDir.startsWith("--"))) throw new
 const opts = { quick };
 const started = performance.now();
 /** Says on stderr which part runs, so a stalled run shows where it stalled. */
+// The resident size too: fork children of a large parent run slower (docs/pool.md, "Limits").
 const phase = (name: string) =>
-  console.error(`bench: ${name} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+  console.error(
+    `bench: ${name} (${((performance.now() - started) / 1000).toFixed(1)} s, rss ${Math.round(process.memoryUsage().rss / 1e6)} MB)`,
+  );
 
 // The scaling curves first, from a fresh parent: at the end of a full run, a
 // fork child echoing 64 KiB–16 MiB messages ran 5–14× slower than in a fresh
