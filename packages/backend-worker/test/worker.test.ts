@@ -63,29 +63,23 @@ describe("[worker] stopping a worker that is blocked", () => {
       expect(p.exitCode).toBe(code);
     });
 
-    test(`Process.${how}() of a worker blocked in a native wait closes its descriptors: the peer sees EOF`, async () => {
-      const [mine, theirs] = mp.Pipe();
-      const p = await startBlocked(targets.holdWhileBlocked, [theirs, mp.Event()]);
-      theirs.close();
-      p[how]();
-      await p.join(LIMIT);
-      expect(p.exitCode).toBe(code);
-      expect(mine.poll(LIMIT)).toBe(true);
-      await expect(mine.recv()).rejects.toThrow(EOFError);
-      mine.close();
-    });
-
-    test(`Process.${how}() of a worker idle in async code closes its descriptors: the peer sees EOF`, async () => {
-      const [mine, theirs] = mp.Pipe();
-      const p = await startBlocked(targets.holdWhileIdle, [theirs]);
-      theirs.close();
-      p[how]();
-      await p.join(LIMIT);
-      expect(p.exitCode).toBe(code);
-      expect(mine.poll(LIMIT)).toBe(true);
-      await expect(mine.recv()).rejects.toThrow(EOFError);
-      mine.close();
-    });
+    const holders = [
+      ["blocked in a native wait", targets.holdWhileBlocked, () => [mp.Event()]],
+      ["idle in async code", targets.holdWhileIdle, () => []],
+    ] as const;
+    for (const [state, target, more] of holders) {
+      test(`Process.${how}() of a worker ${state} closes its descriptors: the peer sees EOF`, async () => {
+        const [mine, theirs] = mp.Pipe();
+        const p = await startBlocked(target, [theirs, ...more()]);
+        theirs.close();
+        p[how]();
+        await p.join(LIMIT);
+        expect(p.exitCode).toBe(code);
+        expect(mine.poll(LIMIT)).toBe(true);
+        await expect(mine.recv()).rejects.toThrow(EOFError);
+        mine.close();
+      });
+    }
 
     test(`Process.${how}() ends a worker asleep in poll(2) with exitCode ${code}`, async () => {
       const p = await startBlocked(targets.blockInPoll, []);
