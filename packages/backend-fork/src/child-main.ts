@@ -29,7 +29,7 @@ const SETUP_FAILED = 70;
 /**
  * Test hooks: `hangBeforeStart` makes the next children hang before they
  * announce their start (supervisor tests); `stuckChildren` makes that many
- * next children sleep in a futex there instead, like a child stuck on a
+ * next children park for good there instead, like a child stuck on a
  * runtime lock (`launch` counts it down, forking again); `checkStart` makes
  * `launch` check starts as it does without the JSC settings.
  */
@@ -109,7 +109,8 @@ export function becomeChild(request: LaunchRequest, plan: ChildPlan, dry = false
     });
     installChildGlobals(loop, finish);
     while (testHooks.hangBeforeStart) Bun.sleepSync(1000);
-    while (testHooks.stuckChildren > 0) native.futexWait(plan.slot.address, 0, 1000);
+    // As a runtime lock does: a private futex wait with no timeout.
+    if (testHooks.stuckChildren > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
     markStarted(plan.slot);
     let code: number | undefined;
     runInChild().then(

@@ -54,19 +54,19 @@ export function launch(request: LaunchRequest): ChildHandle {
     throw new BackendError("The fork backend needs LaunchRequest.runInChild (a backend that inherits memory)");
   }
   const timeout = startTimeout();
+  const checking = runtimeUnsafeForFork() || testHooks.checkStart;
   for (let attempt = 1; ; attempt++) {
     const child = forkOnce(request);
     const forkedAt = performance.now();
-    if (!runtimeUnsafeForFork() && !testHooks.checkStart) {
-      return new ForkedChild({ ...child, name: request.name, startTimeout: timeout, forkedAt });
-    }
-    const outcome = waitStarted(child.slot, child.pid, child.pidfd, forkedAt + Math.min(timeout, START_WAIT_MS));
-    if (outcome === "stuck" && attempt < START_ATTEMPTS) {
+    const stuck =
+      checking &&
+      waitStarted(child.slot, child.pid, child.pidfd, forkedAt + Math.min(timeout, START_WAIT_MS)) === "stuck";
+    if (stuck && attempt < START_ATTEMPTS) {
       discard(child);
       retries++;
       continue;
     }
-    // "late" and a last "stuck": the supervisor reports and kills it at its deadline.
+    // Late, or stuck for the last time: the supervisor and the parked check take over.
     return new ForkedChild({ ...child, name: request.name, startTimeout: timeout, forkedAt });
   }
 }

@@ -51,12 +51,12 @@ export function markStarted(slot: StartSlot): void {
   native.futexWake(slot.address, 1);
 }
 
-/** How long a child sleeping in a futex before its start counts as stuck (ms). */
+/** How long a child parked for good (`native.parkedForever`) before its start counts as stuck (ms). */
 const STUCK_MS = 30;
 
 /**
  * Parent side, right after fork: waits until the child announces its start.
- * "stuck": it sleeps in a futex before that (a runtime lock whose holder
+ * "stuck": it is parked for good before that (a runtime lock whose holder
  * exists only in the parent); "ended": it ended first; "late": still
  * neither at `deadline` (a loaded machine; the supervisor takes over).
  */
@@ -74,7 +74,7 @@ export function waitStarted(
     native.futexWait(slot.address, Flag.PENDING, Math.min(deadline - now, 10));
     if (hasStarted(slot)) return "started";
     if (native.pollReadable(pidfd, 0)) return "ended";
-    if (!native.sleepsInFutex(pid)) asleepSince = Number.POSITIVE_INFINITY;
+    if (!native.parkedForever(pid)) asleepSince = Number.POSITIVE_INFINITY;
     else if (asleepSince === Number.POSITIVE_INFINITY) asleepSince = performance.now();
     else if (performance.now() - asleepSince >= STUCK_MS) return "stuck";
   }

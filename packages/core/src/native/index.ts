@@ -17,7 +17,7 @@ export { Errno } from "./libc.ts";
 export { dontForkMappings, markAllForkable } from "./madvise.ts";
 export { adoptSegment, attachSegment, createSegment, memfdWith, readWhole, type Segment } from "./memfd.ts";
 export { dieWithParent } from "./parent-death.ts";
-export { parkedForever, sleepsInFutex, threadAlive } from "./liveness.ts";
+export { parkedForever, threadAlive } from "./liveness.ts";
 export { pauseWaker, waitForChange } from "./wake-on-change.ts";
 export { peekExitStatus, pidfdOpen, pollReadable } from "./pidfd.ts";
 export { type Mapping, mapShared, releasePages, unmap } from "./pages.ts";

@@ -1,14 +1,13 @@
 /**
  * Whether a kernel thread still runs, for the dead-owner rule of locks: a
  * waiter asks this about the thread id recorded as a lock's holder. Also
- * whether it sleeps in a futex, for the fork backend's start check.
+ * whether a process sleeps where nothing can wake it, for the fork backend.
  */
 import { readFileBytes, readFileText } from "./file.ts";
 
 const CLOSE_PAREN = 0x29;
 const ZOMBIE = 0x5a; // "Z"
 const DEAD = 0x58; // "X"
-const SLEEPING = 0x53; // "S"
 
 /**
  * True while thread `tid` (of any process) exists and has not ended. A zombie
@@ -17,23 +16,16 @@ const SLEEPING = 0x53; // "S"
  * would reap it.
  */
 export function threadAlive(tid: number): boolean {
-  const state = stateOf(tid);
-  return state !== undefined && state !== ZOMBIE && state !== DEAD;
-}
-
-/**
- * True when process or thread `tid` sleeps in a futex wait right now (state
- * S, kernel wait channel a futex one). For a fork child that has not
- * announced its start, where nothing sleeps, it means a runtime lock whose
- * holder the child does not have.
- */
-export function sleepsInFutex(tid: number): boolean {
-  if (stateOf(tid) !== SLEEPING) return false;
+  let stat: Uint8Array;
   try {
-    return readFileText(`/proc/${tid}/wchan`).includes("futex");
+    // /proc/<tid> exists for every thread, not only for thread-group leaders.
+    stat = readFileBytes(`/proc/${tid}/stat`);
   } catch {
     return false;
   }
+  // "tid (comm) S ...": comm may itself hold ')', so read after the last one.
+  const state = stat[stat.lastIndexOf(CLOSE_PAREN) + 2];
+  return state !== undefined && state !== ZOMBIE && state !== DEAD;
 }
 
 /** futex(2)'s system call number, as /proc/<pid>/syscall shows it. */
@@ -64,17 +56,4 @@ export function parkedForever(pid: number): boolean {
     ((op & FUTEX_CMD_MASK) === FUTEX_WAIT || (op & FUTEX_CMD_MASK) === FUTEX_WAIT_BITSET) &&
     Number(call[4]) === 0
   );
-}
-
-/** The state letter of `tid` (R, S, D, Z, ...), undefined when it does not exist. */
-function stateOf(tid: number): number | undefined {
-  let stat: Uint8Array;
-  try {
-    // /proc/<tid> exists for every thread, not only for thread-group leaders.
-    stat = readFileBytes(`/proc/${tid}/stat`);
-  } catch {
-    return undefined;
-  }
-  // "tid (comm) S ...": comm may itself hold ')', so read after the last one.
-  return stat[stat.lastIndexOf(CLOSE_PAREN) + 2];
 }
