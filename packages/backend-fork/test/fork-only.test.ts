@@ -273,11 +273,12 @@ describe("[fork] parent resources", () => {
   });
 
   test("a child stuck on a lock before it starts is forked again: start() returns a running child, nothing leaks", async () => {
+    // Made first: its lock may open the arena's next segment, which stays.
+    const q = mp.Queue<number>();
     const fds = readdirSync("/proc/self/fd").length;
     const retries = startRetries();
     const state = { value: 41 };
     state.value++; // the copies must see the memory of start(), whichever attempt runs
-    const q = mp.Queue<number>();
     const p = new mp.Process({ target: () => q.putSync(state.value) });
     // As without the JSC settings, where such children occur (docs/fork.md, "Hangs").
     testHooks.checkStart = true;

@@ -65,6 +65,8 @@ export interface StartMessage {
    * after `start()`.
    */
   readonly fds: number[];
+  /** The parent realm's arena words (core's `arenaRoot`): the worker carves shared blocks from the same segments. */
+  readonly arena: Int32Array;
 }
 
 /** Makes a fresh control block. */
@@ -77,13 +79,15 @@ export function newControlBlock(): Int32Array {
 /** Checks the shape of a start message received by the worker entry. */
 export function isStartMessage(data: unknown): data is StartMessage {
   if (typeof data !== "object" || data === null) return false;
-  const { control, bootstrap, fds } = data as Partial<StartMessage>;
+  const { control, bootstrap, fds, arena } = data as Partial<StartMessage>;
   return (
     control instanceof Int32Array &&
     control.buffer instanceof SharedArrayBuffer &&
     control.length === WORDS &&
     bootstrap instanceof Uint8Array &&
     Array.isArray(fds) &&
-    fds.every((fd) => Number.isInteger(fd) && fd >= 0)
+    fds.every((fd) => Number.isInteger(fd) && fd >= 0) &&
+    arena instanceof Int32Array &&
+    arena.buffer instanceof SharedArrayBuffer
   );
 }

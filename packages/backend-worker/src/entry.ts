@@ -35,7 +35,10 @@ self.addEventListener(
   { once: true },
 );
 
-async function run({ control, bootstrap, fds }: StartMessage): Promise<void> {
+async function run({ control, bootstrap, fds, arena }: StartMessage): Promise<void> {
+  // Before core loads: its arena then carves from the parent's segments, so
+  // this worker leaves no segment of its own behind when it ends.
+  (globalThis as { [key: symbol]: unknown })[Symbol.for("multiproc.arenaRoot")] = arena;
   // The code this thread ends with, whatever the route: our own exit below,
   // the target's process.exit(n) (n & 0xff, as for a process), an uncaught
   // error (1). A terminate()/kill() of the parent wrote -15/-9 first and stays.

@@ -7,7 +7,7 @@
  */
 import type { ChildHandle, LaunchRequest } from "@multiproc/core";
 import { BackendError } from "@multiproc/core";
-import { closeMirroredFds, native } from "@multiproc/core/internal";
+import { arenaRoot, closeMirroredFds, native } from "@multiproc/core/internal";
 import { newControlBlock, NO_CODE, OWNED_FD_SLOTS, type StartMessage, State, Word } from "./control.ts";
 
 const ENTRY = new URL("./entry.ts", import.meta.url).href;
@@ -27,7 +27,7 @@ export function launch(request: LaunchRequest): ChildHandle {
     for (const fd of fds) native.closeFd(fd);
     throw error;
   }
-  const message: StartMessage = { control, bootstrap: request.bootstrap, fds };
+  const message: StartMessage = { control, bootstrap: request.bootstrap, fds, arena: arenaRoot() };
   worker.postMessage(message);
   return new WorkerChild(worker, control);
 }

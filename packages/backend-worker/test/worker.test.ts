@@ -4,7 +4,7 @@
  * locks shared among workers, the sentinel.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { activeChildren, EOFError, getContext, type Process } from "@multiproc/core";
@@ -244,5 +244,34 @@ describe("[worker] library objects among workers", () => {
     for (const k of kids) await k.join(LIMIT);
     expect(kids.map((k) => k.exitCode)).toEqual([0, 0]);
     expect(counter.value).toBe(4000);
+  });
+
+  test("threads carving the shared arena at once never get the same bytes", async () => {
+    const kids = [1, 2, 3].map((stamp) => new mp.Process({ target: targets.carveAndCheck, args: [20_000, stamp] }));
+    for (const k of kids) k.start();
+    expect(targets.carveValues(20_000, 0)).toBe(true);
+    for (const k of kids) await k.join(LIMIT);
+    expect(kids.map((k) => k.exitCode)).toEqual([0, 0, 0]);
+  });
+
+  test("workers that make Locks and Values leave no descriptor or mapping behind (one arena per process)", async () => {
+    const fds = () => readdirSync("/proc/self/fd").length;
+    const memfdMaps = () =>
+      readFileSync("/proc/self/maps", "utf8")
+        .split("\n")
+        .filter((l) => l.includes("memfd:multiproc")).length;
+    const total = mp.RawValue("i", 0);
+    const runOne = async () => {
+      const p = new mp.Process({ target: targets.makeSharedObjects, args: [total] });
+      p.start();
+      await p.join(LIMIT);
+      expect(p.exitCode).toBe(0);
+      p.close();
+    };
+    await runOne(); // the first may open the process's next segment
+    const before = { fds: fds(), maps: memfdMaps() };
+    for (let i = 0; i < 5; i++) await runOne();
+    expect({ fds: fds(), maps: memfdMaps() }).toEqual(before);
+    expect(total.value).toBe(6);
   });
 });

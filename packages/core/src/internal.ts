@@ -9,6 +9,7 @@ export { bootstrapChild, reportUncaught } from "./child.ts";
 export type * as ChildRealm from "./child-realm.ts";
 export { loads } from "./codec/index.ts";
 export * as native from "./native/index.ts";
+export { arenaRoot } from "./shared/arena.ts";
 // A child decodes its arguments before it imports anything of the user's:
 // load every class that registers a reducer, so they can arrive in `args`.
 import "./shared/index.ts";

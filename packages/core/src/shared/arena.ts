@@ -54,20 +54,69 @@ export class Block {
   }
 }
 
+/** Segments this realm has mapped or adopted, by inode. */
 const segments = new Map<number, Segment>();
-let current: Segment | undefined;
-let used = 0;
-/** The process that owns `current`: a fork child must not carve blocks from its parent's segment (Python's heap checks the pid the same way). */
-let owner = process.pid;
+
+/**
+ * Where small blocks are carved from, in words every realm (thread) of this
+ * process shares: without it each Worker realm would open a segment of its
+ * own for its first Lock, and that descriptor and 1 MiB would outlive the
+ * worker (a handle names the segment by descriptor number, so nothing may
+ * close it while the process lives). Plain fields are written and read only
+ * under LOCK.
+ */
+const Root = {
+  /** 0 free, 1 held (a spin lock: held for a bump, or a segment's creation). */
+  LOCK: 0,
+  /** The process that carves from `FD`: a fork child must not carve from its parent's segment (Python's heap checks the pid the same way). */
+  OWNER: 1,
+  /** Descriptor of the current segment, -1 for none. */
+  FD: 2,
+  INO: 3,
+  SIZE: 4,
+  USED: 5,
+  /** Index of the Float64 word holding the segment's address. */
+  ADDRESS64: 3,
+  WORDS: 8,
+} as const;
+
+/** The global key under which a realm finds the shared words (a Worker entry sets it before core loads). */
+const ROOT_KEY = Symbol.for("multiproc.arenaRoot");
+
+function newRoot(): Int32Array {
+  const root = new Int32Array(new SharedArrayBuffer(Root.WORDS * 4));
+  root[Root.FD] = -1;
+  return root;
+}
+
+const realm = globalThis as { [ROOT_KEY]?: Int32Array };
+realm[ROOT_KEY] ??= newRoot();
+const root = realm[ROOT_KEY];
+const rootAddress = new Float64Array(root.buffer);
+
+/**
+ * The arena's shared words, for a Worker child of this realm: its entry
+ * stores them as `globalThis[Symbol.for("multiproc.arenaRoot")]` before
+ * loading core, so both realms carve from the same segments.
+ */
+export function arenaRoot(): Int32Array {
+  claimAfterFork();
+  return root;
+}
+
+/** In a fork child, forgets the parent's segment (and a lock another thread of the parent held). */
+function claimAfterFork(): void {
+  if (Atomics.load(root, Root.OWNER) === process.pid) return;
+  // A fork child has one thread, so nothing else uses the words yet.
+  root[Root.FD] = -1;
+  Atomics.store(root, Root.LOCK, 0);
+  Atomics.store(root, Root.OWNER, process.pid);
+}
 
 /** Allocates `bytes` zero-filled bytes of shared memory. */
 export function allocate(bytes: number): Block {
   if (!Number.isInteger(bytes) || bytes <= 0) {
     throw new RangeError(`Shared block size must be a positive integer, got ${bytes}`);
-  }
-  if (owner !== process.pid) {
-    owner = process.pid;
-    current = undefined;
   }
   const length = Math.ceil(bytes / ALIGN) * ALIGN;
   if (length > LARGE_BLOCK) {
@@ -75,14 +124,31 @@ export function allocate(bytes: number): Block {
     segments.set(own.ino, own);
     return new Block(own, 0, length);
   }
-  if (current === undefined || used + length > current.size) {
-    current = createSegment(SEGMENT_SIZE);
-    segments.set(current.ino, current);
-    used = 0;
+  claimAfterFork();
+  while (Atomics.compareExchange(root, Root.LOCK, 0, 1) !== 0) Atomics.wait(root, Root.LOCK, 1, 1);
+  try {
+    if (root[Root.FD]! < 0 || root[Root.USED]! + length > root[Root.SIZE]!) {
+      const fresh = createSegment(SEGMENT_SIZE);
+      segments.set(fresh.ino, fresh);
+      root[Root.FD] = fresh.fd;
+      root[Root.INO] = fresh.ino;
+      root[Root.SIZE] = fresh.size;
+      root[Root.USED] = 0;
+      rootAddress[Root.ADDRESS64] = fresh.address;
+    }
+    const ino = root[Root.INO]!;
+    let segment = segments.get(ino);
+    if (segment === undefined) {
+      segment = adoptSegment(root[Root.FD]!, ino, root[Root.SIZE]!, rootAddress[Root.ADDRESS64]!);
+      segments.set(ino, segment);
+    }
+    const block = new Block(segment, root[Root.USED]!, length);
+    root[Root.USED] = root[Root.USED]! + length;
+    return block;
+  } finally {
+    Atomics.store(root, Root.LOCK, 0);
+    Atomics.notify(root, Root.LOCK, 1);
   }
-  const block = new Block(current, used, length);
-  used += length;
-  return block;
 }
 
 /** Maps (once per process) the block a handle names. */
