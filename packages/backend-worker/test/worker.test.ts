@@ -81,6 +81,21 @@ describe("[worker] stopping a worker that is blocked", () => {
       });
     }
 
+    for (const [call, target] of [
+      ["Connection.recvSync", targets.blockOnRecv],
+      ["Connection.sendBytes to a full pipe", targets.blockOnSend],
+    ] as const) {
+      test(`Process.${how}() ends a worker blocked in ${call} with exitCode ${code}`, async () => {
+        const [mine, theirs] = mp.Pipe();
+        const p = await startBlocked(target, [theirs]);
+        p[how]();
+        await p.join(LIMIT);
+        expect(p.exitCode).toBe(code);
+        mine.close();
+        theirs.close();
+      });
+    }
+
     test(`Process.${how}() ends a worker asleep in poll(2) with exitCode ${code}`, async () => {
       const p = await startBlocked(targets.blockInPoll, []);
       p[how]();

@@ -21,18 +21,17 @@ export { parkedForever, threadAlive } from "./liveness.ts";
 export { pauseWaker, waitForChange } from "./wake-on-change.ts";
 export { peekExitStatus, pidfdOpen, pollReadable } from "./pidfd.ts";
 export { type Mapping, mapShared, releasePages, unmap } from "./pages.ts";
+export { type Readiness, waitReady } from "./poll.ts";
 export {
   dupFd,
   MAX_FDS,
   pidfdGetfd,
-  type Readiness,
   receiveSome,
   sendBufferFree,
   sendParts,
   sendSome,
   setSocketBuffers,
   socketPair,
-  waitReady,
   yieldThread,
 } from "./socket.ts";
 export { resetCaughtSignals, unblockAllSignals } from "./signals.ts";

@@ -5,9 +5,8 @@
  */
 import { ptr } from "bun:ffi";
 import { Errno, errno, fail, libc, SYS } from "./libc.ts";
-import { pollSlice, waitBegins, waitEnds } from "./thread-stop.ts";
+import { waitReady } from "./poll.ts";
 
-const POLLIN = 0x1;
 const P_PIDFD = 3;
 const WEXITED = 4;
 const WNOHANG = 1;
@@ -22,24 +21,12 @@ export function pidfdOpen(pid: number): number {
 }
 
 /**
- * Waits until `fd` is readable, at most `timeoutMs` (undefined: forever).
+ * Waits until `fd` (a pidfd, or a thread's) is readable, that is until its
+ * process or thread has ended, at most `timeoutMs` (undefined: forever).
  * Returns true when readable.
  */
 export function pollReadable(fd: number, timeoutMs?: number): boolean {
-  const pfd = new Int32Array([fd, POLLIN, 0]);
-  const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
-  for (;;) {
-    const left = deadline === undefined ? -1 : Math.max(0, Math.ceil(deadline - performance.now()));
-    // A worker thread that can be terminated sleeps in slices and looks at its stop word between them.
-    const slice = pollSlice(left);
-    waitBegins();
-    const r = libc.poll(ptr(pfd), 1, slice);
-    const e = r < 0 ? errno() : 0;
-    waitEnds();
-    if (r > 0) return true;
-    if (r === 0 && slice === left) return false;
-    if (r < 0 && e !== Errno.EINTR) fail("poll", e);
-  }
+  return waitReady(fd, "read", timeoutMs);
 }
 
 /**

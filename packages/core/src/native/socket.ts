@@ -22,8 +22,6 @@ const MSG_NOSIGNAL = 0x4000;
 const MSG_CMSG_CLOEXEC = 0x40000000;
 const F_DUPFD_CLOEXEC = 1030;
 const SIOCOUTQ = 0x5411;
-const POLLIN = 0x1;
-const POLLOUT = 0x4;
 
 /** Most descriptors one message may carry (the kernel's SCM_MAX_FD). */
 export const MAX_FDS = 253;
@@ -52,7 +50,6 @@ const controlView = new DataView(control.buffer);
 const pair = new Int32Array(new ArrayBuffer(8));
 const intOption = new Int32Array(new ArrayBuffer(4));
 const optionLength = new Uint32Array(new ArrayBuffer(4));
-const pollfd = new Int32Array(new ArrayBuffer(8));
 const iovAddress = ptr(iov);
 const controlAddress = ptr(control);
 // A second header for receiving, set up once: per call only the buffer, its
@@ -91,9 +88,6 @@ function setMessage(parts: number, controlLength: number): void {
     put64(msghdr, MSG_CONTROLLEN, controlLength);
   }
 }
-
-/** Which end of a wait: readable or writable. */
-export type Readiness = "read" | "write";
 
 /** A connected pair of unix sockets, close-on-exec. Stream sockets keep byte order; datagram sockets keep message bounds. */
 export function socketPair(type: "stream" | "dgram"): [number, number] {
@@ -223,26 +217,6 @@ function collectFds(controlLength: number, fds: number[]): void {
       for (let i = at + CMSG_HEADER; i + 4 <= at + len; i += 4) fds.push(controlView.getInt32(i, true));
     }
     at += (len + 7) & ~7;
-  }
-}
-
-/**
- * Waits until `fd` is readable (data, end of stream or error) or writable, at
- * most `timeoutMs` (undefined: forever; 0: just look). Returns true when ready.
- */
-export function waitReady(fd: number, on: Readiness, timeoutMs: number | undefined): boolean {
-  pollfd[0] = fd;
-  pollfd[1] = on === "read" ? POLLIN : POLLOUT;
-  const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
-  for (;;) {
-    const left = deadline === undefined ? -1 : Math.max(0, Math.ceil(deadline - performance.now()));
-    const r = libc.poll(pollfd, 1, left);
-    if (r > 0) return true;
-    if (r === 0) {
-      if (deadline === undefined || performance.now() >= deadline) return false;
-      continue;
-    }
-    if (errno() !== Errno.EINTR) fail("poll");
   }
 }
 

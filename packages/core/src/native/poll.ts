@@ -1,0 +1,44 @@
+/**
+ * poll(2) on one descriptor: where every blocking channel call (`recvSync`,
+ * a full socket's `send`) and every join of a process sleeps. In a worker
+ * thread that can be stopped it sleeps in slices and looks at the stop word
+ * between them (`thread-stop.ts`), so terminate() never waits for data that
+ * may never come.
+ */
+import { Errno, errno, fail, libc } from "./libc.ts";
+import { pollSlice, waitBegins, waitEnds } from "./thread-stop.ts";
+
+const POLLIN = 0x1;
+const POLLOUT = 0x4;
+
+/** Which end of a wait: readable or writable. */
+export type Readiness = "read" | "write";
+
+// struct pollfd { int fd; short events; short revents; }. An explicit
+// ArrayBuffer: JSC may move a small inline typed array once code is hot.
+const pollfd = new Int32Array(new ArrayBuffer(8));
+
+/**
+ * Waits until `fd` is readable (data, end of stream, error, or an ended
+ * process for a pidfd) or writable, at most `timeoutMs` (undefined: forever;
+ * 0: just look). Returns true when ready.
+ */
+export function waitReady(fd: number, on: Readiness, timeoutMs: number | undefined): boolean {
+  const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
+  for (;;) {
+    const left = deadline === undefined ? -1 : Math.max(0, Math.ceil(deadline - performance.now()));
+    const slice = pollSlice(left);
+    pollfd[0] = fd;
+    pollfd[1] = on === "read" ? POLLIN : POLLOUT;
+    waitBegins();
+    const r = libc.poll(pollfd, 1, slice);
+    const e = r < 0 ? errno() : 0;
+    waitEnds();
+    if (r > 0) return true;
+    if (r === 0) {
+      if (deadline !== undefined && performance.now() >= deadline) return false;
+      continue;
+    }
+    if (e !== Errno.EINTR) fail("poll", e);
+  }
+}
