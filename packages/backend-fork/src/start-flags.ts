@@ -7,8 +7,8 @@
  */
 import { native } from "@multiproc/core/internal";
 
-/** Word values. */
-const Flag = { PENDING: 0, STARTED: 1 } as const;
+/** Word values. WATCHED: pending, and the parent sleeps on the word (only then does the child wake it). */
+const Flag = { PENDING: 0, STARTED: 1, WATCHED: 2 } as const;
 const SLOTS_PER_PAGE = 1024;
 
 interface Page {
@@ -47,8 +47,8 @@ export function takeSlot(): StartSlot {
 
 /** Child side: announces that the child is about to run its target. */
 export function markStarted(slot: StartSlot): void {
-  Atomics.store(slot.words, slot.at, Flag.STARTED);
-  native.futexWake(slot.address, 1);
+  // A system call only when the parent waits: it does so only without the JSC settings.
+  if (Atomics.exchange(slot.words, slot.at, Flag.STARTED) === Flag.WATCHED) native.futexWake(slot.address, 1);
 }
 
 /** How long a child parked for good (`native.parkedForever`) before its start counts as stuck (ms). */
@@ -71,7 +71,8 @@ export function waitStarted(
     if (hasStarted(slot)) return "started";
     const now = performance.now();
     if (now >= deadline) return "late";
-    native.futexWait(slot.address, Flag.PENDING, Math.min(deadline - now, 10));
+    Atomics.compareExchange(slot.words, slot.at, Flag.PENDING, Flag.WATCHED);
+    native.futexWait(slot.address, Flag.WATCHED, Math.min(deadline - now, 10));
     if (hasStarted(slot)) return "started";
     if (native.pollReadable(pidfd, 0)) return "ended";
     if (!native.parkedForever(pid)) asleepSince = Number.POSITIVE_INFINITY;

@@ -9,7 +9,7 @@ import { loads } from "./codec/decode.ts";
 import { importExport } from "./codec/exports.ts";
 import { writeAllSync } from "./native/write-all.ts";
 import type { ChildIdentity, Process, ProcessOptions } from "./process.ts";
-import { type Bootstrap, parseBootstrap } from "./protocol/index.ts";
+import { type Bootstrap, parseBootstrap } from "./protocol/bootstrap.ts";
 
 /** Prints an uncaught error the way Python prints a child's traceback. */
 export function reportUncaught(name: string, error: unknown): void {
