@@ -20,6 +20,11 @@
  * close them itself, and descriptors outlive their thread, so the parent
  * closes what is still listed once the thread is gone (`closeMirroredFds`).
  * Without that, a peer would never see end-of-file.
+ *
+ * OWNED_MAPS: likewise the queue rings the worker mapped (core's
+ * `mirrorOwnedMappings`), 4 words each. A mapping cannot go while the thread
+ * runs, and it pins its ring's memory, so the parent unmaps what is listed
+ * once the thread is gone (`unmapMirrored`), however the worker ended.
  */
 
 /** Named word offsets of the control block. */
@@ -41,8 +46,14 @@ export const Word = {
 /** How many owned descriptors the block lists at a time; more are not closed if the worker is terminated. */
 export const OWNED_FD_SLOTS = 256;
 
+/** First word of the `OWNED_MAP_SLOTS` slots of 4 words, each empty (0) or a ring mapping of the worker's. */
+export const OWNED_MAPS = Word.OWNED_FDS + OWNED_FD_SLOTS;
+
+/** How many ring mappings the block lists at a time; more stay mapped after the worker ends. */
+export const OWNED_MAP_SLOTS = 64;
+
 /** Number of words in the block. */
-export const WORDS = Word.OWNED_FDS + OWNED_FD_SLOTS;
+export const WORDS = OWNED_MAPS + 4 * OWNED_MAP_SLOTS;
 
 /**
  * Values of `Word.STATE`. FAILED: core could not be loaded in the worker, so

@@ -5,7 +5,16 @@
  * this realm, with `import.meta.main === false`) and exit with its code.
  */
 import type { ChildRealm } from "@multiproc/core/internal";
-import { isStartMessage, NO_CODE, OWNED_FD_SLOTS, State, type StartMessage, Word } from "./control.ts";
+import {
+  isStartMessage,
+  NO_CODE,
+  OWNED_FD_SLOTS,
+  OWNED_MAP_SLOTS,
+  OWNED_MAPS,
+  State,
+  type StartMessage,
+  Word,
+} from "./control.ts";
 
 /** futexWake count meaning "every waiter". */
 const ALL = 0x7fff_ffff;
@@ -59,10 +68,11 @@ async function run({ control, bootstrap, fds, arena }: StartMessage): Promise<vo
     process.exit(1);
   }
   const { addressOf, bootstrapChild, closeFd, closeOwnedFds, futexWake, installStopWord, loads } = core;
-  const { mirrorOwnedFds, openThreadPidfd, reportUncaught, setInheritedFds } = core;
+  const { mirrorOwnedFds, mirrorOwnedMappings, openThreadPidfd, reportUncaught, setInheritedFds } = core;
   ownedFdsCloser = closeOwnedFds;
   // Before anything owns a descriptor: the parent closes what is listed if terminate() ends us.
   mirrorOwnedFds(control, Word.OWNED_FDS, OWNED_FD_SLOTS);
+  mirrorOwnedMappings(control, OWNED_MAPS, OWNED_MAP_SLOTS);
   Atomics.store(control, Word.SENTINEL, openThreadPidfd());
   Atomics.store(control, Word.STATE, State.RUNNING);
   futexWake(addressOf(control, Word.STATE), ALL);

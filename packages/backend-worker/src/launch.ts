@@ -7,8 +7,17 @@
  */
 import type { ChildHandle, LaunchRequest } from "@multiproc/core";
 import { BackendError } from "@multiproc/core";
-import { arenaRoot, closeMirroredFds, native } from "@multiproc/core/internal";
-import { newControlBlock, NO_CODE, OWNED_FD_SLOTS, type StartMessage, State, Word } from "./control.ts";
+import { arenaRoot, closeMirroredFds, native, unmapMirrored } from "@multiproc/core/internal";
+import {
+  newControlBlock,
+  NO_CODE,
+  OWNED_FD_SLOTS,
+  OWNED_MAP_SLOTS,
+  OWNED_MAPS,
+  type StartMessage,
+  State,
+  Word,
+} from "./control.ts";
 
 const ENTRY = new URL("./entry.ts", import.meta.url).href;
 /** Longest sleep between two looks at STATE while a worker starts (ms). */
@@ -90,11 +99,13 @@ class WorkerChild implements ChildHandle {
 
   /**
    * Closes the descriptors the ended worker still owned (listed in OWNED_FDS):
-   * one ended by terminate() could not close them itself. Only once its
-   * thread is gone: until then it may still use them.
+   * one ended by terminate() could not close them itself. Unmaps its rings
+   * (OWNED_MAPS), which no worker can unmap itself. Only once its thread is
+   * gone: until then it may still use them.
    */
   #closeOrphanedFds(): void {
     closeMirroredFds(this.#control, Word.OWNED_FDS, OWNED_FD_SLOTS);
+    unmapMirrored(this.#control, OWNED_MAPS, OWNED_MAP_SLOTS);
   }
 
   waitSync(timeoutMs: number | undefined): number | null {

@@ -269,16 +269,18 @@ describe("[worker] library objects among workers", () => {
     expect(kids.map((k) => k.exitCode)).toEqual([0, 0, 0]);
   });
 
-  test("workers that make Locks and Values leave no descriptor or mapping behind (one arena per process)", async () => {
+  test("workers that use a Queue and make Locks and Values leave no descriptor or mapping behind", async () => {
     const fds = () => readdirSync("/proc/self/fd").length;
     const memfdMaps = () =>
       readFileSync("/proc/self/maps", "utf8")
         .split("\n")
         .filter((l) => l.includes("memfd:multiproc")).length;
     const total = mp.RawValue("i", 0);
+    const q = mp.Queue<number>();
     const runOne = async () => {
-      const p = new mp.Process({ target: targets.makeSharedObjects, args: [total] });
+      const p = new mp.Process({ target: targets.makeSharedObjects, args: [total, q] });
       p.start();
+      expect(await q.get({ timeout: LIMIT })).toBe(1);
       await p.join(LIMIT);
       expect(p.exitCode).toBe(0);
       p.close();
@@ -288,5 +290,6 @@ describe("[worker] library objects among workers", () => {
     for (let i = 0; i < 5; i++) await runOne();
     expect({ fds: fds(), maps: memfdMaps() }).toEqual(before);
     expect(total.value).toBe(6);
+    q.close();
   });
 });

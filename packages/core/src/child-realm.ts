@@ -7,7 +7,7 @@
  */
 import { loadReducersOnDemand } from "./codec/reducers.ts";
 
-export { closeOwnedFds, mirrorOwnedFds, setInheritedFds } from "./channel/realm-fds.ts";
+export { closeOwnedFds, mirrorOwnedFds, mirrorOwnedMappings, setInheritedFds } from "./channel/realm-fds.ts";
 export { bootstrapChild, reportUncaught } from "./child.ts";
 export { loads } from "./codec/decode.ts";
 export { closeFd } from "./native/file.ts";

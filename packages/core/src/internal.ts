@@ -3,7 +3,14 @@ export { registerBackend } from "./backend-registry.ts";
 // Registers the channel reducers in every child before its arguments are decoded,
 // even when the target's module imports only types from core.
 import "./channel/index.ts";
-export { closeMirroredFds, closeOwnedFds, mirrorOwnedFds, setInheritedFds } from "./channel/realm-fds.ts";
+export {
+  closeMirroredFds,
+  closeOwnedFds,
+  mirrorOwnedFds,
+  mirrorOwnedMappings,
+  setInheritedFds,
+  unmapMirrored,
+} from "./channel/realm-fds.ts";
 export { bootstrapChild, reportUncaught } from "./child.ts";
 /** The types of `child-realm.ts`, the lean module a worker child loads instead of this one. */
 export type * as ChildRealm from "./child-realm.ts";

@@ -4,9 +4,18 @@
  * terminate(), and the libc calls that replaced node:fs on a child's start.
  */
 import { describe, expect, test } from "bun:test";
-import { closeMirroredFds, closeOwnedFd, mirrorOwnedFds, ownFd } from "../src/channel/realm-fds.ts";
+import {
+  closeMirroredFds,
+  closeOwnedFd,
+  mirrorOwnedFds,
+  mirrorOwnedMappings,
+  ownFd,
+  ownMapping,
+  unmapMirrored,
+  unmapOwned,
+} from "../src/channel/realm-fds.ts";
 import { closeFd, fileStat, openFile, readAt, readFileText } from "../src/native/file.ts";
-import { memfdWith, readWhole, socketPair, threadAlive, threadId } from "../src/native/index.ts";
+import { createSegment, memfdWith, readWhole, socketPair, threadAlive, threadId } from "../src/native/index.ts";
 
 /** True while `fd` is an open descriptor of this process. */
 function isOpen(fd: number): boolean {
@@ -72,5 +81,26 @@ describe("realm-fds mirror", () => {
     // Nothing opened a descriptor since, so closing the listed ones again only gets EBADF.
     for (const fd of [b, ...more]) closeOwnedFd(fd);
     mirrorOwnedFds(new Int32Array(0), 0, 0); // no slots: later tests in this process list nothing
+  });
+
+  test("owned ring mappings are listed in the words; unmapMirrored unmaps what is still listed", () => {
+    const words = new Int32Array(new SharedArrayBuffer(4 * (1 + 4 * 3)));
+    const mapped = (address: number) =>
+      readFileText("/proc/self/maps")
+        .split("\n")
+        .some((line) => Number.parseInt(line.split("-")[0]!, 16) === address);
+    const [a, b] = [createSegment(1 << 16, "realm-fds-test"), createSegment(1 << 20, "realm-fds-test")];
+    ownMapping(a);
+    mirrorOwnedMappings(words, 1, 3); // mappings made before the mirror are listed too
+    ownMapping(b);
+    expect(words.filter((w) => w !== 0).length).toBeGreaterThanOrEqual(3);
+    unmapOwned(a); // unmapped by its realm: no longer listed
+    expect(mapped(a.address)).toBe(false);
+    expect(mapped(b.address)).toBe(true);
+    unmapMirrored(words, 1, 3);
+    expect(mapped(b.address)).toBe(false);
+    expect([...words]).toEqual(new Array(words.length).fill(0));
+    for (const s of [a, b]) closeFd(s.fd);
+    mirrorOwnedMappings(new Int32Array(0), 0, 0); // no slots: later tests in this process list nothing
   });
 });

@@ -1,28 +1,71 @@
 /**
- * The descriptors of this realm: those its library objects own (Connections,
- * Queues), closed with the realm, and those it was handed at start, kept
- * until an object takes them. Apart from `fd-transfer.ts` so that a worker
- * child's start loads neither the codec's encoder nor the channels.
+ * What the library objects of this realm own at the OS level: descriptors
+ * (Connections, Queues), closed with the realm, and the queue rings it mapped.
+ * Also the descriptors it was handed at start, kept until an object takes
+ * them. A worker thread's descriptors and mappings belong to the whole
+ * process and outlive the thread (a mapping also pins its ring's memory), so
+ * a worker lists them in words its parent reads once the thread is gone.
+ * Apart from `fd-transfer.ts` so that a worker child's start loads neither the
+ * codec's encoder nor the channels.
  */
 import { closeFd } from "../native/file.ts";
+import { type Mapping, unmap } from "../native/pages.ts";
+
+/**
+ * Slots in shared words listing what this realm owns, for whoever cleans up
+ * after its thread has ended. A slot is `width` words, all 0 while empty,
+ * written only by this realm.
+ */
+class Mirror {
+  readonly #view: Int32Array;
+  readonly #start: number;
+  readonly #slots: number;
+  readonly #width: number;
+  /** Slots free for reuse, below `#next`. */
+  readonly #free: number[] = [];
+  #next = 0;
+
+  constructor(view: Int32Array, start: number, slots: number, width: number) {
+    this.#view = view;
+    this.#start = start;
+    this.#slots = slots;
+    this.#width = width;
+  }
+
+  /** Lists `words` (not all 0) in a free slot; -1 when every slot is taken. */
+  add(words: readonly number[]): number {
+    const slot = this.#free.pop() ?? (this.#next < this.#slots ? this.#next++ : -1);
+    if (slot < 0) return slot;
+    for (let i = 0; i < this.#width; i++) Atomics.store(this.#view, this.#start + slot * this.#width + i, words[i]!);
+    return slot;
+  }
+
+  /** Empties `slot` (-1: nothing to do). */
+  remove(slot: number): void {
+    if (slot < 0) return;
+    for (let i = 0; i < this.#width; i++) Atomics.store(this.#view, this.#start + slot * this.#width + i, 0);
+    this.#free.push(slot);
+  }
+}
 
 /** Descriptors owned by the library objects of this realm, each with its mirror slot (-1: none). */
 const owned = new Map<number, number>();
 /** Descriptors this child was handed at start (`{ h }` references), until taken. */
 let inherited: number[] = [];
+/** Where the owned descriptors are listed (`mirrorOwnedFds`), if anywhere; a slot holds the descriptor + 1. */
+let fdMirror: Mirror | undefined;
 
-/** Shared words listing the owned descriptors (see `mirrorOwnedFds`), if any. */
-let mirror: { view: Int32Array; start: number; slots: number } | undefined;
-/** Mirror slots free for reuse, below `nextSlot`. */
-const freeSlots: number[] = [];
-let nextSlot = 0;
-
-/** A mirror word: 0 for an empty slot, else the descriptor + 1 (so a zeroed block is empty). */
-const EMPTY = 0;
+/** Ring mappings this realm made, each with its mirror slot (-1: none). */
+const mappings = new Map<Mapping, number>();
+/** Where they are listed (`mirrorOwnedMappings`), if anywhere. */
+let mapMirror: Mirror | undefined;
+/** Words per listed mapping: the address and the size, each as its low and high 32 bits. */
+const MAPPING_WIDTH = 4;
+const HIGH = 2 ** 32;
 
 /** Records that an object of this realm owns `fd` (closed with the realm if the object is not closed first). */
 export function ownFd(fd: number): number {
-  if (!owned.has(fd)) owned.set(fd, mirrorAdd(fd));
+  if (!owned.has(fd)) owned.set(fd, fdMirror?.add([fd + 1]) ?? -1);
   return fd;
 }
 
@@ -32,19 +75,9 @@ export function closeOwnedFd(fd: number): void {
   owned.delete(fd);
 }
 
-function mirrorAdd(fd: number): number {
-  if (mirror === undefined) return -1;
-  const slot = freeSlots.pop() ?? (nextSlot < mirror.slots ? nextSlot++ : -1);
-  if (slot >= 0) Atomics.store(mirror.view, mirror.start + slot, fd + 1);
-  return slot;
-}
-
 /** Empties `fd`'s mirror slot, then closes it: the words never name a number this realm no longer holds. */
 function release(fd: number, slot: number | undefined): void {
-  if (mirror !== undefined && slot !== undefined && slot >= 0) {
-    Atomics.store(mirror.view, mirror.start + slot, EMPTY);
-    freeSlots.push(slot);
-  }
+  fdMirror?.remove(slot ?? -1);
   closeFd(fd);
 }
 
@@ -61,10 +94,8 @@ function release(fd: number, slot: number | undefined): void {
  * mirrorOwnedFds(control, Word.OWNED_FDS, OWNED_FD_SLOTS); // in the worker
  */
 export function mirrorOwnedFds(view: Int32Array, start: number, slots: number): void {
-  mirror = { view, start, slots };
-  freeSlots.length = 0;
-  nextSlot = 0;
-  for (const fd of owned.keys()) owned.set(fd, mirrorAdd(fd));
+  fdMirror = new Mirror(view, start, slots, 1);
+  for (const fd of owned.keys()) owned.set(fd, fdMirror.add([fd + 1]));
 }
 
 /**
@@ -77,8 +108,8 @@ export function mirrorOwnedFds(view: Int32Array, start: number, slots: number): 
  */
 export function closeMirroredFds(view: Int32Array, start: number, slots: number): void {
   for (let i = start; i < start + slots; i++) {
-    const word = Atomics.exchange(view, i, EMPTY);
-    if (word !== EMPTY) closeFd(word - 1);
+    const word = Atomics.exchange(view, i, 0);
+    if (word !== 0) closeFd(word - 1);
   }
 }
 
@@ -96,6 +127,51 @@ export function closeOwnedFds(): void {
 
 // Bun.isMainThread, not node:worker_threads: importing that costs a worker ~5 ms.
 if (!Bun.isMainThread) process.on("exit", closeOwnedFds);
+
+/** Records a ring mapping this realm made (until `unmapOwned`). */
+export function ownMapping(map: Mapping): void {
+  const words = [map.address % HIGH, Math.floor(map.address / HIGH), map.size % HIGH, Math.floor(map.size / HIGH)];
+  mappings.set(map, mapMirror?.add(words) ?? -1);
+}
+
+/** Unmaps a mapping recorded by `ownMapping`; nothing of it may be used afterwards. */
+export function unmapOwned(map: Mapping): void {
+  mapMirror?.remove(mappings.get(map) ?? -1);
+  mappings.delete(map);
+  unmap(map);
+}
+
+/**
+ * Lists this realm's ring mappings, from now on, in `slots` slots of 4 words
+ * from `view[start]` (zeroed, written only by this realm). Unlike a
+ * descriptor, a mapping cannot go when the realm exits: code that runs after
+ * would crash the whole process on touching it. So whoever started the thread
+ * unmaps what the words still list once the thread is gone
+ * (`unmapMirrored`); without that, each ring a worker received would stay
+ * mapped, and its memory allocated, for the life of the process.
+ *
+ * @example
+ * mirrorOwnedMappings(control, Word.OWNED_MAPS, OWNED_MAP_SLOTS); // in the worker
+ */
+export function mirrorOwnedMappings(view: Int32Array, start: number, slots: number): void {
+  mapMirror = new Mirror(view, start, slots, MAPPING_WIDTH);
+  for (const map of mappings.keys()) ownMapping(map);
+}
+
+/**
+ * Unmaps the mappings listed by `mirrorOwnedMappings` in a realm whose thread
+ * has ended (never while it runs), and empties the words.
+ *
+ * @example
+ * unmapMirrored(control, Word.OWNED_MAPS, OWNED_MAP_SLOTS); // in the parent, after the worker ended
+ */
+export function unmapMirrored(view: Int32Array, start: number, slots: number): void {
+  for (let at = start; at < start + slots * MAPPING_WIDTH; at += MAPPING_WIDTH) {
+    const words = [0, 1, 2, 3].map((i) => Atomics.exchange(view, at + i, 0) >>> 0);
+    const address = words[0]! + words[1]! * HIGH;
+    if (address !== 0) unmap({ address, size: words[2]! + words[3]! * HIGH });
+  }
+}
 
 /**
  * Records the descriptors a child was handed at start, in `LaunchRequest.fds`

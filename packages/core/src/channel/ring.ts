@@ -30,8 +30,8 @@
  * (MADV_REMOVE), so a queue holds about what is in it plus one chunk, while
  * a producer can run far ahead of its consumers without blocking.
  */
-import { closeFd, createSegment, type Mapping, mapShared, releasePages, unmap } from "../native/index.ts";
-import { closeOwnedFd, ownFd } from "./realm-fds.ts";
+import { closeFd, createSegment, type Mapping, mapShared, releasePages } from "../native/index.ts";
+import { closeOwnedFd, ownFd, ownMapping, unmapOwned } from "./realm-fds.ts";
 import type { SideLock } from "./side-lock.ts";
 import { tryLock, unlock } from "./side-lock.ts";
 
@@ -140,6 +140,7 @@ export class Ring {
       address: this.address(Slot.RLOCK),
       onTakeOver: () => this.#repair(Slot.GETS, Slot.HEAD, Slot.R_GETS_AFTER, Slot.R_HEAD_BEFORE),
     };
+    ownMapping(map);
   }
 
   /** A new ring of `capacity` bytes (a power of two) for a queue of at most `maxsize` items (0: unbounded). */
@@ -172,7 +173,7 @@ export class Ring {
 
   /** Unmaps the ring; nothing of it may be used afterwards. */
   unmap(): void {
-    unmap(this.#map);
+    unmapOwned(this.#map);
   }
 
   /** Address of header word `slot`, for futex calls. */

@@ -39,6 +39,6 @@ export function releasePages(map: Mapping, offset: number, length: number): void
 }
 
 /** Unmaps a mapping; no view of its buffer may be used afterwards. */
-export function unmap(map: Mapping): void {
+export function unmap(map: Pick<Mapping, "address" | "size">): void {
   libc.munmap(map.address, map.size);
 }
