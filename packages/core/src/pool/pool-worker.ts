@@ -13,7 +13,7 @@ import {
   INITIALIZER_FAILED,
   type Items,
   Kind,
-  packNumbers,
+  PACK_MIN,
   type ReplyMessage,
   type TaskMessage,
 } from "./task.ts";
@@ -96,12 +96,27 @@ async function run(fn: Callable, kind: Kind, items: Items): Promise<unknown> {
     const r = fn(...items);
     return isThenable(r) ? await r : r;
   }
-  const out = new Array<unknown>(items.length);
-  for (let i = 0; i < items.length; i++) {
+  // Results go straight into a Float64Array while they are numbers, as
+  // `packNumbers` would send them: one buffer instead of an array and a copy
+  // (in a fork worker each new page costs a copy-on-write fault, too).
+  const n = items.length;
+  let packed = n >= PACK_MIN ? new Float64Array(n) : undefined;
+  let out: unknown[] | undefined = packed === undefined ? new Array<unknown>(n) : undefined;
+  for (let i = 0; i < n; i++) {
     const r = kind === Kind.MAP ? fn(items[i]) : fn(...(items[i] as unknown[]));
-    out[i] = isThenable(r) ? await r : r;
+    const value = isThenable(r) ? await r : r;
+    if (packed !== undefined) {
+      if (typeof value === "number") {
+        packed[i] = value;
+        continue;
+      }
+      out = Array.from(packed.subarray(0, i));
+      out.length = n;
+      packed = undefined;
+    }
+    out![i] = value;
   }
-  return packNumbers(out);
+  return packed ?? out;
 }
 
 /** Puts a reply; a result that cannot be sent becomes the task's error instead. */

@@ -70,7 +70,7 @@ function packRange(items: readonly unknown[], from: number, to: number): Float64
 }
 
 /** Below this many items packing saves nothing. */
-const PACK_MIN = 16;
+export const PACK_MIN = 16;
 
 /**
  * `values` as a Float64Array when every one is a number: it travels as one

@@ -92,6 +92,23 @@ export function poolTests(s: Suite): void {
       });
     });
 
+    test("a chunk whose results turn from numbers to other values keeps every result exactly", async () => {
+      await withPool(mp.Pool(2), async (pool) => {
+        const numbers = Array.from({ length: 20 }, (_, i) => i * 1.5);
+        const items = [...numbers, -0, Number.NaN, "x", null, { k: 1 }, ...numbers];
+        const out = await pool.map(t.identity, items, items.length);
+        expect(out).toEqual(items);
+        expect(Object.is(out[20], -0)).toBe(true);
+        expect(Number.isNaN(out[21])).toBe(true);
+        // All numbers: packed, -0 and NaN included.
+        const special = [...numbers, -0, Number.NaN, Number.POSITIVE_INFINITY];
+        const same = await pool.map(t.identity, special, special.length);
+        expect(same.map((x) => Object.is(x, -0))).toEqual(special.map((x) => Object.is(x, -0)));
+        expect(same.slice(0, 20)).toEqual(numbers);
+        expect(same.slice(21)).toEqual([Number.NaN, Number.POSITIVE_INFINITY]);
+      });
+    });
+
     test("chunksize edge cases: no items, one item, chunksize larger than the input, a bad chunksize", async () => {
       await withPool(mp.Pool(2), async (pool) => {
         expect(await pool.map(t.square, [])).toEqual([]);
