@@ -72,6 +72,15 @@ export function sink(conn: Connection, count: number): void {
 
 // ---- Workloads ----
 
+/** How long a child may take to say "ready" or "done" before the workload fails (ms). */
+const CHILD_ANSWER_MS = 60_000;
+
+/** `conn.recvSync()` that fails, instead of hanging the run, when nothing comes within `ms`. */
+function recvWithin(conn: Connection, ms: number): unknown {
+  if (!conn.poll(ms)) throw new Error(`A benchmark child sent nothing for ${ms} ms`);
+  return conn.recvSync();
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)]!;
@@ -109,7 +118,7 @@ export async function pipeRoundTrip(
     samples.push(((performance.now() - t0) * 1000) / perRound);
   }
   a.send(null);
-  await p.join();
+  await joinAll([p]);
   a.close();
   return median(samples);
 }
@@ -123,12 +132,12 @@ export async function queueThroughput(mp: Context, rounds: number, items: number
     const p = new mp.Process({ target: drain, args: [q, items, b] });
     p.start();
     b.close();
-    a.recvSync(); // "ready": the child is running and about to get
+    recvWithin(a, CHILD_ANSWER_MS); // "ready": the child is running and about to get
     const t0 = performance.now();
     for (let i = 0; i < items; i++) q.putSync({ i, name: "spam", tags: ["a", "b"] });
-    a.recvSync(); // "done"
+    recvWithin(a, CHILD_ANSWER_MS); // "done"
     rates.push(items / ((performance.now() - t0) / 1000));
-    await p.join();
+    await joinAll([p]);
     a.close();
     q.close();
   }
@@ -184,7 +193,7 @@ export async function bytesThroughput(mp: Context, rounds: number, size: number,
       a.recvBytesSync();
     }
     rates.push((size * count) / ((performance.now() - t0) / 1000));
-    await p.join();
+    await joinAll([p]);
     a.close();
   }
   return median(rates);

@@ -57,7 +57,7 @@ export async function runOurs(opts: RunOptions): Promise<Figure[]> {
           const child = new mp.Process({ target: hammer, args: [shared, CONTENDED_OPS] });
           child.start();
           hammer(shared, CONTENDED_OPS);
-          await child.join();
+          await joinAll([child]);
         },
         2 * CONTENDED_OPS,
       ),
