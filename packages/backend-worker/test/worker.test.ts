@@ -7,7 +7,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { activeChildren, EOFError, getContext, type Process } from "@multiproc/core";
+import { activeChildren, EOFError, getContext, type Process, type Value } from "@multiproc/core";
 import { native } from "@multiproc/core/internal";
 import "../src/index.ts";
 import * as targets from "./fixtures/targets.ts";
@@ -23,6 +23,14 @@ afterAll(() => {
   for (const p of live) p.kill();
   if (live.length > 0) throw new Error(`Leaked ${live.length} live children: ${live.map(String).join(", ")}`);
 });
+
+/** Descriptors open in this process. */
+const fds = () => readdirSync("/proc/self/fd").length;
+/** Mappings of this library's memfd segments and rings in this process. */
+const memfdMaps = () =>
+  readFileSync("/proc/self/maps", "utf8")
+    .split("\n")
+    .filter((l) => l.includes("memfd:multiproc")).length;
 
 /** Starts a child whose target sets `started` and then blocks; resolves once it has set it. */
 async function startBlocked(
@@ -261,6 +269,33 @@ describe("[worker] library objects among workers", () => {
     expect(counter.value).toBe(4000);
   });
 
+  test("workers that map a block made in another process share one mapping of it: none left per worker", async () => {
+    const q = mp.Queue<Value>();
+    const done = mp.Event();
+    const maker = new (getContext("spawn").Process)({ target: targets.shareValueUntil, args: [q, 7, done] });
+    maker.start();
+    try {
+      const runOne = async () => {
+        const p = new mp.Process({ target: targets.addToQueuedValue, args: [q] });
+        p.start();
+        await p.join(LIMIT);
+        expect(p.exitCode).toBe(0);
+        p.close();
+      };
+      await runOne(); // the first maps the block for the whole process
+      const before = { fds: fds(), maps: memfdMaps() };
+      for (let i = 0; i < 5; i++) await runOne();
+      expect({ fds: fds(), maps: memfdMaps() }).toEqual(before);
+      const v = q.getSync({ timeout: LIMIT });
+      expect(v.value).toBe(6);
+    } finally {
+      done.set();
+      await maker.join(LIMIT);
+      q.close();
+    }
+    expect(maker.exitCode).toBe(0);
+  });
+
   test("threads carving the shared arena at once never get the same bytes", async () => {
     const kids = [1, 2, 3].map((stamp) => new mp.Process({ target: targets.carveAndCheck, args: [20_000, stamp] }));
     for (const k of kids) k.start();
@@ -270,11 +305,6 @@ describe("[worker] library objects among workers", () => {
   });
 
   test("workers that use a Queue and make Locks and Values leave no descriptor or mapping behind", async () => {
-    const fds = () => readdirSync("/proc/self/fd").length;
-    const memfdMaps = () =>
-      readFileSync("/proc/self/maps", "utf8")
-        .split("\n")
-        .filter((l) => l.includes("memfd:multiproc")).length;
     const total = mp.RawValue("i", 0);
     const q = mp.Queue<number>();
     const runOne = async () => {

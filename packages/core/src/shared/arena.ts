@@ -72,19 +72,30 @@ const Root = {
   OWNER: 1,
   /** Descriptor of the current segment, -1 for none. */
   FD: 2,
+  /** Inode of the current segment (unsigned: read it with `>>> 0`). */
   INO: 3,
   SIZE: 4,
   USED: 5,
   /** Index of the Float64 word holding the segment's address. */
   ADDRESS64: 3,
-  WORDS: 8,
+  // Words 6 and 7 hold ADDRESS64.
+  /** How many entries of `ATTACHED` are in use. */
+  ATTACHED_COUNT: 8,
+  /** First of `ATTACHED_MAX` entries of `ENTRY_WORDS` words: segments of other processes mapped here (see `attachOnce`). */
+  ATTACHED: 10,
 } as const;
+
+/** An attached segment's entry: ino, fd, size, (pad), and the Float64 address (8-byte aligned). */
+const ENTRY_WORDS = 6;
+/** Segments of other processes shared by every realm; more are mapped by each realm that meets them. */
+const ATTACHED_MAX = 64;
+const ROOT_WORDS = Root.ATTACHED + ENTRY_WORDS * ATTACHED_MAX;
 
 /** The global key under which a realm finds the shared words (a Worker entry sets it before core loads). */
 const ROOT_KEY = Symbol.for("multiproc.arenaRoot");
 
 function newRoot(): Int32Array {
-  const root = new Int32Array(new SharedArrayBuffer(Root.WORDS * 4));
+  const root = new Int32Array(new SharedArrayBuffer(ROOT_WORDS * 4));
   root[Root.FD] = -1;
   return root;
 }
@@ -109,6 +120,7 @@ function claimAfterFork(): void {
   if (Atomics.load(root, Root.OWNER) === process.pid) return;
   // A fork child has one thread, so nothing else uses the words yet.
   root[Root.FD] = -1;
+  root[Root.ATTACHED_COUNT] = 0;
   Atomics.store(root, Root.LOCK, 0);
   Atomics.store(root, Root.OWNER, process.pid);
 }
@@ -125,7 +137,7 @@ export function allocate(bytes: number): Block {
     return new Block(own, 0, length);
   }
   claimAfterFork();
-  while (Atomics.compareExchange(root, Root.LOCK, 0, 1) !== 0) Atomics.wait(root, Root.LOCK, 1, 1);
+  lockRoot();
   try {
     if (root[Root.FD]! < 0 || root[Root.USED]! + length > root[Root.SIZE]!) {
       const fresh = createSegment(SEGMENT_SIZE);
@@ -136,7 +148,7 @@ export function allocate(bytes: number): Block {
       root[Root.USED] = 0;
       rootAddress[Root.ADDRESS64] = fresh.address;
     }
-    const ino = root[Root.INO]!;
+    const ino = root[Root.INO]! >>> 0; // an inode number is unsigned
     let segment = segments.get(ino);
     if (segment === undefined) {
       segment = adoptSegment(root[Root.FD]!, ino, root[Root.SIZE]!, rootAddress[Root.ADDRESS64]!);
@@ -146,8 +158,48 @@ export function allocate(bytes: number): Block {
     root[Root.USED] = root[Root.USED]! + length;
     return block;
   } finally {
-    Atomics.store(root, Root.LOCK, 0);
-    Atomics.notify(root, Root.LOCK, 1);
+    unlockRoot();
+  }
+}
+
+function lockRoot(): void {
+  while (Atomics.compareExchange(root, Root.LOCK, 0, 1) !== 0) Atomics.wait(root, Root.LOCK, 1, 1);
+}
+
+function unlockRoot(): void {
+  Atomics.store(root, Root.LOCK, 0);
+  Atomics.notify(root, Root.LOCK, 1);
+}
+
+/**
+ * Maps a segment of another process once for the whole process: a realm
+ * adopts the mapping another realm made. Otherwise every worker that met it
+ * would keep a mapping and a descriptor of its own after it ended. Beyond
+ * `ATTACHED_MAX` segments, each realm maps its own.
+ */
+function attachOnce(handle: BlockHandle): Segment {
+  claimAfterFork();
+  lockRoot();
+  try {
+    const count = root[Root.ATTACHED_COUNT]!;
+    for (let i = 0; i < count; i++) {
+      const at = Root.ATTACHED + i * ENTRY_WORDS;
+      if (root[at]! >>> 0 === handle.ino) {
+        return adoptSegment(root[at + 1]!, handle.ino, root[at + 2]!, rootAddress[(at + 4) / 2]!);
+      }
+    }
+    const segment = attachSegment(handle.pid, handle.fd, handle.ino, handle.size);
+    if (count < ATTACHED_MAX) {
+      const at = Root.ATTACHED + count * ENTRY_WORDS;
+      root[at] = segment.ino;
+      root[at + 1] = segment.fd;
+      root[at + 2] = segment.size;
+      rootAddress[(at + 4) / 2] = segment.address;
+      root[Root.ATTACHED_COUNT] = count + 1;
+    }
+    return segment;
+  } finally {
+    unlockRoot();
   }
 }
 
@@ -158,7 +210,7 @@ export function attach(handle: BlockHandle): Block {
     segment =
       handle.pid === process.pid && handle.address !== undefined
         ? adoptSegment(handle.fd, handle.ino, handle.size, handle.address)
-        : attachSegment(handle.pid, handle.fd, handle.ino, handle.size);
+        : attachOnce(handle);
     segments.set(segment.ino, segment);
   }
   return new Block(segment, handle.offset, handle.length);
