@@ -67,7 +67,7 @@ class WorkerChild implements ChildHandle {
         "close",
         (event) => {
           this.#closeCode = (event as Event & { code?: number }).code ?? 1;
-          this.#closeOrphanedFds();
+          this.#releaseOrphans();
           resolve();
         },
         { once: true },
@@ -93,7 +93,7 @@ class WorkerChild implements ChildHandle {
     const code = Atomics.load(this.#control, Word.EXIT);
     // No code at all: the thread ended without running "exit" handlers, as only a crash does.
     this.#code = code !== NO_CODE ? code : (this.#closeCode ?? 1);
-    this.#closeOrphanedFds();
+    this.#releaseOrphans();
     return this.#code;
   }
 
@@ -103,7 +103,7 @@ class WorkerChild implements ChildHandle {
    * (OWNED_MAPS), which no worker can unmap itself. Only once its thread is
    * gone: until then it may still use them.
    */
-  #closeOrphanedFds(): void {
+  #releaseOrphans(): void {
     closeMirroredFds(this.#control, Word.OWNED_FDS, OWNED_FD_SLOTS);
     unmapMirrored(this.#control, OWNED_MAPS, OWNED_MAP_SLOTS);
   }

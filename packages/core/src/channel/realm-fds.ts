@@ -167,7 +167,7 @@ export function mirrorOwnedMappings(view: Int32Array, start: number, slots: numb
  */
 export function unmapMirrored(view: Int32Array, start: number, slots: number): void {
   for (let at = start; at < start + slots * MAPPING_WIDTH; at += MAPPING_WIDTH) {
-    const words = [0, 1, 2, 3].map((i) => Atomics.exchange(view, at + i, 0) >>> 0);
+    const words = Array.from({ length: MAPPING_WIDTH }, (_, i) => Atomics.exchange(view, at + i, 0) >>> 0);
     const address = words[0]! + words[1]! * HIGH;
     if (address !== 0) unmap({ address, size: words[2]! + words[3]! * HIGH });
   }
