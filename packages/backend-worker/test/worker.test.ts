@@ -243,6 +243,21 @@ describe("[worker] a target whose module loads nothing of core", () => {
     mine.close();
   });
 
+  test("sent a Lock, it loads the Lock's module and none of the queues', pipes' or shared memory's", async () => {
+    const path = join(tmpdir(), `multiproc-loaded-${process.pid}-${Date.now()}.json`);
+    const p = new mp.Process({ target: lean.reportLoadedCore, args: [mp.Lock(), path] });
+    p.start();
+    await p.join(LIMIT);
+    expect(p.exitCode).toBe(0);
+    const loaded = JSON.parse(readFileSync(path, "utf8")) as string[];
+    rmSync(path, { force: true });
+    expect(loaded).toContain("sync/lock.ts");
+    expect(
+      loaded.filter((file) => /^(channel\/(queue|connection|pipe)|shared\/(value|array)|pool\/)/.test(file)),
+    ).toEqual([]);
+    expect(loaded).not.toContain("index.ts");
+  });
+
   test("an error it throws ends it with exitCode 1", async () => {
     const p = new mp.Process({ target: lean.throwPlain });
     p.start();

@@ -15,11 +15,22 @@ export { futexWake } from "./native/futex.ts";
 export { openThreadPidfd } from "./native/thread-exit.ts";
 export { addressOf, installStopWord } from "./native/thread-stop.ts";
 
-// Library objects (a Lock, a Queue...) may arrive in the arguments: their
-// classes, the same modules `internal.ts` loads, register their reducers
-// when the first one is met.
-loadReducersOnDemand(() => {
-  require("./channel/index.ts");
-  require("./shared/index.ts");
-  require("./sync/index.ts");
+// Library objects (a Lock, a Queue...) may arrive in the arguments: the
+// module of each class, the same one `internal.ts` loads, registers its
+// reducer when the first object of that class is met.
+loadReducersOnDemand({
+  Lock: () => require("./sync/lock.ts"),
+  RLock: () => require("./sync/rlock.ts"),
+  Semaphore: () => require("./sync/semaphore.ts"),
+  BoundedSemaphore: () => require("./sync/bounded-semaphore.ts"),
+  Condition: () => require("./sync/condition.ts"),
+  Event: () => require("./sync/event.ts"),
+  Barrier: () => require("./sync/barrier.ts"),
+  Connection: () => require("./channel/connection.ts"),
+  Queue: () => require("./channel/queue.ts"),
+  JoinableQueue: () => require("./channel/joinable-queue.ts"),
+  SimpleQueue: () => require("./channel/simple-queue.ts"),
+  Value: () => require("./shared/value.ts"),
+  RawValue: () => require("./shared/value.ts"),
+  SharedArray: () => require("./shared/array.ts"),
 });

@@ -6,10 +6,12 @@
 import type { ChildHandle } from "./backend.ts";
 import { loadBackend } from "./backend-registry.ts";
 import { encodeForLaunch } from "./channel/fd-transfer.ts";
-import { dumps, findExport } from "./codec/index.ts";
+import { dumps } from "./codec/encode.ts";
+import { findExport } from "./codec/exports.ts";
 import type { BackendName } from "./config.ts";
 import { PicklingError, ProcessError } from "./errors.ts";
-import { closeFd, pidfdOpen, pollReadable } from "./native/index.ts";
+import { closeFd } from "./native/file.ts";
+import { pidfdOpen, pollReadable } from "./native/pidfd.ts";
 import type { Bootstrap, ExportRef } from "./protocol/index.ts";
 import { processModuleLoaded, runProcess } from "./child.ts";
 import { getStartMethod } from "./start-method.ts";

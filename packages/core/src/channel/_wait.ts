@@ -10,7 +10,9 @@
  * spinner's time slice ends.
  */
 import { forever, forkedSince } from "../inherited-wait.ts";
-import { futexWait, waitForChange, yieldThread } from "../native/index.ts";
+import { futexWait } from "../native/futex.ts";
+import { yieldThread } from "../native/socket.ts";
+import { waitForChange } from "../native/wake-on-change.ts";
 
 /** Tries (each one system call + sched_yield) before a sync wait goes to sleep. */
 export const SPIN_TRIES = 32;

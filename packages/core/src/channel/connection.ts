@@ -2,10 +2,11 @@
  * Connection: one end of a Pipe (Python: `multiprocessing.connection.Connection`),
  * a unix stream socket carrying framed messages (see `framing.ts`).
  */
-import { registerReducer } from "../codec/index.ts";
+import { registerReducer } from "../codec/reducers.ts";
 import { ProcessError } from "../errors.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
-import { closeFd, waitReady } from "../native/index.ts";
+import { closeFd } from "../native/file.ts";
+import { waitReady } from "../native/poll.ts";
 import { checkTimeout, deadlineOf, SPIN_TRIES, spinStep, timeLeft, waitUntil } from "./_wait.ts";
 import { decodeCarrying, encodeCarrying, type FdRef, shareFd, takeFd } from "./fd-transfer.ts";
 import { closeOwnedFd, ownFd } from "./realm-fds.ts";

@@ -17,9 +17,12 @@
  *
  * `takeFd` in the rebuild returns a descriptor owned by the new object.
  */
-import { dumps, loads } from "../codec/index.ts";
+import { loads } from "../codec/decode.ts";
+import { dumps } from "../codec/encode.ts";
 import { PicklingError } from "../errors.ts";
-import { closeFd, dupFd, fileStat, pidfdGetfd, pidfdOpen } from "../native/index.ts";
+import { closeFd, fileStat } from "../native/file.ts";
+import { pidfdOpen } from "../native/pidfd.ts";
+import { dupFd, pidfdGetfd } from "../native/socket.ts";
 import { inheritedFds } from "./realm-fds.ts";
 
 /** How a reduced object names one of its descriptors. */

@@ -23,7 +23,11 @@
  * GB/s; streaming what fits keeps close to the first.
  */
 import { BackendError, EOFError } from "../errors.ts";
-import { closeFd, Errno, memfdWith, sendBufferFree, sendParts, sendSome, waitReady } from "../native/index.ts";
+import { closeFd } from "../native/file.ts";
+import { Errno } from "../native/libc.ts";
+import { memfdWith } from "../native/memfd.ts";
+import { waitReady } from "../native/poll.ts";
+import { sendBufferFree, sendParts, sendSome } from "../native/socket.ts";
 
 /** Bytes of a message header. */
 export const HEADER = 8;

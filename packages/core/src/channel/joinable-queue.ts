@@ -7,9 +7,9 @@
  * item (see `ring.ts`) and DONE counts `taskDone` calls, so a producer killed
  * in the middle of a put can never leave a count that `join` waits on forever.
  */
-import { registerReducer } from "../codec/index.ts";
+import { registerReducer } from "../codec/reducers.ts";
 import { TimeoutError } from "../errors.ts";
-import { futexWake } from "../native/index.ts";
+import { futexWake } from "../native/futex.ts";
 import { awaitWord, checkTimeout, deadlineOf, sleepOnWord } from "./_wait.ts";
 import { Queue, type QueueState } from "./queue.ts";
 import { type Ring, Slot } from "./ring.ts";

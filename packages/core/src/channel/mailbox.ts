@@ -13,7 +13,8 @@
  * drops; a consumer that died after taking a datagram leaves a record whose
  * datagram is gone: that one item is lost, the queue goes on.
  */
-import { closeFd, receiveSome, sendParts, setSocketBuffers, socketPair } from "../native/index.ts";
+import { closeFd } from "../native/file.ts";
+import { receiveSome, sendParts, setSocketBuffers, socketPair } from "../native/socket.ts";
 import { closeOwnedFd, ownFd } from "./realm-fds.ts";
 
 /** Kernel buffer asked for the mailbox: room for thousands of datagrams in flight. */

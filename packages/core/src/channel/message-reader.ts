@@ -11,7 +11,8 @@
  * read always owns the first `fds` of the queue.
  */
 import { EOFError } from "../errors.ts";
-import { closeFd, readAt, receiveSome } from "../native/index.ts";
+import { closeFd, readAt } from "../native/file.ts";
+import { receiveSome } from "../native/socket.ts";
 import { EXTENDED_HEADER, Field, HEADER, OUT_OF_LINE } from "./framing.ts";
 
 const BUFFER = 64 * 1024;

@@ -1,5 +1,5 @@
 /** Pipe: a pair of connected Connections (Python: `multiprocessing.Pipe`). */
-import { setSocketBuffers, socketPair } from "../native/index.ts";
+import { setSocketBuffers, socketPair } from "../native/socket.ts";
 import { Connection } from "./connection.ts";
 
 /**

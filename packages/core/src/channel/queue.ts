@@ -17,10 +17,11 @@
  * calls futexWake only when someone sleeps. A sync get first spins briefly
  * (see `_wait.ts` for why), then sleeps in slices.
  */
-import { registerReducer } from "../codec/index.ts";
+import { registerReducer } from "../codec/reducers.ts";
 import { Empty, Full, ProcessError } from "../errors.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
-import { futexWake, waitReady } from "../native/index.ts";
+import { futexWake } from "../native/futex.ts";
+import { waitReady } from "../native/poll.ts";
 import {
   awaitWord,
   checkTimeout,

@@ -30,7 +30,9 @@
  * (MADV_REMOVE), so a queue holds about what is in it plus one chunk, while
  * a producer can run far ahead of its consumers without blocking.
  */
-import { closeFd, createSegment, type Mapping, mapShared, releasePages } from "../native/index.ts";
+import { closeFd } from "../native/file.ts";
+import { createSegment } from "../native/memfd.ts";
+import { type Mapping, mapShared, releasePages } from "../native/pages.ts";
 import { closeOwnedFd, ownFd, ownMapping, unmapOwned } from "./realm-fds.ts";
 import type { SideLock } from "./side-lock.ts";
 import { tryLock, unlock } from "./side-lock.ts";

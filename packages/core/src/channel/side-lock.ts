@@ -16,7 +16,9 @@
  * each operation (see `ring.ts`): a holder that died before that store left
  * nothing half-done that anyone can see.
  */
-import { futexWait, futexWake, threadAlive, threadId } from "../native/index.ts";
+import { futexWait, futexWake } from "../native/futex.ts";
+import { threadAlive } from "../native/liveness.ts";
+import { threadId } from "../native/thread.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
 import { awaitWord, SLICE_MS, SPIN_TRIES, spinStep } from "./_wait.ts";
 

@@ -3,7 +3,7 @@
  * (Python: `multiprocessing.SimpleQueue`): `get`/`getSync`, `put`/`putSync`,
  * `empty`, `close`. It is a Queue without a maxsize, so it also has the rest.
  */
-import { registerReducer } from "../codec/index.ts";
+import { registerReducer } from "../codec/reducers.ts";
 import { Queue, type QueueParts, type QueueState } from "./queue.ts";
 
 /**

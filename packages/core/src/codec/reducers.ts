@@ -69,24 +69,32 @@ export function reducerFor(proto: object): Reducer<object> | undefined {
   return undefined;
 }
 
-/** Loads the modules that register reducers, once, when `loads` meets a tag nobody registered yet. */
-let loadReducers: (() => void) | undefined;
+/**
+ * Per tag family (a tag up to its first "."), the load of the module that
+ * registers its reducer; an entry is dropped once used.
+ */
+const loaders = new Map<string, () => void>();
 
 /**
  * Defers loading the library's own reducers until a payload needs one: a
- * child realm that is sent no library object never loads those modules.
- * @param load Imports (synchronously) the modules that call `registerReducer`.
+ * child realm loads the module of a Queue when it is sent a Queue, and none
+ * when it is sent no library object (each module costs a new realm time).
+ * @param load Per tag family (`"Lock"`, `"SharedArray"` for `"SharedArray.Int32Array"`),
+ *   a function that imports (synchronously) the module that registers it.
  */
-export function loadReducersOnDemand(load: () => void): void {
-  loadReducers = load;
+export function loadReducersOnDemand(load: Readonly<Record<string, () => void>>): void {
+  for (const [family, loader] of Object.entries(load)) loaders.set(family, loader);
 }
 
 /** The reducer registered under `tag`, for `loads`. */
 export function reducerByTag(tag: string): Reducer<object> | undefined {
   const hit = byTag.get(tag);
-  if (hit !== undefined || loadReducers === undefined) return hit?.reducer;
-  const load = loadReducers;
-  loadReducers = undefined;
+  if (hit !== undefined || loaders.size === 0) return hit?.reducer;
+  const dot = tag.indexOf(".");
+  const family = dot < 0 ? tag : tag.slice(0, dot);
+  const load = loaders.get(family);
+  if (load === undefined) return undefined;
+  loaders.delete(family);
   load();
   return byTag.get(tag)?.reducer;
 }

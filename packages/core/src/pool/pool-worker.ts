@@ -6,7 +6,7 @@
  * answer (see `Pool`).
  */
 import type { Queue } from "../channel/index.ts";
-import { type ExportRef, importExport } from "../codec/index.ts";
+import { type ExportRef, importExport } from "../codec/exports.ts";
 import { PicklingError } from "../errors.ts";
 import {
   type FnRef,

@@ -17,9 +17,10 @@
  *   while tasks are out, and the `Sync` forms read them in the calling thread.
  */
 import { checkTimeout } from "../channel/_wait.ts";
-import { Queue } from "../channel/index.ts";
+import { Queue } from "../channel/queue.ts";
 import type { Item } from "../channel/queue-item.ts";
-import { dumps, findExport } from "../codec/index.ts";
+import { dumps } from "../codec/encode.ts";
+import { findExport } from "../codec/exports.ts";
 import type { BackendName } from "../config.ts";
 import { ConfigError, Empty, PicklingError, ProcessError, TimeoutError } from "../errors.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";

@@ -2,7 +2,7 @@
  * What travels between a Pool and its workers (Python: the task and result
  * tuples of `multiprocessing.pool`), and how work is cut into chunks.
  */
-import type { ExportRef } from "../codec/index.ts";
+import type { ExportRef } from "../codec/exports.ts";
 
 /** How a worker finds a task's function: a module export, or (fork) an index into the pool's table. */
 export type FnRef = ExportRef | number;

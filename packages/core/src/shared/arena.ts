@@ -4,7 +4,7 @@
  * A block travels to another process as a `BlockHandle` and is mapped there on
  * first use.
  */
-import { adoptSegment, attachSegment, createSegment, type Segment } from "../native/index.ts";
+import { adoptSegment, attachSegment, createSegment, type Segment } from "../native/memfd.ts";
 
 const SEGMENT_SIZE = 1 << 20;
 /** Blocks larger than this get a segment of their own. */

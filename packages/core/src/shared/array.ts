@@ -5,7 +5,7 @@
  * indexing, `a[i] += 1`, `Array.from(a)` and `instanceof Int32Array` work as
  * usual, while the codec recognises it and sends its segment, not a copy.
  */
-import { registerReducer } from "../codec/index.ts";
+import { registerReducer } from "../codec/reducers.ts";
 import type { Lock } from "../sync/lock.ts";
 import type { RLock } from "../sync/rlock.ts";
 import { resolveLock, type SharedOptions } from "./_lock-option.ts";

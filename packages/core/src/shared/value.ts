@@ -4,7 +4,7 @@
  * ctypes object). The element is carved from the arena, so ten thousand
  * Values share one mapping and one descriptor.
  */
-import { registerReducer } from "../codec/index.ts";
+import { registerReducer } from "../codec/reducers.ts";
 import type { Held } from "../sync/held.ts";
 import type { Lock } from "../sync/lock.ts";
 import type { RLock } from "../sync/rlock.ts";

@@ -6,7 +6,7 @@
  * re-checked with a growing pause (0.5 ms up to 8 ms).
  */
 import { forever, forkedSince } from "../inherited-wait.ts";
-import { waitForChange } from "../native/index.ts";
+import { waitForChange } from "../native/wake-on-change.ts";
 
 /** Longest pause between two checks when polling (ms). */
 const MAX_PAUSE = 8;

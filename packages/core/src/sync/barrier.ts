@@ -8,10 +8,10 @@
  * barrier's own Lock; a sleeper reads GEN under the lock, releases it, and
  * sleeps while GEN is unchanged, so a broadcast between the two is not lost.
  */
-import { registerReducer } from "../codec/index.ts";
+import { registerReducer } from "../codec/reducers.ts";
 import { BrokenBarrierError } from "../errors.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
-import { futexWait, futexWake } from "../native/index.ts";
+import { futexWait, futexWake } from "../native/futex.ts";
 import { allocate, attach, type Block, type BlockHandle } from "../shared/arena.ts";
 import { pollUntil } from "./_poll.ts";
 import { Lock } from "./lock.ts";

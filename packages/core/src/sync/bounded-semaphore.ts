@@ -1,5 +1,5 @@
 /** BoundedSemaphore: a semaphore that refuses to count past its start (Python: `multiprocessing.BoundedSemaphore`). */
-import { registerReducer } from "../codec/index.ts";
+import { registerReducer } from "../codec/reducers.ts";
 import type { SemLockState } from "./sem-lock.ts";
 import { Semaphore } from "./semaphore.ts";
 

@@ -10,9 +10,11 @@
  * waiters (FIFO, as in Python's threading), and a waiter that arrives later
  * cannot steal their wake-up. Unlike CPython's, `notify` never blocks.
  */
-import { registerReducer } from "../codec/index.ts";
+import { registerReducer } from "../codec/reducers.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
-import { futexWait, futexWake, threadAlive, threadId } from "../native/index.ts";
+import { futexWait, futexWake } from "../native/futex.ts";
+import { threadAlive } from "../native/liveness.ts";
+import { threadId } from "../native/thread.ts";
 import { allocate, attach, type Block, type BlockHandle } from "../shared/arena.ts";
 import { pollUntil } from "./_poll.ts";
 import type { Held } from "./held.ts";

@@ -1,6 +1,6 @@
 /** Event: a flag processes and threads can wait for (Python: `multiprocessing.Event`). */
-import { registerReducer } from "../codec/index.ts";
-import { futexWait, futexWake } from "../native/index.ts";
+import { registerReducer } from "../codec/reducers.ts";
+import { futexWait, futexWake } from "../native/futex.ts";
 import { allocate, attach, type Block, type BlockHandle } from "../shared/arena.ts";
 import { pollUntil } from "./_poll.ts";
 import { checkTimeout } from "./sem-lock.ts";

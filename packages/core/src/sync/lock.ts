@@ -1,5 +1,5 @@
 /** Lock: a non-recursive mutex shared by processes and threads (Python: `multiprocessing.Lock`). */
-import { registerReducer } from "../codec/index.ts";
+import { registerReducer } from "../codec/reducers.ts";
 import { type Held, held } from "./held.ts";
 import { type AcquireOptions, SemLock, type SemLockState, Slot } from "./sem-lock.ts";
 

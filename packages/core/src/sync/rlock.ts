@@ -3,8 +3,8 @@
  * (Python: `multiprocessing.RLock`). The owner's kernel thread id is in the
  * OWNER word and the depth in COUNT; only the owner touches COUNT.
  */
-import { registerReducer } from "../codec/index.ts";
-import { threadId } from "../native/index.ts";
+import { registerReducer } from "../codec/reducers.ts";
+import { threadId } from "../native/thread.ts";
 import { type Held, held } from "./held.ts";
 import { type AcquireOptions, SemLock, type SemLockState, Slot } from "./sem-lock.ts";
 

@@ -21,7 +21,9 @@
  * caller is told through `onAbandoned`, or a process warning.
  */
 import { AbandonedLockError } from "../errors.ts";
-import { futexWait, futexWake, threadAlive, threadId } from "../native/index.ts";
+import { futexWait, futexWake } from "../native/futex.ts";
+import { threadAlive } from "../native/liveness.ts";
+import { threadId } from "../native/thread.ts";
 import { allocate, attach, type Block, type BlockHandle } from "../shared/arena.ts";
 import { pollUntil } from "./_poll.ts";
 

@@ -1,5 +1,5 @@
 /** Semaphore: a counting semaphore shared by processes and threads (Python: `multiprocessing.Semaphore`). */
-import { registerReducer } from "../codec/index.ts";
+import { registerReducer } from "../codec/reducers.ts";
 import { type Held, held } from "./held.ts";
 import { type AcquireOptions, SemLock, type SemLockState } from "./sem-lock.ts";
 
