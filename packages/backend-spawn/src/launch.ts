@@ -5,10 +5,9 @@
 import { constants } from "node:os";
 import type { ChildHandle, LaunchRequest } from "@multiproc/core";
 import { native } from "@multiproc/core/internal";
+import { INHERITED_FDS_ENV } from "./inherited-fds.ts";
 
 const ENTRY = new URL("./entry.ts", import.meta.url).pathname;
-/** Tells the child entry how many descriptors follow the bootstrap message (see `LaunchRequest.fds`). */
-export const INHERITED_FDS_ENV = "MULTIPROC_INHERITED_FDS";
 function signalNumber(signal: NodeJS.Signals | number): number {
   return typeof signal === "number" ? signal : ((constants.signals as Record<string, number>)[signal] ?? 0);
 }

@@ -4,7 +4,6 @@
  * stoppable, run core's bootstrap (which imports the target's module afresh in
  * this realm, with `import.meta.main === false`) and exit with its code.
  */
-import type { ChildRealm } from "@multiproc/core/internal";
 import {
   isStartMessage,
   NO_CODE,
@@ -18,13 +17,6 @@ import {
 
 /** futexWake count meaning "every waiter". */
 const ALL = 0x7fff_ffff;
-
-/**
- * Core's `child-realm.ts`, beside `internal.ts`: the part of core a child
- * needs to start, a fraction of what `internal.ts` loads (each module costs
- * a new realm time). Reached by path: core's package.json does not name it.
- */
-const CHILD_REALM = new URL("./child-realm.ts", import.meta.resolve("@multiproc/core/internal")).href;
 
 /** The worker's global scope, as much of it as this file uses. */
 declare const self: {
@@ -56,9 +48,10 @@ async function run({ control, bootstrap, fds, arena }: StartMessage): Promise<vo
   });
   // Core is imported here, not statically: if it fails to load, the parent
   // must still learn that this worker ended, and it waits on STATE for that.
-  let core: typeof ChildRealm;
+  // The lean part of core a child needs to start (see core's child-realm.ts), not all of it.
+  let core: typeof import("@multiproc/core/child-realm");
   try {
-    core = (await import(CHILD_REALM)) as typeof ChildRealm;
+    core = await import("@multiproc/core/child-realm");
   } catch (error) {
     console.error(error);
     const { closeSync } = await import("node:fs");

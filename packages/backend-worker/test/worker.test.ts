@@ -11,7 +11,7 @@ import { activeChildren, EOFError, getContext, type Process, type Value } from "
 import { native } from "@multiproc/core/internal";
 import "../src/index.ts";
 import * as targets from "./fixtures/targets.ts";
-import * as lean from "./fixtures/lean-targets.ts";
+import * as lean from "../../core/test/fixtures/lean-targets.ts";
 
 const LIMIT = 20_000;
 const mp = getContext("worker");
@@ -241,21 +241,6 @@ describe("[worker] a target whose module loads nothing of core", () => {
     await p.join(LIMIT);
     expect(p.exitCode).toBe(0);
     mine.close();
-  });
-
-  test("sent a Lock, it loads the Lock's module and none of the queues', pipes' or shared memory's", async () => {
-    const path = join(tmpdir(), `multiproc-loaded-${process.pid}-${Date.now()}.json`);
-    const p = new mp.Process({ target: lean.reportLoadedCore, args: [mp.Lock(), path] });
-    p.start();
-    await p.join(LIMIT);
-    expect(p.exitCode).toBe(0);
-    const loaded = JSON.parse(readFileSync(path, "utf8")) as string[];
-    rmSync(path, { force: true });
-    expect(loaded).toContain("sync/lock.ts");
-    expect(
-      loaded.filter((file) => /^(channel\/(queue|connection|pipe)|shared\/(value|array)|pool\/)/.test(file)),
-    ).toEqual([]);
-    expect(loaded).not.toContain("index.ts");
   });
 
   test("an error it throws ends it with exitCode 1", async () => {

@@ -1,9 +1,9 @@
 /**
  * What a backend's child entry needs from core before the target runs, and
- * nothing more. `internal.ts` loads all of core; a worker child loads this at
- * every start instead, since each module a new realm loads costs it time
- * (all of core: about 12 ms, against 1.5 ms for the whole start of a bare
- * Worker). The rest comes when the child's own code asks for it.
+ * nothing more. `internal.ts` loads all of core; a spawn or worker child
+ * loads this at every start instead, since each module a new realm loads
+ * costs it time (all of core: about 12 ms, against 1.5 ms for the whole
+ * start of a bare Worker). The rest comes when the child's own code asks for it.
  */
 import { loadReducersOnDemand } from "./codec/reducers.ts";
 
@@ -12,6 +12,8 @@ export { bootstrapChild, reportUncaught } from "./child.ts";
 export { loads } from "./codec/decode.ts";
 export { closeFd } from "./native/file.ts";
 export { futexWake } from "./native/futex.ts";
+export { readWhole } from "./native/memfd.ts";
+export { dieWithParent } from "./native/parent-death.ts";
 export { openThreadPidfd } from "./native/thread-exit.ts";
 export { addressOf, installStopWord } from "./native/thread-stop.ts";
 

@@ -12,8 +12,6 @@ export {
   unmapMirrored,
 } from "./channel/realm-fds.ts";
 export { bootstrapChild, reportUncaught } from "./child.ts";
-/** The types of `child-realm.ts`, the lean module a worker child loads instead of this one. */
-export type * as ChildRealm from "./child-realm.ts";
 export { loads } from "./codec/index.ts";
 export * as native from "./native/index.ts";
 export { arenaRoot } from "./shared/arena.ts";

@@ -1,6 +1,7 @@
 /** Conformance: Process lifecycle, exit codes, signals, names and misuse. */
 import { describe, expect, test } from "bun:test";
 import { activeChildren, PicklingError, ProcessError } from "../../src/index.ts";
+import * as lean from "../fixtures/lean-targets.ts";
 import * as targets from "../fixtures/targets.ts";
 import { CHILD_TIMEOUT, readJson, run, type Suite } from "./_harness.ts";
 
@@ -168,5 +169,22 @@ export function processTests(s: Suite): void {
         expect((e as Error).message).toContain("args[1].handler");
       }
     });
+
+    // Each module a child loads costs its start time: it loads the class of each library object it is sent, no more.
+    test.skipIf(s.caps.inheritsMemory)(
+      "a child sent a Lock loads the Lock's module and none of the queues', pipes', shared memory's or Pool's",
+      async () => {
+        const out = s.file("loaded");
+        const p = await run(new mp.Process({ target: lean.reportLoadedCore, args: [mp.Lock(), out] }));
+        expect(p.exitCode).toBe(0);
+        const loaded = readJson<string[]>(out);
+        expect(loaded).toContain("sync/lock.ts");
+        expect(
+          loaded.filter((file) => /^(channel\/(queue|connection|pipe)|shared\/(value|array)|pool\/)/.test(file)),
+        ).toEqual([]);
+        expect(loaded).not.toContain("index.ts");
+        expect(loaded).not.toContain("internal.ts");
+      },
+    );
   });
 }
