@@ -16,7 +16,7 @@ import { runBaselines } from "./baselines.ts";
 import { runChannelBench } from "./channels.ts";
 import type { Curve, Figure } from "./measure.ts";
 import { runOurs } from "./ours.ts";
-import { runPoolBench } from "./pool.ts";
+import { runPoolPhase } from "./pool-phase.ts";
 import { runPython } from "./python.ts";
 import { type Machine, markdown, svg } from "./report.ts";
 import { runScaling } from "./scaling.ts";
@@ -72,21 +72,12 @@ for (const [i, backend] of getAllStartMethods().entries()) {
 phase("shared Array");
 figures.push(...(await runSharedArray(opts)));
 phase("Pool");
-// A fork worker stuck on its way in (issue #4's residual hang) can stall a
-// pool for good, as it would stall CPython's: the phase then reports that
-// instead of stalling the run.
-const POOL_PHASE_MS = quick ? 60_000 : 300_000;
-let poolTimer: Timer | undefined;
-const poolFigures = await Promise.race([
-  runPoolBench(opts),
-  new Promise<undefined>((resolve) => {
-    poolTimer = setTimeout(resolve, POOL_PHASE_MS);
-  }),
-]);
-clearTimeout(poolTimer);
-if (poolFigures === undefined)
-  console.error(`bench: the Pool phase did not finish within ${POOL_PHASE_MS / 1000} s; its rows are missing`);
-else figures.push(...poolFigures);
+// Each group of pools in a fresh process (pool-phase.ts says why). A fork
+// worker stuck on its way in (issue #4's residual hang) can stall a pool for
+// good, as it would stall CPython's: the group then reports that instead of
+// stalling the run.
+const POOL_GROUP_MS = quick ? 60_000 : 300_000;
+figures.push(...(await runPoolPhase(quick, POOL_GROUP_MS)));
 phase("report");
 
 // Where two runners measured the same workload on the same system, keep the

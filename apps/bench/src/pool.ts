@@ -3,7 +3,7 @@
  * ProcessPoolExecutor), piscina and tinypool, in one run. The task is
  * trivial (`x * x`) so that each figure is the pool's own cost.
  */
-import { getAllStartMethods, getContext, type Pool } from "@multiproc/core";
+import { type BackendName, getAllStartMethods, getContext, type Pool } from "@multiproc/core";
 import { Piscina } from "piscina";
 import Tinypool from "tinypool";
 import { add, type Figure, makeBench, type RunOptions } from "./measure.ts";
@@ -59,18 +59,33 @@ function jsPools(): Runner[] {
   ];
 }
 
-/** Runs the Pool workloads; returns one figure per workload and system. */
-export async function runPoolBench(opts: RunOptions): Promise<Figure[]> {
+/**
+ * The systems measured together: one backend of ours, the JS pools, or
+ * CPython's (its own script). Each group runs in a process of its own
+ * (pool-phase.ts): a fork pool must not fork while another group's worker
+ * threads run (see the Hangs section of docs/fork.md).
+ */
+export type PoolGroup = BackendName | "js" | "python";
+
+/** Every group, in the order they run. */
+export function poolGroups(): PoolGroup[] {
+  return [...getAllStartMethods(), "js", "python"];
+}
+
+/** Runs the Pool workloads of one group; returns one figure per workload and system. */
+export async function runPoolGroup(opts: RunOptions, group: PoolGroup): Promise<Figure[]> {
+  if (group === "python") return pythonPools(opts);
   const roundTrips = opts.quick ? 50 : 200;
   const inFlight = opts.quick ? 2_000 : 10_000;
   const mapped = opts.quick ? 20_000 : 100_000;
   const bench = makeBench(opts);
   const readers: (() => Figure | undefined)[] = [];
   const runners: Runner[] = [];
-  for (const backend of getAllStartMethods()) {
-    const mp = getContext(backend);
+  if (group === "js") runners.push(...jsPools());
+  else {
+    const mp = getContext(group);
     readers.push(
-      add(bench, PW.start, `ours/${backend}`, async () => {
+      add(bench, PW.start, `ours/${group}`, async () => {
         const pool = mp.Pool(2);
         pool.close();
         await joinWithin(pool, JOIN_DEADLINE_MS);
@@ -78,13 +93,12 @@ export async function runPoolBench(opts: RunOptions): Promise<Figure[]> {
     );
     const pool = mp.Pool(2);
     runners.push({
-      system: `ours/${backend}`,
+      system: `ours/${group}`,
       run: (x) => pool.applyAsync(square, [x]).get(),
       map: (items) => pool.map(square, items),
       end: async () => pool.terminate(),
     });
   }
-  runners.push(...jsPools());
   const items = Array.from({ length: mapped }, (_, i) => i);
   for (const r of runners) {
     await r.run(1); // Started and warm before timing.
@@ -115,32 +129,23 @@ export async function runPoolBench(opts: RunOptions): Promise<Figure[]> {
   }
   await bench.run();
   for (const r of runners) await r.end();
-  const figures = readers.map((read) => read()).filter((f): f is Figure => f !== undefined);
+  return readers.map((read) => read()).filter((f): f is Figure => f !== undefined);
+}
 
+/** CPython's Pool and ProcessPoolExecutor, by pool.py; none without python3. */
+function pythonPools(opts: RunOptions): Figure[] {
   const python = runPythonScript<PythonFigure[]>(PY_SCRIPT, [opts.quick ? "quick" : "full"]);
   const names = { start: PW.start, rt: PW.rt, inflight: PW.inFlight, map: PW.map };
-  for (const f of python ?? []) {
-    figures.push({ workload: names[f.workload], system: f.system, medianMs: f.medianMs, opsPerSec: 1000 / f.medianMs });
-  }
-  return figures;
+  return (python ?? []).map((f) => ({
+    workload: names[f.workload],
+    system: f.system,
+    medianMs: f.medianMs,
+    opsPerSec: 1000 / f.medianMs,
+  }));
 }
 
 interface PythonFigure {
   workload: "start" | "rt" | "inflight" | "map";
   system: string;
   medianMs: number;
-}
-
-if (import.meta.main) {
-  const quick = Bun.argv.includes("--quick");
-  const figures = await runPoolBench({ quick });
-  for (const workload of Object.values(PW)) {
-    console.log(`\n${workload}`);
-    for (const f of figures.filter((g) => g.workload === workload).sort((a, b) => a.medianMs - b.medianMs)) {
-      console.log(
-        `  ${f.system.padEnd(34)} ${(f.medianMs * 1000).toFixed(2).padStart(10)} µs  ${Math.round(f.opsPerSec)}/s`,
-      );
-    }
-  }
-  process.exit(0);
 }

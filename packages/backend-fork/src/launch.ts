@@ -8,7 +8,7 @@ import { BackendError } from "@multiproc/core";
 import { native } from "@multiproc/core/internal";
 import { becomeChild, testHooks, warmUpChildPath } from "./child-main.ts";
 import { ForkedChild } from "./forked-child.ts";
-import { beforeFork, runtimeUnsafeForFork } from "./hazards.ts";
+import { beforeFork, forkMayHang } from "./hazards.ts";
 import { releaseSlot, type StartSlot, takeSlot, waitStarted } from "./start-flags.ts";
 
 /** How long a child may take to announce its start before the supervisor reports and kills it. */
@@ -39,22 +39,23 @@ export function startRetries(): number {
 /**
  * Forks the calling process; the child runs `request.runInChild()` and ends.
  *
- * Without the JSC settings (docs/fork.md, "Hangs"), a child can get stuck on
- * a runtime lock whose holder is a thread only the parent has. Then this
- * returns only once the child announced its start (or after START_WAIT_MS,
- * when the supervisor takes over): a child found asleep on a lock before
- * that has not run any of the user's code yet, so it is killed and the fork
- * done again, with the parent's memory still as it was when `start()` was
- * called. With the settings, no such hang is known (none in about 30 000
- * forks), and waiting would cost every `start()` the child's set-up time
- * (about 2 ms), so it returns at once.
+ * Without the JSC settings, or while Worker threads run in this process
+ * (docs/fork.md, "Hangs"), a child can get stuck on a runtime lock whose
+ * holder is a thread only the parent has. Then this returns only once the
+ * child announced its start (or after START_WAIT_MS, when the supervisor
+ * takes over): a child found asleep on a lock before that has not run any of
+ * the user's code yet, so it is killed and the fork done again, with the
+ * parent's memory still as it was when `start()` was called. Otherwise no
+ * such hang is known (none in about 30 000 forks), and waiting would cost
+ * every `start()` the child's set-up time (about 2 ms), so it returns at once.
  */
 export function launch(request: LaunchRequest): ChildHandle {
   if (request.runInChild === undefined) {
     throw new BackendError("The fork backend needs LaunchRequest.runInChild (a backend that inherits memory)");
   }
   const timeout = startTimeout();
-  const checking = runtimeUnsafeForFork() || testHooks.checkStart;
+  beforeFork();
+  const checking = forkMayHang() || testHooks.checkStart;
   for (let attempt = 1; ; attempt++) {
     const child = forkOnce(request);
     const forkedAt = performance.now();
@@ -79,7 +80,6 @@ interface Forked {
 }
 
 function forkOnce(request: LaunchRequest): Forked {
-  beforeFork();
   const slot = takeSlot();
   warmUpChildPath(slot);
   const isolation = native.planIsolation();

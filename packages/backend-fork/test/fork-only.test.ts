@@ -331,6 +331,32 @@ describe("[fork] parent resources", () => {
   });
 });
 
+describe("[fork] hazards", () => {
+  /** Runs forks-beside-worker.ts with `mode`; its stdout and stderr. */
+  function forksBeside(mode: "worker" | "waker"): { stdout: string; stderr: string } {
+    const program = new URL("./fixtures/forks-beside-worker.ts", import.meta.url).pathname;
+    const preload = new URL("../src/preload.ts", import.meta.url).pathname;
+    const r = Bun.spawnSync([process.execPath, "--preload", preload, program, mode], {
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: CHILD_TIMEOUT,
+    });
+    return { stdout: r.stdout.toString().trim(), stderr: r.stderr.toString() };
+  }
+
+  test("forking while a Worker thread runs works, and warns once that a child could hang", () => {
+    const r = forksBeside("worker");
+    expect(r.stdout).toBe("[0,1,2,3,4]");
+    expect(r.stderr.match(/multiproc: warning: forking while 1 Worker thread\(s\) run/g)?.length).toBe(1);
+  });
+
+  test("the library's own waker thread (async waits) is no reason to warn: it parks during fork", () => {
+    const r = forksBeside("waker");
+    expect(r.stdout).toBe("[0,1,2,3,4]");
+    expect(r.stderr).not.toContain("multiproc: warning");
+  });
+});
+
 describe("[fork] output", () => {
   test("everything a child printed reaches the pipe before it ends (2 MB through console.log and stdout.write)", () => {
     const program = new URL("./fixtures/loud-child.ts", import.meta.url).pathname;

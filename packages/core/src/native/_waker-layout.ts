@@ -4,14 +4,14 @@
  * expected values. Layout (Int32 words): CONTROL (bumped, then futex-woken,
  * whenever the table changes or a wake-up was handled), COUNT, READY (1 once
  * the waker runs its loop), PAUSE / PAUSED (a pause around fork(2), see
- * `pauseWaker`), then per entry EXPECTED; the entries' addresses are in a
+ * `pauseWaker`), TID (the waker's kernel thread id), then per entry EXPECTED; the entries' addresses are in a
  * Float64 view after them.
  */
 
 /** At most this many distinct words are watched at once (futex_waitv takes 128, one is CONTROL). */
 export const MAX_WATCHED = 127;
 /** Named word offsets of the Int32 view. */
-export const Word = { CONTROL: 0, COUNT: 1, READY: 2, PAUSE: 3, PAUSED: 4, EXPECTED: 5 } as const;
+export const Word = { CONTROL: 0, COUNT: 1, READY: 2, PAUSE: 3, PAUSED: 4, TID: 5, EXPECTED: 6 } as const;
 /** Byte offset of the Float64 address view (8-aligned). */
 export const ADDRESSES_AT = Math.ceil(((Word.EXPECTED + MAX_WATCHED) * 4) / 8) * 8;
 /** Size of the shared table in bytes. */

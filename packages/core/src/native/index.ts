@@ -37,5 +37,6 @@ export {
 export { resetCaughtSignals, unblockAllSignals } from "./signals.ts";
 export { resetThreadId, threadId } from "./thread.ts";
 export { openThreadPidfd, threadPidfdSupported } from "./thread-exit.ts";
+export { workerThreadCount } from "./threads.ts";
 export { addressOf, installStopWord } from "./thread-stop.ts";
 export { writeAllSync } from "./write-all.ts";

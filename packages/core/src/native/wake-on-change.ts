@@ -113,6 +113,19 @@ export function waitForChange(address: number, expected: number, timeoutMs: numb
   });
 }
 
+/** Waits (at most until `until`) for a waker still starting up to reach its loop. */
+function awaitWakerReady(until: number): void {
+  const ready = ptr(table, Word.READY * 4);
+  while (Atomics.load(table, Word.READY) === 0 && performance.now() < until) futexWait(ready, 0, 10);
+}
+
+/** The kernel thread id of this realm's waker thread (0 when none runs here, as in a fork child). */
+export function wakerThreadId(): number {
+  if (waker === undefined || state === "unsupported" || process.pid !== loadedIn) return 0;
+  awaitWakerReady(performance.now() + 2000);
+  return Atomics.load(table, Word.TID);
+}
+
 /**
  * Parks this process's waker thread in the kernel and returns the function
  * that lets it run again. A fork backend calls it around fork(2): a thread
@@ -125,7 +138,7 @@ export function pauseWaker(): () => void {
   const at = (word: number) => ptr(table, word * 4);
   const until = performance.now() + 2000;
   // A waker still starting up is the busiest: wait until it reaches its loop.
-  while (Atomics.load(table, Word.READY) === 0 && performance.now() < until) futexWait(at(Word.READY), 0, 10);
+  awaitWakerReady(until);
   Atomics.store(table, Word.PAUSE, 1);
   Atomics.add(table, Word.CONTROL, 1);
   futexWake(controlAddress, 1);

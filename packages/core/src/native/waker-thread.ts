@@ -11,6 +11,7 @@ import { ptr } from "bun:ffi";
 import { ADDRESSES_AT, MAX_WATCHED, SYS_FUTEX_WAITV, Word } from "./_waker-layout.ts";
 import { futexWait, futexWake } from "./futex.ts";
 import { errno, libc } from "./libc.ts";
+import { threadId } from "./thread.ts";
 
 declare const self: Worker;
 
@@ -59,6 +60,7 @@ self.onmessage = (event: MessageEvent<SharedArrayBuffer>) => {
   };
 
   let seen = Atomics.load(table, Word.CONTROL);
+  Atomics.store(table, Word.TID, threadId());
   Atomics.store(table, Word.READY, 1);
   futexWake(at(Word.READY), 0x7fffffff);
   self.postMessage("ready");

@@ -1,0 +1,60 @@
+/**
+ * The Pool phase of `bun run bench`: each group of systems (pool.ts,
+ * `PoolGroup`) in a Bun process of its own, as CPython's pools run in a fresh
+ * python3. By the Pool phase the main run's process has grown (every earlier
+ * workload's objects, threads and children), and a fork pool started there
+ * inherits all of it (see the Limits of docs/pool.md for what that costs);
+ * and a fork pool must not fork while another group's worker threads run.
+ *
+ * `bun src/pool-phase.ts <group> [--quick]` runs one group and prints its
+ * figures as JSON; `bun src/pool-phase.ts [--quick]` runs them all and prints a table.
+ */
+import type { Figure } from "./measure.ts";
+import { type PoolGroup, poolGroups, PW, runPoolGroup } from "./pool.ts";
+
+/** Runs every group, each in a new Bun process with at most `limitMs`; a group that fails or runs out of time is reported and left out. */
+export async function runPoolPhase(quick: boolean, limitMs: number): Promise<Figure[]> {
+  const figures: Figure[] = [];
+  for (const group of poolGroups()) {
+    const child = Bun.spawn(
+      [process.execPath, new URL(import.meta.url).pathname, group, ...(quick ? ["--quick"] : [])],
+      {
+        cwd: new URL("..", import.meta.url).pathname, // this app's bunfig.toml (the fork preload) applies there too
+        stdout: "pipe",
+        stderr: "inherit",
+      },
+    );
+    const timer = setTimeout(() => child.kill("SIGKILL"), limitMs);
+    const [out, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
+    clearTimeout(timer);
+    if (code === 0) figures.push(...(JSON.parse(out) as Figure[]));
+    else
+      console.error(
+        child.signalCode === "SIGKILL"
+          ? `bench: the Pool group ${group} did not finish within ${limitMs / 1000} s; its rows are missing`
+          : `bench: the Pool group ${group} failed (exit code ${code}); its rows are missing`,
+      );
+  }
+  return figures;
+}
+
+if (import.meta.main) {
+  const quick = Bun.argv.includes("--quick");
+  const group = Bun.argv.slice(2).find((a) => !a.startsWith("--")) as PoolGroup | undefined;
+  if (group !== undefined) {
+    if (!poolGroups().includes(group))
+      throw new Error(`Unknown Pool group ${group}; expected one of ${poolGroups().join(", ")}`);
+    process.stdout.write(JSON.stringify(await runPoolGroup({ quick }, group)));
+  } else {
+    const figures = await runPoolPhase(quick, 600_000);
+    for (const workload of Object.values(PW)) {
+      console.log(`\n${workload}`);
+      for (const f of figures.filter((g) => g.workload === workload).sort((a, b) => a.medianMs - b.medianMs)) {
+        console.log(
+          `  ${f.system.padEnd(34)} ${(f.medianMs * 1000).toFixed(2).padStart(10)} µs  ${Math.round(f.opsPerSec)}/s`,
+        );
+      }
+    }
+  }
+  process.exit(0);
+}

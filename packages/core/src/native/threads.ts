@@ -1,0 +1,31 @@
+/**
+ * The Worker threads of this process, for the fork backend: a child forked
+ * while one runs JavaScript can inherit a runtime lock that thread held, and
+ * wait on it forever (docs/fork.md, "Hangs").
+ */
+import { readFileText } from "./file.ts";
+import { wakerThreadId } from "./wake-on-change.ts";
+
+/** Bun's name for the thread of a `Worker` (/proc/self/task/<tid>/comm). */
+const WORKER_THREAD_NAME = "Worker\n";
+
+/**
+ * How many threads of this process are Bun Workers (user Workers,
+ * worker-backend children, thread pools), not counting this realm's own
+ * waker thread, which parks while its process forks (see `pauseWaker`).
+ */
+export function workerThreadCount(): number {
+  const waker = String(wakerThreadId());
+  // node:fs for the directory listing, loaded only here (see epoll.ts).
+  const { readdirSync } = require("node:fs") as typeof import("node:fs");
+  let count = 0;
+  for (const tid of readdirSync("/proc/self/task")) {
+    if (tid === waker) continue;
+    try {
+      if (readFileText(`/proc/self/task/${tid}/comm`) === WORKER_THREAD_NAME) count++;
+    } catch {
+      // Ended while we looked.
+    }
+  }
+  return count;
+}
