@@ -2,16 +2,12 @@
  * The spawn backend's child entry: read the bootstrap message from
  * descriptor 3, arrange to die with the parent, run, exit with the code.
  */
-// The lean part of core a child needs to start (see core's child-realm.ts), not all of it.
-import {
-  bootstrapChild,
-  closeFd,
-  dieWithParent,
-  loads,
-  readWhole,
-  reportUncaught,
-  setInheritedFds,
-} from "@multiproc/core/child-realm";
+// The lean part of core a child needs to start (see core's child-realm.ts),
+// and the three native files this entry uses, not all of core.
+import { bootstrapChild, loads, reportUncaught, setInheritedFds } from "@multiproc/core/child-realm";
+import { closeFd } from "@multiproc/core/native/file.ts";
+import { readWhole } from "@multiproc/core/native/memfd.ts";
+import { dieWithParent } from "@multiproc/core/native/parent-death.ts";
 import { INHERITED_FDS_ENV } from "./inherited-fds.ts";
 
 const BOOTSTRAP_FD = 3;

@@ -12,8 +12,6 @@ export { bootstrapChild, reportUncaught } from "./child.ts";
 export { loads } from "./codec/decode.ts";
 export { closeFd } from "./native/file.ts";
 export { futexWake } from "./native/futex.ts";
-export { readWhole } from "./native/memfd.ts";
-export { dieWithParent } from "./native/parent-death.ts";
 export { openThreadPidfd } from "./native/thread-exit.ts";
 export { addressOf, installStopWord } from "./native/thread-stop.ts";
 

@@ -7,13 +7,14 @@
 // this module at every start, and the rest of those folders is not needed here.
 import { loads } from "./codec/decode.ts";
 import { importExport } from "./codec/exports.ts";
-import { writeAllSync } from "./native/write-all.ts";
 import type { ChildIdentity, Process, ProcessOptions } from "./process.ts";
 import { type Bootstrap, parseBootstrap } from "./protocol/bootstrap.ts";
 
 /** Prints an uncaught error the way Python prints a child's traceback. */
 export function reportUncaught(name: string, error: unknown): void {
   const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+  // Loaded at the first error: a child that ends well never needs it, and each module costs a child's start.
+  const { writeAllSync } = require("./native/write-all.ts") as typeof import("./native/write-all.ts");
   writeAllSync(2, new TextEncoder().encode(`Process ${name}:\n${text}\n`));
 }
 

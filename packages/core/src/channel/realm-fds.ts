@@ -9,7 +9,7 @@
  * codec's encoder nor the channels.
  */
 import { closeFd } from "../native/file.ts";
-import { type Mapping, unmap } from "../native/pages.ts";
+import type { Mapping } from "../native/pages.ts";
 
 /**
  * Slots in shared words listing what this realm owns, for whoever cleans up
@@ -132,6 +132,11 @@ if (!Bun.isMainThread) process.on("exit", closeOwnedFds);
 export function ownMapping(map: Mapping): void {
   const words = [map.address % HIGH, Math.floor(map.address / HIGH), map.size % HIGH, Math.floor(map.size / HIGH)];
   mappings.set(map, mapMirror?.add(words) ?? -1);
+}
+
+/** pages.ts, loaded when something is unmapped: a worker child that maps nothing never needs it (each module costs its start). */
+function unmap(map: Pick<Mapping, "address" | "size">): void {
+  (require("../native/pages.ts") as typeof import("../native/pages.ts")).unmap(map);
 }
 
 /** Unmaps a mapping recorded by `ownMapping`; nothing of it may be used afterwards. */

@@ -8,7 +8,7 @@ import { deserialize } from "bun:jsc";
 import { PicklingError } from "../errors.ts";
 import { resolveExport } from "./exports.ts";
 import { defineField, setOwn } from "./_props.ts";
-import { type ErrorState, rebuildError } from "./rebuild-error.ts";
+import type { ErrorState } from "./rebuild-error.ts";
 import { reducerByTag } from "./reducers.ts";
 import {
   JSON_ENABLED,
@@ -171,6 +171,12 @@ function reviveInstance(m: Marker, memo: Memo): unknown {
   Object.setPrototypeOf(obj, cls.prototype);
   for (const key of Object.keys(fields)) defineField(obj, key, revive(fields[key], memo));
   return obj;
+}
+
+/** rebuild-error.ts, loaded with the first error met: each module costs a child's start, and most payloads hold none. */
+function rebuildError(state: ErrorState): Error {
+  const m = require("./rebuild-error.ts") as typeof import("./rebuild-error.ts");
+  return m.rebuildError(state);
 }
 
 function isErrorState(base: unknown): base is ErrorState {

@@ -172,12 +172,14 @@ export function processTests(s: Suite): void {
 
     // Each module a child loads costs its start time: it loads the class of each library object it is sent, no more.
     test.skipIf(s.caps.inheritsMemory)(
-      "a child sent a Lock loads the Lock's module and none of the queues', pipes', shared memory's or Pool's",
+      "a child sent a Lock (and an Error) loads the Lock's module and none of the queues', pipes', shared memory's or Pool's",
       async () => {
         const out = s.file("loaded");
-        const p = await run(new mp.Process({ target: lean.reportLoadedCore, args: [mp.Lock(), out] }));
+        const args = [mp.Lock(), out, new RangeError("sent along")];
+        const p = await run(new mp.Process({ target: lean.reportLoadedCore, args }));
         expect(p.exitCode).toBe(0);
-        const loaded = readJson<string[]>(out);
+        const { loaded, received } = readJson<{ loaded: string[]; received: string }>(out);
+        expect(received).toBe("RangeError: sent along");
         expect(loaded).toContain("sync/lock.ts");
         expect(
           loaded.filter((file) => /^(channel\/(queue|connection|pipe)|shared\/(value|array)|pool\/)/.test(file)),
