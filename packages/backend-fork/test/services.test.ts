@@ -67,6 +67,14 @@ const matrix: Array<[string, Outcome, () => unknown]> = [
     },
   ],
   ["dynamic import() of a module already loaded", "works", () => import("node:fs")],
+  [
+    "require() of a module not loaded yet",
+    "works",
+    () => {
+      const m = require("./fixtures/late-required.ts") as typeof import("./fixtures/late-required.ts");
+      if (m.lateRequired !== "late-required") throw new Error("wrong module");
+    },
+  ],
   ["fs.promises", "reported", async () => (await import("node:fs/promises")).readFile(file(), "utf8")],
   ["Bun.file().text()", "reported", () => Bun.file(file()).text()],
   ["fetch", "reported", () => fetch("http://127.0.0.1:9/")],

@@ -5,7 +5,9 @@
  * costs it time (all of core: about 12 ms, against 1.5 ms for the whole
  * start of a bare Worker). The rest comes when the child's own code asks for it.
  */
-import { loadReducersOnDemand } from "./codec/reducers.ts";
+// Library objects (a Lock, a Queue...) may arrive in the arguments: the
+// module of each class loads when the first object of that class is met.
+import "./library-reducers.ts";
 
 export { closeOwnedFds, mirrorOwnedFds, mirrorOwnedMappings, setInheritedFds } from "./channel/realm-fds.ts";
 export { bootstrapChild, reportUncaught } from "./child.ts";
@@ -14,23 +16,3 @@ export { closeFd } from "./native/file.ts";
 export { futexWake } from "./native/futex.ts";
 export { openThreadPidfd } from "./native/thread-exit.ts";
 export { addressOf, installStopWord } from "./native/thread-stop.ts";
-
-// Library objects (a Lock, a Queue...) may arrive in the arguments: the
-// module of each class, the same one `internal.ts` loads, registers its
-// reducer when the first object of that class is met.
-loadReducersOnDemand({
-  Lock: () => require("./sync/lock.ts"),
-  RLock: () => require("./sync/rlock.ts"),
-  Semaphore: () => require("./sync/semaphore.ts"),
-  BoundedSemaphore: () => require("./sync/bounded-semaphore.ts"),
-  Condition: () => require("./sync/condition.ts"),
-  Event: () => require("./sync/event.ts"),
-  Barrier: () => require("./sync/barrier.ts"),
-  Connection: () => require("./channel/connection.ts"),
-  Queue: () => require("./channel/queue.ts"),
-  JoinableQueue: () => require("./channel/joinable-queue.ts"),
-  SimpleQueue: () => require("./channel/simple-queue.ts"),
-  Value: () => require("./shared/value.ts"),
-  RawValue: () => require("./shared/value.ts"),
-  SharedArray: () => require("./shared/array.ts"),
-});

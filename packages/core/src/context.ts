@@ -7,11 +7,61 @@ import { loadBackend } from "./backend-registry.ts";
 import { type BackendName, backendNames, parseBackendName } from "./config.ts";
 import { activeChildren, boundToContext, cpuCount, currentProcess, parentProcess, Process } from "./process.ts";
 import { getStartMethod, setStartMethod } from "./start-method.ts";
-import { Lock, RLock } from "./sync/index.ts";
-import { type Connection, JoinableQueue, Pipe, Queue, SimpleQueue } from "./channel/index.ts";
-import { RawArray, RawValue, SharedArray, Value } from "./shared/index.ts";
-import { parsePoolOptions, Pool, type PoolOptions } from "./pool/index.ts";
-import { Barrier, type BarrierAction, BoundedSemaphore, Condition, Event, Semaphore } from "./sync/index.ts";
+import type { Connection, JoinableQueue, Queue, SimpleQueue } from "./channel/index.ts";
+import type { Pool, PoolOptions } from "./pool/index.ts";
+import type { RawArray, RawValue, SharedArray, Value } from "./shared/index.ts";
+import type {
+  Barrier,
+  BarrierAction,
+  BoundedSemaphore,
+  Condition,
+  Event,
+  Lock,
+  RLock,
+  Semaphore,
+} from "./sync/index.ts";
+
+/**
+ * A module, loaded at its first use. The factories below load the module of
+ * their class when first called: each module costs a realm time (every
+ * spawn or worker child imports the program's modules, and with them this
+ * one), and most programs use a few of the classes.
+ */
+function lazy<M>(load: () => M): () => M {
+  let module: M | undefined;
+  return () => {
+    module ??= load();
+    return module;
+  };
+}
+
+const lockModule = lazy(() => require("./sync/lock.ts") as typeof import("./sync/lock.ts"));
+const rlockModule = lazy(() => require("./sync/rlock.ts") as typeof import("./sync/rlock.ts"));
+const semaphoreModule = lazy(() => require("./sync/semaphore.ts") as typeof import("./sync/semaphore.ts"));
+const boundedModule = lazy(
+  () => require("./sync/bounded-semaphore.ts") as typeof import("./sync/bounded-semaphore.ts"),
+);
+const conditionModule = lazy(() => require("./sync/condition.ts") as typeof import("./sync/condition.ts"));
+const eventModule = lazy(() => require("./sync/event.ts") as typeof import("./sync/event.ts"));
+const barrierModule = lazy(() => require("./sync/barrier.ts") as typeof import("./sync/barrier.ts"));
+const pipeModule = lazy(() => require("./channel/pipe.ts") as typeof import("./channel/pipe.ts"));
+const queueModule = lazy(() => require("./channel/queue.ts") as typeof import("./channel/queue.ts"));
+const joinableModule = lazy(
+  () => require("./channel/joinable-queue.ts") as typeof import("./channel/joinable-queue.ts"),
+);
+const simpleQueueModule = lazy(
+  () => require("./channel/simple-queue.ts") as typeof import("./channel/simple-queue.ts"),
+);
+const valueModule = lazy(() => require("./shared/value.ts") as typeof import("./shared/value.ts"));
+const arrayModule = lazy(() => require("./shared/array.ts") as typeof import("./shared/array.ts"));
+const poolModule = lazy(() => require("./pool/pool.ts") as typeof import("./pool/pool.ts"));
+
+// The shared-memory factories keep their overloaded signatures.
+const lazyValue = ((...args: Parameters<typeof Value>) => valueModule().Value(...args)) as typeof Value;
+const lazyRawValue = ((...args: Parameters<typeof RawValue>) => valueModule().RawValue(...args)) as typeof RawValue;
+const lazyArray = ((...args: Parameters<typeof SharedArray>) =>
+  arrayModule().SharedArray(...args)) as typeof SharedArray;
+const lazyRawArray = ((...args: Parameters<typeof RawArray>) => arrayModule().RawArray(...args)) as typeof RawArray;
 
 /** The API of `multiprocessing`, bound to one backend (Python: a context object). */
 export interface Context {
@@ -79,22 +129,33 @@ function makeContext(name: BackendName | undefined): Context {
   return {
     startMethod: name,
     Process: BoundProcess,
-    Lock: () => new Lock(),
-    RLock: () => new RLock(),
-    Semaphore: (value?: number) => new Semaphore(value),
-    BoundedSemaphore: (value?: number) => new BoundedSemaphore(value),
-    Condition: (lock?: Lock | RLock) => new Condition(lock),
-    Event: () => new Event(),
-    Barrier: (parties: number, action?: BarrierAction, timeout?: number) => new Barrier(parties, action, timeout),
-    Value,
-    RawValue,
-    Array: SharedArray,
-    RawArray,
-    Pipe: (duplex?: boolean) => Pipe(duplex),
-    Queue: <T>(maxsize?: number) => new Queue<T>(maxsize),
-    JoinableQueue: <T>(maxsize?: number) => new JoinableQueue<T>(maxsize),
-    SimpleQueue: <T>() => new SimpleQueue<T>(),
+    Lock: () => new (lockModule().Lock)(),
+    RLock: () => new (rlockModule().RLock)(),
+    Semaphore: (value?: number) => new (semaphoreModule().Semaphore)(value),
+    BoundedSemaphore: (value?: number) => new (boundedModule().BoundedSemaphore)(value),
+    Condition: (lock?: Lock | RLock) => new (conditionModule().Condition)(lock),
+    Event: () => new (eventModule().Event)(),
+    Barrier: (parties: number, action?: BarrierAction, timeout?: number) =>
+      new (barrierModule().Barrier)(parties, action, timeout),
+    Value: lazyValue,
+    RawValue: lazyRawValue,
+    Array: lazyArray,
+    RawArray: lazyRawArray,
+    Pipe: (duplex?: boolean) => pipeModule().Pipe(duplex),
+    Queue: <T>(maxsize?: number) => {
+      const { Queue } = queueModule();
+      return new Queue<T>(maxsize);
+    },
+    JoinableQueue: <T>(maxsize?: number) => {
+      const { JoinableQueue } = joinableModule();
+      return new JoinableQueue<T>(maxsize);
+    },
+    SimpleQueue: <T>() => {
+      const { SimpleQueue } = simpleQueueModule();
+      return new SimpleQueue<T>();
+    },
     Pool: (processes?: number | PoolOptions) => {
+      const { parsePoolOptions, Pool } = poolModule();
       const opts = parsePoolOptions(processes, cpuCount());
       // The backend is fixed when the pool starts, as its workers are.
       const backend = name ?? getStartMethod();

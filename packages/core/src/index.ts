@@ -4,11 +4,16 @@
  * module-level names are bound to the default context.
  */
 import { getContext } from "./context.ts";
+// The module of each library class loads when its first object is made or arrives.
+import "./library-reducers.ts";
 
 export type { Backend, BackendCapabilities, ChildHandle, LaunchRequest } from "./backend.ts";
 export { type BackendName, backendNames } from "./config.ts";
 export { type Context, getAllStartMethods, getContext } from "./context.ts";
-export { Connection, type QueueWaitOptions } from "./channel/index.ts";
+// From the files themselves, not the folders' index files: importing this
+// module loads only what these names need (each module costs a child realm's start).
+export { Connection } from "./channel/connection.ts";
+export type { QueueWaitOptions } from "./channel/index.ts";
 import type {
   JoinableQueue as JoinableQueueClass,
   Queue as QueueClass,
@@ -38,7 +43,8 @@ export {
 } from "./process.ts";
 export { getStartMethod, setStartMethod } from "./start-method.ts";
 import type { Pool as PoolClass } from "./pool/index.ts";
-export { type ApplyOptions, AsyncResult, type PoolOptions, type ResultCallbacks } from "./pool/index.ts";
+export { AsyncResult, type ResultCallbacks } from "./pool/async-result.ts";
+export type { ApplyOptions, PoolOptions } from "./pool/index.ts";
 import type { Lock as LockClass, RLock as RLockClass } from "./sync/index.ts";
 export type { AcquireOptions, Held } from "./sync/index.ts";
 import type {

@@ -1,0 +1,18 @@
+/**
+ * Importing the library loads only what its names need: the module of each
+ * class loads with the first object of that class. Each module costs every
+ * spawn or worker child that imports the program's modules (about 0.2 ms each
+ * here), so a child whose module imports `Lock` must not load the Pool.
+ */
+import { expect, test } from "bun:test";
+
+test("importing @multiproc/core loads no class module; making a Lock loads the Lock's alone", () => {
+  const program = new URL("./fixtures/report-loaded.ts", import.meta.url).pathname;
+  const r = Bun.spawnSync([process.execPath, program], { stdout: "pipe", stderr: "pipe", timeout: 20_000 });
+  expect(r.stderr.toString()).toBe("");
+  const { atImport, afterLock } = JSON.parse(r.stdout.toString()) as { atImport: string[]; afterLock: string[] };
+  const classModules =
+    /^(sync\/(lock|rlock|semaphore|condition|event|barrier)|channel\/(queue|pipe|simple-queue|joinable-queue)|shared\/(value|array)|pool\/pool)\.ts$/;
+  expect(atImport.filter((file) => classModules.test(file))).toEqual([]);
+  expect(afterLock.filter((file) => classModules.test(file))).toEqual(["sync/lock.ts"]);
+});
