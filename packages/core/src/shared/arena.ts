@@ -4,7 +4,9 @@
  * A block travels to another process as a `BlockHandle` and is mapped there on
  * first use.
  */
+import { closeFd } from "../native/file.ts";
 import { adoptSegment, attachSegment, createSegment, type Segment } from "../native/memfd.ts";
+import { unmap } from "../native/pages.ts";
 
 const SEGMENT_SIZE = 1 << 20;
 /** Blocks larger than this get a segment of their own. */
@@ -48,14 +50,45 @@ export class Block {
 
   /** The handle another process needs to map this block. */
   handle(): BlockHandle {
+    keepForever(this.segment);
     const { fd, ino, size } = this.segment;
     const address = this.segment.address;
     return { pid: process.pid, fd, ino, size, offset: this.offset, length: this.length, address };
   }
 }
 
-/** Segments this realm has mapped or adopted, by inode. */
+/** Segments this realm has mapped or adopted, by inode (never unmapped). */
 const segments = new Map<number, Segment>();
+
+/**
+ * A large block's own segment until a handle to it was made: nothing but
+ * this realm's views can reach it, so it is unmapped and its descriptor
+ * closed once its memory is garbage (no view of it is left). A fork child
+ * has its own mapping and descriptor, which that does not touch. Once a
+ * handle exists, another process or thread may map it at any time: it is
+ * kept, as every small block is (see README, "Shared memory").
+ */
+interface LargeSegment {
+  readonly fd: number;
+  readonly address: number;
+  readonly size: number;
+  kept: boolean;
+}
+
+const largeSegments = new WeakMap<Segment, LargeSegment>();
+const largeFinalizer = new FinalizationRegistry<LargeSegment>((large) => {
+  if (large.kept) return;
+  unmap(large);
+  closeFd(large.fd);
+});
+
+/** Records that a handle to `segment` exists: it then stays mapped and open for the life of the process. */
+function keepForever(segment: Segment): void {
+  const large = largeSegments.get(segment);
+  if (large === undefined || large.kept) return;
+  large.kept = true;
+  segments.set(segment.ino, segment);
+}
 
 /**
  * Where small blocks are carved from, in words every realm (thread) of this
@@ -133,7 +166,9 @@ export function allocate(bytes: number): Block {
   const length = Math.ceil(bytes / ALIGN) * ALIGN;
   if (length > LARGE_BLOCK) {
     const own = createSegment(length);
-    segments.set(own.ino, own);
+    const large: LargeSegment = { fd: own.fd, address: own.address, size: own.size, kept: false };
+    largeSegments.set(own, large);
+    largeFinalizer.register(own.buffer, large);
     return new Block(own, 0, length);
   }
   claimAfterFork();
