@@ -16,6 +16,8 @@ const { mp } = s;
 
 /** A module global the tests change around start(). */
 let moduleCounter = 0;
+/** A RawValue only a fork child's target names, through this binding (see the arena test below). */
+let forkShared: { value: number } | undefined;
 
 describe("[fork] targets and memory", () => {
   test("Process target may be a closure over local variables and unsendable arguments", async () => {
@@ -328,6 +330,27 @@ describe("[fork] parent resources", () => {
     const q = new mp.Process({ target: () => {} });
     await run(q);
     expect(q.exitCode).toBe(0);
+  });
+});
+
+describe("[fork] shared memory after fork", () => {
+  test("a Value the parent drops after forking is not handed out again while the child uses it", async () => {
+    forkShared = mp.RawValue("i", 7);
+    const p = new mp.Process({
+      target: () => {
+        Bun.sleepSync(400); // while the parent drops its Value and makes new ones
+        process.exit(forkShared?.value === 7 ? 0 : 1);
+      },
+    });
+    p.start();
+    forkShared = undefined; // the parent's Value is garbage now; the child's copy is not
+    for (let round = 0; round < 3; round++) {
+      Bun.gc(true);
+      await Bun.sleep(20);
+      for (const v of Array.from({ length: 5_000 }, () => mp.RawValue("i"))) v.value = -1;
+    }
+    await p.join(CHILD_TIMEOUT);
+    expect(p.exitCode).toBe(0);
   });
 });
 

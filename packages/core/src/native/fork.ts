@@ -9,6 +9,14 @@ import { bindAllSymbols, Errno, errno, fail, libc } from "./libc.ts";
 const O_CLOEXEC = 0o2000000;
 const GRND_NONBLOCK = 1;
 
+/** Forks this realm asked for, counted before each (so parent and child agree). */
+let forks = 0;
+
+/** How many times this realm has forked (a fork child starts with its parent's count). */
+export function forkCount(): number {
+  return forks;
+}
+
 /**
  * Forks the calling process (glibc's fork, so its at-fork handlers run).
  * Returns the child's pid in the parent and 0 in the child. The caller must
@@ -18,6 +26,7 @@ export function forkProcess(): number {
   // The child must find every libc function bound: binding one calls dlopen,
   // whose locks another thread of the parent may have held at the fork.
   bindAllSymbols();
+  forks++;
   const pid = libc.fork();
   if (pid < 0) fail("fork");
   return pid;

@@ -4,6 +4,7 @@ export { reexecSelf, startupEnvironment } from "./exec.ts";
 export {
   closeQuietly,
   exitNow,
+  forkCount,
   forkProcess,
   kernelRandom32,
   makePipe,

@@ -5,6 +5,7 @@
  * first use.
  */
 import { closeFd } from "../native/file.ts";
+import { forkCount } from "../native/fork.ts";
 import { adoptSegment, attachSegment, createSegment, type Segment } from "../native/memfd.ts";
 import { unmap } from "../native/pages.ts";
 
@@ -31,11 +32,14 @@ export class Block {
   readonly segment: Segment;
   readonly offset: number;
   readonly length: number;
+  /** For a block that may be handed out again once garbage (see `allocate`). */
+  readonly #reuse: Reusable | undefined;
 
-  constructor(segment: Segment, offset: number, length: number) {
+  constructor(segment: Segment, offset: number, length: number, reuse?: Reusable) {
     this.segment = segment;
     this.offset = offset;
     this.length = length;
+    this.#reuse = reuse;
   }
 
   /** Address of the byte at `byteOffset` within the block (for futex calls). */
@@ -51,6 +55,7 @@ export class Block {
   /** The handle another process needs to map this block. */
   handle(): BlockHandle {
     keepForever(this.segment);
+    if (this.#reuse !== undefined) this.#reuse.kept = true;
     const { fd, ino, size } = this.segment;
     const address = this.segment.address;
     return { pid: process.pid, fd, ino, size, offset: this.offset, length: this.length, address };
@@ -151,6 +156,8 @@ export function arenaRoot(): Int32Array {
 /** In a fork child, forgets the parent's segment (and a lock another thread of the parent held). */
 function claimAfterFork(): void {
   if (Atomics.load(root, Root.OWNER) === process.pid) return;
+  // The parent's garbage blocks lie in segments the parent still carves from.
+  freeBlocks = new Map();
   // A fork child has one thread, so nothing else uses the words yet.
   root[Root.FD] = -1;
   root[Root.ATTACHED_COUNT] = 0;
@@ -158,8 +165,60 @@ function claimAfterFork(): void {
   Atomics.store(root, Root.OWNER, process.pid);
 }
 
-/** Allocates `bytes` zero-filled bytes of shared memory. */
-export function allocate(bytes: number): Block {
+/**
+ * A small block that its realm may hand out again once its `Block` is
+ * garbage: while no handle to it was made (no other process or thread can
+ * name it) and no fork happened since it was made (a fork child works on
+ * the same shared memory through its copy of the objects).
+ */
+interface Reusable {
+  readonly segment: Segment;
+  readonly offset: number;
+  readonly length: number;
+  readonly forks: number;
+  kept: boolean;
+}
+
+/** Garbage blocks of this realm, by length, to hand out again. */
+let freeBlocks = new Map<number, Reusable[]>();
+const smallFinalizer = new FinalizationRegistry<Reusable>((block) => {
+  if (block.kept || block.forks !== forkCount() || Atomics.load(root, Root.OWNER) !== process.pid) return;
+  let list = freeBlocks.get(block.length);
+  if (list === undefined) freeBlocks.set(block.length, (list = []));
+  list.push(block);
+});
+
+/** A block of `length` bytes from the free list, zero-filled, or undefined. */
+function reused(length: number): Reusable | undefined {
+  const old = freeBlocks.get(length)?.pop();
+  if (old === undefined) return undefined;
+  new Uint8Array(old.segment.buffer, old.offset, length).fill(0);
+  return old;
+}
+
+/** A Block over `at`, which goes back to the free list when the Block is garbage. */
+function reusableBlock(at: Pick<Reusable, "segment" | "offset" | "length">): Block {
+  const reuse: Reusable = {
+    segment: at.segment,
+    offset: at.offset,
+    length: at.length,
+    forks: forkCount(),
+    kept: false,
+  };
+  const block = new Block(at.segment, at.offset, at.length, reuse);
+  smallFinalizer.register(block, reuse);
+  return block;
+}
+
+/**
+ * Allocates `bytes` zero-filled bytes of shared memory. With `reusable`, the
+ * caller keeps the Block for as long as it uses the memory and gives out no
+ * view of it: the block may then be handed out again once its Block is
+ * garbage (see `Reusable`). Python's heap reuses blocks the same way, but
+ * also after a handle was made, which is why it asks you to keep shared
+ * objects alive in the parent; here that is never needed.
+ */
+export function allocate(bytes: number, opts?: { reusable?: boolean }): Block {
   if (!Number.isInteger(bytes) || bytes <= 0) {
     throw new RangeError(`Shared block size must be a positive integer, got ${bytes}`);
   }
@@ -172,6 +231,11 @@ export function allocate(bytes: number): Block {
     return new Block(own, 0, length);
   }
   claimAfterFork();
+  const reusable = opts?.reusable === true;
+  if (reusable) {
+    const old = reused(length);
+    if (old !== undefined) return reusableBlock(old);
+  }
   lockRoot();
   try {
     if (root[Root.FD]! < 0 || root[Root.USED]! + length > root[Root.SIZE]!) {
@@ -189,9 +253,9 @@ export function allocate(bytes: number): Block {
       segment = adoptSegment(root[Root.FD]!, ino, root[Root.SIZE]!, rootAddress[Root.ADDRESS64]!);
       segments.set(ino, segment);
     }
-    const block = new Block(segment, root[Root.USED]!, length);
-    root[Root.USED] = root[Root.USED]! + length;
-    return block;
+    const offset = root[Root.USED]!;
+    root[Root.USED] = offset + length;
+    return reusable ? reusableBlock({ segment, offset, length }) : new Block(segment, offset, length);
   } finally {
     unlockRoot();
   }

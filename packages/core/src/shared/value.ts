@@ -183,7 +183,7 @@ function prepare(typecode: unknown, initial: unknown): () => { code: Typecode; b
   const info = typeInfo(typecode);
   const element = toElement(info, initial ?? (info.kind === "bigint" ? 0n : 0), "initial value");
   return () => {
-    const block = allocate(info.bytes);
+    const block = allocate(info.bytes, { reusable: true });
     cellOf(info, block)[0] = element;
     return { code: info.code, block };
   };

@@ -82,7 +82,7 @@ export class Barrier {
         throw new TypeError(`Barrier action must be a function, got ${typeof action}`);
       }
       checkTimeout(timeout, "Barrier");
-      this.#block = allocate(WORDS * 4);
+      this.#block = allocate(WORDS * 4, { reusable: true });
       this.#lock = new Lock();
       this.#parties = parties;
       this.#action = action ?? undefined;

@@ -65,7 +65,7 @@ export class Condition {
       if (lock !== undefined && typeof (lock as Partial<Lock>).acquireSync !== "function") {
         throw new TypeError(`Condition lock must be a Lock or an RLock, got ${String(lock)}`);
       }
-      this.#block = allocate((HEAD_WORDS + MAX_WAITERS * SLOT_WORDS) * 4);
+      this.#block = allocate((HEAD_WORDS + MAX_WAITERS * SLOT_WORDS) * 4, { reusable: true });
       this.#lock = (lock as Lock | RLock | undefined) ?? new RLock();
     }
     this.#words = this.#block.int32(HEAD_WORDS + MAX_WAITERS * SLOT_WORDS);

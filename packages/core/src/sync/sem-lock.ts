@@ -97,7 +97,7 @@ export class SemLock {
       this.#block = attach(init.block);
     } else {
       holders = init.holders ?? Math.min(Math.max(init.value, 0), MAX_TRACKED);
-      this.#block = allocate((BASE_WORDS + Math.max(0, holders - 1)) * 4);
+      this.#block = allocate((BASE_WORDS + Math.max(0, holders - 1)) * 4, { reusable: true });
       this.#block.int32(1)[Slot.VALUE] = init.value;
     }
     this.#max = init.max;
