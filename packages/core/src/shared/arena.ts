@@ -183,9 +183,9 @@ interface Reusable {
 let freeBlocks = new Map<number, Reusable[]>();
 const smallFinalizer = new FinalizationRegistry<Reusable>((block) => {
   if (block.kept || block.forks !== forkCount() || Atomics.load(root, Root.OWNER) !== process.pid) return;
-  let list = freeBlocks.get(block.length);
-  if (list === undefined) freeBlocks.set(block.length, (list = []));
-  list.push(block);
+  const list = freeBlocks.get(block.length);
+  if (list === undefined) freeBlocks.set(block.length, [block]);
+  else list.push(block);
 });
 
 /** A block of `length` bytes from the free list, zero-filled, or undefined. */
