@@ -3,10 +3,9 @@
  * descriptor 3, arrange to die with the parent, run, exit with the code.
  */
 // The lean part of core a child needs to start (see core's child-realm.ts),
-// and the three native files this entry uses, not all of core.
+// and the two native files this entry uses, not all of core.
 import { bootstrapChild, loads, reportUncaught, setInheritedFds } from "@multiproc/core/child-realm";
-import { closeFd } from "@multiproc/core/native/file.ts";
-import { readWhole } from "@multiproc/core/native/memfd.ts";
+import { closeFd, readWhole } from "@multiproc/core/native/file.ts";
 import { dieWithParent } from "@multiproc/core/native/parent-death.ts";
 import { INHERITED_FDS_ENV } from "./inherited-fds.ts";
 

@@ -3,9 +3,9 @@
  * and info (see `ring.ts`) and the descriptors that go through the mailbox
  * (see `mailbox.ts`). The caller holds the side lock of the ring it works on.
  */
-import { closeFd } from "../native/file.ts";
+import { closeFd, readWhole } from "../native/file.ts";
 import { futexWake } from "../native/futex.ts";
-import { memfdWith, readWhole } from "../native/memfd.ts";
+import { memfdWith } from "../native/memfd.ts";
 import { MAX_FDS } from "../native/socket.ts";
 import { encodeCarrying } from "./fd-transfer.ts";
 import type { Mailbox } from "./mailbox.ts";

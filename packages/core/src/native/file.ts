@@ -146,3 +146,16 @@ export function readFileText(path: string): string {
   const bytes = readFileBytes(path);
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("latin1");
 }
+
+/** Reads the whole of a descriptor from offset 0 (a memfd or file handed over by the parent). */
+export function readWhole(fd: number): Uint8Array {
+  const size = fileStat(fd).size;
+  const out = new Uint8Array(size);
+  let done = 0;
+  while (done < size) {
+    const n = readAt(fd, out.subarray(done), done);
+    if (n === 0) break;
+    done += n;
+  }
+  return out.subarray(0, done);
+}

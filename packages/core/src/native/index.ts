@@ -13,10 +13,10 @@ export {
   writeByte,
 } from "./fork.ts";
 export { futexWait, futexWake, type WaitResult } from "./futex.ts";
-export { closeFd, type FileStat, fileStat, readAt } from "./file.ts";
+export { closeFd, type FileStat, fileStat, readAt, readWhole } from "./file.ts";
 export { Errno } from "./libc.ts";
 export { dontForkMappings, markAllForkable } from "./madvise.ts";
-export { adoptSegment, attachSegment, createSegment, memfdWith, readWhole, type Segment } from "./memfd.ts";
+export { adoptSegment, attachSegment, createSegment, memfdWith, type Segment } from "./memfd.ts";
 export { dieWithParent } from "./parent-death.ts";
 export { parkedForever, threadAlive } from "./liveness.ts";
 export { pauseWaker, waitForChange } from "./wake-on-change.ts";

@@ -4,7 +4,7 @@
  * another process attaches through `/proc/<pid>/fd/<fd>` of any holder.
  */
 import { toArrayBuffer } from "bun:ffi";
-import { closeFd, fileStat, openFile, readAt, writeAt } from "./file.ts";
+import { closeFd, fileStat, openFile, writeAt } from "./file.ts";
 import { fail, libc } from "./libc.ts";
 import { mapSharedBytes } from "./pages.ts";
 
@@ -63,17 +63,4 @@ export function memfdWith(bytes: Uint8Array, label = "multiproc-msg"): number {
   if (fd < 0) fail("memfd_create");
   writeAt(fd, bytes, 0);
   return fd;
-}
-
-/** Reads the whole of a descriptor from offset 0 (a memfd or file handed over by the parent). */
-export function readWhole(fd: number): Uint8Array {
-  const size = fileStat(fd).size;
-  const out = new Uint8Array(size);
-  let done = 0;
-  while (done < size) {
-    const n = readAt(fd, out.subarray(done), done);
-    if (n === 0) break;
-    done += n;
-  }
-  return out.subarray(0, done);
 }
