@@ -32,14 +32,14 @@ export class Block {
   readonly segment: Segment;
   readonly offset: number;
   readonly length: number;
-  /** For a block that may be handed out again once garbage (see `allocate`). */
-  readonly #reuse: Reusable | undefined;
+  /** For a block whose memory may go once garbage (see `allocate`). */
+  readonly #release: Releasable | undefined;
 
-  constructor(segment: Segment, offset: number, length: number, reuse?: Reusable) {
+  constructor(segment: Segment, offset: number, length: number, release?: Releasable) {
     this.segment = segment;
     this.offset = offset;
     this.length = length;
-    this.#reuse = reuse;
+    this.#release = release;
   }
 
   /** Address of the byte at `byteOffset` within the block (for futex calls). */
@@ -54,8 +54,11 @@ export class Block {
 
   /** The handle another process needs to map this block. */
   handle(): BlockHandle {
-    keepForever(this.segment);
-    if (this.#reuse !== undefined) this.#reuse.kept = true;
+    if (this.#release !== undefined && !this.#release.kept) {
+      // Another process or thread may map it at any time from now on: it stays for the life of the process.
+      this.#release.kept = true;
+      segments.set(this.segment.ino, this.segment);
+    }
     const { fd, ino, size } = this.segment;
     const address = this.segment.address;
     return { pid: process.pid, fd, ino, size, offset: this.offset, length: this.length, address };
@@ -66,34 +69,31 @@ export class Block {
 const segments = new Map<number, Segment>();
 
 /**
- * A large block's own segment until a handle to it was made: nothing but
- * this realm's views can reach it, so it is unmapped and its descriptor
- * closed once its memory is garbage (no view of it is left). A fork child
- * has its own mapping and descriptor, which that does not touch. Once a
- * handle exists, another process or thread may map it at any time: it is
- * kept, as every small block is (see README, "Shared memory").
+ * What lets a block's memory go once it is garbage: only while no handle to
+ * it was made (`kept` false), since then nothing but this realm can reach it
+ * (see README, "Shared memory").
  */
-interface LargeSegment {
-  readonly fd: number;
-  readonly address: number;
-  readonly size: number;
+interface Releasable {
   kept: boolean;
 }
 
-const largeSegments = new WeakMap<Segment, LargeSegment>();
+/**
+ * A large block's own segment: unmapped and its descriptor closed once its
+ * memory is garbage (no view of it is left). A fork child has its own
+ * mapping and descriptor, which that does not touch. (Not the Segment
+ * itself: that holds the buffer whose collection this waits for.)
+ */
+interface LargeSegment extends Releasable {
+  readonly fd: number;
+  readonly address: number;
+  readonly size: number;
+}
+
 const largeFinalizer = new FinalizationRegistry<LargeSegment>((large) => {
   if (large.kept) return;
   unmap(large);
   closeFd(large.fd);
 });
-
-/** Records that a handle to `segment` exists: it then stays mapped and open for the life of the process. */
-function keepForever(segment: Segment): void {
-  const large = largeSegments.get(segment);
-  if (large === undefined || large.kept) return;
-  large.kept = true;
-  segments.set(segment.ino, segment);
-}
 
 /**
  * Where small blocks are carved from, in words every realm (thread) of this
@@ -171,12 +171,11 @@ function claimAfterFork(): void {
  * name it) and no fork happened since it was made (a fork child works on
  * the same shared memory through its copy of the objects).
  */
-interface Reusable {
+interface Reusable extends Releasable {
   readonly segment: Segment;
   readonly offset: number;
   readonly length: number;
   readonly forks: number;
-  kept: boolean;
 }
 
 /** Garbage blocks of this realm, by length, to hand out again. */
@@ -226,9 +225,8 @@ export function allocate(bytes: number, opts?: { reusable?: boolean }): Block {
   if (length > LARGE_BLOCK) {
     const own = createSegment(length);
     const large: LargeSegment = { fd: own.fd, address: own.address, size: own.size, kept: false };
-    largeSegments.set(own, large);
     largeFinalizer.register(own.buffer, large);
-    return new Block(own, 0, length);
+    return new Block(own, 0, length, large);
   }
   claimAfterFork();
   const reusable = opts?.reusable === true;
