@@ -4,7 +4,7 @@
  * locks shared among workers, the sentinel.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { activeChildren, EOFError, getContext, type Process, type Value } from "@multiproc/core";
@@ -12,6 +12,7 @@ import { native } from "@multiproc/core/internal";
 import "../src/index.ts";
 import * as targets from "./fixtures/targets.ts";
 import * as lean from "../../core/test/fixtures/lean-targets.ts";
+import { memfdMappings, openFds } from "../../core/test/fixtures/os-resources.ts";
 
 const LIMIT = 20_000;
 const mp = getContext("worker");
@@ -23,14 +24,6 @@ afterAll(() => {
   for (const p of live) p.kill();
   if (live.length > 0) throw new Error(`Leaked ${live.length} live children: ${live.map(String).join(", ")}`);
 });
-
-/** Descriptors open in this process. */
-const fds = () => readdirSync("/proc/self/fd").length;
-/** Mappings of this library's memfd segments and rings in this process. */
-const memfdMaps = () =>
-  readFileSync("/proc/self/maps", "utf8")
-    .split("\n")
-    .filter((l) => l.includes("memfd:multiproc")).length;
 
 /** Starts a child whose target sets `started` and then blocks; resolves once it has set it. */
 async function startBlocked(
@@ -283,9 +276,9 @@ describe("[worker] library objects among workers", () => {
         p.close();
       };
       await runOne(); // the first maps the block for the whole process
-      const before = { fds: fds(), maps: memfdMaps() };
+      const before = { fds: openFds(), maps: memfdMappings() };
       for (let i = 0; i < 5; i++) await runOne();
-      expect({ fds: fds(), maps: memfdMaps() }).toEqual(before);
+      expect({ fds: openFds(), maps: memfdMappings() }).toEqual(before);
       const v = q.getSync({ timeout: LIMIT });
       expect(v.value).toBe(6);
     } finally {
@@ -316,9 +309,9 @@ describe("[worker] library objects among workers", () => {
       p.close();
     };
     await runOne(); // the first may open the process's next segment
-    const before = { fds: fds(), maps: memfdMaps() };
+    const before = { fds: openFds(), maps: memfdMappings() };
     for (let i = 0; i < 5; i++) await runOne();
-    expect({ fds: fds(), maps: memfdMaps() }).toEqual(before);
+    expect({ fds: openFds(), maps: memfdMappings() }).toEqual(before);
     expect(total.value).toBe(6);
     q.close();
   });

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
 import { Lock, RawArray, SharedArray } from "../src/index.ts";
 import { dumps, loads } from "../src/codec/index.ts";
 import { isSharedArray } from "../src/shared/index.ts";
+import { collectGarbage, memfdMappings, openFds } from "./fixtures/os-resources.ts";
 
 describe("SharedArray / RawArray (one process)", () => {
   test("SharedArray() returns the typecode's typed array, zero-filled or from values", () => {
@@ -96,35 +96,25 @@ describe("SharedArray / RawArray (one process)", () => {
 });
 
 describe("large Arrays (a segment of their own)", () => {
-  const fds = () => readdirSync("/proc/self/fd").length;
-  const memfdMaps = () =>
-    readFileSync("/proc/self/maps", "utf8")
-      .split("\n")
-      .filter((l) => l.includes("memfd:multiproc")).length;
-  /** Collects until `done()` holds, at most 2 s (finalizers run after a collection, on the event loop). */
-  async function collectUntil(done: () => boolean): Promise<void> {
-    for (let i = 0; i < 40 && !done(); i++) {
-      Bun.gc(true);
-      await Bun.sleep(50);
-    }
-  }
+  /** Collects until `done()` holds, at most 2 s. */
+  const collectUntil = (done: () => boolean) => collectGarbage(40, 50, done);
 
   test("one that never left this process is unmapped and its descriptor closed once garbage", async () => {
-    const before = { fds: fds(), maps: memfdMaps() };
+    const before = { fds: openFds(), maps: memfdMappings() };
     for (let i = 0; i < 40; i++) {
       const a = RawArray("d", 100_000); // 800 kB: over the 256 KiB a block may take from the arena
       a[i] = i;
       expect(a[i]).toBe(i);
     }
-    expect(memfdMaps()).toBeGreaterThan(before.maps);
-    await collectUntil(() => memfdMaps() <= before.maps + 1 && fds() <= before.fds + 1);
-    expect(memfdMaps()).toBeLessThanOrEqual(before.maps + 1);
-    expect(fds()).toBeLessThanOrEqual(before.fds + 1);
+    expect(memfdMappings()).toBeGreaterThan(before.maps);
+    await collectUntil(() => memfdMappings() <= before.maps + 1 && openFds() <= before.fds + 1);
+    expect(memfdMappings()).toBeLessThanOrEqual(before.maps + 1);
+    expect(openFds()).toBeLessThanOrEqual(before.fds + 1);
   });
 
   test("a view that outlives the Array keeps the memory; a sent one is kept for good", async () => {
     await collectUntil(() => false); // what earlier tests left goes first
-    const baseline = memfdMaps();
+    const baseline = memfdMappings();
     // Views of ten large Arrays, which themselves become garbage at once.
     const views = Array.from({ length: 10 }, (_, i) => {
       const sub = RawArray("d", 100_000).subarray(10, 20);
@@ -132,22 +122,19 @@ describe("large Arrays (a segment of their own)", () => {
       return sub;
     });
     const sent = dumps(RawArray("d", 100_000)); // a handle exists: another process may map it any time
-    expect(memfdMaps()).toBe(baseline + 11);
-    for (let i = 0; i < 5; i++) {
-      Bun.gc(true);
-      await Bun.sleep(20);
-    }
+    expect(memfdMappings()).toBe(baseline + 11);
+    await collectGarbage(5, 20);
     // Still mapped (reading an unmapped one would crash the process).
     expect(views.map((v) => v[0])).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    expect(memfdMaps()).toBe(baseline + 11);
+    expect(memfdMappings()).toBe(baseline + 11);
     views.length = 0;
     // The views' memory goes once they are garbage (one may linger: the
     // collector also keeps what a stale stack slot points to); the sent one stays.
-    await collectUntil(() => memfdMaps() <= baseline + 1);
-    expect(memfdMaps()).toBeLessThanOrEqual(baseline + 2);
+    await collectUntil(() => memfdMappings() <= baseline + 1);
+    expect(memfdMappings()).toBeLessThanOrEqual(baseline + 2);
     const back = loads(sent) as Float64Array;
     back[1] = 3;
     expect(back[1]).toBe(3);
-    expect(memfdMaps()).toBeGreaterThanOrEqual(baseline + 1);
+    expect(memfdMappings()).toBeGreaterThanOrEqual(baseline + 1);
   });
 });

@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { getContext, Lock, RawValue, RLock, Value } from "../src/index.ts";
 import { dumps, loads } from "../src/codec/index.ts";
 import { SharedValue, SynchronizedValue, segmentFds } from "../src/shared/index.ts";
+import { collectGarbage, memfdMappings } from "./fixtures/os-resources.ts";
 
 const VALID = "b B h H i I l L q Q f d c";
 
@@ -134,23 +135,13 @@ describe("Value (one process)", () => {
 });
 
 describe("blocks handed out again", () => {
-  const memfdMaps = () =>
-    readFileSync("/proc/self/maps", "utf8")
-      .split("\n")
-      .filter((l) => l.includes("memfd:multiproc")).length;
-  /** Collects and lets the finalizers run (they run on the event loop). */
-  async function collect(): Promise<void> {
-    for (let i = 0; i < 3; i++) {
-      Bun.gc(true);
-      await Bun.sleep(10);
-    }
-  }
+  const collect = () => collectGarbage(3, 10);
 
   test("Values and Locks made and dropped in batches do not grow the arena", async () => {
     const mp = getContext();
     mp.Value("i", 0);
     await collect();
-    const before = memfdMaps();
+    const before = memfdMappings();
     // 20 batches x 10 000 x (a Value and its RLock, about 64 bytes): 12 MiB without reuse.
     for (let batch = 0; batch < 20; batch++) {
       const made = Array.from({ length: 10_000 }, (_, i) => mp.Value("i", i));
@@ -161,7 +152,7 @@ describe("blocks handed out again", () => {
       locks.length = 0;
       await collect();
     }
-    expect(memfdMaps() - before).toBeLessThanOrEqual(2);
+    expect(memfdMappings() - before).toBeLessThanOrEqual(2);
   });
 
   test("a reused block starts zeroed, and one whose handle was made is never handed out again", async () => {
