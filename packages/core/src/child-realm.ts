@@ -7,7 +7,7 @@
  */
 // Library objects (a Lock, a Queue...) may arrive in the arguments: the
 // module of each class loads when the first object of that class is met.
-import "./library-reducers.ts";
+import "./class-modules.ts";
 
 export { closeOwnedFds, mirrorOwnedFds, mirrorOwnedMappings, setInheritedFds } from "./channel/realm-fds.ts";
 export { bootstrapChild, reportUncaught } from "./child.ts";

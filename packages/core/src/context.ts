@@ -4,6 +4,22 @@
  * (Python: `multiprocessing.context`, without its indirection.)
  */
 import { loadBackend } from "./backend-registry.ts";
+import {
+  arrayModule,
+  barrierModule,
+  boundedModule,
+  conditionModule,
+  eventModule,
+  joinableModule,
+  lockModule,
+  pipeModule,
+  poolModule,
+  queueModule,
+  rlockModule,
+  semaphoreModule,
+  simpleQueueModule,
+  valueModule,
+} from "./class-modules.ts";
 import { type BackendName, backendNames, parseBackendName } from "./config.ts";
 import { activeChildren, boundToContext, cpuCount, currentProcess, parentProcess, Process } from "./process.ts";
 import { getStartMethod, setStartMethod } from "./start-method.ts";
@@ -20,41 +36,6 @@ import type {
   RLock,
   Semaphore,
 } from "./sync/index.ts";
-
-/**
- * A module, loaded at its first use. The factories below load the module of
- * their class when first called: each module costs a realm time (every
- * spawn or worker child imports the program's modules, and with them this
- * one), and most programs use a few of the classes.
- */
-function lazy<M>(load: () => M): () => M {
-  let module: M | undefined;
-  return () => {
-    module ??= load();
-    return module;
-  };
-}
-
-const lockModule = lazy(() => require("./sync/lock.ts") as typeof import("./sync/lock.ts"));
-const rlockModule = lazy(() => require("./sync/rlock.ts") as typeof import("./sync/rlock.ts"));
-const semaphoreModule = lazy(() => require("./sync/semaphore.ts") as typeof import("./sync/semaphore.ts"));
-const boundedModule = lazy(
-  () => require("./sync/bounded-semaphore.ts") as typeof import("./sync/bounded-semaphore.ts"),
-);
-const conditionModule = lazy(() => require("./sync/condition.ts") as typeof import("./sync/condition.ts"));
-const eventModule = lazy(() => require("./sync/event.ts") as typeof import("./sync/event.ts"));
-const barrierModule = lazy(() => require("./sync/barrier.ts") as typeof import("./sync/barrier.ts"));
-const pipeModule = lazy(() => require("./channel/pipe.ts") as typeof import("./channel/pipe.ts"));
-const queueModule = lazy(() => require("./channel/queue.ts") as typeof import("./channel/queue.ts"));
-const joinableModule = lazy(
-  () => require("./channel/joinable-queue.ts") as typeof import("./channel/joinable-queue.ts"),
-);
-const simpleQueueModule = lazy(
-  () => require("./channel/simple-queue.ts") as typeof import("./channel/simple-queue.ts"),
-);
-const valueModule = lazy(() => require("./shared/value.ts") as typeof import("./shared/value.ts"));
-const arrayModule = lazy(() => require("./shared/array.ts") as typeof import("./shared/array.ts"));
-const poolModule = lazy(() => require("./pool/pool.ts") as typeof import("./pool/pool.ts"));
 
 // The shared-memory factories keep their overloaded signatures.
 const lazyValue = ((...args: Parameters<typeof Value>) => valueModule().Value(...args)) as typeof Value;

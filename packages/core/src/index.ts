@@ -5,7 +5,7 @@
  */
 import { getContext } from "./context.ts";
 // The module of each library class loads when its first object is made or arrives.
-import "./library-reducers.ts";
+import "./class-modules.ts";
 
 export type { Backend, BackendCapabilities, ChildHandle, LaunchRequest } from "./backend.ts";
 export { type BackendName, backendNames } from "./config.ts";

@@ -1,7 +1,7 @@
 /** What backend packages need from core; not part of the public API. */
 export { registerBackend } from "./backend-registry.ts";
 // The module of each library class loads when its first object arrives.
-import "./library-reducers.ts";
+import "./class-modules.ts";
 export {
   closeMirroredFds,
   closeOwnedFds,

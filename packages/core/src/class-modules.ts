@@ -1,0 +1,60 @@
+/**
+ * Where each library class lives, loaded at its first use: by a factory of
+ * the context (`mp.Lock()` loads sync/lock.ts), or by `loads` when the first
+ * object of that class arrives (its module registers the reducer). Each
+ * module costs a realm time, above all a new child's start, and most
+ * programs use a few of the classes. Imported by core's entry points
+ * (index.ts, internal.ts, child-realm.ts).
+ */
+import { loadReducersOnDemand } from "./codec/reducers.ts";
+
+/** A module, loaded at the first call and kept. */
+function lazy<M>(load: () => M): () => M {
+  let module: M | undefined;
+  return () => {
+    module ??= load();
+    return module;
+  };
+}
+
+export const lockModule = lazy(() => require("./sync/lock.ts") as typeof import("./sync/lock.ts"));
+export const rlockModule = lazy(() => require("./sync/rlock.ts") as typeof import("./sync/rlock.ts"));
+export const semaphoreModule = lazy(() => require("./sync/semaphore.ts") as typeof import("./sync/semaphore.ts"));
+export const boundedModule = lazy(
+  () => require("./sync/bounded-semaphore.ts") as typeof import("./sync/bounded-semaphore.ts"),
+);
+export const conditionModule = lazy(() => require("./sync/condition.ts") as typeof import("./sync/condition.ts"));
+export const eventModule = lazy(() => require("./sync/event.ts") as typeof import("./sync/event.ts"));
+export const barrierModule = lazy(() => require("./sync/barrier.ts") as typeof import("./sync/barrier.ts"));
+export const connectionModule = lazy(
+  () => require("./channel/connection.ts") as typeof import("./channel/connection.ts"),
+);
+export const pipeModule = lazy(() => require("./channel/pipe.ts") as typeof import("./channel/pipe.ts"));
+export const queueModule = lazy(() => require("./channel/queue.ts") as typeof import("./channel/queue.ts"));
+export const joinableModule = lazy(
+  () => require("./channel/joinable-queue.ts") as typeof import("./channel/joinable-queue.ts"),
+);
+export const simpleQueueModule = lazy(
+  () => require("./channel/simple-queue.ts") as typeof import("./channel/simple-queue.ts"),
+);
+export const valueModule = lazy(() => require("./shared/value.ts") as typeof import("./shared/value.ts"));
+export const arrayModule = lazy(() => require("./shared/array.ts") as typeof import("./shared/array.ts"));
+export const poolModule = lazy(() => require("./pool/pool.ts") as typeof import("./pool/pool.ts"));
+
+// By wire tag family ("SharedArray" for "SharedArray.Int32Array").
+loadReducersOnDemand({
+  Lock: lockModule,
+  RLock: rlockModule,
+  Semaphore: semaphoreModule,
+  BoundedSemaphore: boundedModule,
+  Condition: conditionModule,
+  Event: eventModule,
+  Barrier: barrierModule,
+  Connection: connectionModule,
+  Queue: queueModule,
+  JoinableQueue: joinableModule,
+  SimpleQueue: simpleQueueModule,
+  Value: valueModule,
+  RawValue: valueModule,
+  SharedArray: arrayModule,
+});
