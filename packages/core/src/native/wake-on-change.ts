@@ -119,9 +119,14 @@ function awaitWakerReady(until: number): void {
   while (Atomics.load(table, Word.READY) === 0 && performance.now() < until) futexWait(ready, 0, 10);
 }
 
+/** Whether this realm's waker thread runs in this process (not in a fork child, which has only one thread). */
+function wakerRunsHere(): boolean {
+  return waker !== undefined && state !== "unsupported" && process.pid === loadedIn;
+}
+
 /** The kernel thread id of this realm's waker thread (0 when none runs here, as in a fork child). */
 export function wakerThreadId(): number {
-  if (waker === undefined || state === "unsupported" || process.pid !== loadedIn) return 0;
+  if (!wakerRunsHere()) return 0;
   awaitWakerReady(performance.now() + 2000);
   return Atomics.load(table, Word.TID);
 }
@@ -134,7 +139,7 @@ export function wakerThreadId(): number {
  * Does nothing when no waker runs here.
  */
 export function pauseWaker(): () => void {
-  if (waker === undefined || state === "unsupported" || process.pid !== loadedIn) return () => undefined;
+  if (!wakerRunsHere()) return () => undefined;
   const at = (word: number) => ptr(table, word * 4);
   const until = performance.now() + 2000;
   // A waker still starting up is the busiest: wait until it reaches its loop.
