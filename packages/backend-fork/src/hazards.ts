@@ -4,7 +4,7 @@
  * each), and makes `launch` check that children start (see there).
  */
 import { writeSync } from "node:fs";
-import { native } from "@multiproc/core/internal";
+import { native, runBeforeFork } from "@multiproc/core/internal";
 import { JSC_SETTINGS, missingJscSettings } from "./jsc-settings.ts";
 
 let settingsChecked = false;
@@ -45,6 +45,8 @@ export function beforeFork(): void {
       );
     }
   }
+  // Threads kept by the library for later (the worker backend's spare) go first.
+  runBeforeFork();
   // About 20 µs: cheap next to a fork, and Workers come and go.
   workerThreads = native.workerThreadCount();
   if (workerThreads > 0 && !threadsWarned) {

@@ -356,7 +356,7 @@ describe("[fork] shared memory after fork", () => {
 
 describe("[fork] hazards", () => {
   /** Runs forks-beside-worker.ts with `mode`; its stdout and stderr. */
-  function forksBeside(mode: "worker" | "waker"): { stdout: string; stderr: string } {
+  function forksBeside(mode: "worker" | "waker" | "spare"): { stdout: string; stderr: string } {
     const program = new URL("./fixtures/forks-beside-worker.ts", import.meta.url).pathname;
     const preload = new URL("../src/preload.ts", import.meta.url).pathname;
     const r = Bun.spawnSync([process.execPath, "--preload", preload, program, mode], {
@@ -376,6 +376,12 @@ describe("[fork] hazards", () => {
   test("the library's own waker thread (async waits) is no reason to warn: it parks during fork", () => {
     const r = forksBeside("waker");
     expect(r.stdout).toBe("[0,1,2,3,4]");
+    expect(r.stderr).not.toContain("multiproc: warning");
+  });
+
+  test("the worker backend's spare Worker is let go before each fork: no warning, worker children still run", () => {
+    const r = forksBeside("spare");
+    expect(r.stdout).toBe("[10,0,11,1,12,2,13,3,14,4]");
     expect(r.stderr).not.toContain("multiproc: warning");
   });
 });

@@ -1,19 +1,26 @@
 /**
  * The control block a worker child shares with its parent: Int32 words in
- * a SharedArrayBuffer, sent with the bootstrap bytes as the worker's first
- * message. Both sides are threads of one process, so the words' address is the
- * same for both, and futex waits and wakes on it meet.
+ * a SharedArrayBuffer, sent with the arena as the worker's first message. Both
+ * sides are threads of one process, so the words' address is the same for
+ * both, and futex waits and wakes on it meet.
  *
  * Lifecycle: the parent creates the block (STATE = STARTING, EXIT = NO_CODE,
- * STOP = 0). The worker loads core, opens a pidfd for its own thread, stores
- * it in SENTINEL, sets STATE = RUNNING and futex-wakes STATE (or sets STATE =
- * FAILED when core does not load; the parent looks at STATE between slices). EXIT is written once,
+ * STOP = 0) and the Worker, and posts the prepare message. The worker loads
+ * core, opens a pidfd for its own thread, stores it in SENTINEL, sets STATE =
+ * READY and futex-wakes STATE (or sets STATE = FAILED when core does not
+ * load; the parent looks at STATE between slices). A worker may wait READY,
+ * as the spare (`spare.ts`), until `start()` posts the start message (the
+ * bootstrap bytes and descriptors); taking it, the worker sets STATE =
+ * RUNNING and wakes STATE again. EXIT is written once,
  * by whoever comes first: the worker's "exit" event (0, 1, or n from
  * `process.exit(n)`) or the parent's terminate/kill (-15/-9). The parent sets
  * STOP to the signal number and futex-wakes it, then reads WAITING: a worker
  * asleep in a native wait also sleeps on STOP (`installStopWord`), and ends
  * itself, closing its descriptors; any other worker is ended by
  * `worker.terminate()`, which interrupts JavaScript.
+ *
+ * The descriptors of the start message belong to the worker from RUNNING on;
+ * the parent closes them if its thread ended before (failed, or dismissed).
  *
  * OWNED_FDS: the worker lists there the descriptors its Connections and
  * Queues own (core's `mirrorOwnedFds`): a worker ended by terminate() cannot
@@ -29,7 +36,7 @@
 
 /** Named word offsets of the control block. */
 export const Word = {
-  /** `State.STARTING` until SENTINEL is valid, then `State.RUNNING`. */
+  /** `State.STARTING` until SENTINEL is valid, then `State.READY`, then `State.RUNNING` from the start message on. */
   STATE: 0,
   /** The worker thread's pidfd (PIDFD_THREAD): readable once the thread has ended. */
   SENTINEL: 1,
@@ -56,18 +63,25 @@ export const OWNED_MAP_SLOTS = 64;
 export const WORDS = OWNED_MAPS + 4 * OWNED_MAP_SLOTS;
 
 /**
- * Values of `Word.STATE`. FAILED: core could not be loaded in the worker, so
- * there is no sentinel; EXIT is 1 and the worker is ending.
+ * Values of `Word.STATE`. READY: core is loaded and SENTINEL valid; the
+ * worker waits for its start message. FAILED: core could not be loaded in
+ * the worker, so there is no sentinel; EXIT is 1 and the worker is ending.
  */
-export const State = { STARTING: 0, RUNNING: 1, FAILED: 2 } as const;
+export const State = { STARTING: 0, RUNNING: 1, FAILED: 2, READY: 3 } as const;
 
 /** `Word.EXIT` before anyone wrote an exit code (no exit code can be this value). */
 export const NO_CODE = -0x8000_0000;
 
-/** The first and only message the parent posts to a worker child. */
-export interface StartMessage {
+/** The first message the parent posts to a worker: all it needs to load core and get ready. */
+export interface PrepareMessage {
   /** `WORDS` words over a SharedArrayBuffer, laid out as `Word` says. */
   readonly control: Int32Array;
+  /** The parent realm's arena words (core's `arenaRoot`): the worker carves shared blocks from the same segments. */
+  readonly arena: Int32Array;
+}
+
+/** The second and last message: the child to be, posted by `start()`. */
+export interface StartMessage {
   /** The codec bytes of core's bootstrap message (`protocol/bootstrap.ts`). */
   readonly bootstrap: Uint8Array;
   /**
@@ -76,8 +90,12 @@ export interface StartMessage {
    * after `start()`.
    */
   readonly fds: number[];
-  /** The parent realm's arena words (core's `arenaRoot`): the worker carves shared blocks from the same segments. */
-  readonly arena: Int32Array;
+  /**
+   * The parent's environment at `start()`, which the worker's becomes: a
+   * spare Worker was made earlier, and what a Worker copies when it is made
+   * is not reliably the parent's `process.env` of that moment.
+   */
+  readonly env: Record<string, string>;
 }
 
 /** Makes a fresh control block. */
@@ -87,18 +105,26 @@ export function newControlBlock(): Int32Array {
   return control;
 }
 
+function isSharedWords(value: unknown): value is Int32Array {
+  return value instanceof Int32Array && value.buffer instanceof SharedArrayBuffer;
+}
+
+/** Checks the shape of a prepare message received by the worker entry. */
+export function isPrepareMessage(data: unknown): data is PrepareMessage {
+  if (typeof data !== "object" || data === null) return false;
+  const { control, arena } = data as Partial<PrepareMessage>;
+  return isSharedWords(control) && control.length === WORDS && isSharedWords(arena);
+}
+
 /** Checks the shape of a start message received by the worker entry. */
 export function isStartMessage(data: unknown): data is StartMessage {
   if (typeof data !== "object" || data === null) return false;
-  const { control, bootstrap, fds, arena } = data as Partial<StartMessage>;
+  const { bootstrap, fds, env } = data as Partial<StartMessage>;
   return (
-    control instanceof Int32Array &&
-    control.buffer instanceof SharedArrayBuffer &&
-    control.length === WORDS &&
     bootstrap instanceof Uint8Array &&
     Array.isArray(fds) &&
     fds.every((fd) => Number.isInteger(fd) && fd >= 0) &&
-    arena instanceof Int32Array &&
-    arena.buffer instanceof SharedArrayBuffer
+    typeof env === "object" &&
+    env !== null
   );
 }

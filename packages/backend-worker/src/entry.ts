@@ -1,17 +1,21 @@
 /**
- * The worker backend's child entry, run by a new Bun Worker: take the start
- * message, load core, publish this thread's sentinel, make native waits
- * stoppable, run core's bootstrap (which imports the target's module afresh in
- * this realm, with `import.meta.main === false`) and exit with its code.
+ * The worker backend's child entry, run by a new Bun Worker. On the prepare
+ * message: load core, publish this thread's sentinel, make native waits
+ * stoppable, and be READY (a spare worker waits here until a `start()`
+ * needs it). On the start message: run core's bootstrap (which imports the
+ * target's module afresh in this realm, with `import.meta.main === false`)
+ * and exit with its code.
  */
 import {
+  isPrepareMessage,
   isStartMessage,
   NO_CODE,
   OWNED_FD_SLOTS,
   OWNED_MAP_SLOTS,
   OWNED_MAPS,
-  State,
+  type PrepareMessage,
   type StartMessage,
+  State,
   Word,
 } from "./control.ts";
 
@@ -20,23 +24,35 @@ const ALL = 0x7fff_ffff;
 
 /** The worker's global scope, as much of it as this file uses. */
 declare const self: {
-  addEventListener(type: "message", listener: (event: MessageEvent) => void, options: { once: true }): void;
+  addEventListener(type: "message", listener: (event: MessageEvent) => void): void;
   addEventListener(type: "error", listener: (event: ErrorEvent) => void): void;
 };
 
-self.addEventListener(
-  "message",
-  (event) => {
-    if (!isStartMessage(event.data)) {
-      console.error("multiproc worker: malformed start message from the parent");
-      process.exit(1);
-    }
-    void run(event.data);
-  },
-  { once: true },
-);
+function malformed(what: string): never {
+  console.error(`multiproc worker: malformed ${what} message from the parent`);
+  process.exit(1);
+}
 
-async function run({ control, bootstrap, fds, arena }: StartMessage): Promise<void> {
+/** Settles with the start message, which may come while core still loads. */
+let deliverStart: (message: StartMessage) => void = () => {};
+const startMessage = new Promise<StartMessage>((resolve) => {
+  deliverStart = resolve;
+});
+
+// One listener for both messages: one posted while nobody listens would be lost.
+let prepared = false;
+self.addEventListener("message", (event) => {
+  if (!prepared) {
+    prepared = true;
+    if (!isPrepareMessage(event.data)) malformed("prepare");
+    void run(event.data);
+  } else {
+    if (!isStartMessage(event.data)) malformed("start");
+    deliverStart(event.data);
+  }
+});
+
+async function run({ control, arena }: PrepareMessage): Promise<void> {
   // Before core loads: its arena then carves from the parent's segments, so
   // this worker leaves no segment of its own behind when it ends.
   (globalThis as { [key: symbol]: unknown })[Symbol.for("multiproc.arenaRoot")] = arena;
@@ -54,8 +70,7 @@ async function run({ control, bootstrap, fds, arena }: StartMessage): Promise<vo
     core = await import("@multiproc/core/child-realm");
   } catch (error) {
     console.error(error);
-    const { closeSync } = await import("node:fs");
-    for (const fd of fds) closeSync(fd); // our copies: nobody else will close them
+    // The descriptors of the start message were never taken: the parent closes them.
     Atomics.compareExchange(control, Word.EXIT, NO_CODE, 1);
     Atomics.store(control, Word.STATE, State.FAILED);
     process.exit(1);
@@ -67,17 +82,24 @@ async function run({ control, bootstrap, fds, arena }: StartMessage): Promise<vo
   mirrorOwnedFds(control, Word.OWNED_FDS, OWNED_FD_SLOTS);
   mirrorOwnedMappings(control, OWNED_MAPS, OWNED_MAP_SLOTS);
   Atomics.store(control, Word.SENTINEL, openThreadPidfd());
-  Atomics.store(control, Word.STATE, State.RUNNING);
+  Atomics.store(control, Word.STATE, State.READY);
   futexWake(addressOf(control, Word.STATE), ALL);
   // From here on, a stop ends native waits (futex, poll) through stop(); in
-  // JavaScript, the parent's worker.terminate() ends us. A stop that came
-  // before we were running is seen here: the parent does not terminate() a
-  // worker that has not published its sentinel yet.
+  // JavaScript, the parent's worker.terminate() ends us.
   installStopWord(control, { stop: Word.STOP, waiting: Word.WAITING }, stop);
+
+  const { bootstrap, fds, env } = await startMessage;
+  // The descriptors are ours from here on; the parent may now terminate() us.
+  Atomics.store(control, Word.STATE, State.RUNNING);
+  futexWake(addressOf(control, Word.STATE), ALL);
+  // A stop that came before we were running is seen here: the parent does not
+  // terminate() a worker that has not taken its start message yet.
   if (Atomics.load(control, Word.STOP) !== 0) {
     for (const fd of fds) closeFd(fd);
     stop();
   }
+  for (const key of Object.keys(process.env)) if (!(key in env)) delete process.env[key];
+  Object.assign(process.env, env);
   setInheritedFds(fds);
   const message = loads(bootstrap);
   // An error that escapes run() (thrown from a timer, a promise nobody awaits)

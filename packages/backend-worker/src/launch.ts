@@ -1,183 +1,28 @@
 /**
- * The worker backend's parent side: a Bun Worker runs `entry.ts` and gets the
- * bootstrap bytes and a control block (`control.ts`) as its first message.
- * Joins wait on the worker thread's pidfd, so `joinSync` needs no event loop
- * and works inside a process "exit" handler; `join` also wakes on the
- * worker's "close" event.
+ * The worker backend's parent side: the child runs in the spare Worker
+ * (`spare.ts`) or, when there is none, in a new one; either way it gets the
+ * bootstrap bytes and its descriptors as a start message. The next spare is
+ * made right after.
  */
 import type { ChildHandle, LaunchRequest } from "@multiproc/core";
 import { BackendError } from "@multiproc/core";
-import { arenaRoot, closeMirroredFds, native, unmapMirrored } from "@multiproc/core/internal";
-import {
-  newControlBlock,
-  NO_CODE,
-  OWNED_FD_SLOTS,
-  OWNED_MAP_SLOTS,
-  OWNED_MAPS,
-  type StartMessage,
-  State,
-  Word,
-} from "./control.ts";
+import { native } from "@multiproc/core/internal";
+import { makeSpare, takeSpare } from "./spare.ts";
+import { prepareWorker } from "./worker-child.ts";
 
-const ENTRY = new URL("./entry.ts", import.meta.url).href;
-/** Longest sleep between two looks at STATE while a worker starts (ms). */
-const STARTING_SLICE_MS = 50;
-
-/** Starts a Worker running `entry.ts`; the start message is copied before this returns. */
+/** Starts a worker child; the start message is copied before this returns. */
 export function launch(request: LaunchRequest): ChildHandle {
   if (request.bootstrap === undefined) throw new BackendError("The worker backend needs a bootstrap message");
-  const control = newControlBlock();
   // Copies of the descriptors in the arguments: the parent may close its own right after start().
   const fds = request.fds.map((fd) => native.dupFd(fd));
-  let worker: Worker;
+  let child: ReturnType<typeof prepareWorker>;
   try {
-    worker = new Worker(ENTRY, { name: request.name });
+    child = takeSpare() ?? prepareWorker();
   } catch (error) {
     for (const fd of fds) native.closeFd(fd);
     throw error;
   }
-  const message: StartMessage = { control, bootstrap: request.bootstrap, fds, arena: arenaRoot() };
-  worker.postMessage(message);
-  return new WorkerChild(worker, control);
-}
-
-/** A started worker child as its parent sees it. */
-class WorkerChild implements ChildHandle {
-  /** Threads share the process id (API.md: the worker backend has no pid of its own). */
-  readonly pid = process.pid;
-  readonly #worker: Worker;
-  readonly #control: Int32Array;
-  /** Settles at the worker's "close" event. */
-  readonly #closed: Promise<void>;
-  /** The code of the "close" event, once it came (Bun's view; ours is in EXIT). */
-  #closeCode: number | undefined;
-  #code: number | null = null;
-  /** Async joins in progress: the worker holds the event loop open while there is one. */
-  #waiters = 0;
-  #released = false;
-
-  constructor(worker: Worker, control: Int32Array) {
-    this.#worker = worker;
-    this.#control = control;
-    // Like Python, the parent does not wait for children just because they
-    // exist: the exit hook joins them. `wait` refs the worker while someone awaits.
-    worker.unref();
-    this.#closed = new Promise((resolve) => {
-      worker.addEventListener(
-        "close",
-        (event) => {
-          this.#closeCode = (event as Event & { code?: number }).code ?? 1;
-          this.#releaseOrphans();
-          resolve();
-        },
-        { once: true },
-      );
-    });
-    // An uncaught error already printed its stack in the worker, which exits
-    // with 1; without a listener it would also be raised in this thread.
-    worker.addEventListener("error", (event) => event.preventDefault());
-  }
-
-  /** The worker thread's pidfd; blocks until the worker has published it (it does so first thing). */
-  get sentinel(): number | undefined {
-    return this.#awaitRunning(undefined) ? Atomics.load(this.#control, Word.SENTINEL) : undefined;
-  }
-
-  poll(): number | null {
-    if (this.#code !== null) return this.#code;
-    if (this.#closeCode === undefined) {
-      const state = Atomics.load(this.#control, Word.STATE);
-      if (state === State.STARTING) return null;
-      if (state === State.RUNNING && !native.pollReadable(Atomics.load(this.#control, Word.SENTINEL), 0)) return null;
-    }
-    const code = Atomics.load(this.#control, Word.EXIT);
-    // No code at all: the thread ended without running "exit" handlers, as only a crash does.
-    this.#code = code !== NO_CODE ? code : (this.#closeCode ?? 1);
-    this.#releaseOrphans();
-    return this.#code;
-  }
-
-  /**
-   * Closes the descriptors the ended worker still owned (listed in OWNED_FDS):
-   * one ended by terminate() could not close them itself. Unmaps its rings
-   * (OWNED_MAPS), which no worker can unmap itself. Only once its thread is
-   * gone: until then it may still use them.
-   */
-  #releaseOrphans(): void {
-    closeMirroredFds(this.#control, Word.OWNED_FDS, OWNED_FD_SLOTS);
-    unmapMirrored(this.#control, OWNED_MAPS, OWNED_MAP_SLOTS);
-  }
-
-  waitSync(timeoutMs: number | undefined): number | null {
-    if (this.poll() !== null) return this.#code;
-    const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
-    if (this.#awaitRunning(deadline)) {
-      const left = deadline === undefined ? undefined : Math.max(0, deadline - performance.now());
-      native.pollReadable(Atomics.load(this.#control, Word.SENTINEL), left);
-    }
-    return this.poll();
-  }
-
-  async wait(timeoutMs: number | undefined): Promise<number | null> {
-    if (this.poll() !== null) return this.#code;
-    if (this.#waiters++ === 0) this.#worker.ref();
-    let timer: Timer | undefined;
-    try {
-      await Promise.race([
-        this.#closed,
-        new Promise<void>((resolve) => {
-          if (timeoutMs !== undefined) timer = setTimeout(resolve, timeoutMs);
-        }),
-      ]);
-    } finally {
-      clearTimeout(timer);
-      if (--this.#waiters === 0) this.#worker.unref();
-    }
-    return this.poll();
-  }
-
-  signal(signal: 9 | 15): void {
-    if (this.poll() !== null) return; // Already ended: nothing to stop (Python tolerates this too).
-    const c = this.#control;
-    Atomics.compareExchange(c, Word.EXIT, NO_CODE, -signal);
-    Atomics.store(c, Word.STOP, signal);
-    // Wake the worker if it sleeps in a native wait: it sleeps on STOP too,
-    // and ends itself (closing what it owns) when the wait returns.
-    native.futexWake(native.addressOf(c, Word.STOP), 1);
-    // Otherwise interrupt its JavaScript. Not before it runs: it could then
-    // end before publishing its sentinel, and it checks STOP itself right
-    // after that. WAITING is read after STOP was stored, and the worker
-    // clears it before it reads STOP: if we see 1, it will see the stop.
-    if (Atomics.load(c, Word.STATE) === State.RUNNING && Atomics.load(c, Word.WAITING) === 0) {
-      this.#worker.terminate();
-    }
-  }
-
-  close(): void {
-    if (this.#released) return;
-    this.#released = true;
-    if (Atomics.load(this.#control, Word.STATE) === State.RUNNING) {
-      native.closeFd(Atomics.load(this.#control, Word.SENTINEL));
-    }
-  }
-
-  /**
-   * Blocks until the worker published its sentinel (true), or failed to load
-   * core, closed, or `deadline` passed (false).
-   */
-  #awaitRunning(deadline: number | undefined): boolean {
-    const c = this.#control;
-    const address = native.addressOf(c, Word.STATE);
-    while (Atomics.load(c, Word.STATE) === State.STARTING) {
-      if (this.#closeCode !== undefined) return false;
-      const left =
-        deadline === undefined ? STARTING_SLICE_MS : Math.min(STARTING_SLICE_MS, deadline - performance.now());
-      if (left <= 0) return false;
-      // The worker stores RUNNING, then wakes: a store before this call makes
-      // it return at once. A worker that fails stores FAILED without a wake
-      // (it has no native layer then): the slice bounds how late we see it.
-      native.futexWait(address, State.STARTING, left);
-    }
-    return Atomics.load(c, Word.STATE) === State.RUNNING;
-  }
+  child.begin(request.bootstrap, fds);
+  makeSpare();
+  return child;
 }

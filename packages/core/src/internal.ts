@@ -1,5 +1,6 @@
 /** What backend packages need from core; not part of the public API. */
 export { registerBackend } from "./backend-registry.ts";
+export { registerBeforeFork, runBeforeFork } from "./before-fork.ts";
 // The module of each library class loads when its first object arrives.
 import "./class-modules.ts";
 export {

@@ -54,6 +54,27 @@ export function processTests(s: Suite): void {
       expect(r.args).toEqual([targets.describe(payload), "str"]);
     });
 
+    test("a child sees process.env as it was at its start(), changes made just before included", async () => {
+      const keys = ["MULTIPROC_TEST_ENV_SET", "MULTIPROC_TEST_ENV_GONE"];
+      const [set, gone] = keys as [string, string];
+      const first = s.file("env-first");
+      const second = s.file("env-second");
+      try {
+        process.env[gone] = "before";
+        await run(new mp.Process({ target: targets.reportEnv, args: [first, keys] }));
+        expect(readJson<(string | null)[]>(first)).toEqual([null, "before"]);
+        // Changed after a child ran (a backend may have made its next child's thread or process then).
+        process.env[set] = "now";
+        delete process.env[gone];
+        const p = await run(new mp.Process({ target: targets.reportEnv, args: [second, keys] }));
+        expect(p.exitCode).toBe(0);
+        expect(readJson<(string | null)[]>(second)).toEqual(["now", null]);
+      } finally {
+        delete process.env[set];
+        delete process.env[gone];
+      }
+    });
+
     test("Process exitCode is 1 after an uncaught error", async () => {
       const p = await run(new mp.Process({ target: targets.crash, args: ["boom (expected in this test)"] }));
       expect(p.exitCode).toBe(1);

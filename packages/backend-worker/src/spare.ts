@@ -1,0 +1,37 @@
+/**
+ * The spare: one Worker made ahead of need, which has loaded core and waits
+ * READY, so that the next `start()` only hands it the child (Python's
+ * forkserver does the like for processes). A Worker costs its thread about
+ * 1.5 ms to make and core's child realm about 2–4 ms to load here, most of
+ * a worker child's start; the spare pays it while the program does other
+ * things. Only the main thread keeps one. Before a fork it is let go
+ * (`registerBeforeFork`): fork(2) copies only the calling thread, and a
+ * child could wait forever on a lock the spare held at that moment.
+ */
+import { registerBeforeFork } from "@multiproc/core/internal";
+import { prepareWorker, type WorkerChild } from "./worker-child.ts";
+
+/** How long letting the spare go may wait for its thread to end (ms); it is idle, so this is ample. */
+const DISMISS_TIMEOUT_MS = 2000;
+
+let spare: WorkerChild | undefined;
+
+/** The spare, now the caller's, if there is one. */
+export function takeSpare(): WorkerChild | undefined {
+  const taken = spare;
+  spare = undefined;
+  return taken;
+}
+
+/** Makes a spare unless there is one. Set MULTIPROC_WORKER_SPARE=0 to never keep one. */
+export function makeSpare(): void {
+  if (spare !== undefined || !Bun.isMainThread || process.env.MULTIPROC_WORKER_SPARE === "0") return;
+  spare = prepareWorker();
+}
+
+/** Ends the spare, if any, and waits for its thread to be gone. */
+export function dismissSpare(): void {
+  takeSpare()?.dismiss(DISMISS_TIMEOUT_MS);
+}
+
+registerBeforeFork(dismissSpare);

@@ -1,0 +1,204 @@
+/**
+ * A worker child as its parent sees it: the Worker, made and prepared
+ * (`prepareWorker`) before it has a child to run, and given one by `begin`.
+ * Joins wait on the worker thread's pidfd, so `joinSync` needs no event loop
+ * and works inside a process "exit" handler; `join` also wakes on the
+ * worker's "close" event.
+ */
+import type { ChildHandle } from "@multiproc/core";
+import { arenaRoot, closeMirroredFds, native, unmapMirrored } from "@multiproc/core/internal";
+import {
+  newControlBlock,
+  NO_CODE,
+  OWNED_FD_SLOTS,
+  OWNED_MAP_SLOTS,
+  OWNED_MAPS,
+  type PrepareMessage,
+  type StartMessage,
+  State,
+  Word,
+} from "./control.ts";
+
+const ENTRY = new URL("./entry.ts", import.meta.url).href;
+/** Longest sleep between two looks at STATE while a worker starts (ms). */
+const STARTING_SLICE_MS = 50;
+
+/** Makes a Worker running `entry.ts` and sends it what it needs to load core; it has no child to run yet. */
+export function prepareWorker(): WorkerChild {
+  const control = newControlBlock();
+  const worker = new Worker(ENTRY);
+  const message: PrepareMessage = { control, arena: arenaRoot() };
+  worker.postMessage(message);
+  return new WorkerChild(worker, control);
+}
+
+/** A worker thread, then the child it runs (`begin`). */
+export class WorkerChild implements ChildHandle {
+  /** Threads share the process id (API.md: the worker backend has no pid of its own). */
+  readonly pid = process.pid;
+  readonly #worker: Worker;
+  readonly #control: Int32Array;
+  /** Settles at the worker's "close" event. */
+  readonly #closed: Promise<void>;
+  /** The code of the "close" event, once it came (Bun's view; ours is in EXIT). */
+  #closeCode: number | undefined;
+  #code: number | null = null;
+  /** The start message's descriptors: the parent's to close until the worker is RUNNING. */
+  #fds: readonly number[] = [];
+  /** Async joins in progress: the worker holds the event loop open while there is one. */
+  #waiters = 0;
+  #released = false;
+  /** Let go without a child (`dismiss`): whatever it still holds is closed when its thread is gone. */
+  #dismissed = false;
+
+  constructor(worker: Worker, control: Int32Array) {
+    this.#worker = worker;
+    this.#control = control;
+    // Like Python, the parent does not wait for children just because they
+    // exist: the exit hook joins them. `wait` refs the worker while someone awaits.
+    worker.unref();
+    this.#closed = new Promise((resolve) => {
+      worker.addEventListener(
+        "close",
+        (event) => {
+          this.#closeCode = (event as Event & { code?: number }).code ?? 1;
+          this.#releaseOrphans();
+          if (this.#dismissed) this.close();
+          resolve();
+        },
+        { once: true },
+      );
+    });
+    // An uncaught error already printed its stack in the worker, which exits
+    // with 1; without a listener it would also be raised in this thread.
+    worker.addEventListener("error", (event) => event.preventDefault());
+  }
+
+  /** Gives the worker its child: the bootstrap bytes and the worker's own copies of the descriptors. */
+  begin(bootstrap: Uint8Array, fds: number[]): void {
+    this.#fds = fds;
+    const message: StartMessage = { bootstrap, fds, env: { ...process.env } as Record<string, string> };
+    this.#worker.postMessage(message);
+  }
+
+  /**
+   * Ends a worker that was never given a child, and waits (at most
+   * `timeoutMs`) until its thread is gone.
+   */
+  dismiss(timeoutMs: number): void {
+    this.#dismissed = true;
+    const deadline = performance.now() + timeoutMs;
+    const hasSentinel = this.#awaitSentinel(deadline);
+    this.#worker.terminate();
+    if (!hasSentinel) return; // the "close" event closes a sentinel published late
+    native.pollReadable(Atomics.load(this.#control, Word.SENTINEL), Math.max(0, deadline - performance.now()));
+    this.close();
+  }
+
+  /** The worker thread's pidfd; blocks until the worker has published it (it does so first thing). */
+  get sentinel(): number | undefined {
+    return this.#awaitSentinel(undefined) ? Atomics.load(this.#control, Word.SENTINEL) : undefined;
+  }
+
+  poll(): number | null {
+    if (this.#code !== null) return this.#code;
+    if (this.#closeCode === undefined) {
+      const state = Atomics.load(this.#control, Word.STATE);
+      if (state === State.STARTING || state === State.READY) return null;
+      if (state === State.RUNNING && !native.pollReadable(Atomics.load(this.#control, Word.SENTINEL), 0)) return null;
+    }
+    const code = Atomics.load(this.#control, Word.EXIT);
+    // No code at all: the thread ended without running "exit" handlers, as only a crash does.
+    this.#code = code !== NO_CODE ? code : (this.#closeCode ?? 1);
+    this.#releaseOrphans();
+    return this.#code;
+  }
+
+  /**
+   * Closes the descriptors the ended worker still owned (listed in OWNED_FDS):
+   * one ended by terminate() could not close them itself, and the start
+   * message's, if it ended before taking them. Unmaps its rings (OWNED_MAPS),
+   * which no worker can unmap itself. Only once its thread is gone: until
+   * then it may still use them.
+   */
+  #releaseOrphans(): void {
+    if (Atomics.load(this.#control, Word.STATE) !== State.RUNNING) for (const fd of this.#fds) native.closeFd(fd);
+    this.#fds = [];
+    closeMirroredFds(this.#control, Word.OWNED_FDS, OWNED_FD_SLOTS);
+    unmapMirrored(this.#control, OWNED_MAPS, OWNED_MAP_SLOTS);
+  }
+
+  waitSync(timeoutMs: number | undefined): number | null {
+    if (this.poll() !== null) return this.#code;
+    const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
+    if (this.#awaitSentinel(deadline)) {
+      const left = deadline === undefined ? undefined : Math.max(0, deadline - performance.now());
+      native.pollReadable(Atomics.load(this.#control, Word.SENTINEL), left);
+    }
+    return this.poll();
+  }
+
+  async wait(timeoutMs: number | undefined): Promise<number | null> {
+    if (this.poll() !== null) return this.#code;
+    if (this.#waiters++ === 0) this.#worker.ref();
+    let timer: Timer | undefined;
+    try {
+      await Promise.race([
+        this.#closed,
+        new Promise<void>((resolve) => {
+          if (timeoutMs !== undefined) timer = setTimeout(resolve, timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      if (--this.#waiters === 0) this.#worker.unref();
+    }
+    return this.poll();
+  }
+
+  signal(signal: 9 | 15): void {
+    if (this.poll() !== null) return; // Already ended: nothing to stop (Python tolerates this too).
+    const c = this.#control;
+    Atomics.compareExchange(c, Word.EXIT, NO_CODE, -signal);
+    Atomics.store(c, Word.STOP, signal);
+    // Wake the worker if it sleeps in a native wait: it sleeps on STOP too,
+    // and ends itself (closing what it owns) when the wait returns.
+    native.futexWake(native.addressOf(c, Word.STOP), 1);
+    // Otherwise interrupt its JavaScript. Not before it took its start
+    // message: it checks STOP itself right after that, and closes the
+    // message's descriptors. WAITING is read after STOP was stored, and the
+    // worker clears it before it reads STOP: if we see 1, it will see the stop.
+    if (Atomics.load(c, Word.STATE) === State.RUNNING && Atomics.load(c, Word.WAITING) === 0) {
+      this.#worker.terminate();
+    }
+  }
+
+  close(): void {
+    if (this.#released) return;
+    const state = Atomics.load(this.#control, Word.STATE);
+    if (state !== State.RUNNING && state !== State.READY) return; // no sentinel (yet)
+    this.#released = true;
+    native.closeFd(Atomics.load(this.#control, Word.SENTINEL));
+  }
+
+  /**
+   * Blocks until the worker published its sentinel (true), or failed to load
+   * core, closed, or `deadline` passed (false).
+   */
+  #awaitSentinel(deadline: number | undefined): boolean {
+    const c = this.#control;
+    const address = native.addressOf(c, Word.STATE);
+    while (Atomics.load(c, Word.STATE) === State.STARTING) {
+      if (this.#closeCode !== undefined) return false;
+      const left =
+        deadline === undefined ? STARTING_SLICE_MS : Math.min(STARTING_SLICE_MS, deadline - performance.now());
+      if (left <= 0) return false;
+      // The worker stores READY, then wakes: a store before this call makes
+      // it return at once. A worker that fails stores FAILED without a wake
+      // (it has no native layer then): the slice bounds how late we see it.
+      native.futexWait(address, State.STARTING, left);
+    }
+    const state = Atomics.load(c, Word.STATE);
+    return state === State.READY || state === State.RUNNING;
+  }
+}
