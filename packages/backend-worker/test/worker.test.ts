@@ -210,6 +210,28 @@ describe("[worker] joins and identity", () => {
   });
 });
 
+describe("[worker] the spare Worker", () => {
+  /** Runs threads-after.ts; the number of Worker threads it printed once its children ended. */
+  function threadsAfter(env: Record<string, string>): string {
+    const program = new URL("./fixtures/threads-after.ts", import.meta.url).pathname;
+    const r = Bun.spawnSync([process.execPath, program], {
+      env: { ...process.env, ...env },
+      stdout: "pipe",
+      stderr: "inherit",
+      timeout: LIMIT,
+    });
+    return r.stdout.toString().trim();
+  }
+
+  test("children that ended leave one Worker thread, the spare made for the next start()", () => {
+    expect(threadsAfter({})).toBe("1");
+  });
+
+  test("MULTIPROC_WORKER_SPARE=0: children that ended leave no Worker thread", () => {
+    expect(threadsAfter({ MULTIPROC_WORKER_SPARE: "0" })).toBe("0");
+  });
+});
+
 describe("[worker] a target whose module loads nothing of core", () => {
   test("currentProcess() asked later, after a dynamic import of core, is the child's own Process", async () => {
     const out = join(dir, "identity-later.json");
