@@ -107,9 +107,10 @@ export function mirrorOwnedFds(view: Int32Array, start: number, slots: number): 
  * closeMirroredFds(control, Word.OWNED_FDS, OWNED_FD_SLOTS); // in the parent, after the worker ended
  */
 export function closeMirroredFds(view: Int32Array, start: number, slots: number): void {
+  // The writer has ended: plain reads see its last words, and most slots are empty.
   for (let i = start; i < start + slots; i++) {
-    const word = Atomics.exchange(view, i, 0);
-    if (word !== 0) closeFd(word - 1);
+    if (view[i] === 0) continue;
+    closeFd(Atomics.exchange(view, i, 0) - 1);
   }
 }
 
@@ -172,9 +173,9 @@ export function mirrorOwnedMappings(view: Int32Array, start: number, slots: numb
  */
 export function unmapMirrored(view: Int32Array, start: number, slots: number): void {
   for (let at = start; at < start + slots * MAPPING_WIDTH; at += MAPPING_WIDTH) {
+    if (view[at] === 0 && view[at + 1] === 0) continue; // empty (the writer has ended: plain reads will do)
     const words = Array.from({ length: MAPPING_WIDTH }, (_, i) => Atomics.exchange(view, at + i, 0) >>> 0);
-    const address = words[0]! + words[1]! * HIGH;
-    if (address !== 0) unmap({ address, size: words[2]! + words[3]! * HIGH });
+    unmap({ address: words[0]! + words[1]! * HIGH, size: words[2]! + words[3]! * HIGH });
   }
 }
 
