@@ -16,11 +16,13 @@ const DISMISS_TIMEOUT_MS = 2000;
 
 let spare: WorkerChild | undefined;
 
-/** The spare, now the caller's, if there is one. */
+/** The spare, now the caller's, if there is one that may still be given a child. */
 export function takeSpare(): WorkerChild | undefined {
   const taken = spare;
   spare = undefined;
-  return taken;
+  if (taken === undefined || taken.usable) return taken;
+  taken.dismiss(DISMISS_TIMEOUT_MS); // it failed or ended on its own: its thread is gone or going
+  return undefined;
 }
 
 /** Makes a spare unless there is one. Set MULTIPROC_WORKER_SPARE=0 to never keep one. */
@@ -31,7 +33,8 @@ export function makeSpare(): void {
 
 /** Ends the spare, if any, and waits for its thread to be gone. */
 export function dismissSpare(): void {
-  takeSpare()?.dismiss(DISMISS_TIMEOUT_MS);
+  spare?.dismiss(DISMISS_TIMEOUT_MS);
+  spare = undefined;
 }
 
 registerBeforeFork(dismissSpare);

@@ -81,6 +81,12 @@ export class WorkerChild implements ChildHandle {
     this.#worker.postMessage(message);
   }
 
+  /** Whether the worker may still be given a child: it has not failed to load core, nor ended. */
+  get usable(): boolean {
+    const state = Atomics.load(this.#control, Word.STATE);
+    return this.#closeCode === undefined && (state === State.STARTING || state === State.READY);
+  }
+
   /**
    * Ends a worker that was never given a child, and waits (at most
    * `timeoutMs`) until its thread is gone.
