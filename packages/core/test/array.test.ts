@@ -138,3 +138,36 @@ describe("large Arrays (a segment of their own)", () => {
     expect(memfdMappings()).toBeGreaterThanOrEqual(baseline + 1);
   });
 });
+
+describe("small Arrays (blocks of the arena) handed out again", () => {
+  const collect = () => collectGarbage(3, 10);
+
+  test("Arrays made and dropped in batches do not grow the arena", async () => {
+    RawArray("d", 64);
+    await collect();
+    const before = memfdMappings();
+    // 20 batches x 2 000 x 512 bytes: 20 MiB (20 segments) without reuse.
+    for (let batch = 0; batch < 20; batch++) {
+      const made = Array.from({ length: 2_000 }, (_, i) => RawArray("d", 64).fill(i));
+      expect(made[1_999]![63]).toBe(1_999);
+      made.length = 0;
+      await collect();
+    }
+    expect(memfdMappings() - before).toBeLessThanOrEqual(2);
+  });
+
+  test("a subarray that outlives its Array keeps the block; a sent Array's is never handed out again", async () => {
+    const views = Array.from({ length: 100 }, (_, i) => RawArray("i", 32).fill(i).subarray(8, 16));
+    const sent = RawArray("i", 32).fill(42);
+    const bytes = dumps(sent); // a handle exists: another process may still use it
+    for (let round = 0; round < 3; round++) {
+      const fresh = Array.from({ length: 5_000 }, () => RawArray("i", 32));
+      expect(fresh.every((a) => a.every((x) => x === 0))).toBe(true); // a reused block starts zeroed
+      for (const a of fresh) a.fill(-1);
+      fresh.length = 0;
+      await collect();
+    }
+    expect(views.map((v) => v[7])).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(Array.from(loads(bytes) as Int32Array)).toEqual(new Array(32).fill(42));
+  });
+});

@@ -38,6 +38,15 @@ export function releasePages(map: Mapping, offset: number, length: number): void
   if (libc.madvise(map.address + offset, length, MADV_REMOVE) !== 0) fail("madvise(MADV_REMOVE)");
 }
 
+/**
+ * An ArrayBuffer over `length` bytes at `address`, inside a mapping that
+ * outlives it: collecting it frees nothing. Views of it keep it alive, which
+ * views of the whole mapping's buffer would not tell.
+ */
+export function bufferAt(address: number, length: number): ArrayBuffer {
+  return toArrayBuffer(address, 0, length);
+}
+
 /** Unmaps a mapping; no view of its buffer may be used afterwards. */
 export function unmap(map: Pick<Mapping, "address" | "size">): void {
   libc.munmap(map.address, map.size);

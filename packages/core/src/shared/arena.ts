@@ -7,7 +7,7 @@
 import { closeFd } from "../native/file.ts";
 import { forkCount } from "../native/fork.ts";
 import { adoptSegment, attachSegment, createSegment, type Segment } from "../native/memfd.ts";
-import { unmap } from "../native/pages.ts";
+import { bufferAt, unmap } from "../native/pages.ts";
 
 const SEGMENT_SIZE = 1 << 20;
 /** Blocks larger than this get a segment of their own. */
@@ -32,14 +32,20 @@ export class Block {
   readonly segment: Segment;
   readonly offset: number;
   readonly length: number;
+  /** The ArrayBuffer to make views of the block over: its segment's, or one of its own (see `allocate`). */
+  readonly buffer: ArrayBuffer;
+  /** Where in `buffer` the block starts. */
+  readonly byteOffset: number;
   /** For a block whose memory may go once garbage (see `allocate`). */
   readonly #release: Releasable | undefined;
 
-  constructor(segment: Segment, offset: number, length: number, release?: Releasable) {
+  constructor(segment: Segment, offset: number, length: number, release?: Releasable, buffer?: ArrayBuffer) {
     this.segment = segment;
     this.offset = offset;
     this.length = length;
     this.#release = release;
+    this.buffer = buffer ?? segment.buffer;
+    this.byteOffset = buffer === undefined ? offset : 0;
   }
 
   /** Address of the byte at `byteOffset` within the block (for futex calls). */
@@ -195,8 +201,11 @@ function reused(length: number): Reusable | undefined {
   return old;
 }
 
-/** A Block over `at`, which goes back to the free list when the Block is garbage. */
-function reusableBlock(at: Pick<Reusable, "segment" | "offset" | "length">): Block {
+/**
+ * A Block over `at`, which goes back to the free list when the Block is
+ * garbage, or with `viewed` when its own buffer is.
+ */
+function reusableBlock(at: Pick<Reusable, "segment" | "offset" | "length">, viewed: boolean): Block {
   const reuse: Reusable = {
     segment: at.segment,
     offset: at.offset,
@@ -204,8 +213,9 @@ function reusableBlock(at: Pick<Reusable, "segment" | "offset" | "length">): Blo
     forks: forkCount(),
     kept: false,
   };
-  const block = new Block(at.segment, at.offset, at.length, reuse);
-  smallFinalizer.register(block, reuse);
+  const buffer = viewed ? bufferAt(at.segment.address + at.offset, at.length) : undefined;
+  const block = new Block(at.segment, at.offset, at.length, reuse, buffer);
+  smallFinalizer.register(buffer ?? block, reuse);
   return block;
 }
 
@@ -213,11 +223,14 @@ function reusableBlock(at: Pick<Reusable, "segment" | "offset" | "length">): Blo
  * Allocates `bytes` zero-filled bytes of shared memory. With `reusable`, the
  * caller keeps the Block for as long as it uses the memory and gives out no
  * view of it: the block may then be handed out again once its Block is
- * garbage (see `Reusable`). Python's heap reuses blocks the same way, but
+ * garbage (see `Reusable`). With `viewed`, the Block gets an ArrayBuffer of
+ * its own (`buffer`) and the caller gives out views of that buffer only: the
+ * block may be handed out again once the buffer is garbage, that is once no
+ * view (a subarray too) is left. Python's heap reuses blocks the same way, but
  * also after a handle was made, which is why it asks you to keep shared
  * objects alive in the parent; here that is never needed.
  */
-export function allocate(bytes: number, opts?: { reusable?: boolean }): Block {
+export function allocate(bytes: number, opts?: { reusable?: boolean; viewed?: boolean }): Block {
   if (!Number.isInteger(bytes) || bytes <= 0) {
     throw new RangeError(`Shared block size must be a positive integer, got ${bytes}`);
   }
@@ -229,10 +242,11 @@ export function allocate(bytes: number, opts?: { reusable?: boolean }): Block {
     return new Block(own, 0, length, large);
   }
   claimAfterFork();
-  const reusable = opts?.reusable === true;
+  const viewed = opts?.viewed === true;
+  const reusable = viewed || opts?.reusable === true;
   if (reusable) {
     const old = reused(length);
-    if (old !== undefined) return reusableBlock(old);
+    if (old !== undefined) return reusableBlock(old, viewed);
   }
   lockRoot();
   try {
@@ -253,7 +267,7 @@ export function allocate(bytes: number, opts?: { reusable?: boolean }): Block {
     }
     const offset = root[Root.USED]!;
     root[Root.USED] = offset + length;
-    return reusable ? reusableBlock({ segment, offset, length }) : new Block(segment, offset, length);
+    return reusable ? reusableBlock({ segment, offset, length }, viewed) : new Block(segment, offset, length);
   } finally {
     unlockRoot();
   }

@@ -83,7 +83,7 @@ function sharedClass(Base: TypedArrayConstructor): ViewConstructor {
 
 /** The shared typed array over `block`. */
 function view(info: TypeInfo, block: Block, length: number, lock: Lock | RLock | undefined): ArrayBufferView {
-  const array = new (sharedClass(info.ctor))(block.segment.buffer, block.offset, length);
+  const array = new (sharedClass(info.ctor))(block.buffer, block.byteOffset, length);
   meta.set(array, { typecode: info.code, block, lock });
   if (lock !== undefined) {
     Object.defineProperty(array, "getLock", { value: () => lock, enumerable: false });
@@ -121,7 +121,8 @@ function make(typecode: unknown, init: unknown, lockOf: () => Lock | RLock | und
   const info = typeInfo(typecode);
   const { length, elements } = contents(info, init);
   const lock = lockOf();
-  const block = allocate(Math.max(1, length * info.bytes));
+  // Handed out again once the array and every view of it (subarrays too) are garbage.
+  const block = allocate(Math.max(1, length * info.bytes), { viewed: true });
   const array = view(info, block, length, lock);
   if (elements !== undefined) (array as unknown as { set(v: ArrayLike<number | bigint>): void }).set(elements);
   return array;

@@ -30,7 +30,7 @@ export interface ValueState {
 
 /** A one-element view of the block, of the typecode's typed array. */
 function cellOf(info: TypeInfo, block: Block): { [i: number]: number | bigint } {
-  return new info.ctor(block.segment.buffer, block.offset, 1);
+  return new info.ctor(block.buffer, block.byteOffset, 1);
 }
 
 /**
