@@ -1,13 +1,13 @@
 /**
  * The worker backend's parent side: the child runs in the spare Worker
  * (`spare.ts`) or, when there is none, in a new one; either way it gets the
- * bootstrap bytes and its descriptors as a start message. The next spare is
- * made right after.
+ * bootstrap bytes and its descriptors as a start message. Then the next spare
+ * is made, at once or once this child has ended.
  */
 import type { ChildHandle, LaunchRequest } from "@multiproc/core";
 import { BackendError } from "@multiproc/core";
 import { native } from "@multiproc/core/internal";
-import { makeSpare, takeSpare } from "./spare.ts";
+import { replaceSpare, takeSpare } from "./spare.ts";
 import { prepareWorker } from "./worker-child.ts";
 
 /** Starts a worker child; the start message is copied before this returns. */
@@ -23,6 +23,6 @@ export function launch(request: LaunchRequest): ChildHandle {
     throw error;
   }
   child.begin(request.bootstrap, fds);
-  makeSpare();
+  replaceSpare(child);
   return child;
 }

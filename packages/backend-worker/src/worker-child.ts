@@ -81,6 +81,11 @@ export class WorkerChild implements ChildHandle {
     this.#worker.postMessage(message);
   }
 
+  /** Settles once the worker's thread has ended (its "close" event). */
+  get ended(): Promise<void> {
+    return this.#closed;
+  }
+
   /** Whether the worker may still be given a child: it has not failed to load core, nor ended. */
   get usable(): boolean {
     const state = Atomics.load(this.#control, Word.STATE);
