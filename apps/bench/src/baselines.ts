@@ -1,6 +1,6 @@
 /** The raw Bun floors: what Bun itself costs without this library. */
-import { add, type Figure, makeBench, type RunOptions } from "./measure.ts";
-import { PIPE_PAYLOADS, W } from "./workloads.ts";
+import { add, type Figure, makeApartBench, makeBench, type RunOptions } from "./measure.ts";
+import { APART_MS, PIPE_PAYLOADS, W } from "./workloads.ts";
 
 const ECHO_CHILD = new URL("./echo-child.ts", import.meta.url).pathname;
 const ECHO_WORKER = new URL("./echo-worker.ts", import.meta.url).pathname;
@@ -9,22 +9,30 @@ const ECHO_WORKER = new URL("./echo-worker.ts", import.meta.url).pathname;
 export async function runBaselines(opts: RunOptions): Promise<Figure[]> {
   const bench = makeBench(opts);
   const readers: (() => Figure | undefined)[] = [];
-  readers.push(
-    add(bench, W.startJoin, "Bun.spawn (bun -e 0)", async () => {
+  const apart = makeApartBench(opts);
+  const starts = [
+    {
+      system: "Bun.spawn (bun -e 0)",
       // From a folder with no bunfig.toml: the raw floor, without this app's preload.
-      await Bun.spawn([process.execPath, "-e", "0"], { cwd: "/", stdio: ["ignore", "inherit", "inherit"] }).exited;
-    }),
-  );
-  readers.push(
-    add(bench, W.startJoin, "Bun Worker", async () => {
-      const w = new Worker(ECHO_WORKER);
-      await new Promise<void>((resolve) => {
-        w.onmessage = () => resolve();
-        w.postMessage("ready?");
-      });
-      await w.terminate();
-    }),
-  );
+      once: () =>
+        Bun.spawn([process.execPath, "-e", "0"], { cwd: "/", stdio: ["ignore", "inherit", "inherit"] }).exited,
+    },
+    {
+      system: "Bun Worker",
+      once: async () => {
+        const w = new Worker(ECHO_WORKER);
+        await new Promise<void>((resolve) => {
+          w.onmessage = () => resolve();
+          w.postMessage("ready?");
+        });
+        await w.terminate();
+      },
+    },
+  ];
+  for (const { system, once } of starts) {
+    readers.push(add(bench, W.startJoin, system, once));
+    readers.push(add(apart, W.startJoinApart, system, once, 1, { beforeEach: () => Bun.sleep(APART_MS) }));
+  }
 
   // Round trips over an already running peer.
   const child = Bun.spawn([process.execPath, ECHO_CHILD], {
@@ -64,6 +72,7 @@ export async function runBaselines(opts: RunOptions): Promise<Figure[]> {
     );
   }
   await bench.run();
+  await apart.run();
   child.kill();
   await worker.terminate();
   return readers.map((r) => r()).filter((f): f is Figure => f !== undefined);

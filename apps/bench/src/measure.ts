@@ -1,5 +1,5 @@
 /** One measured figure (or curve), and how tinybench results become figures. */
-import { Bench, type Task } from "tinybench";
+import { Bench, type FnOptions, type Task } from "tinybench";
 
 /** A workload measured on one system: the time of one operation. */
 export interface Figure {
@@ -48,6 +48,14 @@ export function makeBench(opts: RunOptions): Bench {
   });
 }
 
+/**
+ * A tinybench instance for a workload whose samples wait `APART_MS` before
+ * each (the wait is not timed): a fixed number of samples, not a time budget.
+ */
+export function makeApartBench(opts: RunOptions): Bench {
+  return new Bench({ time: 0, iterations: opts.quick ? 5 : 40, warmupTime: 0, warmupIterations: opts.quick ? 1 : 3 });
+}
+
 /** Reads a finished task: `per` operations happen in one task iteration. */
 export function figureOf(task: Task, workload: string, system: string, per = 1): Figure | undefined {
   const r = task.result;
@@ -66,9 +74,10 @@ export function add(
   system: string,
   fn: () => unknown,
   per = 1,
+  hooks?: Pick<FnOptions, "beforeEach">,
 ): () => Figure | undefined {
   const name = `${system} :: ${workload}`;
-  bench.add(name, fn as () => Promise<void>);
+  bench.add(name, fn as () => Promise<void>, hooks);
   return () => {
     const task = bench.getTask(name);
     return task === undefined ? undefined : figureOf(task, workload, system, per);

@@ -1,9 +1,9 @@
 /** Our workloads, on every backend usable here. */
 import { getAllStartMethods, getContext } from "@multiproc/core";
 import { joinAll, NO_OP_DEADLINE_MS } from "./join-all.ts";
-import { add, type Figure, makeBench, type RunOptions } from "./measure.ts";
+import { add, type Figure, makeApartBench, makeBench, type RunOptions } from "./measure.ts";
 import { hammer, noop } from "./targets.ts";
-import { W } from "./workloads.ts";
+import { APART_MS, W } from "./workloads.ts";
 
 // Large enough that the one child start inside each sample is a small share of it.
 const CONTENDED_OPS = 200_000;
@@ -11,6 +11,7 @@ const CONTENDED_OPS = 200_000;
 /** Runs our workloads; returns one figure per workload and backend. */
 export async function runOurs(opts: RunOptions): Promise<Figure[]> {
   const bench = makeBench(opts);
+  const apart = makeApartBench(opts);
   const readers: (() => Figure | undefined)[] = [];
 
   const lock = getContext().Lock();
@@ -41,6 +42,21 @@ export async function runOurs(opts: RunOptions): Promise<Figure[]> {
       }),
     );
     readers.push(
+      add(
+        apart,
+        W.startJoinApart,
+        system,
+        async () => {
+          const p = new mp.Process({ target: noop });
+          p.start();
+          await joinAll([p], NO_OP_DEADLINE_MS);
+          p.close();
+        },
+        1,
+        { beforeEach: () => Bun.sleep(APART_MS) },
+      ),
+    );
+    readers.push(
       add(bench, W.start8, system, async () => {
         const kids = Array.from({ length: 8 }, () => new mp.Process({ target: noop }));
         for (const k of kids) k.start();
@@ -64,5 +80,6 @@ export async function runOurs(opts: RunOptions): Promise<Figure[]> {
     );
   }
   await bench.run();
+  await apart.run();
   return readers.map((r) => r()).filter((f): f is Figure => f !== undefined);
 }

@@ -10,6 +10,7 @@ import time
 
 W = {
     "startJoin": "start + join of a no-op child",
+    "startJoinApart": "start + join of a no-op child, 30 ms after the last one ended",
     "start8": "start + join of 8 children in parallel",
     "lockUncontended": "Lock acquire + release, uncontended",
     "lockContended": "Lock acquire + release, 2 processes contending",
@@ -35,10 +36,11 @@ def echo(conn):
         conn.send(msg)
 
 
-def median_ms(fn, samples, per=1):
+def median_ms(fn, samples, per=1, apart_s=0.0):
     fn()  # warm-up
     times = []
     for _ in range(samples):
+        time.sleep(apart_s)  # untimed (APART_MS of workloads.ts for "startJoinApart")
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1000 / per)
@@ -79,6 +81,7 @@ def main():
                 k.join()
 
         record("startJoin", system, median_ms(start_join, 3 if quick else (10 if slow else 50)))
+        record("startJoinApart", system, median_ms(start_join, 3 if quick else (10 if slow else 40), apart_s=0.03))
         record("start8", system, median_ms(start8, 2 if quick else (5 if slow else 20)))
 
         ops = 20_000 if quick else 200_000

@@ -1,6 +1,7 @@
 /** The workloads every system is measured on, by name, so results line up across systems. */
 export const W = {
   startJoin: "start + join of a no-op child",
+  startJoinApart: "start + join of a no-op child, 30 ms after the last one ended",
   start8: "start + join of 8 children in parallel",
   lockUncontended: "Lock acquire + release, uncontended",
   lockContended: "Lock acquire + release, 2 processes contending",
@@ -9,6 +10,9 @@ export const W = {
   pipe1M: "Pipe round trip, 1 MiB bytes object",
   sharedArray: "Array('d') of 10M doubles, 4 children add 1 to a quarter each (start + update + join)",
 } as const;
+
+/** The pause before each start of `W.startJoinApart` (python-suite.py sleeps as long). */
+export const APART_MS = 30;
 
 export type WorkloadName = (typeof W)[keyof typeof W];
 
