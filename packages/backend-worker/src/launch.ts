@@ -7,7 +7,7 @@
 import type { ChildHandle, LaunchRequest } from "@multiproc/core";
 import { BackendError } from "@multiproc/core";
 import { native } from "@multiproc/core/internal";
-import { replaceSpare, takeSpare } from "./spare.ts";
+import { spare } from "./spare.ts";
 import { prepareWorker } from "./worker-child.ts";
 
 /** Starts a worker child; the start message is copied before this returns. */
@@ -17,12 +17,12 @@ export function launch(request: LaunchRequest): ChildHandle {
   const fds = request.fds.map((fd) => native.dupFd(fd));
   let child: ReturnType<typeof prepareWorker>;
   try {
-    child = takeSpare() ?? prepareWorker();
+    child = spare.take() ?? prepareWorker();
   } catch (error) {
     for (const fd of fds) native.closeFd(fd);
     throw error;
   }
   child.begin(request.bootstrap, fds);
-  replaceSpare(child);
+  spare.replace(child);
   return child;
 }

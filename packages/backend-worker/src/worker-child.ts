@@ -6,7 +6,7 @@
  * worker's "close" event.
  */
 import type { ChildHandle } from "@multiproc/core";
-import { arenaRoot, closeMirroredFds, native, unmapMirrored } from "@multiproc/core/internal";
+import { arenaRoot, closeMirroredFds, native, type SpareChild, unmapMirrored } from "@multiproc/core/internal";
 import {
   newControlBlock,
   NO_CODE,
@@ -33,7 +33,7 @@ export function prepareWorker(): WorkerChild {
 }
 
 /** A worker thread, then the child it runs (`begin`). */
-export class WorkerChild implements ChildHandle {
+export class WorkerChild implements ChildHandle, SpareChild {
   /** Threads share the process id (API.md: the worker backend has no pid of its own). */
   readonly pid = process.pid;
   readonly #worker: Worker;
@@ -105,6 +105,9 @@ export class WorkerChild implements ChildHandle {
     native.pollReadable(Atomics.load(this.#control, Word.SENTINEL), Math.max(0, deadline - performance.now()));
     this.close();
   }
+
+  /** A fork child never has a copy of a Worker to let go of: the spare is ended before each fork. */
+  forget(): void {}
 
   /** The worker thread's pidfd; blocks until the worker has published it (it does so first thing). */
   get sentinel(): number | undefined {

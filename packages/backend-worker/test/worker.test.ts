@@ -237,8 +237,8 @@ describe("[worker] the spare Worker", () => {
     expect(threadsAfter({})).toBe("1");
   });
 
-  test("MULTIPROC_WORKER_SPARE=0: children that ended leave no Worker thread", () => {
-    expect(threadsAfter({ MULTIPROC_WORKER_SPARE: "0" })).toBe("0");
+  test("MULTIPROC_SPARE=0: children that ended leave no Worker thread", () => {
+    expect(threadsAfter({ MULTIPROC_SPARE: "0" })).toBe("0");
   });
 });
 

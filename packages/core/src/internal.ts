@@ -15,3 +15,4 @@ export { bootstrapChild, reportUncaught } from "./child.ts";
 export { loads } from "./codec/index.ts";
 export * as native from "./native/index.ts";
 export { arenaRoot } from "./shared/arena.ts";
+export { Spare, type SpareChild } from "./spare.ts";
