@@ -1,31 +1,52 @@
 /**
- * The spawn backend's child entry: read the bootstrap message from
- * descriptor 3, arrange to die with the parent, run, exit with the code.
+ * The spawn backend's child entry: load core's child side, wait on
+ * descriptor 3 for the start message (a spare process waits there until a
+ * `start()` needs it), take on the parent's working directory and
+ * environment, arrange to die with the parent, run, exit with the code.
  */
 // The lean part of core a child needs to start (see core's child-realm.ts),
-// and the two native files this entry uses, not all of core.
+// and the native files this entry uses, not all of core.
 import { bootstrapChild, loads, reportUncaught, setInheritedFds } from "@multiproc/core/child-realm";
 import { closeFd, readWhole } from "@multiproc/core/native/file.ts";
 import { dieWithParent } from "@multiproc/core/native/parent-death.ts";
-import { INHERITED_FDS_ENV } from "./inherited-fds.ts";
+import { waitReady } from "@multiproc/core/native/poll.ts";
+import { receiveSome } from "@multiproc/core/native/socket.ts";
+import { decodeStart, START_FD } from "./start-message.ts";
 
-const BOOTSTRAP_FD = 3;
 const SIGKILL = 9;
 const SIGTERM = 15;
 
-const INHERITED_FD = 4;
+// Waiting, a spare must not outlive the parent that made it.
+if (!dieWithParent(SIGTERM, process.ppid)) process.exit(0);
 
-const bytes = readWhole(BOOTSTRAP_FD);
-closeFd(BOOTSTRAP_FD);
-const message = loads(bytes) as { daemon?: unknown; parent?: { pid?: unknown } };
+/** The descriptors of the start message; none when the parent let this process go unused. */
+function awaitStart(): number[] {
+  const fds: number[] = [];
+  const byte = new Uint8Array(1);
+  // Blocks until the parent sends, or closes its end (then 0: end of stream).
+  while (waitReady(START_FD, "read", undefined)) {
+    const n = receiveSome(START_FD, byte, 0, 1, fds);
+    if (n >= 0) break;
+  }
+  closeFd(START_FD);
+  return fds;
+}
+
+const [messageFd, ...inherited] = awaitStart();
+if (messageFd === undefined) process.exit(0);
+const { header, bootstrap } = decodeStart(readWhole(messageFd));
+closeFd(messageFd);
+process.chdir(header.cwd);
+for (const key of Object.keys(process.env)) if (!(key in header.env)) delete process.env[key];
+Object.assign(process.env, header.env);
+
+const message = loads(bootstrap) as { daemon?: unknown; parent?: { pid?: unknown } };
 const parentPid = typeof message.parent?.pid === "number" ? message.parent.pid : process.ppid;
 // A child whose parent was killed must not live on: daemons die at once,
 // others get SIGTERM. If the parent is already gone, stop here.
 if (!dieWithParent(message.daemon === true ? SIGKILL : SIGTERM, parentPid)) process.exit(1);
-// Descriptors handed over at start (LaunchRequest.fds) are 4, 5, ...; launch says how many.
-const fdCount = Number(process.env[INHERITED_FDS_ENV] ?? 0);
-delete process.env[INHERITED_FDS_ENV];
-setInheritedFds(Array.from({ length: fdCount }, (_, i) => INHERITED_FD + i));
+// Descriptors handed over at start (LaunchRequest.fds), in order.
+setInheritedFds(inherited);
 // An error that escapes run() (thrown from a timer, a promise nobody awaits)
 // ends the child with 1 and its stack, as it would end a plain program: Bun
 // otherwise ignores it while this entry's top-level await is pending.

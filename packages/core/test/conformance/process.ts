@@ -1,5 +1,7 @@
 /** Conformance: Process lifecycle, exit codes, signals, names and misuse. */
 import { describe, expect, test } from "bun:test";
+import { realpathSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { activeChildren, PicklingError, ProcessError } from "../../src/index.ts";
 import * as lean from "../fixtures/lean-targets.ts";
 import * as targets from "../fixtures/targets.ts";
@@ -72,6 +74,22 @@ export function processTests(s: Suite): void {
       } finally {
         delete process.env[set];
         delete process.env[gone];
+      }
+    });
+
+    test("a child works in the parent's working directory as it was at its start()", async () => {
+      const out = s.file("cwd");
+      await run(new mp.Process({ target: targets.reportCwd, args: [out] }));
+      const home = process.cwd();
+      const elsewhere = realpathSync(tmpdir());
+      try {
+        // Changed after a child ran (a backend may have made its next child's process then).
+        process.chdir(elsewhere);
+        const p = await run(new mp.Process({ target: targets.reportCwd, args: [out] }));
+        expect(p.exitCode).toBe(0);
+        expect(readJson<string>(out)).toBe(elsewhere);
+      } finally {
+        process.chdir(home);
       }
     });
 

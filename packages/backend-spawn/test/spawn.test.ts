@@ -1,0 +1,63 @@
+/**
+ * The spawn backend's own behaviour beyond the conformance suite: the spare
+ * process (a `bun` started ahead of need, which has loaded core and waits for
+ * its start message).
+ */
+import { describe, expect, test } from "bun:test";
+
+const LIMIT = 20_000;
+const PROGRAM = new URL("./fixtures/spare-program.ts", import.meta.url).pathname;
+const PRELOAD = new URL("../../backend-fork/src/preload.ts", import.meta.url).pathname;
+
+/** Runs spare-program.ts in `mode`; its first line of output. */
+function runProgram(mode: string, env: Record<string, string> = {}): string {
+  const r = Bun.spawnSync([process.execPath, "--preload", PRELOAD, PROGRAM, mode], {
+    env: { ...process.env, ...env },
+    stdout: "pipe",
+    stderr: "inherit",
+    timeout: LIMIT,
+  });
+  return r.stdout.toString().trim();
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("[spawn] the spare process", () => {
+  test("children that ended leave one process, the spare made for the next start()", () => {
+    expect(runProgram("count")).toBe("1");
+  });
+
+  test("MULTIPROC_SPARE=0: children that ended leave no process", () => {
+    expect(runProgram("count", { MULTIPROC_SPARE: "0" })).toBe("0");
+  });
+
+  test("the spare ends when the program that made it is killed", async () => {
+    const program = Bun.spawn([process.execPath, PROGRAM, "orphan"], { stdout: "pipe", stderr: "inherit" });
+    const reader = program.stdout.getReader();
+    let text = "";
+    while (!text.includes("\n")) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      text += new TextDecoder().decode(chunk.value);
+    }
+    const pid = Number(/spare (\d+)/.exec(text)?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    expect(alive(pid)).toBe(true);
+    program.kill(9);
+    await program.exited;
+    const deadline = performance.now() + 5000;
+    while (alive(pid) && performance.now() < deadline) await Bun.sleep(20);
+    expect(alive(pid)).toBe(false);
+  });
+
+  test("a fork child does not take its parent's spare: its own spawn child runs", () => {
+    expect(runProgram("fork")).toBe("7");
+  });
+});
