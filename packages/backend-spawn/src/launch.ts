@@ -16,8 +16,19 @@ const spare = new Spare(prepareProcess);
 /** Starts a spawn child; its start message is sent before this returns. */
 export function launch(request: LaunchRequest): ChildHandle {
   if (request.bootstrap === undefined) throw new BackendError("The spawn backend needs a bootstrap message");
-  const child = spare.take() ?? prepareProcess();
-  child.begin(request.bootstrap, request.fds);
+  let child = spare.take();
+  if (child !== undefined) {
+    try {
+      child.begin(request.bootstrap, request.fds);
+    } catch {
+      child.dismiss(0); // it ended since it was looked at: a new process takes its place
+      child = undefined;
+    }
+  }
+  if (child === undefined) {
+    child = prepareProcess();
+    child.begin(request.bootstrap, request.fds);
+  }
   spare.replace(child);
   return child;
 }

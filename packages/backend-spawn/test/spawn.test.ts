@@ -57,6 +57,13 @@ describe("[spawn] the spare process", () => {
     expect(alive(pid)).toBe(false);
   });
 
+  test("a spare killed from outside is replaced; a child it was given ends -9, as one killed at its start", () => {
+    // The kill may land after the spare was looked at: the first child then reports -9, never a hang.
+    const [first, second] = JSON.parse(runProgram("killed")) as (number | null)[];
+    expect([5, -9]).toContain(first ?? 0);
+    expect(second).toBe(5);
+  });
+
   test("a fork child does not take its parent's spare: its own spawn child runs", () => {
     expect(runProgram("fork")).toBe("7");
   });
