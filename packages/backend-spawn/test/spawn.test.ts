@@ -4,6 +4,7 @@
  * its start message).
  */
 import { describe, expect, test } from "bun:test";
+import { alive, firstLine } from "../../core/test/fixtures/child-processes.ts";
 
 const LIMIT = 20_000;
 const PROGRAM = new URL("./fixtures/spare-program.ts", import.meta.url).pathname;
@@ -20,15 +21,6 @@ function runProgram(mode: string, env: Record<string, string> = {}): string {
   return r.stdout.toString().trim();
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 describe("[spawn] the spare process", () => {
   test("children that ended leave one process, the spare made for the next start()", () => {
     expect(runProgram("count")).toBe("1");
@@ -40,14 +32,7 @@ describe("[spawn] the spare process", () => {
 
   test("the spare ends when the program that made it is killed", async () => {
     const program = Bun.spawn([process.execPath, PROGRAM, "orphan"], { stdout: "pipe", stderr: "inherit" });
-    const reader = program.stdout.getReader();
-    let text = "";
-    while (!text.includes("\n")) {
-      const chunk = await reader.read();
-      if (chunk.done) break;
-      text += new TextDecoder().decode(chunk.value);
-    }
-    const pid = Number(/spare (\d+)/.exec(text)?.[1]);
+    const pid = Number(/spare (\d+)/.exec(await firstLine(program.stdout))?.[1]);
     expect(pid).toBeGreaterThan(0);
     expect(alive(pid)).toBe(true);
     program.kill(9);

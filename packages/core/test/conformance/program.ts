@@ -1,6 +1,7 @@
 /** Conformance: whole programs run as users run them, with their output and exit behaviour checked. */
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
+import { alive, firstLine } from "../fixtures/child-processes.ts";
 import { CHILD_TIMEOUT, type Suite } from "./_harness.ts";
 
 const programs = new URL("../fixtures/programs/", import.meta.url).pathname;
@@ -11,16 +12,6 @@ function runProgram(name: string, args: string[]) {
     stderr: "pipe",
     timeout: CHILD_TIMEOUT,
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    // A zombie still answers kill(0); it is dead for our purpose.
-    return !readFileSync(`/proc/${pid}/stat`, "utf8").includes(") Z ");
-  } catch {
-    return false;
-  }
 }
 
 export function programTests(s: Suite): void {
@@ -58,14 +49,7 @@ export function programTests(s: Suite): void {
           stdout: "pipe",
           stderr: "inherit",
         });
-        const reader = parent.stdout.getReader();
-        let text = "";
-        while (!text.includes("\n")) {
-          const chunk = await reader.read();
-          if (chunk.done) break;
-          text += new TextDecoder().decode(chunk.value);
-        }
-        const pid = Number(/child (\d+)/.exec(text)?.[1]);
+        const pid = Number(/child (\d+)/.exec(await firstLine(parent.stdout))?.[1]);
         expect(pid).toBeGreaterThan(0);
         expect(alive(pid)).toBe(true);
         parent.kill(9);

@@ -4,6 +4,7 @@
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { describe, expect, test } from "bun:test";
+import { firstLine } from "../fixtures/child-processes.ts";
 import * as targets from "../fixtures/shared-targets.ts";
 import { CHILD_TIMEOUT, readJson, run, type Suite } from "./_harness.ts";
 
@@ -123,15 +124,11 @@ export function valueTests(s: Suite): void {
           stdout: "pipe",
           stderr: "inherit",
         });
-        const reader = program.stdout.getReader();
-        let text = "";
-        while (!text.includes("\n")) {
-          const chunk = await reader.read();
-          if (chunk.done) break;
-          text += new TextDecoder().decode(chunk.value);
-        }
-        reader.releaseLock();
-        const report = JSON.parse(text.split("\n")[0]!) as { pid: number; children: number[]; inodes: number[] };
+        const report = JSON.parse(await firstLine(program.stdout)) as {
+          pid: number;
+          children: number[];
+          inodes: number[];
+        };
         const inodes = new Set(report.inodes);
         expect(inodes.size).toBeGreaterThan(0);
         if (mode === "wait") {
