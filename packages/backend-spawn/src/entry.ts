@@ -19,23 +19,28 @@ const SIGTERM = 15;
 // Waiting, a spare must not outlive the parent that made it.
 if (!dieWithParent(SIGTERM, process.ppid)) process.exit(0);
 
-/** The descriptors of the start message; none when the parent let this process go unused. */
-function awaitStart(): number[] {
-  const fds: number[] = [];
+/** Waits for one byte on the start socket; appends the descriptors it carries. False at end of stream. */
+function receiveByte(fds: number[]): boolean {
   const byte = new Uint8Array(1);
   // Blocks until the parent sends, or closes its end (then 0: end of stream).
   while (waitReady(START_FD, "read", undefined)) {
     const n = receiveSome(START_FD, byte, 0, 1, fds);
-    if (n >= 0) break;
+    if (n >= 0) return n > 0;
   }
-  closeFd(START_FD);
-  return fds;
+  return false;
 }
 
-const [messageFd, ...inherited] = awaitStart();
-if (messageFd === undefined) process.exit(0);
+const received: number[] = [];
+// None when the parent let this process go unused.
+if (!receiveByte(received)) process.exit(0);
+const messageFd = received.shift()!;
 const { header, bootstrap } = decodeStart(readWhole(messageFd));
 closeFd(messageFd);
+// More descriptors than one message carries come in more bytes.
+let open = true;
+while (open && received.length < header.fds) open = receiveByte(received);
+closeFd(START_FD);
+const inherited = received;
 process.chdir(header.cwd);
 for (const key of Object.keys(process.env)) if (!(key in header.env)) delete process.env[key];
 Object.assign(process.env, header.env);

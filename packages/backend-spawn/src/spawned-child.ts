@@ -4,7 +4,7 @@
  * for its start message, and given one by `begin` (see `start-message.ts`).
  */
 import { constants } from "node:os";
-import type { ChildHandle } from "@multiproc/core";
+import { BackendError, type ChildHandle } from "@multiproc/core";
 import { native, type SpareChild } from "@multiproc/core/internal";
 import { encodeStart } from "./start-message.ts";
 
@@ -54,12 +54,22 @@ export class SpawnedChild implements ChildHandle, SpareChild {
 
   /** Sends the child its start message: the bootstrap bytes, descriptors to hand over, and this process's cwd and environment now. */
   begin(bootstrap: Uint8Array, fds: readonly number[]): void {
-    const message = native.memfdWith(
-      encodeStart({ cwd: process.cwd(), env: { ...process.env } as Record<string, string> }, bootstrap),
-    );
+    const env = { ...process.env } as Record<string, string>;
+    const message = native.memfdWith(encodeStart({ cwd: process.cwd(), env, fds: fds.length }, bootstrap));
     try {
-      // One byte with the descriptors on a fresh socket: the kernel takes it at once.
-      native.sendParts(this.#socket, ONE_BYTE, undefined, [message, ...fds]);
+      // A byte per message of descriptors on a fresh socket: the kernel takes them at once.
+      const all = [message, ...fds];
+      for (let at = 0; at < all.length; at += native.MAX_FDS) {
+        const part = all.slice(at, at + native.MAX_FDS);
+        while (native.sendParts(this.#socket, ONE_BYTE, undefined, part) < 0) {
+          // Full: only with many descriptors, while the child still loads core.
+          if (!native.waitReady(this.#socket, "write", SEND_TIMEOUT_MS)) {
+            throw new BackendError(
+              `The spawn child ${this.pid} took none of its start message in ${SEND_TIMEOUT_MS} ms`,
+            );
+          }
+        }
+      }
     } finally {
       native.closeFd(message);
       this.#letGo();
@@ -142,3 +152,5 @@ export class SpawnedChild implements ChildHandle, SpareChild {
 }
 
 const ONE_BYTE = new Uint8Array([1]);
+/** How long `begin` waits for room in the socket (ms): a child that loads core takes milliseconds. */
+const SEND_TIMEOUT_MS = 20_000;

@@ -1,10 +1,12 @@
 /**
  * What a spawn child is given at `start()`: one byte on its descriptor 3 (a
  * unix socket), carrying descriptors: a memfd with the message, then the
- * descriptors of `LaunchRequest.fds`. The memfd holds a header (JSON: the
- * parent's working directory and environment at `start()`, which a spare
- * process made earlier must take on) and the bootstrap bytes. A file of its
- * own: the child entry reads it without loading the parent's side.
+ * descriptors of `LaunchRequest.fds` (more bytes follow when they are more
+ * than one message carries). The memfd holds a header (JSON: the parent's
+ * working directory and environment at `start()`, which a spare process made
+ * earlier must take on, and how many descriptors come) and the bootstrap
+ * bytes. A file of its own: the child entry reads it without loading the
+ * parent's side.
  */
 
 /** The child's end of the socket. */
@@ -14,6 +16,8 @@ export const START_FD = 3;
 export interface StartHeader {
   readonly cwd: string;
   readonly env: Record<string, string>;
+  /** How many descriptors follow the memfd. */
+  readonly fds: number;
 }
 
 /** The memfd's bytes: header length (u32, little-endian), header JSON, bootstrap. */

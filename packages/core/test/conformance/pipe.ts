@@ -73,6 +73,19 @@ export function pipeTests(s: Suite): void {
       a.close();
     });
 
+    test("a child given 300 Connections (more descriptors than one socket message carries) uses each", async () => {
+      const pipes = Array.from({ length: 300 }, () => mp.Pipe(false));
+      const p = new mp.Process({ target: ct.sendIndexOnEach, args: [pipes.map(([, w]) => w)] });
+      p.start();
+      for (const [, w] of pipes) w.close();
+      const got: unknown[] = [];
+      for (const [r] of pipes) got.push(await recvWithin(r));
+      await p.join(CHILD_TIMEOUT);
+      expect(p.exitCode).toBe(0);
+      expect(got).toEqual(pipes.map((_, i) => i));
+      for (const [r] of pipes) r.close();
+    });
+
     test("Connection.send() right before process.exit is not lost", async () => {
       const [a, b] = mp.Pipe(false);
       const p = await run(new mp.Process({ target: ct.sendAndExit, args: [b, { last: "words" }] }));
