@@ -33,8 +33,8 @@ export interface LaunchRequest {
   /**
    * Descriptors the child must receive at start, in order (Connections and
    * Queues in the arguments). They may be closed by the parent as soon as
-   * `launch` returns, so a backend hands over copies: spawn maps them to
-   * descriptors 4, 5, ... of the child; a thread backend dups them. The child
+   * `launch` returns, so a backend hands over copies: spawn sends them with
+   * its start message (SCM_RIGHTS); a thread backend dups them. The child
    * side calls `setInheritedFds(itsCopies)` (core/internal) before the
    * bootstrap. Empty for backends that inherit memory.
    */

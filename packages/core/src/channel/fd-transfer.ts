@@ -10,7 +10,7 @@
  *   descriptor in flight keeps its file open even after the sender closed it or
  *   exited, so nothing sent is lost.
  * - `{ h }` — the h-th descriptor handed to a child at start (`LaunchRequest.fds`):
- *   the spawn backend maps them to descriptors 4, 5, ... of the child.
+ *   the spawn backend sends them with its start message (SCM_RIGHTS).
  * - `{ pid, fd, ino }` — no transport collects descriptors (a bare `dumps`): the
  *   receiver copies descriptor `fd` out of process `pid` with pidfd_getfd (or
  *   dup in the same process), which works while the sender keeps it open.

@@ -181,7 +181,7 @@ export function unmapMirrored(view: Int32Array, start: number, slots: number): v
 
 /**
  * Records the descriptors a child was handed at start, in `LaunchRequest.fds`
- * order (the spawn entry passes 4, 5, ...). Descriptors not taken by the end
+ * order (as the spawn entry received them). Descriptors not taken by the end
  * of the bootstrap stay open: a backend may close them then.
  */
 export function setInheritedFds(fds: readonly number[]): void {
