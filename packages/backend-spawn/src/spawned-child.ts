@@ -119,6 +119,7 @@ export class SpawnedChild implements ChildHandle, SpareChild {
 
   async wait(timeoutMs: number | undefined): Promise<number | null> {
     if (this.poll() !== null) return this.poll();
+    if (native.inForkChild()) return this.#pollUntil(timeoutMs);
     this.#child.ref();
     let timer: Timer | undefined;
     try {
@@ -131,6 +132,17 @@ export class SpawnedChild implements ChildHandle, SpareChild {
     } finally {
       clearTimeout(timer);
       this.#child.unref();
+    }
+    return this.poll();
+  }
+
+  /** A fork child runs none of Bun's process events: look at the pidfd between timer steps. */
+  async #pollUntil(timeoutMs: number | undefined): Promise<number | null> {
+    const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
+    for (let step = 1; this.poll() === null && !this.#closed; step = Math.min(step * 2, POLL_STEP_MAX_MS)) {
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      await Bun.sleep(Math.min(step, left));
     }
     return this.poll();
   }
@@ -152,5 +164,7 @@ export class SpawnedChild implements ChildHandle, SpareChild {
 }
 
 const ONE_BYTE = new Uint8Array([1]);
+/** The longest step between two looks at an ended child from inside a fork child (ms). */
+const POLL_STEP_MAX_MS = 20;
 /** How long `begin` waits for room in the socket (ms): a child that loads core takes milliseconds. */
 const SEND_TIMEOUT_MS = 20_000;

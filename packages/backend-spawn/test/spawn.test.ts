@@ -49,7 +49,7 @@ describe("[spawn] the spare process", () => {
     expect(second).toBe(5);
   });
 
-  test("a fork child does not take its parent's spare: its own spawn child runs", () => {
+  test("a fork child does not take its parent's spare: its own spawn child runs, and join() sees it end", () => {
     expect(runProgram("fork")).toBe("7");
   });
 });

@@ -11,6 +11,16 @@ const GRND_NONBLOCK = 1;
 
 /** Forks this realm asked for, counted before each (so parent and child agree). */
 let forks = 0;
+/** The process that loaded this file: a fork child has its parent's value (and its own `process.pid`). */
+const loadedIn = process.pid;
+
+/**
+ * Whether this process is a fork child: the runtime's own event sources
+ * (`Bun.spawn`'s `exited`, sockets) do not run in it (docs/fork.md).
+ */
+export function inForkChild(): boolean {
+  return process.pid !== loadedIn;
+}
 
 /** How many times this realm has forked (a fork child starts with its parent's count). */
 export function forkCount(): number {

@@ -6,6 +6,7 @@ export {
   exitNow,
   forkCount,
   forkProcess,
+  inForkChild,
   kernelRandom32,
   makePipe,
   reapChild,
