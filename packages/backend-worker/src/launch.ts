@@ -13,6 +13,12 @@ import { prepareWorker } from "./worker-child.ts";
 /** Starts a worker child; the start message is copied before this returns. */
 export function launch(request: LaunchRequest): ChildHandle {
   if (request.bootstrap === undefined) throw new BackendError("The worker backend needs a bootstrap message");
+  if (native.inForkChild()) {
+    // Measured: the Worker never starts there, and the fork child then cannot exit.
+    throw new BackendError(
+      `Cannot start ${request.name} on the worker backend inside a fork child: Bun runs no Worker threads there; use the spawn backend`,
+    );
+  }
   // Copies of the descriptors in the arguments: the parent may close its own right after start().
   const fds = request.fds.map((fd) => native.dupFd(fd));
   let child: ReturnType<typeof prepareWorker>;

@@ -242,6 +242,21 @@ describe("[worker] the spare Worker", () => {
   });
 });
 
+describe("[worker] inside a fork child", () => {
+  test("start() throws, naming the fork child and the spawn backend: Bun runs no Worker threads there", () => {
+    const program = new URL("./fixtures/worker-in-fork.ts", import.meta.url).pathname;
+    const preload = new URL("../../backend-fork/src/preload.ts", import.meta.url).pathname;
+    const r = Bun.spawnSync([process.execPath, "--preload", preload, program], {
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: LIMIT,
+    });
+    expect(r.stdout.toString().trim()).toBe("3");
+    expect(r.stderr.toString()).toContain("inside a fork child");
+    expect(r.stderr.toString()).toContain("use the spawn backend");
+  });
+});
+
 describe("[worker] a target whose module loads nothing of core", () => {
   test("currentProcess() asked later, after a dynamic import of core, is the child's own Process", async () => {
     const out = join(dir, "identity-later.json");
