@@ -1,6 +1,6 @@
 /** The raw Bun floors: what Bun itself costs without this library. */
-import { add, type Figure, makeApartBench, makeBench, type RunOptions } from "./measure.ts";
-import { APART_MS, PIPE_PAYLOADS, W } from "./workloads.ts";
+import { add, addApart, type Figure, makeApartBench, makeBench, type RunOptions } from "./measure.ts";
+import { PIPE_PAYLOADS, W } from "./workloads.ts";
 
 const ECHO_CHILD = new URL("./echo-child.ts", import.meta.url).pathname;
 const ECHO_WORKER = new URL("./echo-worker.ts", import.meta.url).pathname;
@@ -31,7 +31,7 @@ export async function runBaselines(opts: RunOptions): Promise<Figure[]> {
   ];
   for (const { system, once } of starts) {
     readers.push(add(bench, W.startJoin, system, once));
-    readers.push(add(apart, W.startJoinApart, system, once, 1, { beforeEach: () => Bun.sleep(APART_MS) }));
+    readers.push(addApart(apart, W.startJoinApart, system, once));
   }
 
   // Round trips over an already running peer.

@@ -1,5 +1,6 @@
 /** One measured figure (or curve), and how tinybench results become figures. */
 import { Bench, type FnOptions, type Task } from "tinybench";
+import { APART_MS } from "./workloads.ts";
 
 /** A workload measured on one system: the time of one operation. */
 export interface Figure {
@@ -82,4 +83,9 @@ export function add(
     const task = bench.getTask(name);
     return task === undefined ? undefined : figureOf(task, workload, system, per);
   };
+}
+
+/** Like `add`, for a `makeApartBench` bench: each sample waits `APART_MS` first, untimed. */
+export function addApart(bench: Bench, workload: string, system: string, fn: () => unknown): () => Figure | undefined {
+  return add(bench, workload, system, fn, 1, { beforeEach: () => Bun.sleep(APART_MS) });
 }

@@ -1,9 +1,9 @@
 /** Our workloads, on every backend usable here. */
 import { getAllStartMethods, getContext } from "@multiproc/core";
 import { joinAll, NO_OP_DEADLINE_MS } from "./join-all.ts";
-import { add, type Figure, makeApartBench, makeBench, type RunOptions } from "./measure.ts";
+import { add, addApart, type Figure, makeApartBench, makeBench, type RunOptions } from "./measure.ts";
 import { hammer, noop } from "./targets.ts";
-import { APART_MS, W } from "./workloads.ts";
+import { W } from "./workloads.ts";
 
 // Large enough that the one child start inside each sample is a small share of it.
 const CONTENDED_OPS = 200_000;
@@ -33,29 +33,14 @@ export async function runOurs(opts: RunOptions): Promise<Figure[]> {
   for (const backend of getAllStartMethods()) {
     const mp = getContext(backend);
     const system = `ours/${backend}`;
-    readers.push(
-      add(bench, W.startJoin, system, async () => {
-        const p = new mp.Process({ target: noop });
-        p.start();
-        await joinAll([p], NO_OP_DEADLINE_MS);
-        p.close();
-      }),
-    );
-    readers.push(
-      add(
-        apart,
-        W.startJoinApart,
-        system,
-        async () => {
-          const p = new mp.Process({ target: noop });
-          p.start();
-          await joinAll([p], NO_OP_DEADLINE_MS);
-          p.close();
-        },
-        1,
-        { beforeEach: () => Bun.sleep(APART_MS) },
-      ),
-    );
+    const startJoin = async () => {
+      const p = new mp.Process({ target: noop });
+      p.start();
+      await joinAll([p], NO_OP_DEADLINE_MS);
+      p.close();
+    };
+    readers.push(add(bench, W.startJoin, system, startJoin));
+    readers.push(addApart(apart, W.startJoinApart, system, startJoin));
     readers.push(
       add(bench, W.start8, system, async () => {
         const kids = Array.from({ length: 8 }, () => new mp.Process({ target: noop }));
