@@ -11,9 +11,4 @@ import { prepareWorker } from "./worker-child.ts";
 
 export const spare = new Spare(prepareWorker);
 
-/** Ends the spare, if any, and waits for its thread to be gone. */
-export function dismissSpare(): void {
-  spare.dismiss();
-}
-
-registerBeforeFork(dismissSpare);
+registerBeforeFork(() => spare.dismiss());

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { activeChildren, EOFError, getContext, type Process, type Value } from "@multiproc/core";
 import { native } from "@multiproc/core/internal";
 import "../src/index.ts";
-import { dismissSpare } from "../src/spare.ts";
+import { spare } from "../src/spare.ts";
 import * as targets from "./fixtures/targets.ts";
 import * as lean from "../../core/test/fixtures/lean-targets.ts";
 import { memfdMappings, openFds } from "../../core/test/fixtures/os-resources.ts";
@@ -31,7 +31,7 @@ afterAll(() => {
  * Worker: whether it exists and is ready yet depends on timing.
  */
 function resources(): { fds: number; maps: number } {
-  dismissSpare();
+  spare.dismiss();
   return { fds: openFds(), maps: memfdMappings() };
 }
 

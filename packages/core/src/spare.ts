@@ -40,14 +40,9 @@ export class Spare<C extends SpareChild> {
 
   /** The spare, now the caller's, if there is one that may still be given a child. */
   take(): C | undefined {
-    const taken = this.#spare;
+    const taken = this.#own();
     this.#spare = undefined;
-    if (taken === undefined) return undefined;
-    if (this.#owner !== process.pid) {
-      taken.forget();
-      return undefined;
-    }
-    if (taken.usable) return taken;
+    if (taken === undefined || taken.usable) return taken;
     taken.dismiss(DISMISS_TIMEOUT_MS); // it failed or ended on its own
     return undefined;
   }
@@ -62,14 +57,20 @@ export class Spare<C extends SpareChild> {
 
   /** Ends the spare, if any, and waits for it to be gone. */
   dismiss(): void {
-    if (this.#owner === process.pid) this.#spare?.dismiss(DISMISS_TIMEOUT_MS);
-    else this.#spare?.forget();
+    this.#own()?.dismiss(DISMISS_TIMEOUT_MS);
     this.#spare = undefined;
   }
 
+  /** The spare if this process made it; a fork child's copy of its parent's is let go of here. */
+  #own(): C | undefined {
+    if (this.#spare === undefined || this.#owner === process.pid) return this.#spare;
+    this.#spare.forget();
+    this.#spare = undefined;
+    return undefined;
+  }
+
   #fill(): void {
-    if (this.#spare !== undefined && this.#owner === process.pid) return;
-    if (this.#spare !== undefined) this.#spare.forget();
+    if (this.#own() !== undefined) return;
     if (!Bun.isMainThread || process.env.MULTIPROC_SPARE === "0") return;
     this.#spare = this.#make();
     this.#owner = process.pid;
