@@ -6,7 +6,7 @@
  */
 // The lean part of core a child needs to start (see core's child-realm.ts),
 // and the native files this entry uses, not all of core.
-import { bootstrapChild, loads, reportUncaught, setInheritedFds } from "@multiproc/core/child-realm";
+import { adoptEnvironment, bootstrapChild, loads, reportUncaught, setInheritedFds } from "@multiproc/core/child-realm";
 import { closeFd, readWhole } from "@multiproc/core/native/file.ts";
 import { dieWithParent } from "@multiproc/core/native/parent-death.ts";
 import { waitReady } from "@multiproc/core/native/poll.ts";
@@ -42,8 +42,7 @@ while (open && received.length < header.fds) open = receiveByte(received);
 closeFd(START_FD);
 const inherited = received;
 process.chdir(header.cwd);
-for (const key of Object.keys(process.env)) if (!(key in header.env)) delete process.env[key];
-Object.assign(process.env, header.env);
+adoptEnvironment(header.env);
 
 const message = loads(bootstrap) as { daemon?: unknown; parent?: { pid?: unknown } };
 const parentPid = typeof message.parent?.pid === "number" ? message.parent.pid : process.ppid;

@@ -75,7 +75,8 @@ async function run({ control, arena }: PrepareMessage): Promise<void> {
     Atomics.store(control, Word.STATE, State.FAILED);
     process.exit(1);
   }
-  const { addressOf, bootstrapChild, closeFd, closeOwnedFds, futexWake, installStopWord, loads } = core;
+  const { addressOf, adoptEnvironment, bootstrapChild, closeFd, closeOwnedFds, futexWake, installStopWord, loads } =
+    core;
   const { mirrorOwnedFds, mirrorOwnedMappings, openThreadPidfd, reportUncaught, setInheritedFds } = core;
   ownedFdsCloser = closeOwnedFds;
   // Before anything owns a descriptor: the parent closes what is listed if terminate() ends us.
@@ -98,8 +99,7 @@ async function run({ control, arena }: PrepareMessage): Promise<void> {
     for (const fd of fds) closeFd(fd);
     stop();
   }
-  for (const key of Object.keys(process.env)) if (!(key in env)) delete process.env[key];
-  Object.assign(process.env, env);
+  adoptEnvironment(env);
   setInheritedFds(fds);
   const message = loads(bootstrap);
   // An error that escapes run() (thrown from a timer, a promise nobody awaits)

@@ -10,7 +10,7 @@
 import "./class-modules.ts";
 
 export { closeOwnedFds, mirrorOwnedFds, mirrorOwnedMappings, setInheritedFds } from "./channel/realm-fds.ts";
-export { bootstrapChild, reportUncaught } from "./child.ts";
+export { adoptEnvironment, bootstrapChild, reportUncaught } from "./child.ts";
 export { loads } from "./codec/decode.ts";
 export { closeFd } from "./native/file.ts";
 export { futexWake } from "./native/futex.ts";

@@ -18,6 +18,15 @@ export function reportUncaught(name: string, error: unknown): void {
   writeAllSync(2, new TextEncoder().encode(`Process ${name}:\n${text}\n`));
 }
 
+/**
+ * Makes this child's `process.env` the parent's at `start()`: a child made
+ * ahead of need (a backend's spare) copied the environment earlier.
+ */
+export function adoptEnvironment(env: Record<string, string>): void {
+  for (const key of Object.keys(process.env)) if (!(key in env)) delete process.env[key];
+  Object.assign(process.env, env);
+}
+
 /** Runs `proc.run()` to completion; resolves to 0, or 1 after printing an uncaught error. */
 export async function runProcess(proc: Process): Promise<number> {
   try {
