@@ -189,8 +189,7 @@ export class WorkerChild implements ChildHandle, SpareChild {
 
   close(): void {
     if (this.#released) return;
-    const state = Atomics.load(this.#control, Word.STATE);
-    if (state !== State.RUNNING && state !== State.READY) return; // no sentinel (yet)
+    if (!hasSentinel(Atomics.load(this.#control, Word.STATE))) return; // none (yet)
     this.#released = true;
     native.closeFd(Atomics.load(this.#control, Word.SENTINEL));
   }
@@ -212,7 +211,11 @@ export class WorkerChild implements ChildHandle, SpareChild {
       // (it has no native layer then): the slice bounds how late we see it.
       native.futexWait(address, State.STARTING, left);
     }
-    const state = Atomics.load(c, Word.STATE);
-    return state === State.READY || state === State.RUNNING;
+    return hasSentinel(Atomics.load(c, Word.STATE));
   }
+}
+
+/** Whether a worker in `state` has published its sentinel. */
+function hasSentinel(state: number): boolean {
+  return state === State.READY || state === State.RUNNING;
 }
