@@ -90,7 +90,12 @@ export async function bootstrapChild(message: unknown): Promise<number> {
     const cls = boot.cls === null ? undefined : await importExport(boot.cls);
     const args = loads(boot.args) as unknown[];
     const fields = loads(boot.fields) as Record<string, unknown>;
-    const opts = { target: target as Process["run"] | undefined, args, name: boot.name, daemon: boot.daemon };
+    const opts = {
+      target: target as ((...a: unknown[]) => unknown) | undefined,
+      args,
+      name: boot.name,
+      daemon: boot.daemon,
+    };
     // Anything else (a subclass, a bad target) goes the long way, where the constructor checks it.
     const plain = cls === undefined && (target === undefined || typeof target === "function") && Array.isArray(args);
     m = processModule;
@@ -103,7 +108,7 @@ export async function bootstrapChild(message: unknown): Promise<number> {
     // then given its instance fields.
     proc =
       cls === undefined
-        ? new m.Process(opts)
+        ? new m.Process<unknown[]>(opts)
         : (Reflect.construct(m.Process, [opts], cls as typeof Process) as Process);
     Object.assign(proc, fields);
   } catch (error) {

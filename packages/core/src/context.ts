@@ -102,7 +102,7 @@ function makeContext(name: BackendName | undefined): Context {
   if (name !== undefined) {
     // A plain subclass that only names its backend; it counts as the base
     // class when a child rebuilds it (see `boundToContext`).
-    BoundProcess = class Process extends BaseProcess {
+    BoundProcess = class Process<A extends unknown[] = unknown[]> extends BaseProcess<A> {
       static override startMethod: BackendName | undefined = name;
       static readonly [boundToContext] = true;
     };

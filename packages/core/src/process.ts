@@ -19,13 +19,16 @@ import { getStartMethod } from "./start-method.ts";
 /** A function a child can run. Parameters are checked by the caller's own types. */
 export type Target = (...args: never[]) => unknown;
 
-/** Options of `new Process(...)` (Python: `Process(target, args, name, daemon)`). */
-export interface ProcessOptions {
-  target?: Target;
-  args?: unknown[];
+/**
+ * Options of `new Process(...)` (Python: `Process(target, args, name, daemon)`).
+ * `args` is checked against the target's parameters, count and types; it may be
+ * left out only when the target takes no required parameter.
+ */
+export type ProcessOptions<A extends unknown[] = unknown[]> = {
+  target?: (...args: A) => unknown;
   name?: string;
   daemon?: boolean;
-}
+} & ([] extends A ? { args?: NoInfer<A> } : { args: NoInfer<A> });
 
 /** What the child learns about itself from its parent. */
 export interface ChildIdentity {
@@ -62,7 +65,7 @@ let describe: (name: string, pid: number, watch?: (pid: number) => ChildHandle) 
  * await p.join();
  * console.log(p.exitCode); // 0
  */
-export class Process {
+export class Process<A extends unknown[] = unknown[]> {
   /** Set on context-bound classes: the backend their instances start on. */
   static startMethod: BackendName | undefined;
 
@@ -78,7 +81,7 @@ export class Process {
   /** pid of a process object that describes an existing process (current, parent). */
   #knownPid: number | undefined;
 
-  constructor(opts: ProcessOptions = {}) {
+  constructor(opts: ProcessOptions<A> = {} as ProcessOptions<A>) {
     if (opts.target !== undefined && typeof opts.target !== "function") {
       throw new TypeError(`Process target must be a function, got ${typeof opts.target}`);
     }

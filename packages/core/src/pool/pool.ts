@@ -639,9 +639,25 @@ export class Pool {
 
   /**
    * Runs `fn(...args)` in a worker; the handle is awaitable (Python: `apply_async`).
+   * `args` may be left out only when `fn` takes no required parameter.
    * @throws ProcessError when the pool is not running; PicklingError when `fn` or an argument cannot reach a worker
    */
+  applyAsync<R>(fn: () => R, args?: [], opts?: ApplyOptions<Awaited<R>>): AsyncResult<Awaited<R>>;
   applyAsync<A extends unknown[], R>(
+    fn: (...args: A) => R,
+    args: A,
+    opts?: ApplyOptions<Awaited<R>>,
+  ): AsyncResult<Awaited<R>>;
+  applyAsync<A extends unknown[], R>(
+    fn: (...args: A) => R,
+    args?: A,
+    opts?: ApplyOptions<Awaited<R>>,
+  ): AsyncResult<Awaited<R>> {
+    return this.#applyAsync(fn, args, opts);
+  }
+
+  /** `applyAsync` without its overloads, for `apply` and `applySync` too. */
+  #applyAsync<A extends unknown[], R>(
     fn: (...args: A) => R,
     args?: A,
     opts?: ApplyOptions<Awaited<R>>,
@@ -664,13 +680,17 @@ export class Pool {
   }
 
   /** Runs `fn(...args)` in a worker and resolves to its result (Python: `apply`). */
+  apply<R>(fn: () => R, args?: []): Promise<Awaited<R>>;
+  apply<A extends unknown[], R>(fn: (...args: A) => R, args: A): Promise<Awaited<R>>;
   apply<A extends unknown[], R>(fn: (...args: A) => R, args?: A): Promise<Awaited<R>> {
-    return this.applyAsync(fn, args).get();
+    return this.#applyAsync(fn, args).get();
   }
 
   /** Like `apply`, blocking the calling thread (Python: `apply`). */
+  applySync<R>(fn: () => R, args?: []): Awaited<R>;
+  applySync<A extends unknown[], R>(fn: (...args: A) => R, args: A): Awaited<R>;
   applySync<A extends unknown[], R>(fn: (...args: A) => R, args?: A): Awaited<R> {
-    return this.applyAsync(fn, args).getSync();
+    return this.#applyAsync(fn, args).getSync();
   }
 
   /**

@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { realpathSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { activeChildren, PicklingError, ProcessError } from "../../src/index.ts";
+import { activeChildren, type Lock, PicklingError, ProcessError } from "../../src/index.ts";
 import * as lean from "../fixtures/lean-targets.ts";
 import * as targets from "../fixtures/targets.ts";
 import { CHILD_TIMEOUT, readJson, run, type Suite } from "./_harness.ts";
@@ -198,7 +198,8 @@ export function processTests(s: Suite): void {
     });
 
     test.skipIf(s.caps.inheritsMemory)("Process.start() names the unsendable argument's path", () => {
-      const p = new mp.Process({ target: targets.noop, args: [1, { handler: () => 0 }] });
+      const target = targets.noop as (...args: unknown[]) => void;
+      const p = new mp.Process({ target, args: [1, { handler: () => 0 }] });
       try {
         p.start();
         throw new Error("start() should have thrown");
@@ -215,7 +216,7 @@ export function processTests(s: Suite): void {
       "a child sent a Lock (and an Error) loads the Lock's module and none of the queues', pipes', shared memory's or Pool's",
       async () => {
         const out = s.file("loaded");
-        const args = [mp.Lock(), out, new RangeError("sent along")];
+        const args: [Lock, string, unknown] = [mp.Lock(), out, new RangeError("sent along")];
         const p = await run(new mp.Process({ target: lean.reportLoadedCore, args }));
         expect(p.exitCode).toBe(0);
         const { loaded, received } = readJson<{ loaded: string[]; received: string }>(out);
