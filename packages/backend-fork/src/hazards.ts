@@ -1,18 +1,36 @@
 /**
- * The known hazards of forking this process, looked at before each fork:
- * each is warned about once per process (the user can do something about
- * each), and makes `launch` check that children start (see there).
+ * The known hazards of forking this process, looked at before each fork.
+ * Missing JSC settings refuse the fork (`BackendError`) unless the user
+ * accepted the risk (`MULTIPROC_FORK_UNSAFE=1`); the other hazards are warned
+ * about once per process. Each makes `launch` check that children start.
  */
 import { writeSync } from "node:fs";
+import { BackendError } from "@multiproc/core";
 import { native, runBeforeFork } from "@multiproc/core/internal";
 import { JSC_SETTINGS, missingJscSettings } from "./jsc-settings.ts";
 
-let settingsChecked = false;
+/** Set to fork without the JSC settings anyway, with a warning (docs/fork.md). */
+export const UNSAFE_ENV = "MULTIPROC_FORK_UNSAFE";
+
+/** The settings missing at start-up, once looked at. */
+let missing: string[] | undefined;
 /** The settings were missing: children may get stuck on their way in. */
 let settingsMissing = false;
 /** Worker threads of this process at the last fork. */
 let workerThreads = 0;
 let threadsWarned = false;
+
+/** What is missing and what it costs. */
+function settingsText(missing: string[]): string {
+  const wanted = Object.entries(JSC_SETTINGS)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
+  return (
+    `runs without ${wanted} (missing: ${missing.join(", ")}). ` +
+    "A fork child can then hang at its first garbage collection or JIT compilation (about 1 fork in 300 measured), " +
+    "and code that first gets hot in a child is never optimized (measured 100x slower)"
+  );
+}
 
 function warn(text: string): void {
   if (process.env.MULTIPROC_FORK_NO_WARN === undefined) writeSync(2, `multiproc: warning: ${text}\n`);
@@ -26,24 +44,25 @@ export function forkMayHang(): boolean {
   return settingsMissing || workerThreads > 0;
 }
 
-/** Looks at the hazards right before a fork; warns about each once per process. */
+/**
+ * Looks at the hazards right before a fork; warns about each once per process.
+ * @throws BackendError when the JSC settings are missing and the user did not accept the risk
+ */
 export function beforeFork(): void {
-  if (!settingsChecked) {
-    settingsChecked = true;
-    const missing = missingJscSettings();
+  if (missing === undefined) {
+    missing = missingJscSettings();
     settingsMissing = missing.length > 0;
-    if (settingsMissing) {
-      const wanted = Object.entries(JSC_SETTINGS)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(" ");
-      warn(
-        `the fork backend runs without ${wanted} (missing: ${missing.join(", ")}). ` +
-          "A fork child can then hang at its first garbage collection or JIT compilation (about 1 fork in 300 measured), " +
-          "and code that first gets hot in a child is never optimized (measured 100x slower). " +
-          'Add preload = ["@multiproc/backend-fork/preload"] to bunfig.toml (it restarts the program once with them), ' +
-          "or set them in the environment. See docs/fork.md.",
-      );
-    }
+    if (settingsMissing && process.env[UNSAFE_ENV] !== undefined)
+      warn(`the fork backend ${settingsText(missing)} (${UNSAFE_ENV} is set)`);
+  }
+  if (settingsMissing && process.env[UNSAFE_ENV] === undefined) {
+    throw new BackendError(
+      `The fork backend refuses to fork: it ${settingsText(missing)}. Add to your app's bunfig.toml both ` +
+        'preload = ["@multiproc/backend-fork/preload"] (for bun run) and, under [test], ' +
+        'preload = ["@multiproc/backend-fork/preload"] (for bun test); the preload restarts the program once with ' +
+        `the settings. Or set them in the environment, or set ${UNSAFE_ENV}=1 to fork without them with a warning. ` +
+        "See docs/fork.md",
+    );
   }
   // Threads kept by the library for later (the worker backend's spare) go first.
   runBeforeFork();

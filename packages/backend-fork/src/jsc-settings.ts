@@ -48,5 +48,5 @@ export function ensureJscSettings(): void {
   const next: Record<string, string | undefined> = { ...process.env, [REEXEC_MARK]: "1" };
   for (const k of unset) next[k] = JSC_SETTINGS[k];
   native.reexecSelf(next);
-  // Still here: execve failed; the fork backend warns at the first fork.
+  // Still here: execve failed; the fork backend refuses the first fork (hazards.ts).
 }
