@@ -8,15 +8,16 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d /tmp/multiproc-user-app.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 
-bun run --cwd "$repo" build >/dev/null
-mkdir "$work/packs" "$work/app"
-for p in core backend-fork backend-spawn backend-worker; do
-  (cd "$repo/packages/$p" && bun pm pack --quiet --destination "$work/packs" >/dev/null)
-done
+mkdir "$work/app"
+bash "$repo/scripts/pack.sh" "$work/packs" >/dev/null
 cp "$repo/.ci/user-app/"{package.json,tsconfig.json,bunfig.toml,app.test.ts} "$work/app/"
-# The README's first two TypeScript blocks: "A first program" and "A pool of workers".
-awk '/^```ts$/ { n++; keep = 1; next } /^```$/ { keep = 0 } keep && n == 1' "$repo/README.md" > "$work/app/hello.ts"
-awk '/^```ts$/ { n++; keep = 1; next } /^```$/ { keep = 0 } keep && n == 2' "$repo/README.md" > "$work/app/pool.ts"
+# The README's programs: the first TypeScript block under each of two headings.
+readme_block() {
+  awk -v h="$1" '$0 == h { on = 1; next } /^## / { on = 0 } on && /^```ts$/ { keep = 1; next } keep && /^```$/ { exit } keep' "$repo/README.md"
+}
+readme_block "## A first program" > "$work/app/hello.ts"
+readme_block "## A pool of workers" > "$work/app/pool.ts"
+[ -s "$work/app/hello.ts" ] && [ -s "$work/app/pool.ts" ] || { echo "user app: README's programs not found"; exit 1; }
 
 cd "$work/app"
 bun add "$work"/packs/*.tgz >/dev/null
