@@ -28,8 +28,8 @@ interface ConnectionState {
   fd: FdRef;
   readable: boolean;
   writable: boolean;
-  /** Bytes (and descriptors) this end had read but not yet returned. */
-  unread?: { bytes: Uint8Array; fds: FdRef[] };
+  /** Bytes (and descriptors) this end had read but not yet returned, and its read state (see `Unread`). */
+  unread?: { bytes: Uint8Array; fds: FdRef[]; skip?: number; broken?: string };
 }
 
 /**
@@ -114,7 +114,8 @@ export class Connection {
 
   /**
    * Blocks the calling thread until a value arrives (Python: `recv`).
-   * @throws EOFError when the other end is closed and nothing is left to read
+   * @throws EOFError when the other end is closed and nothing is left to read, or
+   * a malformed frame arrived (the message names the field; every later receive throws it too)
    */
   recvSync(): unknown {
     return this.#decode(this.#nextSync("receive"));
@@ -127,25 +128,29 @@ export class Connection {
 
   /**
    * Blocks until a message arrives and returns its bytes (Python: `recv_bytes`).
-   * @param maxLength longest message accepted; a longer one is dropped and throws
+   * @param maxLength longest message accepted; a longer one is refused from
+   * its header: dropped (never held in memory) and this throws
    * @throws RangeError when the message is longer than `maxLength` (the connection stays usable)
-   * @throws EOFError when the other end is closed and nothing is left to read
+   * @throws EOFError as `recvSync`
    */
   recvBytesSync(maxLength?: number): Uint8Array {
     checkMaxLength(maxLength);
-    return this.#bytes(this.#nextSync("receive bytes"), maxLength);
+    return this.#bytes(this.#nextSync("receive bytes", maxLength), maxLength);
   }
 
   /** Async form of `recvBytesSync`. */
   async recvBytes(maxLength?: number): Promise<Uint8Array> {
     checkMaxLength(maxLength);
-    return this.#bytes(await this.#next("receive bytes"), maxLength);
+    return this.#bytes(await this.#next("receive bytes", maxLength), maxLength);
   }
 
   /**
    * Whether a message (or the end of the stream) is ready to be received,
    * waiting at most `timeout` ms (Python: `poll`). Blocks the calling thread
-   * while it waits; use `pollAsync` in async code.
+   * while it waits; use `pollAsync` in async code. A message too big for the
+   * read buffer counts as ready once its header is in (so `recvBytes(maxLength)`
+   * can still refuse it unread); as in Python, receiving it may then wait for
+   * the rest.
    */
   poll(timeout = 0): boolean {
     const fd = this.#forReading("poll");
@@ -165,22 +170,22 @@ export class Connection {
     return waitUntil(() => this.#fd >= 0 && this.#reader.fill(), deadlineOf(timeout));
   }
 
-  #nextSync(what: string): Message {
+  #nextSync(what: string, limit?: number): Message {
     const fd = this.#forReading(what);
     for (let tries = 0; ; tries++) {
-      const m = this.#reader.next();
+      const m = this.#reader.next(limit);
       if (m !== undefined) return m;
       if (tries < SPIN_TRIES) spinStep();
       else waitReady(fd, "read", undefined);
     }
   }
 
-  async #next(what: string): Promise<Message> {
+  async #next(what: string, limit?: number): Promise<Message> {
     const pid = process.pid;
     for (;;) {
       if (forkedSince(pid)) await forever;
       this.#forReading(what); // also when closed while waiting
-      const m = this.#reader.next();
+      const m = this.#reader.next(limit);
       if (m !== undefined) return m;
       // Another recv of this connection may take the message first: loop.
       await waitUntil(() => this.#fd < 0 || this.#reader.fill(), Number.POSITIVE_INFINITY);
@@ -193,6 +198,7 @@ export class Connection {
 
   #bytes(m: Message, maxLength: number | undefined): Uint8Array {
     for (const fd of m.fds) closeFd(fd); // descriptors only come with `send`
+    // The reader refuses a long message from its header; this catches one a `recv` had started reading.
     if (maxLength !== undefined && m.bytes.byteLength > maxLength) {
       throw new RangeError(
         `Message of ${m.bytes.byteLength} bytes is longer than maxLength ${maxLength}; it was dropped`,
@@ -243,14 +249,14 @@ export class Connection {
         const fd = conn.#open("send a connection");
         const unread = conn.#reader.unread();
         const state: ConnectionState = { fd: shareFd(fd), readable: conn.#readable, writable: conn.#writable };
-        if (unread.bytes.byteLength > 0 || unread.fds.length > 0) {
-          state.unread = { bytes: unread.bytes, fds: unread.fds.map(shareFd) };
+        if (unread.bytes.byteLength > 0 || unread.fds.length > 0 || unread.skip || unread.broken !== undefined) {
+          state.unread = { ...unread, fds: unread.fds.map(shareFd) };
         }
         return state;
       },
       rebuild(raw: unknown): Connection {
         const s = raw as ConnectionState;
-        const unread = s.unread && { bytes: s.unread.bytes, fds: s.unread.fds.map(takeFd) };
+        const unread = s.unread && { ...s.unread, fds: s.unread.fds.map(takeFd) };
         return new Connection(takeFd(s.fd), s.readable, s.writable, unread);
       },
     });

@@ -12,6 +12,19 @@
  *     u32 0         the other `length - streamed` are in the first attached
  *                   descriptor, a memfd, from its start
  *
+ * The reader (message-reader.ts) checks every field before it allocates or
+ * reads anything on its word (issue #16): length at most MAX_MESSAGE (1 GiB,
+ * the ceiling of one message both ways: `send` refuses a longer one, and a
+ * longer length read from a peer is a broken stream, however much follows);
+ * fds at most MAX_FDS and equal to the descriptors that came with the header;
+ * no flag but OUT_OF_LINE; the zero bytes zero; for OUT_OF_LINE, fds >= 1,
+ * streamed <= length, and a memfd of exactly `length - streamed` bytes. A
+ * frame that breaks one of these leaves no way to find the next header: the
+ * read side stops there, closes the descriptors it holds, and every receive
+ * throws an EOFError naming the field ("Connection frame: streamed 65536
+ * exceeds length 16"). `recvBytes(maxLength)` refuses a longer message from
+ * its header: its bytes are dropped as they arrive, in buffer-sized reads.
+ *
  * Small messages go in the stream, header and payload in one system call
  * (Python's connection.py does the same, issue #20540). A message over
  * OUT_OF_LINE_MIN streams only what the socket buffer has room for right now
@@ -33,16 +46,19 @@ import { sendBufferFree, sendParts, sendSome } from "../native/socket.ts";
 export const HEADER = 8;
 /** Bytes of the header of an OUT_OF_LINE message. */
 export const EXTENDED_HEADER = 16;
-/** Header field offsets. */
-export const Field = { LENGTH: 0, FDS: 4, FLAGS: 6, STREAMED: 8 } as const;
+/** Header field offsets (RESERVED and RESERVED_EXTENDED are always 0). */
+export const Field = { LENGTH: 0, FDS: 4, FLAGS: 6, RESERVED: 7, STREAMED: 8, RESERVED_EXTENDED: 12 } as const;
 /** Header flag: the end of the payload is in the memfd attached first. */
 export const OUT_OF_LINE = 1;
 /** Payloads larger than this stream only what fits in the socket buffer. */
 export const OUT_OF_LINE_MIN = 1 << 20;
 /** Share of the free socket buffer a message may fill (the kernel counts some overhead per packet: 1.6% measured). */
 const BUFFER_SHARE = 0.9;
-/** Largest message: the length field is 32 bits. */
-export const MAX_MESSAGE = 0xffff_ffff;
+/**
+ * Largest message, sent or received (1 GiB). The length field could say 4 GiB;
+ * the ceiling bounds what a peer's header can make the reader allocate.
+ */
+export const MAX_MESSAGE = 1 << 30;
 /** Messages up to this size are copied behind their header and sent with one call. */
 const COPY_MAX = 16 * 1024;
 
@@ -53,7 +69,7 @@ function writeHeader(view: DataView, at: number, length: number, fds: number, fl
   view.setUint32(at + Field.LENGTH, length, true);
   view.setUint16(at + Field.FDS, fds, true);
   view.setUint8(at + Field.FLAGS, flags);
-  view.setUint8(at + Field.FLAGS + 1, 0);
+  view.setUint8(at + Field.RESERVED, 0);
 }
 
 /** Turns EPIPE / ECONNRESET into an error that says what happened. */

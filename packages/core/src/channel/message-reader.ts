@@ -5,15 +5,21 @@
  *
  * Small messages are read many at a time into one buffer; a message too big
  * for it is read straight into its own array (and its out-of-line part, if
- * any, from its memfd). Descriptors that arrive are kept in arrival order: the
- * kernel hands over a message's descriptors no later than its header's first
- * byte and never mixes two messages' sets in one read, so the message being
- * read always owns the first `fds` of the queue.
+ * any, from its memfd). Every header field is checked when the header is
+ * parsed, before anything is allocated or read on its word (issue #16).
+ *
+ * Descriptors are kept in arrival order, each batch with the stream range of
+ * the read that brought it. The kernel hands over a message's descriptors
+ * with the read that takes its header's first byte, and ends that read with
+ * them (it never mixes two sets in one read): so a header at stream position
+ * P that claims n descriptors takes them from the first batch only if that
+ * read covered P, and a batch whose read ended before the next header belongs
+ * to no frame. Either mismatch breaks the stream like any bad field.
  */
 import { EOFError } from "../errors.ts";
-import { closeFd, readAt } from "../native/file.ts";
-import { receiveSome } from "../native/socket.ts";
-import { EXTENDED_HEADER, Field, HEADER, OUT_OF_LINE } from "./framing.ts";
+import { closeFd, fileStat, readAt } from "../native/file.ts";
+import { MAX_FDS, receiveSome } from "../native/socket.ts";
+import { EXTENDED_HEADER, Field, HEADER, MAX_MESSAGE, OUT_OF_LINE } from "./framing.ts";
 
 const BUFFER = 64 * 1024;
 /** Shared by every message without descriptors; never modified. */
@@ -32,6 +38,10 @@ export interface Message {
 export interface Unread {
   bytes: Uint8Array;
   fds: number[];
+  /** Bytes of a refused message still to drop from the socket (`bytes` is then empty). */
+  skip?: number;
+  /** Why the stream cannot be read any more: a bad frame arrived. */
+  broken?: string;
 }
 
 /** A message being read into its own array. */
@@ -46,6 +56,13 @@ interface Big {
   outOfLine: boolean;
 }
 
+/** Descriptors that came with one read: the stream range [from, to) it covered, and how many no header claimed yet. */
+interface Batch {
+  from: number;
+  to: number;
+  left: number;
+}
+
 export class MessageReader {
   readonly #fd: number;
   #buf = new Uint8Array(BUFFER);
@@ -54,10 +71,19 @@ export class MessageReader {
   #end = 0;
   /** Received descriptors not yet given to a message. */
   #fds: number[] = [];
+  /** Where in the stream the unclaimed descriptors of `#fds` came from (see the file header). */
+  #batches: Batch[] = [];
+  /** Bytes read from the socket so far: the stream position of `#end` while buffering. */
+  #received = 0;
   #big: Big | undefined;
+  /** Bytes of a refused message still to read and drop. */
+  #skip = 0;
   #eof = false;
-  // The buffered message's header, once parsed: payload length (-1: not parsed
-  // yet), descriptor count, header size, and bytes that come in the stream.
+  /** Set once a bad frame arrived: the message every receive then throws. */
+  #broken: string | undefined;
+  // The buffered message's header, once parsed and checked: payload length
+  // (-1: not parsed yet), descriptor count, header size, and bytes that come
+  // in the stream.
   #length = -1;
   #count = 0;
   #size = 0;
@@ -65,64 +91,153 @@ export class MessageReader {
 
   constructor(fd: number, unread?: Unread) {
     this.#fd = fd;
-    if (unread !== undefined && unread.bytes.byteLength > 0) {
-      this.#ensureRoom(unread.bytes.byteLength);
+    if (unread === undefined) return;
+    const n = unread.bytes.byteLength;
+    if (n > 0) {
+      this.#ensureRoom(n);
       this.#buf.set(unread.bytes, 0);
-      this.#end = unread.bytes.byteLength;
+      this.#end = n;
     }
-    if (unread !== undefined) this.#fds.push(...unread.fds);
+    this.#received = n;
+    if (unread.fds.length > 0) {
+      this.#fds.push(...unread.fds);
+      this.#batches.push({ from: 0, to: n, left: unread.fds.length });
+    }
+    this.#skip = unread.skip ?? 0;
+    if (unread.broken !== undefined) this.#break(unread.broken);
   }
 
   /**
    * The next whole message, or undefined when it has not fully arrived yet.
-   * @throws EOFError when the other end closed and no whole message is left
+   * With `limit`, a longer message is refused from its header: it is dropped
+   * (its descriptors closed, its bytes discarded as they arrive) and this throws.
+   * @throws RangeError when the message is longer than `limit` (the next one is then readable)
+   * @throws EOFError when the other end closed and no whole message is left, or a bad frame arrived
    */
-  next(): Message | undefined {
-    return this.fill() ? this.#take() : undefined;
-  }
-
-  /**
-   * Reads what the socket has, without blocking, until a whole message (or the
-   * end of the stream) is buffered. Returns whether one is.
-   */
-  fill(): boolean {
+  next(limit?: number): Message | undefined {
     for (;;) {
-      if (this.#eof) return true;
-      const big = this.#big;
-      if (big !== undefined) {
-        if (big.got === big.streamed) return true;
-        const n = receiveSome(this.#fd, big.bytes, big.got, big.streamed - big.got, this.#fds);
-        if (n > 0) big.got += n;
-        else return this.#starved(n);
-        continue;
-      }
-      if (this.#parse()) {
-        if (this.#wholeSmall()) return true;
-        if (this.#size === EXTENDED_HEADER || HEADER + this.#length > this.#buf.byteLength) {
+      if (!this.fill()) return undefined;
+      if (this.#big === undefined && this.#skip === 0 && this.#parse()) {
+        if (limit !== undefined && this.#length > limit) this.#refuse(limit);
+        if (!this.#wholeSmall() && !this.#eof) {
           this.#startBig();
           continue;
         }
       }
-      this.#ensureRoom(EXTENDED_HEADER);
-      const n = receiveSome(this.#fd, this.#buf, this.#end, this.#buf.byteLength - this.#end, this.#fds);
-      if (n > 0) this.#end += n;
-      else return this.#starved(n);
+      if (this.#broken !== undefined) throw new EOFError(this.#broken);
+      return this.#take();
     }
   }
 
-  /** Parses the buffered message's header once it is all there (cached until the message is taken). */
+  /**
+   * Reads what the socket has, without blocking, until a message can be taken:
+   * a whole small one, the header of a big one (the caller reads or refuses
+   * it), the whole of a big one being read, the end of the stream, or a bad
+   * frame. Returns whether one of those is there.
+   */
+  fill(): boolean {
+    for (;;) {
+      if (this.#eof || this.#broken !== undefined) return true;
+      let n: number;
+      const big = this.#big;
+      if (this.#skip > 0) {
+        // The buffer is empty while skipping: read the refused bytes into it and forget them.
+        n = this.#receive(this.#buf, 0, Math.min(this.#skip, this.#buf.byteLength));
+        if (n > 0) this.#skip -= n;
+      } else if (big !== undefined) {
+        if (big.got === big.streamed) return true;
+        n = this.#receive(big.bytes, big.got, big.streamed - big.got);
+        if (n > 0) big.got += n;
+      } else if (this.#parse()) {
+        if (this.#size === EXTENDED_HEADER || HEADER + this.#length > this.#buf.byteLength || this.#wholeSmall()) {
+          return true;
+        }
+        n = this.#receiveBuffered();
+      } else if (this.#broken !== undefined) {
+        return true;
+      } else {
+        n = this.#receiveBuffered();
+      }
+      if (n <= 0) return this.#starved(n);
+    }
+  }
+
+  /** Reads from the socket into `into`, keeping track of the stream position and of where descriptors came. */
+  #receive(into: Uint8Array, offset: number, length: number): number {
+    const had = this.#fds.length;
+    const n = receiveSome(this.#fd, into, offset, length, this.#fds);
+    if (this.#fds.length !== had) {
+      this.#batches.push({ from: this.#received, to: this.#received + Math.max(n, 0), left: this.#fds.length - had });
+    }
+    if (n > 0) this.#received += n;
+    return n;
+  }
+
+  /** Reads into the buffer behind the buffered data. */
+  #receiveBuffered(): number {
+    this.#ensureRoom(EXTENDED_HEADER);
+    const n = this.#receive(this.#buf, this.#end, this.#buf.byteLength - this.#end);
+    if (n > 0) this.#end += n;
+    return n;
+  }
+
+  /**
+   * Parses and checks the buffered message's header once it is all there
+   * (cached until the message is taken). A bad header breaks the stream and
+   * returns false.
+   */
   #parse(): boolean {
     if (this.#length >= 0) return true;
     const have = this.#end - this.#start;
     if (have < HEADER) return false;
+    const view = this.#view;
     const at = this.#start;
-    const outOfLine = (this.#view.getUint8(at + Field.FLAGS) & OUT_OF_LINE) !== 0;
+    const flags = view.getUint8(at + Field.FLAGS);
+    const outOfLine = flags === OUT_OF_LINE;
     if (outOfLine && have < EXTENDED_HEADER) return false;
-    this.#length = this.#view.getUint32(at + Field.LENGTH, true);
-    this.#count = this.#view.getUint16(at + Field.FDS, true);
+    const length = view.getUint32(at + Field.LENGTH, true);
+    const count = view.getUint16(at + Field.FDS, true);
+    const streamed = outOfLine ? view.getUint32(at + Field.STREAMED, true) : length;
+    if (
+      flags > OUT_OF_LINE ||
+      view.getUint8(at + Field.RESERVED) !== 0 ||
+      length > MAX_MESSAGE ||
+      count > MAX_FDS ||
+      (outOfLine && (streamed > length || count === 0 || view.getUint32(at + Field.RESERVED_EXTENDED, true) !== 0))
+    ) {
+      this.#break(badField(view, at));
+      return false;
+    }
+    if (count > 0 || this.#batches.length > 0) {
+      const wrong = this.#claim(count, this.#received - have);
+      if (wrong !== undefined) {
+        this.#break(wrong);
+        return false;
+      }
+    }
+    this.#length = length;
+    this.#count = count;
     this.#size = outOfLine ? EXTENDED_HEADER : HEADER;
-    this.#streamed = outOfLine ? this.#view.getUint32(at + Field.STREAMED, true) : this.#length;
+    this.#streamed = streamed;
     return true;
+  }
+
+  /** Gives `count` descriptors to the header at stream position `at`; returns what is wrong, if anything. */
+  #claim(count: number, at: number): string | undefined {
+    const batch = this.#batches[0];
+    if (batch !== undefined && batch.to <= at) {
+      return `Connection frame: ${batch.left} descriptors arrived that no frame's fds field claims`;
+    }
+    if (count === 0) return undefined;
+    const came = batch === undefined || batch.from > at ? 0 : batch.left;
+    if (came < count) {
+      return came === 0
+        ? `Connection frame: fds ${count} but no descriptors arrived with the frame`
+        : `Connection frame: fds ${count} but ${came} descriptors arrived with the frame`;
+    }
+    batch!.left -= count;
+    if (batch!.left === 0) this.#batches.shift();
+    return undefined;
   }
 
   /** Whether a whole small message is in the buffer (its header parsed). */
@@ -132,14 +247,36 @@ export class MessageReader {
 
   /** Switches to reading the parsed message into its own array (too big for the buffer, or out of line). */
   #startBig(): void {
+    const outOfLine = this.#size === EXTENDED_HEADER;
+    if (outOfLine) {
+      // Checked before allocating: the memfd must hold exactly the part the stream does not.
+      const size = fileStat(this.#fds[0]!).size;
+      const rest = this.#length - this.#streamed;
+      if (size !== rest) {
+        this.#break(`Connection frame: memfd holds ${size} bytes, not length - streamed = ${rest}`);
+        return;
+      }
+    }
     const bytes = new Uint8Array(this.#length);
     const body = this.#start + this.#size;
     const copied = Math.min(this.#end - body, this.#streamed);
     bytes.set(this.#buf.subarray(body, body + copied));
     this.#start = body + copied;
-    const outOfLine = this.#size === EXTENDED_HEADER;
     this.#big = { bytes, got: copied, streamed: this.#streamed, fds: this.#count, outOfLine };
     this.#length = -1;
+  }
+
+  /** Drops the parsed message: closes its descriptors, skips its bytes (those not here yet as they arrive). */
+  #refuse(limit: number): never {
+    const length = this.#length;
+    for (const fd of this.#fds.splice(0, this.#count)) closeFd(fd);
+    const body = this.#start + this.#size;
+    const here = Math.min(this.#end - body, this.#streamed);
+    this.#start = body + here;
+    this.#skip = this.#streamed - here;
+    if (this.#skip > 0) this.#start = this.#end = 0; // nothing else is buffered
+    this.#length = -1;
+    throw new RangeError(`Message of ${length} bytes is longer than maxLength ${limit}; it was dropped`);
   }
 
   /** Takes the buffered whole message. @throws EOFError at the end of the stream */
@@ -148,12 +285,12 @@ export class MessageReader {
     if (big !== undefined && big.got === big.streamed) {
       this.#big = undefined;
       const fds = this.#fds.splice(0, big.fds);
-      if (big.outOfLine) this.#readRest(big, fds.shift());
+      if (big.outOfLine) this.#readRest(big, fds);
       return { bytes: big.bytes, fds, owned: true };
     }
-    if (!this.#parse() || !this.#wholeSmall()) {
+    if (big !== undefined || this.#skip > 0 || !this.#wholeSmall()) {
       throw new EOFError(
-        big !== undefined || this.#end > this.#start
+        big !== undefined || this.#skip > 0 || this.#end > this.#start
           ? "Connection closed in the middle of a message"
           : "The other end of the connection is closed and nothing is left to read",
       );
@@ -166,18 +303,40 @@ export class MessageReader {
     return { bytes: this.#buf.subarray(at, at + length), fds: fds === 0 ? NO_FDS : this.#fds.splice(0, fds) };
   }
 
-  /** Reads the out-of-line part of a message from its memfd, and closes that. */
-  #readRest(big: Big, memfd: number | undefined): void {
-    if (memfd === undefined) throw new EOFError("Connection broken: an out-of-line message arrived without its data");
+  /** Reads the out-of-line part of a message from its memfd (taken off `fds`), and closes that. */
+  #readRest(big: Big, fds: number[]): void {
+    const memfd = fds.shift()!;
+    const rest = big.bytes.byteLength - big.streamed;
+    let wrong: string | undefined;
     try {
       for (let at = big.streamed; at < big.bytes.byteLength; ) {
         const n = readAt(memfd, big.bytes.subarray(at), at - big.streamed);
-        if (n === 0) throw new EOFError("Connection broken: an out-of-line message is shorter than its header says");
+        if (n === 0) {
+          wrong = `Connection frame: memfd ended at byte ${at - big.streamed} of length - streamed = ${rest}`;
+          break;
+        }
         at += n;
       }
+    } catch (err) {
+      wrong = `Connection frame: memfd cannot be read: ${(err as Error).message}`;
     } finally {
       closeFd(memfd);
     }
+    if (wrong !== undefined) {
+      for (const fd of fds) closeFd(fd);
+      this.#break(wrong);
+      throw new EOFError(wrong);
+    }
+  }
+
+  /** Stops reading for good after a bad frame: nothing past it can be found, and what it brought is closed. */
+  #break(message: string): void {
+    this.#broken = message;
+    this.#big = undefined;
+    this.#skip = 0;
+    this.#length = -1;
+    this.#start = this.#end = 0;
+    this.dispose();
   }
 
   /** After a read that got nothing: false (would block), or true at the end of the stream. */
@@ -207,6 +366,8 @@ export class MessageReader {
   unread(): Unread {
     const big = this.#big;
     const rest = this.#buf.subarray(this.#start, this.#end);
+    if (this.#broken !== undefined) return { bytes: new Uint8Array(0), fds: [], broken: this.#broken };
+    if (this.#skip > 0) return { bytes: new Uint8Array(0), fds: this.#fds, skip: this.#skip };
     if (big === undefined) return { bytes: rest.slice(), fds: this.#fds };
     // A partial message goes back in wire form: its header, what arrived, then what followed it.
     const size = big.outOfLine ? EXTENDED_HEADER : HEADER;
@@ -227,5 +388,24 @@ export class MessageReader {
   dispose(): void {
     for (const fd of this.#fds) closeFd(fd);
     this.#fds = [];
+    this.#batches = [];
   }
+}
+
+/** Names the first field of the header at `at` that breaks the rules of `framing.ts`. */
+function badField(view: DataView, at: number): string {
+  const flags = view.getUint8(at + Field.FLAGS);
+  const reserved = view.getUint8(at + Field.RESERVED);
+  const length = view.getUint32(at + Field.LENGTH, true);
+  const count = view.getUint16(at + Field.FDS, true);
+  if (flags > OUT_OF_LINE) {
+    return `Connection frame: flags 0x${flags.toString(16)} has bits other than OUT_OF_LINE (0x${OUT_OF_LINE.toString(16)})`;
+  }
+  if (reserved !== 0) return `Connection frame: reserved byte ${Field.RESERVED} is ${reserved}, not 0`;
+  if (length > MAX_MESSAGE) return `Connection frame: length ${length} exceeds the limit of ${MAX_MESSAGE} bytes`;
+  if (count > MAX_FDS) return `Connection frame: fds ${count} exceeds the limit of ${MAX_FDS}`;
+  const extended = view.getUint32(at + Field.RESERVED_EXTENDED, true);
+  if (extended !== 0) return `Connection frame: reserved bytes 12-15 are ${extended}, not 0`;
+  if (count === 0) return "Connection frame: OUT_OF_LINE with fds 0 (its memfd must come first)";
+  return `Connection frame: streamed ${view.getUint32(at + Field.STREAMED, true)} exceeds length ${length}`;
 }
