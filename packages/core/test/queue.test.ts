@@ -15,6 +15,7 @@ import {
   TimeoutError,
 } from "../src/index.ts";
 import { closeFd, memfdWith, readWhole } from "../src/native/index.ts";
+import { openFds } from "./fixtures/os-resources.ts";
 
 /** Shared memory this process has mapped and touched, in KiB (RssShmem). */
 function shmemKiB(): number {
@@ -186,21 +187,31 @@ describe("JoinableQueue", () => {
 });
 
 describe("Mailbox", () => {
-  test("Mailbox.take() drops orphans posted before the record and reports a missing datagram as lost", () => {
+  test("Mailbox.take() drops orphans posted before the record; a missing or wrong datagram is an error naming the numbers", () => {
     const box = Mailbox.create();
-    const [x, y, z] = ["x", "y", "z"].map((s) => memfdWith(new TextEncoder().encode(s)));
+    const [x, y, z, w] = ["x", "y", "z", "w"].map((s) => memfdWith(new TextEncoder().encode(s)));
+    const before = openFds();
     expect(box.post(5, [x!])).toBe(true); // an orphan: its producer died before publishing
     expect(box.post(6, [y!])).toBe(true);
-    const six = box.take(6);
-    expect(six).not.toBe("lost");
-    expect(new TextDecoder().decode(readWhole((six as number[])[0]!))).toBe("y");
-    expect(box.take(7)).toBe("lost"); // nothing posted for 7
+    const six = box.take(6, 1, 6);
+    expect(new TextDecoder().decode(readWhole(six[0]!))).toBe("y");
+    expect(() => box.take(7, 1, 7)).toThrow(/expected mailbox sequence number 7, found the mailbox empty/);
     expect(box.post(9, [z!])).toBe(true);
-    expect(box.take(8)).toBe("lost"); // 9 is newer: 8's datagram went with a dead consumer
-    const nine = box.take(9);
-    expect(nine).not.toBe("lost");
-    for (const fd of [x!, y!, z!, ...(six as number[]), ...(nine as number[])]) closeFd(fd);
+    // 9 is newer but was sent (SEQ is 9): it may be the next item's, so it stays.
+    expect(() => box.take(8, 1, 9)).toThrow(/expected mailbox sequence number 8, received 9/);
+    const nine = box.take(9, 1, 9);
+    // A forged number past SEQ is taken out, its descriptor closed; the real datagram behind it is then an orphan.
+    expect(box.post(12, [w!])).toBe(true);
+    expect(box.post(10, [x!])).toBe(true);
+    expect(() => box.take(10, 1, 10)).toThrow(/expected mailbox sequence number 10, received 12/);
+    expect(box.take(10, 1, 10)).toHaveLength(1);
+    // The right number with the wrong count of descriptors: an error, the descriptors closed.
+    expect(box.post(11, [])).toBe(true);
+    expect(() => box.take(11, 1, 11)).toThrow(/datagram 11 carried 0 descriptors, its record says 1/);
+    for (const fd of [...six, ...nine]) closeFd(fd);
+    expect(openFds()).toBe(before + 1); // the last take's descriptor, still ours
     box.close();
+    for (const fd of [x!, y!, z!, w!]) closeFd(fd);
   });
 });
 

@@ -11,8 +11,18 @@
  * read lock, in record order. A producer that died between the two leaves an
  * orphan datagram, which the next consumer recognises by its older number and
  * drops; a consumer that died after taking a datagram leaves a record whose
- * datagram is gone: that one item is lost, the queue goes on.
+ * datagram is gone: that one item is lost (its `get` throws), the queue goes on.
+ *
+ * Anything else in the socket is a forgery, and is an error on the item that
+ * meets it, never a silent skip (#16): a datagram numbered past the last
+ * number a producer took (the ring's SEQ, stored before the datagram is sent)
+ * or shorter than 4 bytes is taken out and its descriptors closed; one with
+ * the right number but not the record's count of descriptors likewise; one
+ * numbered between the record's and SEQ stays (it may be the next item's).
+ * Either way the record's own datagram, if still there, is older than the
+ * next record's and is dropped as an orphan: the next item arrives.
  */
+import { PicklingError } from "../errors.ts";
 import { closeFd } from "../native/file.ts";
 import { receiveSome, sendParts, setSocketBuffers, socketPair } from "../native/socket.ts";
 import { closeOwnedFd, ownFd } from "./realm-fds.ts";
@@ -27,9 +37,6 @@ const datagramView = new DataView(datagram.buffer);
 function seqDiff(a: number, b: number): number {
   return (((a - b) & 0xffff) << 16) >> 16;
 }
-
-/** Outcome of `take`: the descriptors, or why there are none. */
-export type Taken = number[] | "lost";
 
 export class Mailbox {
   /** Producers send here. */
@@ -57,20 +64,53 @@ export class Mailbox {
   }
 
   /**
-   * Takes the descriptors posted under `seq16` (the low 16 bits of a sequence
-   * number), dropping orphans posted before it. Never blocks: the datagram of
-   * a published record is already queued, unless a consumer that died took it.
+   * Takes the `count` descriptors posted under `seq16` (the low 16 bits of a
+   * sequence number), dropping orphans posted before it. `lastSeq` is the
+   * ring's SEQ: no producer posted a number past it. Never blocks: the
+   * datagram of a published record is already queued, unless a consumer that
+   * died took it.
+   * @throws PicklingError naming the expected and received sequence numbers (or the count) when the datagram is missing or wrong
    */
-  take(seq16: number): Taken {
+  take(seq16: number, count: number, lastSeq: number): number[] {
     for (;;) {
-      if (receiveSome(this.receiveFd, datagram, 0, 4, undefined, true) < 4) return "lost";
-      const d = seqDiff(datagramView.getUint32(0, true), seq16);
-      if (d > 0) return "lost";
-      const fds: number[] = [];
-      receiveSome(this.receiveFd, datagram, 0, 4, fds);
-      if (d === 0) return fds;
-      for (const fd of fds) closeFd(fd); // an orphan of a producer that died before publishing
+      const n = receiveSome(this.receiveFd, datagram, 0, 4, undefined, true);
+      if (n < 0) throw missing(seq16, "found the mailbox empty");
+      if (n < 4) {
+        this.#drop();
+        throw missing(seq16, `received a datagram of ${n} bytes (a datagram is 4)`);
+      }
+      const got = datagramView.getUint32(0, true);
+      const d = seqDiff(got, seq16);
+      if (d > 0) {
+        // Past what any producer sent: a forgery, taken out. Otherwise it may be the next item's: it stays.
+        if (seqDiff(got, lastSeq) > 0) this.#drop();
+        throw missing(seq16, `received ${got & 0xffff}`);
+      }
+      const fds = this.#drop(d === 0);
+      if (d < 0) continue; // an orphan of a producer that died before publishing
+      if (fds.length === count) return fds;
+      for (const fd of fds) closeFd(fd);
+      throw new PicklingError(
+        `Queue mailbox datagram ${seq16} carried ${fds.length} descriptors, its record says ${count}`,
+        "mailbox.descriptors",
+      );
     }
+  }
+
+  /** Receives the datagram at the front; returns its descriptors with `keep`, else closes them. */
+  #drop(keep = false): number[] {
+    const fds: number[] = [];
+    try {
+      receiveSome(this.receiveFd, datagram, 0, 4, fds);
+    } catch (err) {
+      for (const fd of fds) closeFd(fd);
+      throw new PicklingError(`Queue mailbox datagram could not be received: ${(err as Error).message}`, "mailbox", {
+        cause: err,
+      });
+    }
+    if (keep) return fds;
+    for (const fd of fds) closeFd(fd);
+    return [];
   }
 
   /** Closes this process's ends. */
@@ -78,4 +118,11 @@ export class Mailbox {
     closeOwnedFd(this.sendFd);
     closeOwnedFd(this.receiveFd);
   }
+}
+
+function missing(seq16: number, why: string): PicklingError {
+  return new PicklingError(
+    `Queue item lost: its descriptors did not arrive: expected mailbox sequence number ${seq16}, ${why}`,
+    "mailbox.seq",
+  );
 }

@@ -3,13 +3,14 @@
  * and info (see `ring.ts`) and the descriptors that go through the mailbox
  * (see `mailbox.ts`). The caller holds the side lock of the ring it works on.
  */
-import { closeFd, readWhole } from "../native/file.ts";
+import { PicklingError } from "../errors.ts";
+import { closeFd, fileStat, readWhole } from "../native/file.ts";
 import { futexWake } from "../native/futex.ts";
 import { memfdWith } from "../native/memfd.ts";
 import { MAX_FDS } from "../native/socket.ts";
 import { encodeCarrying } from "./fd-transfer.ts";
 import type { Mailbox } from "./mailbox.ts";
-import { Info, type Ring, Slot } from "./ring.ts";
+import { Info, type RecordView, type Ring, Slot } from "./ring.ts";
 
 /** An item encoded for the ring. */
 export interface Item {
@@ -61,9 +62,10 @@ export function appendItem(ring: Ring, mailbox: Mailbox, item: Item): Outcome {
   if (item.fds.length > 0) {
     // Room first: a posted datagram whose record cannot follow would only be dropped later.
     if (!ring.hasRoom(item.payload?.byteLength ?? 0)) return "full";
+    // SEQ before the datagram: a consumer may then take any datagram numbered past SEQ for a forged one.
     const seq = (ring.words[Slot.SEQ]! + 1) | 0;
+    Atomics.store(ring.words, Slot.SEQ, seq);
     if (!mailbox.post(seq, item.fds)) return "mailbox";
-    ring.words[Slot.SEQ] = seq;
     info |= (seq & 0xffff) << Info.SEQ_SHIFT;
   }
   return ring.append(item.payload, item.length, info) ? "ok" : "full";
@@ -71,33 +73,46 @@ export function appendItem(ring: Ring, mailbox: Mailbox, item: Item): Outcome {
 
 /**
  * Under the read lock: takes the next item, or undefined when the ring is
- * empty. An item whose descriptors went with a consumer that died is skipped.
- * Wakes producers that wait for room.
+ * empty. Wakes producers that wait for room.
+ * @throws PicklingError naming the field when the record or its descriptors
+ *   are wrong; the record is consumed (the next `get` goes on), unless the ring
+ *   could not be parsed at all: then it is BROKEN (see `ring.ts`)
  */
 export function takeItem(ring: Ring, mailbox: Mailbox): Taken | undefined {
-  const got = take(ring, mailbox);
-  if (got !== undefined && Atomics.load(ring.words, Slot.PUTTERS) > 0) {
-    futexWake(ring.address(Slot.HEAD), 0x7fff_ffff);
+  let moved = false;
+  try {
+    const r = ring.peek();
+    if (r === undefined) return undefined;
+    moved = true;
+    return take(ring, mailbox, r);
+  } finally {
+    if (moved && Atomics.load(ring.words, Slot.PUTTERS) > 0) futexWake(ring.address(Slot.HEAD), 0x7fff_ffff);
   }
-  return got;
 }
 
-function take(ring: Ring, mailbox: Mailbox): Taken | undefined {
-  for (let r = ring.peek(); r !== undefined; r = ring.peek()) {
-    if ((r.info & Info.FDS_MASK) === 0) {
-      ring.commit(r);
-      return { bytes: r.bytes!, fds: NO_FDS };
+/** Takes record `r`: commits it first, so that an error below skips exactly this record. */
+function take(ring: Ring, mailbox: Mailbox, r: RecordView): Taken {
+  ring.commit(r);
+  if (r.fault !== undefined) throw r.fault;
+  const count = r.info & Info.FDS_MASK;
+  if (count === 0) return { bytes: r.bytes!, fds: NO_FDS };
+  const fds = mailbox.take((r.info >>> Info.SEQ_SHIFT) & 0xffff, count, Atomics.load(ring.words, Slot.SEQ));
+  if ((r.info & Info.OUT_OF_LINE) === 0) return { bytes: r.bytes!, fds };
+  const memfd = fds.shift()!;
+  try {
+    // The memfd is the payload: its size must be the record's length (a forged one could be any size).
+    const size = fileStat(memfd).size;
+    if (size !== r.length) {
+      throw new PicklingError(
+        `Queue item's out-of-line payload holds ${size} bytes, its record says ${r.length}`,
+        "record.length",
+      );
     }
-    const fds = mailbox.take((r.info >>> Info.SEQ_SHIFT) & 0xffff);
-    ring.commit(r);
-    if (fds === "lost") continue;
-    if ((r.info & Info.OUT_OF_LINE) === 0) return { bytes: r.bytes!, fds };
-    const memfd = fds.shift()!;
-    try {
-      return { bytes: readWhole(memfd), fds };
-    } finally {
-      closeFd(memfd);
-    }
+    return { bytes: readWhole(memfd), fds };
+  } catch (err) {
+    for (const fd of fds) closeFd(fd);
+    throw err;
+  } finally {
+    closeFd(memfd);
   }
-  return undefined;
 }

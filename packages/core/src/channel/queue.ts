@@ -115,9 +115,10 @@ export class Queue<T = unknown> {
     return new Queue<T>(0, { ring: Ring.create(0, capacity), mailbox: Mailbox.create() });
   }
 
-  /** The ring, or a ProcessError when closed. */
+  /** The ring, or a ProcessError when closed (an EOFError when its ring is corrupt, see `ring.ts`). */
   #live(what: string): Ring {
     if (this.#ring === undefined) throw new ProcessError(`Cannot ${what}: the queue is closed`);
+    this.#ring.checkUsable();
     return this.#ring;
   }
 
@@ -160,6 +161,7 @@ export class Queue<T = unknown> {
     const deadline = block ? deadlineOf(opts?.timeout) : performance.now();
     try {
       for (;;) {
+        ring.checkUsable();
         const head = Atomics.load(ring.words, Slot.HEAD);
         const lockBy = block ? deadline : performance.now() + NOWAIT_LOCK_MS;
         let outcome: Outcome | "busy" = "busy";
@@ -241,6 +243,7 @@ export class Queue<T = unknown> {
     const block = opts?.block !== false;
     const deadline = block ? deadlineOf(opts?.timeout) : performance.now();
     for (let spins = 0; ; spins++) {
+      ring.checkUsable();
       const tail = Atomics.load(ring.words, Slot.TAIL);
       if (!ring.empty()) {
         if (!lockSync(ring.readLock, block ? deadline : performance.now() + NOWAIT_LOCK_MS))
@@ -312,6 +315,7 @@ export class Queue<T = unknown> {
       for (let turns = 0; ; turns++) {
         if (forkedSince(pid)) await forever;
         if (this.#ring === undefined) return false;
+        if (Atomics.load(ring.words, Slot.BROKEN) !== 0) return true; // the caller's get throws why
         const tail = Atomics.load(ring.words, Slot.TAIL);
         if (!ring.empty()) return true;
         if (performance.now() >= deadline) return false;

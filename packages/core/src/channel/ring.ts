@@ -25,14 +25,25 @@
  * never drift. (This replaced one 64-bit BigInt store per operation, which
  * cost about 10% of a put + get.)
  *
+ * Hostile bytes (#16): every word read back from the ring is checked before
+ * it is used. A record whose extent is still known (its length fits what was
+ * written) but whose info is wrong is skipped and reported to the `get` that
+ * met it; a record whose length does not fit, or a HEAD/TAIL pair further
+ * apart than the ring, leaves no way to find the next record: the ring is
+ * then marked BROKEN (with the field, value and position, for every holder)
+ * and each later operation throws.
+ *
  * Memory: the ring is large (64 MiB) but sparse: pages cost memory only once
  * written, and a consumer gives back each 1 MiB chunk it has passed
  * (MADV_REMOVE), so a queue holds about what is in it plus one chunk, while
  * a producer can run far ahead of its consumers without blocking.
  */
+import { EOFError, PicklingError } from "../errors.ts";
 import { closeFd } from "../native/file.ts";
+import { futexWake } from "../native/futex.ts";
 import { createSegment } from "../native/memfd.ts";
-import { type Mapping, mapShared, releasePages } from "../native/pages.ts";
+import { type Mapping, mapShared, releasePages, unmap } from "../native/pages.ts";
+import { MAX_FDS } from "../native/socket.ts";
 import { closeOwnedFd, ownFd, ownMapping, unmapOwned } from "./realm-fds.ts";
 import type { SideLock } from "./side-lock.ts";
 import { tryLock, unlock } from "./side-lock.ts";
@@ -66,6 +77,11 @@ export const Slot = {
   R_HEAD_BEFORE: 68,
   /** Chunks before this one (a chunk number of HEAD) have been given back. */
   R_RELEASED: 69,
+  /** Nonzero once a record could not be parsed: a `Broken` code; the ring is unusable. */
+  BROKEN: 70,
+  /** The bad value and the ring position of a BROKEN ring, for the message. */
+  BROKEN_VALUE: 71,
+  BROKEN_AT: 72,
   // Sleepers' line: written only by waits.
   /** Consumers (and async waiters) asleep on TAIL. */
   GETTERS: 96,
@@ -96,13 +112,29 @@ export const RESIDENT_MAX = 8 << 20;
 /** Record info bits. */
 export const Info = { FDS_MASK: 0xff, OUT_OF_LINE: 0x100, PAD: 0x200, SEQ_SHIFT: 16 } as const;
 
+/** Bits 10–15 of info: no writer sets them. */
+const INFO_UNUSED = 0xfc00;
+/** The smallest ring `open` accepts (a page). */
+const MIN_CAPACITY = 1 << 12;
+
+/** Why a ring is BROKEN: the field that could not be trusted, by code. */
+const Broken = ["", "ring span (TAIL - HEAD)", "record.length", "record.info of a filler record"] as const;
+const BROKEN_SPAN = 1;
+const BROKEN_LENGTH = 2;
+const BROKEN_PAD = 3;
+const BROKEN_COUNT = 4;
+
 /** A record read from the ring, not yet committed. */
 export interface RecordView {
   /** Inline payload (a copy), or undefined when out of line. */
   readonly bytes: Uint8Array | undefined;
   readonly info: number;
+  /** The record's length word: the payload's bytes, inline or out of line. */
+  readonly length: number;
   /** Position after the record (and any filler before it). */
   readonly next: number;
+  /** Set when the record's extent is sound but its info is not: skip it and throw this. */
+  readonly fault?: PicklingError;
 }
 
 const align8 = (n: number): number => (n + 7) & ~7;
@@ -121,11 +153,28 @@ export class Ring {
   readonly inlineMax: number;
 
   private constructor(fd: number, map: Mapping) {
-    this.fd = ownFd(fd);
     this.#map = map;
+    if (map.size < HEADER_BYTES + MIN_CAPACITY) {
+      throw new PicklingError(`Descriptor ${fd} is not a queue ring: it holds ${map.size} bytes`, "ring");
+    }
     this.words = new Int32Array(map.buffer, 0, HEADER_BYTES / 4);
-    if (this.words[Slot.MAGIC] !== MAGIC) throw new Error(`Descriptor ${fd} is not a queue ring`);
-    this.capacity = this.words[Slot.CAPACITY]!;
+    if (this.words[Slot.MAGIC] !== MAGIC) throw new PicklingError(`Descriptor ${fd} is not a queue ring`, "ring");
+    // The header is shared memory anyone holding the ring can write: its size words must fit the mapping.
+    const capacity = this.words[Slot.CAPACITY]!;
+    if (capacity < MIN_CAPACITY || (capacity & (capacity - 1)) !== 0 || HEADER_BYTES + capacity > map.size) {
+      throw new PicklingError(
+        `Queue ring capacity ${capacity} is invalid: expected a power of two from ${MIN_CAPACITY} to ${map.size - HEADER_BYTES}`,
+        "ring.capacity",
+      );
+    }
+    if (this.words[Slot.MAXSIZE]! < 0) {
+      throw new PicklingError(
+        `Queue ring maxsize ${this.words[Slot.MAXSIZE]} is invalid: expected >= 0`,
+        "ring.maxsize",
+      );
+    }
+    this.fd = ownFd(fd);
+    this.capacity = capacity;
     this.#mask = this.capacity - 1;
     this.#data = new Uint8Array(map.buffer, HEADER_BYTES, this.capacity);
     this.#view = new DataView(map.buffer, HEADER_BYTES, this.capacity);
@@ -160,9 +209,12 @@ export class Ring {
 
   /** The ring in descriptor `fd` (now owned by the ring). */
   static open(fd: number): Ring {
+    let map: Mapping | undefined;
     try {
-      return new Ring(fd, mapShared(fd));
+      map = mapShared(fd);
+      return new Ring(fd, map);
     } catch (err) {
+      if (map !== undefined) unmap(map);
       closeFd(fd);
       throw err;
     }
@@ -238,7 +290,7 @@ export class Ring {
     if (maxsize > 0 && ((puts - gets) | 0) >= maxsize) return -1;
     const at = tail & this.#mask;
     const pad = at + size > this.capacity ? this.capacity - at : 0;
-    return pad + size > this.capacity - ((tail - head) >>> 0) ? -1 : pad;
+    return pad + size > this.capacity - this.#span(head, tail) ? -1 : pad;
   }
 
   /**
@@ -261,22 +313,98 @@ export class Ring {
     if (w[count] === w[noteCount] && w[position] === w[notePosition]) Atomics.sub(w, count, 1);
   }
 
-  /** Under the read lock: the next record, or undefined when the ring is empty. */
+  /**
+   * Under the read lock: the next record, or undefined when the ring is empty.
+   * Every word is checked before it is used (see the file comment).
+   * @throws PicklingError naming the field, after marking the ring BROKEN, when the next record cannot be found
+   */
   peek(): RecordView | undefined {
     let head = this.words[Slot.HEAD]! >>> 0;
     const tail = Atomics.load(this.words, Slot.TAIL) >>> 0;
     if (head === tail) return undefined;
+    let left = this.#span(head, tail);
+    // PUTS is stored before TAIL: every record up to TAIL is counted, so a record past the count is garbage.
+    const items = (Atomics.load(this.words, Slot.PUTS) - this.words[Slot.GETS]!) | 0;
+    if (items <= 0) this.#break(BROKEN_COUNT, items, head);
     let at = head & this.#mask;
     let info = this.#view.getUint32(at + 4, true);
     if (info & Info.PAD) {
-      head = (head + this.capacity - at) >>> 0;
+      // Filler: exactly [0, PAD] up to the end of the ring, with a record after it.
+      const skip = this.capacity - at;
+      if (info !== Info.PAD || this.#view.getUint32(at, true) !== 0 || skip >= left) {
+        this.#break(BROKEN_PAD, info, head);
+      }
+      head = (head + skip) >>> 0;
+      left -= skip;
       at = 0;
       info = this.#view.getUint32(4, true);
+      if (info & Info.PAD) this.#break(BROKEN_PAD, info, head);
     }
     const length = this.#view.getUint32(at, true);
     const inline = (info & Info.OUT_OF_LINE) === 0;
+    const size = RECORD_HEADER + (inline ? align8(length) : 0);
+    // A length that does not fit what was written (or that its writer would have sent out of line) hides where the next record starts.
+    if (inline && (length > this.inlineMax || size > left || at + size > this.capacity)) {
+      this.#break(BROKEN_LENGTH, length, head);
+    }
     const bytes = inline ? this.#data.slice(at + RECORD_HEADER, at + RECORD_HEADER + length) : undefined;
-    return { bytes, info, next: (head + RECORD_HEADER + (inline ? align8(length) : 0)) >>> 0 };
+    return { bytes, info, length, next: (head + size) >>> 0, fault: this.#infoFault(info, length, head) };
+  }
+
+  /** What is wrong with a record's info whose extent is sound, if anything. */
+  #infoFault(info: number, length: number, at: number): PicklingError | undefined {
+    const fds = info & Info.FDS_MASK;
+    const outOfLine = (info & Info.OUT_OF_LINE) !== 0;
+    let why: string | undefined;
+    if (info & INFO_UNUSED) why = "unused bits are set";
+    else if (fds > MAX_FDS) why = `${fds} descriptors, at most ${MAX_FDS}`;
+    else if (outOfLine && fds === 0) why = "out of line without a descriptor";
+    else if (fds === 0 && info >>> Info.SEQ_SHIFT !== 0) why = "a sequence number without descriptors";
+    else if (outOfLine && length <= this.inlineMax) why = `out of line with ${length} bytes, which go inline`;
+    if (why === undefined) return undefined;
+    return new PicklingError(
+      `Queue record at position ${at} has an invalid info word 0x${info.toString(16)}: ${why}`,
+      "record.info",
+    );
+  }
+
+  /** Bytes between `head` and `tail`. @throws PicklingError (the ring BROKEN) when it cannot be a span of records. */
+  #span(head: number, tail: number): number {
+    const left = (tail - head) >>> 0;
+    if (left > this.capacity || (left & 7) !== 0 || (head & 7) !== 0) this.#break(BROKEN_SPAN, left, head);
+    return left;
+  }
+
+  /**
+   * Marks the ring BROKEN for every holder, wakes everyone asleep on it, and
+   * throws the error of the field that could not be trusted. The first
+   * breaker's reason stays.
+   */
+  #break(code: number, value: number, at: number): never {
+    const w = this.words;
+    if (Atomics.compareExchange(w, Slot.BROKEN, 0, -1) === 0) {
+      w[Slot.BROKEN_VALUE] = value;
+      w[Slot.BROKEN_AT] = at;
+      Atomics.store(w, Slot.BROKEN, code);
+    }
+    for (const slot of [Slot.TAIL, Slot.HEAD, Slot.DONE]) futexWake(this.address(slot), 0x7fff_ffff);
+    throw new PicklingError(`Queue ring is corrupt: ${this.#brokenDetail(code, value, at)}`, Broken[code] ?? "ring");
+  }
+
+  #brokenDetail(code: number, value: number, at: number): string {
+    return `${Broken[code] ?? "unknown field"} is ${value >>> 0} at position ${at >>> 0}, which does not fit the ${this.capacity}-byte ring`;
+  }
+
+  /** @throws EOFError once the ring is BROKEN (by any holder): the queue cannot be used any more */
+  checkUsable(): void {
+    const code = Atomics.load(this.words, Slot.BROKEN);
+    if (code === 0) return;
+    const w = this.words;
+    const why =
+      code < 0
+        ? "a reader found a corrupt record"
+        : this.#brokenDetail(code, w[Slot.BROKEN_VALUE]!, w[Slot.BROKEN_AT]!);
+    throw new EOFError(`Queue is closed because its ring is corrupt: ${why}`);
   }
 
   /** Under the read lock: consumes the record `peek` returned. */
@@ -288,6 +416,25 @@ export class Ring {
       this.#releasePassed(released, head >>> CHUNK_SHIFT);
     }
     this.#publish(Slot.GETS, Slot.HEAD, Slot.R_GETS_AFTER, Slot.R_HEAD_BEFORE, record.next);
+    if (record.next === Atomics.load(w, Slot.TAIL) >>> 0 && Atomics.load(w, Slot.PUTS) !== w[Slot.GETS]) {
+      this.#recount();
+    }
+  }
+
+  /**
+   * The ring was read to its end but the count says items are left: a
+   * corrupt length swallowed records. With both locks held (only if the
+   * write lock is free: a put in flight also leaves PUTS ahead of TAIL for a
+   * moment), HEAD = TAIL, so the count is made to say none is left.
+   */
+  #recount(): void {
+    if (!tryLock(this.writeLock)) return;
+    try {
+      const w = this.words;
+      if (w[Slot.HEAD] === w[Slot.TAIL]) Atomics.store(w, Slot.GETS, w[Slot.PUTS]!);
+    } finally {
+      unlock(this.writeLock);
+    }
   }
 
   /**

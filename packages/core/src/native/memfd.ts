@@ -4,6 +4,7 @@
  * another process attaches through `/proc/<pid>/fd/<fd>` of any holder.
  */
 import { toArrayBuffer } from "bun:ffi";
+import { readFileSync } from "node:fs";
 import { closeFd, fileStat, openFile, writeAt } from "./file.ts";
 import { fail, libc } from "./libc.ts";
 import { mapSharedBytes } from "./pages.ts";
@@ -41,9 +42,15 @@ export function createSegment(size: number, label = "multiproc"): Segment {
  */
 export function attachSegment(pid: number, fd: number, ino: number, size: number): Segment {
   const own = openFile(`/proc/${pid}/fd/${fd}`, "read-write");
-  if (fileStat(own).ino !== ino) {
+  const stat = fileStat(own);
+  if (stat.ino !== ino) {
     closeFd(own);
     throw new Error(`Descriptor ${fd} of process ${pid} is no longer the shared segment ${ino}`);
+  }
+  // Pages past the end of the file would fault (SIGBUS) when touched: the size must be the file's.
+  if (stat.size !== size) {
+    closeFd(own);
+    throw new Error(`Shared segment ${ino} holds ${stat.size} bytes, not ${size}`);
   }
   return map(own, size, ino);
 }
@@ -55,6 +62,22 @@ export function attachSegment(pid: number, fd: number, ino: number, size: number
  */
 export function adoptSegment(fd: number, ino: number, size: number, address: number): Segment {
   return { fd, ino, size, address, buffer: toArrayBuffer(address, 0, size) };
+}
+
+/**
+ * Whether this process maps file `ino` at `address` for at least `size`
+ * bytes, shared and read-write (from /proc/self/maps): an address another
+ * realm sent is used only when it is.
+ */
+export function mappedAt(address: number, size: number, ino: number): boolean {
+  const start = address.toString(16);
+  for (const line of readFileSync("/proc/self/maps", "utf8").split("\n")) {
+    if (!line.startsWith(`${start}-`)) continue;
+    const [range = "", perms = "", , , inode = ""] = line.split(/\s+/);
+    const end = Number.parseInt(range.slice(start.length + 1), 16);
+    return perms.startsWith("rw") && perms[3] === "s" && Number(inode) === ino && end - address >= size;
+  }
+  return false;
 }
 
 /** A sealed-in-spirit memfd holding `bytes`, for handing a message to a child as a descriptor. */

@@ -6,7 +6,9 @@
  */
 import { closeFd } from "../native/file.ts";
 import { forkCount } from "../native/fork.ts";
-import { adoptSegment, attachSegment, createSegment, type Segment } from "../native/memfd.ts";
+import { PicklingError } from "../errors.ts";
+import { fileStat } from "../native/file.ts";
+import { adoptSegment, attachSegment, createSegment, mappedAt, type Segment } from "../native/memfd.ts";
 import { bufferAt, unmap } from "../native/pages.ts";
 
 const SEGMENT_SIZE = 1 << 20;
@@ -314,17 +316,62 @@ function attachOnce(handle: BlockHandle): Segment {
   }
 }
 
-/** Maps (once per process) the block a handle names. */
-export function attach(handle: BlockHandle): Block {
+/**
+ * Maps (once per process) the block a handle names. A handle comes from
+ * another process, so every number in it is checked against the segment
+ * really mapped: a forged one is an error, never a view of other memory.
+ * @param minBytes the fewest bytes the rebuilt object reads from the block
+ * @throws PicklingError naming the handle's field that does not fit
+ */
+export function attach(handle: BlockHandle, minBytes = 1): Block {
+  for (const field of ["pid", "fd", "ino", "size", "offset", "length"] as const) {
+    const v = handle[field];
+    if (!Number.isSafeInteger(v) || v < 0) {
+      throw new PicklingError(
+        `Shared block handle ${field} must be an integer >= 0, got ${String(v)}`,
+        `block.${field}`,
+      );
+    }
+  }
   let segment = segments.get(handle.ino);
   if (segment === undefined) {
-    segment =
-      handle.pid === process.pid && handle.address !== undefined
-        ? adoptSegment(handle.fd, handle.ino, handle.size, handle.address)
-        : attachOnce(handle);
+    segment = sameProcess(handle)
+      ? adoptSegment(handle.fd, handle.ino, handle.size, handle.address!)
+      : attachOrFail(handle);
     segments.set(segment.ino, segment);
   }
-  return new Block(segment, handle.offset, handle.length);
+  const { offset, length } = handle;
+  if (offset % ALIGN !== 0 || offset + length > segment.size || length < minBytes) {
+    throw new PicklingError(
+      `Shared block handle names ${length} bytes at offset ${offset}: expected at least ${minBytes} bytes, ${ALIGN}-aligned, within the ${segment.size}-byte segment`,
+      "block.offset",
+    );
+  }
+  return new Block(segment, offset, length);
+}
+
+/** Whether the handle's segment is mapped by another realm of this process where the handle says. */
+function sameProcess(handle: BlockHandle): boolean {
+  const { fd, ino, size, address } = handle;
+  if (handle.pid !== process.pid || address === undefined || !Number.isSafeInteger(address)) return false;
+  try {
+    const stat = fileStat(fd);
+    return stat.ino === ino && stat.size === size && mappedAt(address, size, ino);
+  } catch {
+    return false; // not an open descriptor here: map it the ordinary way, which reports why
+  }
+}
+
+function attachOrFail(handle: BlockHandle): Segment {
+  try {
+    return attachOnce(handle);
+  } catch (err) {
+    throw new PicklingError(
+      `Cannot map the shared block of process ${handle.pid}: ${(err as Error).message}`,
+      "block.segment",
+      { cause: err },
+    );
+  }
 }
 
 /** Descriptors of every segment this process holds (children inherit or reopen them). */

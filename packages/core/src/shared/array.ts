@@ -5,6 +5,7 @@
  * indexing, `a[i] += 1`, `Array.from(a)` and `instanceof Int32Array` work as
  * usual, while the codec recognises it and sends its segment, not a copy.
  */
+import { PicklingError } from "../errors.ts";
 import { registerReducer } from "../codec/reducers.ts";
 import type { Lock } from "../sync/lock.ts";
 import type { RLock } from "../sync/rlock.ts";
@@ -71,7 +72,12 @@ function sharedClass(Base: TypedArrayConstructor): ViewConstructor {
         },
         rebuild: (s) => {
           const state = s as ArrayState;
-          return view(typeInfo(state.typecode), attach(state.block), state.length, state.lock);
+          const info = typeInfo(state.typecode);
+          if (!Number.isSafeInteger(state.length) || state.length < 0) {
+            throw new PicklingError(`Shared array length must be an integer >= 0, got ${state.length}`, "length");
+          }
+          // The block must hold every element: a forged length would view the blocks after it.
+          return view(info, attach(state.block, Math.max(1, state.length * info.bytes)), state.length, state.lock);
         },
       });
     }

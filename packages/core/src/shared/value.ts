@@ -85,7 +85,7 @@ export class SharedValue<T extends number | bigint = number | bigint> {
       reduce: (v) => v.baseState(),
       rebuild: (s) => {
         const state = s as ValueState;
-        return new SharedValue(state.typecode, attach(state.block));
+        return new SharedValue(state.typecode, attach(state.block, typeInfo(state.typecode).bytes));
       },
     });
   }
@@ -172,7 +172,7 @@ export class SynchronizedValue<T extends number | bigint = number | bigint> exte
       reduce: (v): ValueState => ({ ...v.baseState(), lock: v.#lock }),
       rebuild: (s) => {
         const state = s as ValueState;
-        return new SynchronizedValue(state.typecode, attach(state.block), state.lock!);
+        return new SynchronizedValue(state.typecode, attach(state.block, typeInfo(state.typecode).bytes), state.lock!);
       },
     });
   }

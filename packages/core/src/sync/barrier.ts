@@ -69,7 +69,7 @@ export class Barrier {
    */
   constructor(parties: number | BarrierState, action?: BarrierAction, timeout?: number) {
     if (typeof parties === "object") {
-      this.#block = attach(parties.block);
+      this.#block = attach(parties.block, WORDS * 4);
       this.#lock = parties.lock;
       this.#parties = parties.parties;
       this.#action = parties.action;

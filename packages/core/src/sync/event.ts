@@ -32,7 +32,7 @@ export class Event {
 
   /** @param state internal: rebuilds an event received from another process. */
   constructor(state?: EventState) {
-    this.#block = state === undefined ? allocate(WORDS * 4, { reusable: true }) : attach(state.block);
+    this.#block = state === undefined ? allocate(WORDS * 4, { reusable: true }) : attach(state.block, WORDS * 4);
     this.#words = this.#block.int32(WORDS);
     this.#flagAddress = this.#block.address(Slot.FLAG * 4);
   }

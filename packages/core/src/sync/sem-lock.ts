@@ -20,7 +20,7 @@
  * (so two waiters cannot both take it): the acquire returns true and the
  * caller is told through `onAbandoned`, or a process warning.
  */
-import { AbandonedLockError } from "../errors.ts";
+import { AbandonedLockError, PicklingError } from "../errors.ts";
 import { futexWait, futexWake } from "../native/futex.ts";
 import { threadAlive } from "../native/liveness.ts";
 import { threadId } from "../native/thread.ts";
@@ -94,7 +94,10 @@ export class SemLock {
     let holders: number;
     if ("block" in init) {
       holders = init.holders ?? 1;
-      this.#block = attach(init.block);
+      if (!Number.isSafeInteger(holders) || holders < 1) {
+        throw new PicklingError(`Lock handle holders must be an integer >= 1, got ${holders}`, "holders");
+      }
+      this.#block = attach(init.block, (BASE_WORDS + holders - 1) * 4);
     } else {
       holders = init.holders ?? Math.min(Math.max(init.value, 0), MAX_TRACKED);
       this.#block = allocate((BASE_WORDS + Math.max(0, holders - 1)) * 4, { reusable: true });
