@@ -88,8 +88,9 @@ export async function bootstrapChild(message: unknown): Promise<number> {
   try {
     const target = boot.target === null ? undefined : await importExport(boot.target);
     const cls = boot.cls === null ? undefined : await importExport(boot.cls);
-    const args = loads(boot.args) as unknown[];
-    const fields = loads(boot.fields) as Record<string, unknown>;
+    // The child's own start: its arguments may name modules it has not loaded yet.
+    const args = loads(boot.args, { imports: true }) as unknown[];
+    const fields = loads(boot.fields, { imports: true }) as Record<string, unknown>;
     const opts = {
       target: target as ((...a: unknown[]) => unknown) | undefined,
       args,

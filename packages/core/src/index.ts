@@ -13,6 +13,7 @@ export { type Context, getAllStartMethods, getContext } from "./context.ts";
 // From the files themselves, not the folders' index files: importing this
 // module loads only what these names need (each module costs a child realm's start).
 export { Connection } from "./channel/connection.ts";
+export { allowImports } from "./codec/exports.ts";
 export type { QueueWaitOptions } from "./channel/index.ts";
 import type {
   JoinableQueue as JoinableQueueClass,

@@ -1,9 +1,18 @@
 /** The codec: round trips, reducers, values by reference, refusals with paths, a fresh process. */
 
 import { describe, expect, test } from "bun:test";
-import { dumps, findExport, loads, rebuildError, registerReducer, resolveExport } from "../src/codec/index.ts";
+import {
+  allowImports,
+  dumps,
+  findExport,
+  loads,
+  rebuildError,
+  registerReducer,
+  resolveExport,
+} from "../src/codec/index.ts";
 import { PicklingError } from "../src/errors.ts";
 import { AppError, double, Point, Registry } from "./fixtures/codec-exports.ts";
+import { MarkedError, MarkedThing, marked } from "./fixtures/import-mark.ts";
 
 const FIXTURES = `${import.meta.dir}/fixtures`;
 
@@ -349,29 +358,77 @@ describe("rebuildError()", () => {
   });
 });
 
-describe("loads() in a fresh process", () => {
-  test("imports the modules of exported functions and classes", async () => {
-    const bytes = dumps({ fn: double, point: new Point(6, 8), when: new Date(0), ids: new Set([1, 2]) });
-    const child = Bun.spawn([process.execPath, `${FIXTURES}/codec-load.ts`], {
-      stdin: bytes,
-      stdout: "pipe",
-      stderr: "pipe",
+/** Runs fixtures/codec-load.ts in a fresh process on `bytes`; its JSON report. */
+async function loadInFreshProcess(bytes: Uint8Array, mode: string): Promise<unknown> {
+  const child = Bun.spawn([process.execPath, `${FIXTURES}/codec-load.ts`, mode], {
+    stdin: bytes,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [out, err, code] = await Promise.all([
+    new Response(child.stdout).text(),
+    new Response(child.stderr).text(),
+    child.exited,
+  ]);
+  expect(err).toBe("");
+  expect(code).toBe(0);
+  return JSON.parse(out);
+}
+
+const MARK_MODULE = `${FIXTURES}/import-mark.ts`;
+const SENT_POINT = { fn: double, point: new Point(6, 8), when: new Date(0), ids: new Set([1, 2]) };
+const POINT_REPORT = {
+  fnName: "double",
+  fnResult: 42,
+  pointClass: "Point",
+  pointConstructed: 0,
+  norm: 10,
+  when: "1970-01-01T00:00:00.000Z",
+  ids: [1, 2],
+};
+
+describe("loads() in a fresh process: which modules a payload may name (#16)", () => {
+  test("refuses a function of a module the receiver has not loaded, names its path, and does not run the module", async () => {
+    expect(await loadInFreshProcess(dumps({ handler: { run: marked } }), "none")).toEqual({
+      error: `Cannot load value.handler.run: the payload names function "marked" of ${MARK_MODULE}, a module this process has not loaded; import it in the receiver first, or call allowImports(${JSON.stringify(MARK_MODULE)})`,
+      path: "value.handler.run",
+      evaluated: 0,
     });
-    const [out, err, code] = await Promise.all([
-      new Response(child.stdout).text(),
-      new Response(child.stderr).text(),
-      child.exited,
-    ]);
-    expect(err).toBe("");
-    expect(code).toBe(0);
-    expect(JSON.parse(out)).toEqual({
-      fnName: "double",
-      fnResult: 42,
-      pointClass: "Point",
-      pointConstructed: 0,
-      norm: 10,
-      when: "1970-01-01T00:00:00.000Z",
-      ids: [1, 2],
+  });
+
+  test("refuses an instance of a class of such a module; an error of such a class arrives rebuilt by name", async () => {
+    const refused = (await loadInFreshProcess(dumps(new Map([["k", new MarkedThing()]])), "none")) as {
+      path: string;
+      evaluated: number;
+    };
+    expect([refused.path, refused.evaluated]).toEqual(['value.get("k")', 0]);
+    const bytes = dumps([double, new Point(1, 1), new MarkedError("boom")]);
+    expect(await loadInFreshProcess(bytes, "loaded")).toMatchObject({ error: "Error MarkedError", evaluated: 0 });
+  });
+
+  test("allowImports() lets the receiver import an allowed module", async () => {
+    expect(await loadInFreshProcess(dumps([marked, new MarkedThing(), new MarkedError("boom")]), "allow")).toEqual({
+      fnResult: 2,
+      thing: "MarkedThing",
+      error: "MarkedError MarkedError",
+      evaluated: 1,
     });
+  });
+
+  test("loads(bytes, { imports: true }) imports the modules of exported functions and classes", async () => {
+    expect(await loadInFreshProcess(dumps(SENT_POINT), "imports")).toEqual(POINT_REPORT);
+  });
+
+  test("a function or class of a module the receiver already loaded decodes", async () => {
+    expect(await loadInFreshProcess(dumps(SENT_POINT), "loaded")).toEqual(POINT_REPORT);
+  });
+});
+
+describe("allowImports()", () => {
+  test("takes absolute paths and file: URLs, and refuses anything else", () => {
+    expect(() => allowImports(MARK_MODULE, Bun.pathToFileURL(MARK_MODULE).href)).not.toThrow();
+    expect(() => allowImports("./import-mark.ts")).toThrow(
+      'allowImports() takes absolute module paths or file: URLs, got "./import-mark.ts"',
+    );
   });
 });

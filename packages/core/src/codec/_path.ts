@@ -73,10 +73,13 @@ export function reducedSegment(tag: string): string {
   return `<reduced ${JSON.stringify(tag)}>`;
 }
 
-/** Turns a Refusal into the `PicklingError` the caller sees; other errors are returned as they are. */
-export function toPicklingError(err: unknown, root: string): unknown {
+/**
+ * Turns a Refusal into the `PicklingError` the caller sees; other errors are
+ * returned as they are. `verb` is "send" for `dumps`, "load" for `loads`.
+ */
+export function toPicklingError(err: unknown, root: string, verb = "send"): unknown {
   if (!(err instanceof Refusal)) return err;
   const path = root + err.segments.reverse().join("");
   const options = err.cause === undefined ? undefined : { cause: err.cause };
-  return new PicklingError(`Cannot send ${path}: ${err.reason}`, path, options);
+  return new PicklingError(`Cannot ${verb} ${path}: ${err.reason}`, path, options);
 }

@@ -1,6 +1,7 @@
 /**
  * Functions and classes by reference: find which module exports a value, and
- * import it again on the other side (mirrors pickle's `whichmodule` and `find_class`).
+ * import it again on the other side (mirrors pickle's `whichmodule` and `find_class`),
+ * and which modules a received payload may name (#16).
  */
 
 import { PicklingError } from "../errors.ts";
@@ -19,6 +20,8 @@ const found = new WeakMap<object, ExportRef>();
 let misses = new WeakSet<object>();
 let missesModuleCount = -1;
 const resolved = new Map<string, unknown>();
+/** Modules a payload may name although this realm has not loaded them (`allowImports`). */
+const allowed = new Set<string>();
 
 /** The export name under which `ns` holds `value`; each read guarded, for `export const` in TDZ. */
 function exportName(ns: unknown, value: unknown): string | undefined {
@@ -172,4 +175,43 @@ export function resolveExport(ref: ExportRef): unknown {
 export async function importExport(ref: ExportRef): Promise<unknown> {
   await import(ref.module);
   return resolveExport(ref);
+}
+
+/**
+ * Lets payloads received in this process (or Worker thread) name exports of
+ * `modules` even before anything here imported them: `recv()`, `get()` and
+ * task results then import such a module to rebuild a function, a class or an
+ * instance of a class. Without it a payload may only name a module this realm
+ * has already loaded (which runs no code) or the ones its own bootstrap
+ * imports, so a message can never make its receiver run a module of its
+ * choosing. Mirrors overriding pickle's `Unpickler.find_class`.
+ *
+ * @param modules Absolute module paths (`import.meta.path`) or `file:` URLs (`import.meta.url`).
+ * @throws {TypeError} When a path is neither absolute nor a `file:` URL.
+ * @example
+ * ```ts
+ * import { allowImports } from "@multiproc/core";
+ * // Handlers arrive from the parent; their module loads at the first one.
+ * allowImports(Bun.resolveSync("./handlers.ts", import.meta.dir));
+ * const handler = await conn.recv();
+ * ```
+ */
+export function allowImports(...modules: string[]): void {
+  const paths = modules.map((m) => {
+    if (typeof m === "string" && m.startsWith("file:")) return Bun.fileURLToPath(m);
+    if (typeof m === "string" && m.startsWith("/")) return m;
+    throw new TypeError(`allowImports() takes absolute module paths or file: URLs, got ${JSON.stringify(m)}`);
+  });
+  for (const path of paths) allowed.add(path);
+}
+
+/**
+ * Whether a payload may name an export of `module` when its decode was not
+ * granted imports: the module was allowed, or it is already evaluated here, so
+ * resolving the export runs no code. `require.cache` lists a module once its
+ * evaluation has finished (measured in Bun 1.4.5, for ES modules too); the main
+ * module, still evaluating under a top-level await, is in it only afterwards.
+ */
+export function mayImport(module: string): boolean {
+  return allowed.has(module) || module === Bun.main || require.cache[module] !== undefined;
 }

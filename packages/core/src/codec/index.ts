@@ -3,8 +3,16 @@
  * pickle plays in Python's `multiprocessing` (`reduction.py`).
  */
 
-export { loads } from "./decode.ts";
+export { type LoadsOptions, loads, withImports } from "./decode.ts";
 export { type DumpsOptions, dumps } from "./encode.ts";
-export { type ExportRef, type Exportable, findExport, importExport, resolveExport } from "./exports.ts";
+export {
+  type ExportRef,
+  type Exportable,
+  allowImports,
+  findExport,
+  importExport,
+  mayImport,
+  resolveExport,
+} from "./exports.ts";
 export { type ErrorData, rebuildError } from "./rebuild-error.ts";
 export { type Reducer, registerReducer } from "./reducers.ts";

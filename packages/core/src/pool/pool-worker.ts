@@ -6,6 +6,7 @@
  * answer (see `Pool`).
  */
 import type { Queue } from "../channel/index.ts";
+import { withImports } from "../codec/decode.ts";
 import { type ExportRef, importExport } from "../codec/exports.ts";
 import { PicklingError } from "../errors.ts";
 import {
@@ -75,7 +76,8 @@ export async function workerLoop(setup: WorkerSetup, local?: readonly Callable[]
     return fn;
   };
   for (let done = 0; setup.maxTasks === 0 || done < setup.maxTasks; done++) {
-    const task = tasks.getSync();
+    // The pool's own task channel carries the functions and arguments it runs.
+    const task = withImports(() => tasks.getSync());
     if (task === null) return;
     const [id, ref, kind, items] = task;
     let ok = true;

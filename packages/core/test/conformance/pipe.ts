@@ -2,8 +2,12 @@
 import { describe, expect, test } from "bun:test";
 import { type Connection, EOFError, PicklingError, type Process } from "../../src/index.ts";
 import * as ct from "../fixtures/channel-targets.ts";
+import * as mark from "../fixtures/import-mark.ts";
+import * as tt from "../fixtures/trust-targets.ts";
 import * as targets from "../fixtures/targets.ts";
 import { CHILD_TIMEOUT, run, type Suite } from "./_harness.ts";
+
+const MARK_MODULE = Bun.resolveSync("../fixtures/import-mark.ts", import.meta.dir);
 
 /** After a failed test: a child still running is killed, so it does not outlive the suite. */
 async function stop(p: Process): Promise<void> {
@@ -236,6 +240,72 @@ export function pipeTests(s: Suite): void {
       await p.join(CHILD_TIMEOUT);
       a.close();
       q.close();
+    });
+
+    // A message never makes its receiver import a module (#16): a fork child
+    // has import-mark.ts loaded already (inherited), a spawn or worker child has not.
+    test("Connection.recv() refuses a function or class of a module the child has not loaded, without loading it", async () => {
+      const [a, b] = mp.Pipe();
+      const p = new mp.Process({ target: tt.receiveAndReport, args: [b, 4, null] });
+      p.start();
+      b.close();
+      try {
+        a.send([mark.marked]);
+        a.send([new mark.MarkedThing()]);
+        a.send([new mark.MarkedError("boom")]);
+        a.send([tt.loadedHere]);
+        const outcomes = [await recvWithin(a), await recvWithin(a), await recvWithin(a), await recvWithin(a)];
+        if (s.caps.inheritsMemory) {
+          expect(outcomes).toEqual([
+            { kind: "function", result: 21, evaluated: 1 },
+            { kind: "object", evaluated: 1 },
+            { kind: "MarkedError MarkedError", evaluated: 1 },
+            { kind: "function", result: 60, evaluated: 1 },
+          ]);
+        } else {
+          const refused = (what: string, name: string) => ({
+            error: "PicklingError",
+            path: "value[0]",
+            message: `Cannot load value[0]: the payload names ${what} "${name}" of ${MARK_MODULE}, a module this process has not loaded; import it in the receiver first, or call allowImports(${JSON.stringify(MARK_MODULE)})`,
+            evaluated: 0,
+          });
+          expect(outcomes).toEqual([
+            refused("function", "marked"),
+            refused("class", "MarkedThing"),
+            // An error still arrives, rebuilt by name.
+            { kind: "Error MarkedError", evaluated: 0 },
+            { kind: "function", result: 60, evaluated: 0 },
+          ]);
+        }
+        await p.join(CHILD_TIMEOUT);
+        expect(p.exitCode).toBe(0);
+      } finally {
+        a.close();
+        await stop(p);
+      }
+    });
+
+    test("Connection.recv() takes a function or class of a module the child allowed with allowImports()", async () => {
+      const [a, b] = mp.Pipe();
+      const p = new mp.Process({ target: tt.receiveAndReport, args: [b, 3, MARK_MODULE] });
+      p.start();
+      b.close();
+      try {
+        a.send([mark.marked]);
+        a.send([new mark.MarkedThing()]);
+        a.send([new mark.MarkedError("boom")]);
+        const outcomes = [await recvWithin(a), await recvWithin(a), await recvWithin(a)];
+        expect(outcomes).toEqual([
+          { kind: "function", result: 21, evaluated: 1 },
+          { kind: "object", evaluated: 1 },
+          { kind: "MarkedError MarkedError", evaluated: 1 },
+        ]);
+        await p.join(CHILD_TIMEOUT);
+        expect(p.exitCode).toBe(0);
+      } finally {
+        a.close();
+        await stop(p);
+      }
     });
   });
 }
