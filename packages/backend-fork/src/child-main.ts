@@ -18,6 +18,7 @@ import type { LaunchRequest } from "@multiproc/core";
 import { native, reportUncaught } from "@multiproc/core/internal";
 import { installChildGlobals } from "./child-globals.ts";
 import { ChildLoop } from "./child-loop.ts";
+import { ChildSignals } from "./child-signals.ts";
 import { markForkChild, parentDescriptors } from "./forked-child.ts";
 import { forgetParentSlots, markStarted, type StartSlot } from "./start-flags.ts";
 
@@ -103,10 +104,11 @@ export function becomeChild(request: LaunchRequest, plan: ChildPlan, dry = false
     makeSound(plan, request.daemon, dry);
     if (dry) return undefined as never;
     if (runInChild === undefined) throw new Error("The fork backend needs LaunchRequest.runInChild");
+    const signals = new ChildSignals();
     const loop = new ChildLoop((error) => {
       reportUncaught(request.name, error);
       finish(1);
-    });
+    }, signals);
     installChildGlobals(loop, finish);
     while (testHooks.hangBeforeStart) Bun.sleepSync(1000);
     // As a runtime lock does: a private futex wait with no timeout.
