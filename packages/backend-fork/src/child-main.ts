@@ -3,9 +3,9 @@
  * `popen_fork._launch`): everything between fork() and `_exit`. The child
  * makes itself sound before any JavaScript awaits (its own pid, its own
  * event-loop descriptors, no access to the parent's sockets, fresh random
- * seeds, default signal actions, death with its parent), announces its
- * start, runs the target on its own loop, and ends with `_exit` after its
- * exit listeners ran. It never returns into the parent's code.
+ * seeds, default signal actions, death with its parent for a daemon),
+ * announces its start, runs the target on its own loop, and ends with
+ * `_exit` after its exit listeners ran. It never returns into the parent's code.
  *
  * Speed: a child runs for the first time every function the parent never
  * ran, at several times the cost (compilation, copy-on-write faults of the
@@ -23,7 +23,6 @@ import { markForkChild, parentDescriptors } from "./forked-child.ts";
 import { forgetParentSlots, markStarted, type StartSlot } from "./start-flags.ts";
 
 const SIGKILL = 9;
-const SIGTERM = 15;
 /** Exit code of a child whose own setup failed (BSD's EX_SOFTWARE). */
 const SETUP_FAILED = 70;
 
@@ -64,8 +63,9 @@ function makeSound(plan: ChildPlan, daemon: boolean, dry: boolean): void {
   setRandomSeed(native.kernelRandom32());
   native.resetCaughtSignals();
   native.unblockAllSignals();
-  // A child whose parent dies does not live on: daemons are killed, others terminated.
-  if (!native.dieWithParent(daemon ? SIGKILL : SIGTERM, plan.parentPid)) native.exitNow(1);
+  // Python's rule: a daemon child ends with its parent (and stops here when
+  // the parent is already gone); any other child lives on, re-parented.
+  if (daemon && !native.dieWithParent(SIGKILL, plan.parentPid)) native.exitNow(1);
 }
 
 function reportStuck(name: string): void {
