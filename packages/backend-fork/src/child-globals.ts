@@ -8,6 +8,7 @@
 import { createRequire } from "node:module";
 import { native } from "@multiproc/core/internal";
 import type { ChildLoop } from "./child-loop.ts";
+import { SIGNAL_EVENTS } from "./child-signals.ts";
 
 const require = createRequire(import.meta.url);
 // Loaded here, in the parent: a child that had to load them itself would pay
@@ -17,19 +18,6 @@ const timersPromisesModule = require("node:timers/promises") as Record<string, u
 // The same for the standard stream objects, which the runtime creates on first use (about 10 ms).
 void process.stdout;
 void process.stderr;
-
-/** Signals whose listeners the parent may have added; they never fire in a fork child. */
-const SIGNAL_EVENTS = [
-  "SIGHUP",
-  "SIGINT",
-  "SIGQUIT",
-  "SIGUSR1",
-  "SIGUSR2",
-  "SIGALRM",
-  "SIGTERM",
-  "SIGCHLD",
-  "SIGWINCH",
-];
 
 type Writer = (chunk: unknown, encoding?: unknown, callback?: unknown) => boolean;
 

@@ -13,6 +13,7 @@
  * can never complete here, so the loop reports it instead of hanging.
  */
 import { drainMicrotasks } from "bun:jsc";
+import type { ChildSignals } from "./child-signals.ts";
 
 /** Node's limit: longer or invalid delays become 1 ms. */
 const TIMEOUT_MAX = 2 ** 31 - 1;
@@ -88,10 +89,16 @@ export class ChildLoop {
   #immediates: Task[] = [];
   #byId = new Map<number, Task>();
   readonly #onError: (error: unknown) => void;
+  readonly #signals: ChildSignals | undefined;
 
-  /** `onError` receives an error thrown by a timer or immediate callback (an uncaught error). */
-  constructor(onError: (error: unknown) => void) {
+  /**
+   * `onError` receives an error thrown by a timer, immediate or signal
+   * listener (an uncaught error); `signals` are the child's own signal
+   * listeners, emitted between turns.
+   */
+  constructor(onError: (error: unknown) => void, signals?: ChildSignals) {
     this.#onError = onError;
+    this.#signals = signals;
   }
 
   #insert(task: Task): void {
@@ -189,6 +196,22 @@ export class ChildLoop {
     drainMicrotasks();
   }
 
+  /** Sleeps at most `ms` (0: only looks), and emits a signal the child listens to if one came. */
+  #sleep(ms: number): void {
+    if (this.#signals === undefined) {
+      if (ms > 0) Bun.sleepSync(ms);
+      return;
+    }
+    const name = this.#signals.take(ms);
+    if (name === undefined) return;
+    try {
+      (process.emit as (event: string, ...args: unknown[]) => boolean)(name, name);
+    } catch (error) {
+      this.#onError(error);
+    }
+    drainMicrotasks();
+  }
+
   /**
    * Runs microtasks, immediates and timers until `done()` is true ("settled")
    * or nothing that could make it true is left ("stuck").
@@ -220,12 +243,17 @@ export class ChildLoop {
         this.#call(task);
         if (done()) return "settled";
       }
+      if (this.#signals?.listening) {
+        this.#sleep(0);
+        if (done()) return "settled";
+      }
       if (this.#immediates.length > 0) continue;
       const next = this.#timers[0];
       if (next === undefined) return "stuck";
       const wait = next.due - performance.now();
-      // Sleeps the whole process: nothing but these timers can wake it.
-      if (wait > 0) Bun.sleepSync(wait);
+      // Sleeps the whole process: nothing but these timers (and the signals
+      // the child listens to) can wake it.
+      if (wait > 0) this.#sleep(wait);
     }
   }
 }

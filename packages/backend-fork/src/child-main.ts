@@ -3,9 +3,9 @@
  * `popen_fork._launch`): everything between fork() and `_exit`. The child
  * makes itself sound before any JavaScript awaits (its own pid, its own
  * event-loop descriptors, no access to the parent's sockets, fresh random
- * seeds, default signal actions, death with its parent), announces its
- * start, runs the target on its own loop, and ends with `_exit` after its
- * exit listeners ran. It never returns into the parent's code.
+ * seeds, default signal actions, death with its parent for a daemon),
+ * announces its start, runs the target on its own loop, and ends with
+ * `_exit` after its exit listeners ran. It never returns into the parent's code.
  *
  * Speed: a child runs for the first time every function the parent never
  * ran, at several times the cost (compilation, copy-on-write faults of the
@@ -18,11 +18,11 @@ import type { LaunchRequest } from "@multiproc/core";
 import { native, reportUncaught } from "@multiproc/core/internal";
 import { installChildGlobals } from "./child-globals.ts";
 import { ChildLoop } from "./child-loop.ts";
+import { ChildSignals } from "./child-signals.ts";
 import { markForkChild, parentDescriptors } from "./forked-child.ts";
 import { forgetParentSlots, markStarted, type StartSlot } from "./start-flags.ts";
 
 const SIGKILL = 9;
-const SIGTERM = 15;
 /** Exit code of a child whose own setup failed (BSD's EX_SOFTWARE). */
 const SETUP_FAILED = 70;
 
@@ -63,8 +63,9 @@ function makeSound(plan: ChildPlan, daemon: boolean, dry: boolean): void {
   setRandomSeed(native.kernelRandom32());
   native.resetCaughtSignals();
   native.unblockAllSignals();
-  // A child whose parent dies does not live on: daemons are killed, others terminated.
-  if (!native.dieWithParent(daemon ? SIGKILL : SIGTERM, plan.parentPid)) native.exitNow(1);
+  // Python's rule: a daemon child ends with its parent (and stops here when
+  // the parent is already gone); any other child lives on, re-parented.
+  if (daemon && !native.dieWithParent(SIGKILL, plan.parentPid)) native.exitNow(1);
 }
 
 function reportStuck(name: string): void {
@@ -103,10 +104,11 @@ export function becomeChild(request: LaunchRequest, plan: ChildPlan, dry = false
     makeSound(plan, request.daemon, dry);
     if (dry) return undefined as never;
     if (runInChild === undefined) throw new Error("The fork backend needs LaunchRequest.runInChild");
+    const signals = new ChildSignals();
     const loop = new ChildLoop((error) => {
       reportUncaught(request.name, error);
       finish(1);
-    });
+    }, signals);
     installChildGlobals(loop, finish);
     while (testHooks.hangBeforeStart) Bun.sleepSync(1000);
     // As a runtime lock does: a private futex wait with no timeout.

@@ -333,6 +333,101 @@ describe("[fork] parent resources", () => {
   });
 });
 
+describe("[fork] signals", () => {
+  /** Runs `body` with listeners of the parent (this process) on SIGTERM, SIGINT and SIGHUP that log to `out`. */
+  async function withParentListeners(out: string, body: () => Promise<void>): Promise<void> {
+    writeFileSync(out, "");
+    const listener = (sig: string) => writeFileSync(out, `${readFileSync(out, "utf8")}${sig} in ${process.pid}\n`);
+    const signals = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
+    for (const sig of signals) process.on(sig, listener);
+    try {
+      await body();
+    } finally {
+      for (const sig of signals) process.off(sig, listener);
+    }
+  }
+
+  test(
+    "a child ends by SIGTERM, SIGINT, SIGHUP right after start() though the parent listens to them",
+    async () => {
+      const out = s.file("parent-listeners");
+      await withParentListeners(out, async () => {
+        for (const [sig, code] of [
+          ["SIGTERM", -15],
+          ["SIGINT", -2],
+          ["SIGHUP", -1],
+        ] as const) {
+          const p = new mp.Process({ target: () => Bun.sleep(600_000) });
+          p.start();
+          // At once: the signal may come before the child has done anything of its own.
+          if (sig === "SIGTERM") p.terminate();
+          else process.kill(p.pid!, sig);
+          await p.join(CHILD_TIMEOUT);
+          if (p.exitCode === null) p.kill();
+          await p.join(CHILD_TIMEOUT);
+          expect([sig, p.exitCode]).toEqual([sig, code]);
+        }
+      });
+      expect(readFileSync(out, "utf8")).toBe("");
+    },
+    4 * CHILD_TIMEOUT,
+  );
+
+  test("Process.terminate() of a started child ends it with -15 though the parent listens to SIGTERM", async () => {
+    const out = s.file("parent-listeners");
+    await withParentListeners(out, async () => {
+      const ready = mp.Event();
+      const p = new mp.Process({
+        target: async () => {
+          ready.set();
+          await Bun.sleep(600_000);
+        },
+      });
+      p.start();
+      expect(await ready.wait(CHILD_TIMEOUT)).toBe(true);
+      p.terminate();
+      await p.join(CHILD_TIMEOUT);
+      if (p.exitCode === null) p.kill();
+      await p.join(CHILD_TIMEOUT);
+      expect(p.exitCode).toBe(-15);
+    });
+    expect(readFileSync(out, "utf8")).toBe("");
+  });
+
+  test(
+    "a child's own SIGTERM listener runs on terminate(); once removed, terminate() ends the child",
+    async () => {
+      const out = s.file("child-listener");
+      await withParentListeners(out, async () => {
+        for (const keep of [true, false]) {
+          const ready = mp.Event();
+          const p = new mp.Process({
+            target: async () => {
+              const own = (sig: string) => {
+                writeFileSync(out, `${readFileSync(out, "utf8")}child ${sig}\n`);
+                process.exit(7);
+              };
+              process.on("SIGTERM", own);
+              if (!keep) process.off("SIGTERM", own);
+              ready.set();
+              await Bun.sleep(600_000);
+            },
+          });
+          p.start();
+          expect(await ready.wait(CHILD_TIMEOUT)).toBe(true);
+          p.terminate();
+          await p.join(CHILD_TIMEOUT);
+          if (p.exitCode === null) p.kill();
+          await p.join(CHILD_TIMEOUT);
+          expect([keep, p.exitCode]).toEqual([keep, keep ? 7 : -15]);
+        }
+      });
+      expect(readFileSync(out, "utf8")).toBe("child SIGTERM\n");
+    },
+    4 * CHILD_TIMEOUT,
+  );
+});
+
 describe("[fork] shared memory after fork", () => {
   test("a Value the parent drops after forking is not handed out again while the child uses it", async () => {
     forkShared = mp.RawValue("i", 7);

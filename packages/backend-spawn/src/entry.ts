@@ -2,7 +2,8 @@
  * The spawn backend's child entry: load core's child side, wait on
  * descriptor 3 for the start message (a spare process waits there until a
  * `start()` needs it), take on the parent's working directory and
- * environment, arrange to die with the parent, run, exit with the code.
+ * environment, arrange to die with the parent (a daemon), run, exit with
+ * the code.
  */
 // The lean part of core a child needs to start (see core's child-realm.ts),
 // and the native files this entry uses, not all of core.
@@ -15,6 +16,8 @@ import { decodeStart, START_FD } from "./start-message.ts";
 
 const SIGKILL = 9;
 const SIGTERM = 15;
+/** PR_SET_PDEATHSIG with no signal: the child no longer ends with its parent. */
+const NO_SIGNAL = 0;
 
 // Waiting, a spare must not outlive the parent that made it.
 if (!dieWithParent(SIGTERM, process.ppid)) process.exit(0);
@@ -46,9 +49,12 @@ adoptEnvironment(header.env);
 
 const message = loads(bootstrap) as { daemon?: unknown; parent?: { pid?: unknown } };
 const parentPid = typeof message.parent?.pid === "number" ? message.parent.pid : process.ppid;
-// A child whose parent was killed must not live on: daemons die at once,
-// others get SIGTERM. If the parent is already gone, stop here.
-if (!dieWithParent(message.daemon === true ? SIGKILL : SIGTERM, parentPid)) process.exit(1);
+// Python's rule: a daemon child ends with its parent, at once (and stops here
+// when the parent is already gone); any other child lives on, re-parented,
+// so the spare's request above is cancelled.
+if (message.daemon === true) {
+  if (!dieWithParent(SIGKILL, parentPid)) process.exit(1);
+} else dieWithParent(NO_SIGNAL, parentPid);
 // Descriptors handed over at start (LaunchRequest.fds), in order.
 setInheritedFds(inherited);
 // An error that escapes run() (thrown from a timer, a promise nobody awaits)

@@ -5,6 +5,7 @@
  */
 import { ptr } from "bun:ffi";
 import { bindAllSymbols, Errno, errno, fail, libc } from "./libc.ts";
+import { blockEndSignals, restoreSignalMask } from "./signals.ts";
 
 const O_CLOEXEC = 0o2000000;
 const GRND_NONBLOCK = 1;
@@ -31,14 +32,21 @@ export function forkCount(): number {
  * Forks the calling process (glibc's fork, so its at-fork handlers run).
  * Returns the child's pid in the parent and 0 in the child. The caller must
  * have run `markAllForkable()` first: without it the child crashes at once.
+ * The child starts with the signals of `resetCaughtSignals` blocked: it
+ * calls that, then `unblockAllSignals` (a signal sent meanwhile then takes
+ * its default action, never the parent's handler).
  */
 export function forkProcess(): number {
   // The child must find every libc function bound: binding one calls dlopen,
   // whose locks another thread of the parent may have held at the fork.
   bindAllSymbols();
   forks++;
+  const old = blockEndSignals();
   const pid = libc.fork();
-  if (pid < 0) fail("fork");
+  if (pid === 0) return 0;
+  const e = errno();
+  restoreSignalMask(old);
+  if (pid < 0) fail("fork", e);
   return pid;
 }
 

@@ -36,7 +36,15 @@ export {
   socketPair,
   yieldThread,
 } from "./socket.ts";
-export { resetCaughtSignals, unblockAllSignals } from "./signals.ts";
+export {
+  blockEndSignals,
+  holdSignal,
+  releaseSignal,
+  resetCaughtSignals,
+  restoreSignalMask,
+  takeSignal,
+  unblockAllSignals,
+} from "./signals.ts";
 export { resetThreadId, threadId } from "./thread.ts";
 export { openThreadPidfd, threadPidfdSupported } from "./thread-exit.ts";
 export { workerThreadCount } from "./threads.ts";

@@ -61,6 +61,7 @@ const SYMBOLS = signatures({
   timerfd_settime: { args: [i32, i32, ptr, ptr], returns: i32 },
   sigaction: { args: [i32, ptr, ptr], returns: i32 },
   sigprocmask: { args: [i32, ptr, ptr], returns: i32 },
+  sigtimedwait: { args: [ptr, ptr, ptr], returns: i32 },
   getrandom: { args: [ptr, u64, u32], returns: i64 },
   execve: { args: [cstring, ptr, ptr], returns: i32 },
   __errno_location: { args: [], returns: ptr },

@@ -4,9 +4,9 @@ import { libc } from "./libc.ts";
 const PR_SET_PDEATHSIG = 1;
 
 /**
- * Asks the kernel to send `signal` to this process when its parent ends, and
- * returns false when the parent `expectedParent` is already gone (the request
- * would then never fire).
+ * Asks the kernel to send `signal` to this process when its parent ends (0:
+ * no signal, which cancels an earlier request), and returns false when the
+ * parent `expectedParent` is already gone (the request would then never fire).
  */
 export function dieWithParent(signal: number, expectedParent: number): boolean {
   libc.prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0);

@@ -8,7 +8,9 @@
  * to the table happens under the condition's lock, except that a waiter reads
  * its own STATE while it sleeps; so `notify(n)` wakes exactly the n oldest
  * waiters (FIFO, as in Python's threading), and a waiter that arrives later
- * cannot steal their wake-up. Unlike CPython's, `notify` never blocks.
+ * cannot steal their wake-up. TID names the waiter's thread, so a waiter that
+ * died while waiting neither keeps its slot nor swallows a `notify` (#16).
+ * Unlike CPython's, `notify` never blocks.
  */
 import { registerReducer } from "../codec/reducers.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
@@ -249,28 +251,53 @@ export class Condition {
   }
 
   /**
-   * Wakes the `n` longest-waiting waiters, or all when fewer wait (Python:
-   * `notify(n)`). Never blocks.
+   * Wakes the `n` longest-waiting live waiters, or all when fewer wait
+   * (Python: `notify(n)`). A waiter whose thread died while waiting (its
+   * process killed, its worker terminated) does not count: its slot is freed
+   * and the next oldest is woken instead. Never blocks.
    * @throws RangeError when the caller does not hold the lock
    */
   notify(n = 1): void {
     this.#checkHeld("notify");
     const w = this.#words;
-    for (let k = 0; k < n && w[Head.WAITING]! > 0; k++) {
-      let oldest = -1;
-      let oldestSeq = 0;
-      for (let i = 0; i < MAX_WAITERS; i++) {
-        const at = this.#at(i);
-        if (Atomics.load(w, at + Waiter.STATE) !== State.WAITING) continue;
-        // Sequence numbers may wrap: compare by difference.
-        if (oldest < 0 || ((w[at + Waiter.SEQ]! - oldestSeq) | 0) < 0) {
-          oldest = i;
-          oldestSeq = w[at + Waiter.SEQ]!;
-        }
-      }
+    for (let k = 0; k < n && w[Head.WAITING]! > 0; ) {
+      const oldest = this.#oldest();
       if (oldest < 0) break;
-      this.#wake(oldest);
+      // A wake that reached a sleeper proves it alive, which is the common
+      // case: no system call beyond the wake. Otherwise the waiter is either
+      // not asleep yet (between its release and its futex wait, or an async
+      // waiter whose waker has not re-armed) or dead; only when another
+      // waiter could take its place is it worth asking which.
+      if (this.#wake(oldest) > 0 || w[Head.WAITING] === 0 || this.#alive(oldest)) k++;
     }
+  }
+
+  /** The slot of the longest-waiting waiter not yet notified, or -1. */
+  #oldest(): number {
+    const w = this.#words;
+    let oldest = -1;
+    let oldestSeq = 0;
+    for (let i = 0; i < MAX_WAITERS; i++) {
+      const at = this.#at(i);
+      if (Atomics.load(w, at + Waiter.STATE) !== State.WAITING) continue;
+      // Sequence numbers may wrap: compare by difference.
+      if (oldest < 0 || ((w[at + Waiter.SEQ]! - oldestSeq) | 0) < 0) {
+        oldest = i;
+        oldestSeq = w[at + Waiter.SEQ]!;
+      }
+    }
+    return oldest;
+  }
+
+  /**
+   * Whether the waiter of a slot just notified still lives; a dead one's slot
+   * is freed (lock held, and a dead thread never touches its slot again).
+   */
+  #alive(slot: number): boolean {
+    const at = this.#at(slot);
+    if (threadAlive(this.#words[at + Waiter.TID]!)) return true;
+    Atomics.store(this.#words, at + Waiter.STATE, State.FREE);
+    return false;
   }
 
   /** Wakes every waiter (Python: `notify_all`). @throws RangeError when the caller does not hold the lock */
@@ -282,12 +309,13 @@ export class Condition {
     }
   }
 
-  #wake(slot: number): void {
+  /** Marks a waiter notified and wakes it; returns how many sleepers the wake reached (0 or 1). */
+  #wake(slot: number): number {
     const w = this.#words;
     const at = this.#at(slot);
     Atomics.store(w, at + Waiter.STATE, State.NOTIFIED);
     w[Head.WAITING]! -= 1;
-    futexWake(this.#block.address((at + Waiter.STATE) * 4), 1);
+    return futexWake(this.#block.address((at + Waiter.STATE) * 4), 1);
   }
 
   toString(): string {

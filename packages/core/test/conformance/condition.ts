@@ -49,6 +49,38 @@ export function conditionTests(s: Suite): void {
     }
 
     for (const async of [false, true]) {
+      test(`Condition.notify(1) skips a waiter killed in ${async ? "wait" : "waitSync"} and wakes the live one`, async () => {
+        const cond = mp.Condition();
+        const woken = mp.RawArray("i", 2);
+        const start = async (n: number) => {
+          const p = new mp.Process({ target: targets.waitOnCondition, args: [cond, woken, async] });
+          p.start();
+          expect(await until(() => Atomics.load(woken, 1) === n)).toBe(true);
+          // Once we hold the lock, the waiter that counted itself is inside wait().
+          expect(await cond.acquire({ timeout: CHILD_TIMEOUT })).toBe(true);
+          cond.release();
+          return p;
+        };
+        const older = await start(1);
+        const live = await start(2);
+        try {
+          older.kill();
+          await older.join(CHILD_TIMEOUT);
+          expect(older.exitCode).toBe(-9);
+          cond.acquireSync();
+          cond.notify(1);
+          cond.release();
+          expect(await until(() => Atomics.load(woken, 0) === 1)).toBe(true);
+          await live.join(CHILD_TIMEOUT);
+          expect(live.exitCode).toBe(0);
+        } finally {
+          live.kill();
+          await live.join(CHILD_TIMEOUT);
+        }
+      });
+    }
+
+    for (const async of [false, true]) {
       test(`Condition.${async ? "waitFor" : "waitForSync"} in children sees the parent's changes`, async () => {
         const cond = mp.Condition();
         const state = mp.RawArray("i", 2);

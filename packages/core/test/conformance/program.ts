@@ -1,6 +1,6 @@
 /** Conformance: whole programs run as users run them, with their output and exit behaviour checked. */
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { alive, firstLine } from "../fixtures/child-processes.ts";
 import { CHILD_TIMEOUT, type Suite } from "./_harness.ts";
 
@@ -43,21 +43,56 @@ export function programTests(s: Suite): void {
       expect(JSON.parse(readFileSync(out, "utf8"))).toEqual({ daemon: -15, slow: 0 });
     });
 
-    test.skipIf(!s.caps.separateProcess)("a child whose parent is killed does not live on", async () => {
-      for (const kind of ["daemon", "normal"]) {
-        const parent = Bun.spawn([process.execPath, `${programs}orphan.ts`, s.backend, kind], {
-          stdout: "pipe",
-          stderr: "inherit",
-        });
-        const pid = Number(/child (\d+)/.exec(await firstLine(parent.stdout))?.[1]);
-        expect(pid).toBeGreaterThan(0);
-        expect(alive(pid)).toBe(true);
-        parent.kill(9);
-        await parent.exited;
-        const deadline = performance.now() + 5000;
-        while (alive(pid) && performance.now() < deadline) await Bun.sleep(20);
-        expect(alive(pid)).toBe(false);
-      }
-    });
+    /** Starts orphan.ts with a child of `kind`, SIGKILLs that parent once the child runs; returns the child's pid. */
+    async function orphan(kind: "daemon" | "normal", out: string): Promise<number> {
+      const parent = Bun.spawn([process.execPath, `${programs}orphan.ts`, s.backend, kind, out], {
+        stdout: "pipe",
+        stderr: "inherit",
+      });
+      const pid = Number(/child (\d+)/.exec(await firstLine(parent.stdout))?.[1]);
+      expect(pid).toBeGreaterThan(0);
+      expect(alive(pid)).toBe(true);
+      parent.kill(9);
+      await parent.exited;
+      return pid;
+    }
+
+    /** Waits (bounded) until `pid` has ended. */
+    async function ended(pid: number): Promise<boolean> {
+      const deadline = performance.now() + CHILD_TIMEOUT;
+      while (alive(pid) && performance.now() < deadline) await Bun.sleep(20);
+      return !alive(pid);
+    }
+
+    test.skipIf(!s.caps.separateProcess)(
+      "a daemon child whose parent is killed does not live on",
+      async () => {
+        const out = s.file("daemon-orphan");
+        const pid = await orphan("daemon", out);
+        expect(await ended(pid)).toBe(true);
+        expect(existsSync(out)).toBe(false);
+      },
+      3 * CHILD_TIMEOUT,
+    );
+
+    test.skipIf(!s.caps.separateProcess)(
+      "a non-daemon child whose parent is killed lives on, re-parented",
+      async () => {
+        const out = s.file("orphan");
+        const pid = await orphan("normal", out);
+        try {
+          // It writes once it sees its new parent; a child that dies with its
+          // parent gets its signal at that same moment (the kernel sends it while re-parenting).
+          const deadline = performance.now() + CHILD_TIMEOUT;
+          while (!existsSync(out) && alive(pid) && performance.now() < deadline) await Bun.sleep(20);
+          expect(existsSync(out) ? readFileSync(out, "utf8") : "no report").toBe(`orphan ${pid}`);
+          expect(alive(pid)).toBe(true);
+        } finally {
+          if (alive(pid)) process.kill(pid, "SIGKILL");
+        }
+        expect(await ended(pid)).toBe(true);
+      },
+      3 * CHILD_TIMEOUT,
+    );
   });
 }
