@@ -123,6 +123,30 @@ export function processTests(s: Suite): void {
       expect(p.isAlive()).toBe(false);
     });
 
+    test("Process.terminate() gives -15 though the parent listens to SIGTERM (#16), at once and once running", async () => {
+      let heard = 0;
+      const listener = () => {
+        heard += 1;
+      };
+      process.on("SIGTERM", listener);
+      try {
+        for (const wait of [false, true]) {
+          const ready = mp.Event();
+          const p = new mp.Process({ target: targets.setThenHang, args: [ready] });
+          p.start();
+          if (wait) expect(await ready.wait(CHILD_TIMEOUT)).toBe(true);
+          p.terminate();
+          await p.join(CHILD_TIMEOUT);
+          if (p.exitCode === null) p.kill(); // so a failure does not leave it behind
+          await p.join(CHILD_TIMEOUT);
+          expect([wait, p.exitCode]).toEqual([wait, -15]);
+        }
+      } finally {
+        process.off("SIGTERM", listener);
+      }
+      expect(heard).toBe(0); // the parent's listener never ran for the child's signal
+    });
+
     test("Process.kill() gives exitCode -9", async () => {
       const p = new mp.Process({ target: targets.hang });
       p.start();

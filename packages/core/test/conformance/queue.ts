@@ -1,9 +1,13 @@
 /** Conformance: Queue, JoinableQueue and SimpleQueue shared with children. */
 import { describe, expect, test } from "bun:test";
 import { lockSync, unlock } from "../../src/channel/side-lock.ts";
+import { Mailbox } from "../../src/channel/mailbox.ts";
+import { Queue } from "../../src/channel/queue.ts";
+import { Ring } from "../../src/channel/ring.ts";
 import { Empty } from "../../src/index.ts";
 import { allocate } from "../../src/shared/index.ts";
 import * as ct from "../fixtures/channel-targets.ts";
+import { openFds } from "../fixtures/os-resources.ts";
 import * as targets from "../fixtures/targets.ts";
 import { CHILD_TIMEOUT, run, type Suite } from "./_harness.ts";
 
@@ -193,6 +197,29 @@ export function queueTests(s: Suite): void {
       expect(lockSync(lock, performance.now() + 5000)).toBe(true);
       expect(performance.now() - t0).toBeLessThan(1000);
       unlock(lock);
+    });
+
+    test("Queue: a forged datagram in the descriptor mailbox is an error on that item, not a skip (#16)", async () => {
+      // A queue whose mailbox the test holds, so it can post what a hostile writer would.
+      const mailbox = Mailbox.create();
+      const q = new Queue<unknown>(0, { ring: Ring.create(0), mailbox });
+      const [a, b] = mp.Pipe();
+      const fdsBefore = openFds();
+      expect(mailbox.post(100, [])).toBe(true); // a later sequence number than the item's (it will be 1), no descriptor
+      const p = await run(new mp.Process({ target: ct.putConnThenValue, args: [q, b, "after"] }));
+      expect(p.exitCode).toBe(0);
+      // The Connection's item fails, naming both numbers; nothing after it is skipped or lost.
+      expect(() => q.getSync({ timeout: CHILD_TIMEOUT })).toThrow(/expected mailbox sequence number \d+, received 100/);
+      expect(q.getSync({ timeout: CHILD_TIMEOUT })).toBe("after");
+      expect(() => q.getSync({ timeout: 0 })).toThrow(Empty);
+      // The same queue carries a descriptor end to end afterwards.
+      q.putSync(a);
+      const back = q.getSync({ timeout: CHILD_TIMEOUT }) as typeof a;
+      back.send("through");
+      expect(b.recvSync()).toBe("through");
+      for (const c of [a, b, back]) c.close();
+      q.close();
+      expect(openFds()).toBeLessThanOrEqual(fdsBefore);
     });
 
     test("Queue.put/get (async) in a child", async () => {
