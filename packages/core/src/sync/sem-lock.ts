@@ -94,10 +94,14 @@ export class SemLock {
     let holders: number;
     if ("block" in init) {
       holders = init.holders ?? 1;
-      if (!Number.isSafeInteger(holders) || holders < 1) {
-        throw new PicklingError(`Lock handle holders must be an integer >= 1, got ${holders}`, "holders");
+      // 0 is a Semaphore(0)'s: it records no holder.
+      if (!Number.isSafeInteger(holders) || holders < 0 || holders > MAX_TRACKED) {
+        throw new PicklingError(
+          `Lock handle holders must be an integer from 0 to ${MAX_TRACKED}, got ${holders}`,
+          "holders",
+        );
       }
-      this.#block = attach(init.block, (BASE_WORDS + holders - 1) * 4);
+      this.#block = attach(init.block, (BASE_WORDS + Math.max(0, holders - 1)) * 4);
     } else {
       holders = init.holders ?? Math.min(Math.max(init.value, 0), MAX_TRACKED);
       this.#block = allocate((BASE_WORDS + Math.max(0, holders - 1)) * 4, { reusable: true });
