@@ -15,6 +15,7 @@ import { pidfdOpen, pollReadable } from "./native/pidfd.ts";
 import type { Bootstrap, ExportRef } from "./protocol/index.ts";
 import { processModuleLoaded, runProcess } from "./child.ts";
 import { getStartMethod } from "./start-method.ts";
+import { checkTimeout } from "./timeout.ts";
 
 /** A function a child can run. Parameters are checked by the caller's own types. */
 export type Target = (...args: never[]) => unknown;
@@ -209,24 +210,20 @@ export class Process<A extends unknown[] = unknown[]> {
     return runProcess(this);
   }
 
-  /** Waits for the child to end, at most `timeout` ms (Python: `join`). Never blocks the event loop. */
+  /**
+   * Waits for the child to end, at most `timeout` ms; a negative timeout does not wait (Python: `join`).
+   * Never blocks the event loop.
+   * @throws RangeError for a NaN or non-number timeout
+   */
   async join(timeout?: number): Promise<void> {
-    const handle = this.#joinable(timeout);
-    this.#settle(await handle.wait(timeout));
+    const handle = this.#checkChild("join");
+    this.#settle(await handle.wait(checkTimeout(timeout, "Process.join")));
   }
 
   /** Blocks the calling thread until the child ends, at most `timeout` ms. */
   joinSync(timeout?: number): void {
-    const handle = this.#joinable(timeout);
-    this.#settle(handle.waitSync(timeout));
-  }
-
-  #joinable(timeout: number | undefined): ChildHandle {
     const handle = this.#checkChild("join");
-    if (timeout !== undefined && !(typeof timeout === "number" && timeout >= 0)) {
-      throw new RangeError(`join timeout must be a number of milliseconds >= 0, got ${String(timeout)}`);
-    }
-    return handle;
+    this.#settle(handle.waitSync(checkTimeout(timeout, "Process.join")));
   }
 
   #settle(code: number | null): void {

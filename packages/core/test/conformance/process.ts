@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { activeChildren, type Lock, PicklingError, ProcessError } from "../../src/index.ts";
 import * as lean from "../fixtures/lean-targets.ts";
 import * as targets from "../fixtures/targets.ts";
-import { CHILD_TIMEOUT, readJson, run, type Suite } from "./_harness.ts";
+import { CHILD_TIMEOUT, NO_WAIT_MS, readJson, run, type Suite } from "./_harness.ts";
 
 export function processTests(s: Suite): void {
   const { mp } = s;
@@ -169,6 +169,31 @@ export function processTests(s: Suite): void {
       p.kill();
       await p.join(CHILD_TIMEOUT);
       expect(activeChildren()).not.toContain(p);
+    });
+
+    test("Process.join(-1) and joinSync(-1) do not wait (Python: a negative timeout is 0); NaN is a RangeError", async () => {
+      const p = new mp.Process({ target: targets.hang });
+      p.start();
+      try {
+        const t0 = performance.now();
+        await p.join(-1);
+        p.joinSync(-1);
+        p.joinSync(Number.NEGATIVE_INFINITY);
+        expect(performance.now() - t0).toBeLessThan(NO_WAIT_MS);
+        expect(p.exitCode).toBeNull();
+        expect(p.isAlive()).toBe(true);
+        await expect(p.join(Number.NaN)).rejects.toThrow(/Process\.join timeout .*got NaN/);
+        expect(() => p.joinSync("1" as unknown as number)).toThrow(/Process\.join timeout .*got "1"/);
+      } finally {
+        p.kill();
+      }
+      // join(-1) also reaps a child that has ended.
+      const deadline = performance.now() + CHILD_TIMEOUT;
+      while (p.exitCode === null && performance.now() < deadline) {
+        await p.join(-1);
+        await Bun.sleep(5);
+      }
+      expect(p.exitCode).toBe(-9);
     });
 
     test("Process.joinSync() blocks until the child ends", () => {
