@@ -2,7 +2,15 @@
 import { describe, expect, test } from "bun:test";
 import { realpathSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { activeChildren, type Lock, PicklingError, ProcessError } from "../../src/index.ts";
+import {
+  activeChildren,
+  ConfigError,
+  getContext,
+  getStartMethod,
+  type Lock,
+  PicklingError,
+  ProcessError,
+} from "../../src/index.ts";
 import * as lean from "../fixtures/lean-targets.ts";
 import * as targets from "../fixtures/targets.ts";
 import { CHILD_TIMEOUT, NO_WAIT_MS, readJson, run, type Suite } from "./_harness.ts";
@@ -194,6 +202,28 @@ export function processTests(s: Suite): void {
         await Bun.sleep(5);
       }
       expect(p.exitCode).toBe(-9);
+    });
+
+    test("ctx.getContext() is ctx; ctx.setStartMethod() on a bound context throws ProcessError and keeps the default (#18)", () => {
+      const other = s.backend === "spawn" ? "worker" : "spawn";
+      expect(mp.getContext()).toBe(mp);
+      expect(mp.getContext(s.backend)).toBe(mp);
+      expect(mp.getContext(other)).toBe(getContext(other));
+      expect(mp.getContext(other).getContext()).toBe(getContext(other));
+      const before = getStartMethod();
+      expect(() => mp.setStartMethod(other)).toThrow(ProcessError);
+      expect(() => mp.setStartMethod(other, { force: true })).toThrow(
+        `Cannot set the start method of the "${s.backend}" context: it is bound to "${s.backend}"`,
+      );
+      expect(() => mp.setStartMethod(s.backend)).toThrow(ProcessError);
+      expect(getStartMethod()).toBe(before);
+      expect(mp.getStartMethod()).toBe(s.backend);
+      // The default context: itself, and Python's rule for a second setStartMethod.
+      const dflt = getContext();
+      expect(dflt.getContext()).toBe(dflt);
+      dflt.setStartMethod(before);
+      expect(() => dflt.setStartMethod(other)).toThrow(ConfigError);
+      expect(getStartMethod()).toBe(before);
     });
 
     test("Process.joinSync() blocks until the child ends", () => {
