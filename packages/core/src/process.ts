@@ -14,7 +14,7 @@ import { closeFd } from "./native/file.ts";
 import { pidfdOpen, pollReadable } from "./native/pidfd.ts";
 import type { Bootstrap, ExportRef } from "./protocol/index.ts";
 import { processModuleLoaded, runProcess } from "./child.ts";
-import { getStartMethod } from "./start-method.ts";
+import { getStartMethod, inheritStartMethod } from "./start-method.ts";
 import { checkTimeout } from "./timeout.ts";
 
 /** A function a child can run. Parameters are checked by the caller's own types. */
@@ -147,7 +147,7 @@ export class Process<A extends unknown[] = unknown[]> {
       name: this.#name,
       daemon: this.#daemon,
       bootstrap: encoded.value,
-      runInChild: inherits ? () => this.#becomeChild() : undefined,
+      runInChild: inherits ? () => this.#becomeChild(backendName) : undefined,
       fds: encoded.fds,
     });
     this.#started = true;
@@ -199,7 +199,8 @@ export class Process<A extends unknown[] = unknown[]> {
   }
 
   /** In a forked copy of the parent: become the current process and run; resolves to the exit code. */
-  #becomeChild(): Promise<number> {
+  #becomeChild(backend: BackendName): Promise<number> {
+    inheritStartMethod(backend);
     const me = currentProcess();
     adopt(this, {
       name: this.#name,

@@ -10,7 +10,9 @@ import {
   type Lock,
   PicklingError,
   ProcessError,
+  setStartMethod,
 } from "../../src/index.ts";
+import { reportStartMethod, type StartReport } from "../fixtures/edge-targets.ts";
 import * as lean from "../fixtures/lean-targets.ts";
 import * as targets from "../fixtures/targets.ts";
 import { CHILD_TIMEOUT, NO_WAIT_MS, readJson, run, type Suite } from "./_harness.ts";
@@ -202,6 +204,37 @@ export function processTests(s: Suite): void {
         await Bun.sleep(5);
       }
       expect(p.exitCode).toBe(-9);
+    });
+
+    test("a child's getStartMethod() is the method that started it, and its module-level Process starts grandchildren that way (#18)", async () => {
+      // The parent's default (and the environment a child takes on) name another method.
+      const other = s.backend === "spawn" ? "worker" : "spawn";
+      const env = process.env.MULTIPROC_BACKEND;
+      const out = s.file("start-method");
+      process.env.MULTIPROC_BACKEND = other;
+      setStartMethod(other, { force: true });
+      let p: Awaited<ReturnType<typeof run>>;
+      try {
+        p = await run(new mp.Process({ target: reportStartMethod, args: [out, 1] }));
+      } finally {
+        setStartMethod(s.backend, { force: true });
+        if (env === undefined) delete process.env.MULTIPROC_BACKEND;
+        else process.env.MULTIPROC_BACKEND = env;
+      }
+      expect(p.exitCode).toBe(0);
+      const r = readJson<StartReport>(out);
+      expect({ ...r, pid: 0, grandchild: { ...r.grandchild, pid: 0 } }).toEqual({
+        method: s.backend,
+        contextMethod: s.backend,
+        pid: 0,
+        grandchildExit: 0,
+        grandchild: { method: s.backend, contextMethod: s.backend, pid: 0 },
+        refused: `ConfigError: Start method has already been set to "${s.backend}" (the method that started this process); pass { force: true } to change it to "${other}"`,
+        forced: other,
+      });
+      // A worker grandchild is a thread of the child; the others are processes of their own.
+      if (s.caps.separateProcess) expect(r.grandchild!.pid).not.toBe(r.pid);
+      else expect(r.grandchild!.pid).toBe(r.pid);
     });
 
     test("ctx.getContext() is ctx; ctx.setStartMethod() on a bound context throws ProcessError and keeps the default (#18)", () => {
