@@ -1,5 +1,5 @@
 /**
- * AsyncResult: the handle `applyAsync` and `mapAsync` return (Python:
+ * AsyncResult: the handle `applyAsync`, `mapAsync` and `starmapAsync` return (Python:
  * `multiprocessing.pool.AsyncResult`). It is also awaitable, so
  * `await pool.applyAsync(f, [x])` works.
  */

@@ -788,6 +788,21 @@ export class Pool {
     return this.#mapAsync<Awaited<R>>(fn, items, chunksize, undefined, Kind.STARMAP, "starmap").get();
   }
 
+  /**
+   * `fn(...args)` for every argument list, in chunks; the handle resolves to
+   * the results in order, or fails with the first error (Python: `starmap_async`).
+   * @throws ProcessError when the pool is not running; TypeError for an item that is not an array;
+   * PicklingError when `fn` or an argument cannot reach a worker
+   */
+  starmapAsync<A extends unknown[], R>(
+    fn: (...args: A) => R,
+    iterable: Iterable<A>,
+    chunksize?: number,
+    opts?: ApplyOptions<Awaited<R>[]>,
+  ): AsyncResult<Awaited<R>[]> {
+    return this.#mapAsync<Awaited<R>>(fn, iterable, chunksize, opts, Kind.STARMAP, "starmapAsync");
+  }
+
   /** Like `starmap`, blocking the calling thread. */
   starmapSync<A extends unknown[], R>(fn: (...args: A) => R, iterable: Iterable<A>, chunksize?: number): Awaited<R>[] {
     return this.#mapAsync<Awaited<R>>(fn, iterable, chunksize, undefined, Kind.STARMAP, "starmapSync").getSync();

@@ -80,6 +80,38 @@ export function poolTests(s: Suite): void {
       });
     });
 
+    test("starmapAsync returns an AsyncResult of the results in order, with callbacks, a timeout and errors (#18)", async () => {
+      await withPool(mp.Pool(2), async (pool) => {
+        const args = Array.from({ length: 50 }, (_, i): [number, number] => [i, 2 * i]);
+        const seen: unknown[] = [];
+        const r = pool.starmapAsync(t.add, args, 7, { callback: (v) => seen.push(v.length) });
+        expect(r.ready()).toBe(false);
+        expect(await r.get(T)).toEqual(args.map(([a, b]) => a + b));
+        expect(r.successful()).toBe(true);
+        expect(seen).toEqual([50]);
+        // Default chunksize, a generator of argument lists, the Sync form, awaiting the handle.
+        function* pairs(): Generator<[number, number]> {
+          yield [1, 2];
+          yield [3, 4];
+        }
+        expect(pool.starmapAsync(t.add, pairs()).getSync(T)).toEqual([3, 7]);
+        expect(await pool.starmapAsync(t.add, [])).toEqual([]);
+        // The first error fails the whole result, through errorCallback too.
+        const bad = pool.starmapAsync(t.fail, [["boom"]], undefined, {
+          errorCallback: (e) => seen.push((e as Error).message),
+        });
+        await expect(bad.get(T)).rejects.toThrow("boom");
+        expect(seen).toEqual([50, "boom"]);
+        const late = pool.starmapAsync(t.busy, [[60_000, never]], 1, { timeout: 100 });
+        await expect(late.get(T)).rejects.toBeInstanceOf(TimeoutError);
+        expect(() => pool.starmapAsync(t.add, [1, 2] as unknown as [number, number][])).toThrow(
+          /starmapAsync needs an array of arguments per item; item 0 is number/,
+        );
+        expect(() => pool.starmapAsync(t.add, [[1, 2]], 0)).toThrow(RangeError);
+        expect(await pool.apply(t.square, [5])).toBe(25);
+      });
+    });
+
     test("Sync calls right after async ones never wait for a reply the async side holds", async () => {
       await withPool(mp.Pool(2), async (pool) => {
         for (let i = 0; i < 200; i++) {
