@@ -9,6 +9,7 @@ import { loads } from "./codec/decode.ts";
 import { importExport } from "./codec/exports.ts";
 import type { ChildIdentity, Process, ProcessOptions } from "./process.ts";
 import { type Bootstrap, parseBootstrap } from "./protocol/bootstrap.ts";
+import { inheritStartMethod } from "./start-method.ts";
 
 /** Prints an uncaught error the way Python prints a child's traceback. */
 export function reportUncaught(name: string, error: unknown): void {
@@ -83,6 +84,8 @@ export function processModuleLoaded(m: ProcessModule): void {
  */
 export async function bootstrapChild(message: unknown): Promise<number> {
   const boot: Bootstrap = parseBootstrap(message);
+  // Before the target's module loads: its top-level code sees it too.
+  inheritStartMethod(boot.backend);
   let m: ProcessModule | undefined;
   let proc: Process;
   try {

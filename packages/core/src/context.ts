@@ -21,6 +21,7 @@ import {
   valueModule,
 } from "./class-modules.ts";
 import { type BackendName, backendNames, parseBackendName } from "./config.ts";
+import { ProcessError } from "./errors.ts";
 import { activeChildren, boundToContext, cpuCount, currentProcess, parentProcess, Process } from "./process.ts";
 import { getStartMethod, setStartMethod } from "./start-method.ts";
 import type { Connection, JoinableQueue, Queue, SimpleQueue } from "./channel/index.ts";
@@ -85,8 +86,14 @@ export interface Context {
    * @throws ConfigError naming a bad option
    */
   Pool(processes?: number | PoolOptions): Pool;
+  /** The context of backend `name`; with no name, this context itself (Python: `ctx.get_context()`). */
   getContext(name?: BackendName): Context;
+  /** This context's backend; for the default context, the default start method. */
   getStartMethod(): BackendName;
+  /**
+   * Sets the default start method; only the default context can (Python: `set_start_method`).
+   * @throws ProcessError on a context bound to a backend; ConfigError as the module's `setStartMethod`
+   */
   setStartMethod(name: BackendName, opts?: { force?: boolean }): void;
   getAllStartMethods(): BackendName[];
   currentProcess(): Process;
@@ -107,7 +114,7 @@ function makeContext(name: BackendName | undefined): Context {
       static readonly [boundToContext] = true;
     };
   }
-  return {
+  const ctx: Context = {
     startMethod: name,
     Process: BoundProcess,
     Lock: () => new (lockModule().Lock)(),
@@ -143,15 +150,28 @@ function makeContext(name: BackendName | undefined): Context {
       const { inheritsMemory } = loadBackend(backend).capabilities;
       return new Pool(getContext(backend).Process, backend, inheritsMemory, opts);
     },
-    getContext,
+    // Python: `ctx.get_context()` is `ctx` itself.
+    getContext: (method?: BackendName) => (method === undefined ? ctx : getContext(method)),
     getStartMethod: () => name ?? getStartMethod(),
-    setStartMethod,
+    setStartMethod: name === undefined ? setStartMethod : () => refuseStartMethod(name),
     getAllStartMethods,
     currentProcess,
     parentProcess,
     activeChildren,
     cpuCount,
   };
+  return ctx;
+}
+
+/**
+ * A bound context's `setStartMethod` (Python: ValueError "cannot set start
+ * method of concrete context"): it never changes the default.
+ * @throws ProcessError always
+ */
+function refuseStartMethod(bound: BackendName): never {
+  throw new ProcessError(
+    `Cannot set the start method of the "${bound}" context: it is bound to "${bound}"; call setStartMethod() of the module (the default context) to change the default`,
+  );
 }
 const BaseProcess = Process;
 

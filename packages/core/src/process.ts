@@ -14,7 +14,8 @@ import { closeFd } from "./native/file.ts";
 import { pidfdOpen, pollReadable } from "./native/pidfd.ts";
 import type { Bootstrap, ExportRef } from "./protocol/index.ts";
 import { processModuleLoaded, runProcess } from "./child.ts";
-import { getStartMethod } from "./start-method.ts";
+import { getStartMethod, inheritStartMethod } from "./start-method.ts";
+import { checkTimeout } from "./timeout.ts";
 
 /** A function a child can run. Parameters are checked by the caller's own types. */
 export type Target = (...args: never[]) => unknown;
@@ -146,7 +147,7 @@ export class Process<A extends unknown[] = unknown[]> {
       name: this.#name,
       daemon: this.#daemon,
       bootstrap: encoded.value,
-      runInChild: inherits ? () => this.#becomeChild() : undefined,
+      runInChild: inherits ? () => this.#becomeChild(backendName) : undefined,
       fds: encoded.fds,
     });
     this.#started = true;
@@ -198,7 +199,8 @@ export class Process<A extends unknown[] = unknown[]> {
   }
 
   /** In a forked copy of the parent: become the current process and run; resolves to the exit code. */
-  #becomeChild(): Promise<number> {
+  #becomeChild(backend: BackendName): Promise<number> {
+    inheritStartMethod(backend);
     const me = currentProcess();
     adopt(this, {
       name: this.#name,
@@ -209,24 +211,20 @@ export class Process<A extends unknown[] = unknown[]> {
     return runProcess(this);
   }
 
-  /** Waits for the child to end, at most `timeout` ms (Python: `join`). Never blocks the event loop. */
+  /**
+   * Waits for the child to end, at most `timeout` ms; a negative timeout does not wait (Python: `join`).
+   * Never blocks the event loop.
+   * @throws RangeError for a NaN or non-number timeout
+   */
   async join(timeout?: number): Promise<void> {
-    const handle = this.#joinable(timeout);
-    this.#settle(await handle.wait(timeout));
+    const handle = this.#checkChild("join");
+    this.#settle(await handle.wait(checkTimeout(timeout, "Process.join")));
   }
 
   /** Blocks the calling thread until the child ends, at most `timeout` ms. */
   joinSync(timeout?: number): void {
-    const handle = this.#joinable(timeout);
-    this.#settle(handle.waitSync(timeout));
-  }
-
-  #joinable(timeout: number | undefined): ChildHandle {
     const handle = this.#checkChild("join");
-    if (timeout !== undefined && !(typeof timeout === "number" && timeout >= 0)) {
-      throw new RangeError(`join timeout must be a number of milliseconds >= 0, got ${String(timeout)}`);
-    }
-    return handle;
+    this.#settle(handle.waitSync(checkTimeout(timeout, "Process.join")));
   }
 
   #settle(code: number | null): void {

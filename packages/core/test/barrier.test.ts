@@ -80,7 +80,7 @@ describe("Barrier (one process)", () => {
     expect(() => Barrier(0)).toThrow(RangeError);
     expect(() => Barrier(1.5)).toThrow(/integer >= 1/);
     expect(() => Barrier(2, "x" as unknown as () => void)).toThrow(TypeError);
-    expect(() => Barrier(2, undefined, -5)).toThrow(RangeError);
+    expect(() => Barrier(2, undefined, Number.NaN)).toThrow(RangeError);
   });
 
   test("Barrier travels through the codec with its parties, timeout and state", async () => {

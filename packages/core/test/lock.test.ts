@@ -41,8 +41,12 @@ describe("Lock (one process)", () => {
     lock.release();
   });
 
-  test("Lock rejects a bad timeout", () => {
-    expect(() => Lock().acquireSync({ timeout: -1 })).toThrow(RangeError);
+  test("Lock rejects a bad timeout; a negative one does not wait (Python)", () => {
+    expect(() => Lock().acquireSync({ timeout: Number.NaN })).toThrow(RangeError);
+    const lock = Lock();
+    expect(lock.acquireSync({ timeout: -1 })).toBe(true);
+    expect(lock.acquireSync({ timeout: -1 })).toBe(false);
+    lock.release();
   });
 });
 

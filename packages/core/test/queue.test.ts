@@ -52,7 +52,7 @@ describe("Queue", () => {
     expect(() => q.putSync(2, { timeout: 60 })).toThrow(Full);
     await expect(q.put(2, { timeout: 60 })).rejects.toBeInstanceOf(Full);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(110);
-    expect(() => q.getSync({ timeout: -1 })).toThrow(RangeError);
+    expect(() => q.getSync({ timeout: Number.NaN })).toThrow(RangeError);
     q.close();
   });
 

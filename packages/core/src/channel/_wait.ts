@@ -88,10 +88,3 @@ export async function awaitWord(address: number, expected: number, deadline: num
 export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
-
-/** @throws RangeError when `timeout` is not a number of milliseconds >= 0 */
-export function checkTimeout(timeout: number | undefined, what: string): void {
-  if (timeout !== undefined && !(typeof timeout === "number" && timeout >= 0)) {
-    throw new RangeError(`${what} timeout must be a number of milliseconds >= 0, got ${String(timeout)}`);
-  }
-}

@@ -7,7 +7,8 @@ import { ProcessError } from "../errors.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
 import { closeFd } from "../native/file.ts";
 import { waitReady } from "../native/poll.ts";
-import { checkTimeout, deadlineOf, SPIN_TRIES, spinStep, timeLeft, waitUntil } from "./_wait.ts";
+import { checkTimeout } from "../timeout.ts";
+import { deadlineOf, SPIN_TRIES, spinStep, timeLeft, waitUntil } from "./_wait.ts";
 import { decodeCarrying, encodeCarrying, type FdRef, shareFd, takeFd } from "./fd-transfer.ts";
 import { closeOwnedFd, ownFd } from "./realm-fds.ts";
 import { writeMessage } from "./framing.ts";
@@ -154,8 +155,7 @@ export class Connection {
    */
   poll(timeout = 0): boolean {
     const fd = this.#forReading("poll");
-    checkTimeout(timeout, "poll");
-    const deadline = deadlineOf(timeout);
+    const deadline = deadlineOf(checkTimeout(timeout, "Connection.poll"));
     for (;;) {
       if (this.#reader.fill()) return true;
       const left = timeLeft(deadline);
@@ -166,8 +166,8 @@ export class Connection {
   /** Like `poll`, without blocking the event loop. */
   async pollAsync(timeout = 0): Promise<boolean> {
     this.#forReading("poll");
-    checkTimeout(timeout, "poll");
-    return waitUntil(() => this.#fd >= 0 && this.#reader.fill(), deadlineOf(timeout));
+    const deadline = deadlineOf(checkTimeout(timeout, "Connection.poll"));
+    return waitUntil(() => this.#fd >= 0 && this.#reader.fill(), deadline);
   }
 
   #nextSync(what: string, limit?: number): Message {

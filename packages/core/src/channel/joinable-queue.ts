@@ -10,7 +10,8 @@
 import { registerReducer } from "../codec/reducers.ts";
 import { TimeoutError } from "../errors.ts";
 import { futexWake } from "../native/futex.ts";
-import { awaitWord, checkTimeout, deadlineOf, sleepOnWord } from "./_wait.ts";
+import { checkTimeout } from "../timeout.ts";
+import { awaitWord, deadlineOf, sleepOnWord } from "./_wait.ts";
 import { Queue, type QueueState } from "./queue.ts";
 import { type Ring, Slot } from "./ring.ts";
 
@@ -50,12 +51,12 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
    */
   joinSync(timeout?: number): void {
     const ring = this.ringFor("join");
-    checkTimeout(timeout, "join");
-    const deadline = deadlineOf(timeout);
+    const ms = checkTimeout(timeout, "JoinableQueue.join");
+    const deadline = deadlineOf(ms);
     for (;;) {
       const done = Atomics.load(ring.words, Slot.DONE);
       if (unfinished(ring) <= 0) return;
-      if (performance.now() >= deadline) throw this.#timedOut(ring, timeout!);
+      if (performance.now() >= deadline) throw this.#timedOut(ring, ms!);
       Atomics.add(ring.words, Slot.JOINERS, 1);
       try {
         sleepOnWord(ring.address(Slot.DONE), done, deadline);
@@ -67,13 +68,13 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
 
   /** Like `joinSync`, without blocking the event loop. */
   async join(timeout?: number): Promise<void> {
-    checkTimeout(timeout, "join");
-    const deadline = deadlineOf(timeout);
+    const ms = checkTimeout(timeout, "JoinableQueue.join");
+    const deadline = deadlineOf(ms);
     for (;;) {
       const ring = this.ringFor("join");
       const done = Atomics.load(ring.words, Slot.DONE);
       if (unfinished(ring) <= 0) return;
-      if (performance.now() >= deadline) throw this.#timedOut(ring, timeout!);
+      if (performance.now() >= deadline) throw this.#timedOut(ring, ms!);
       Atomics.add(ring.words, Slot.JOINERS, 1);
       try {
         await awaitWord(ring.address(Slot.DONE), done, deadline);

@@ -22,16 +22,8 @@ import { Empty, Full, ProcessError } from "../errors.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
 import { futexWake } from "../native/futex.ts";
 import { waitReady } from "../native/poll.ts";
-import {
-  awaitWord,
-  checkTimeout,
-  deadlineOf,
-  nextTurn,
-  SPIN_TRIES,
-  sleepOnWord,
-  spinStep,
-  waitUntil,
-} from "./_wait.ts";
+import { checkTimeout } from "../timeout.ts";
+import { awaitWord, deadlineOf, nextTurn, SPIN_TRIES, sleepOnWord, spinStep, waitUntil } from "./_wait.ts";
 import { decodeCarrying, type FdRef, shareFd, takeFd } from "./fd-transfer.ts";
 import { Mailbox } from "./mailbox.ts";
 import { appendItem, encodeItem, type Item, type Outcome, releaseItem, type Taken, takeItem } from "./queue-item.ts";
@@ -42,7 +34,7 @@ import { awaitLockFree, lockSync, tryLock, unlock } from "./side-lock.ts";
 export interface QueueWaitOptions {
   /** false: succeed at once or throw (Full / Empty). Default true. */
   block?: boolean;
-  /** Longest wait in ms; undefined waits forever. Then Full / Empty is thrown. */
+  /** Longest wait in ms; undefined waits forever, a negative number not at all (Python). Then Full / Empty is thrown. */
   timeout?: number;
 }
 
@@ -138,8 +130,8 @@ export class Queue<T = unknown> {
    */
   putSync(obj: T, opts?: QueueWaitOptions): void {
     const ring = this.#live("put");
-    checkTimeout(opts?.timeout, "put");
-    this.#putItemSync(ring, encodeItem(ring, obj), opts);
+    const timeout = checkTimeout(opts?.timeout, "Queue.put");
+    this.#putItemSync(ring, encodeItem(ring, obj), { block: opts?.block, timeout });
   }
 
   /**
@@ -188,9 +180,9 @@ export class Queue<T = unknown> {
   /** Like `putSync`, without blocking the event loop. */
   async put(obj: T, opts?: QueueWaitOptions): Promise<void> {
     const ring = this.#live("put");
-    checkTimeout(opts?.timeout, "put");
+    const timeout = checkTimeout(opts?.timeout, "Queue.put");
     const block = opts?.block !== false;
-    const deadline = block ? deadlineOf(opts?.timeout) : performance.now();
+    const deadline = block ? deadlineOf(timeout) : performance.now();
     const item = encodeItem(ring, obj);
     const pid = process.pid;
     this.#waiting++;
@@ -239,9 +231,9 @@ export class Queue<T = unknown> {
    */
   getSync(opts?: QueueWaitOptions): T {
     const ring = this.#live("get");
-    checkTimeout(opts?.timeout, "get");
+    const timeout = checkTimeout(opts?.timeout, "Queue.get");
     const block = opts?.block !== false;
-    const deadline = block ? deadlineOf(opts?.timeout) : performance.now();
+    const deadline = block ? deadlineOf(timeout) : performance.now();
     for (let spins = 0; ; spins++) {
       ring.checkUsable();
       const tail = Atomics.load(ring.words, Slot.TAIL);
@@ -265,9 +257,9 @@ export class Queue<T = unknown> {
   /** Like `getSync`, without blocking the event loop. */
   async get(opts?: QueueWaitOptions): Promise<T> {
     const ring = this.#live("get");
-    checkTimeout(opts?.timeout, "get");
+    const timeout = checkTimeout(opts?.timeout, "Queue.get");
     const block = opts?.block !== false;
-    const deadline = block ? deadlineOf(opts?.timeout) : performance.now();
+    const deadline = block ? deadlineOf(timeout) : performance.now();
     const pid = process.pid;
     this.#waiting++;
     try {

@@ -1,10 +1,10 @@
 /**
- * AsyncResult: the handle `applyAsync` and `mapAsync` return (Python:
+ * AsyncResult: the handle `applyAsync`, `mapAsync` and `starmapAsync` return (Python:
  * `multiprocessing.pool.AsyncResult`). It is also awaitable, so
  * `await pool.applyAsync(f, [x])` works.
  */
-import { checkTimeout } from "../channel/_wait.ts";
 import { ProcessError, TimeoutError } from "../errors.ts";
+import { checkTimeout } from "../timeout.ts";
 
 /** Drives the pool from a blocked thread until `done()` or `deadline`; true when done. */
 export type SyncPump = (done: () => boolean, deadline: number) => boolean;
@@ -57,17 +57,17 @@ export class AsyncResult<R> implements PromiseLike<R> {
 
   /** Waits until the result is ready or `timeout` ms passed, without throwing (Python: `wait`). */
   async wait(timeout?: number): Promise<void> {
-    checkTimeout(timeout, "wait");
+    const ms = checkTimeout(timeout, "AsyncResult.wait");
     if (this.#state.kind !== "pending") return;
     let timer: Timer | undefined;
     await new Promise<void>((resolve) => {
       this.#waiters.push(resolve);
-      if (timeout === undefined) return;
+      if (ms === undefined) return;
       timer = setTimeout(() => {
         const at = this.#waiters.indexOf(resolve);
         if (at >= 0) this.#waiters.splice(at, 1);
         resolve();
-      }, timeout);
+      }, ms);
     });
     clearTimeout(timer);
   }
@@ -77,21 +77,21 @@ export class AsyncResult<R> implements PromiseLike<R> {
    * @throws the task's error, or TimeoutError when not ready within `timeout` ms
    */
   async get(timeout?: number): Promise<R> {
-    checkTimeout(timeout, "get");
-    await this.wait(timeout);
-    return this.#outcome(timeout);
+    const ms = checkTimeout(timeout, "AsyncResult.get");
+    await this.wait(ms);
+    return this.#outcome(ms);
   }
 
   /** Like `get`, blocking the calling thread (Python's `get`). */
   getSync(timeout?: number): R {
-    checkTimeout(timeout, "get");
+    const ms = checkTimeout(timeout, "AsyncResult.get");
     if (this.#state.kind === "pending") {
       this.#pump(
         () => this.#state.kind !== "pending",
-        timeout === undefined ? Number.POSITIVE_INFINITY : performance.now() + timeout,
+        ms === undefined ? Number.POSITIVE_INFINITY : performance.now() + ms,
       );
     }
-    return this.#outcome(timeout);
+    return this.#outcome(ms);
   }
 
   #outcome(timeout: number | undefined): R {

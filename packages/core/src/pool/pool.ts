@@ -16,7 +16,6 @@
  * - No result-handler thread: the parent reads replies on its event loop
  *   while tasks are out, and the `Sync` forms read them in the calling thread.
  */
-import { checkTimeout } from "../channel/_wait.ts";
 import { Queue } from "../channel/queue.ts";
 import type { Item } from "../channel/queue-item.ts";
 import { dumps } from "../codec/encode.ts";
@@ -25,6 +24,7 @@ import type { BackendName } from "../config.ts";
 import { ConfigError, Empty, PicklingError, ProcessError, TimeoutError } from "../errors.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
 import type { Process } from "../process.ts";
+import { checkTimeout } from "../timeout.ts";
 import { AsyncResult, type ResultCallbacks, settleResult } from "./async-result.ts";
 import { poolWorker, workerLoop } from "./pool-worker.ts";
 import {
@@ -54,7 +54,10 @@ export interface PoolOptions {
 
 /** Options of one submission (`applyAsync`, `mapAsync`). */
 export interface ApplyOptions<R> extends ResultCallbacks<R> {
-  /** Longest a task may run, in ms, counted from when a worker starts it; then it fails with TimeoutError. */
+  /**
+   * Longest a task may run, in ms, counted from when a worker starts it; then it fails with TimeoutError.
+   * A negative number counts as 0.
+   */
   timeout?: number;
   /** Aborting stops the task (ending its worker if it runs) and fails it with the signal's reason. */
   signal?: AbortSignal;
@@ -317,7 +320,8 @@ export class Pool {
       items,
       label,
       item,
-      timeout: opts?.timeout,
+      // Negative: the task fails at once once a worker takes it, as with 0.
+      timeout: checkTimeout(opts?.timeout, "Pool task"),
       signal: opts?.signal,
       onAbort: undefined,
       worker: undefined,
@@ -784,6 +788,21 @@ export class Pool {
     return this.#mapAsync<Awaited<R>>(fn, items, chunksize, undefined, Kind.STARMAP, "starmap").get();
   }
 
+  /**
+   * `fn(...args)` for every argument list, in chunks; the handle resolves to
+   * the results in order, or fails with the first error (Python: `starmap_async`).
+   * @throws ProcessError when the pool is not running; TypeError for an item that is not an array;
+   * PicklingError when `fn` or an argument cannot reach a worker
+   */
+  starmapAsync<A extends unknown[], R>(
+    fn: (...args: A) => R,
+    iterable: Iterable<A>,
+    chunksize?: number,
+    opts?: ApplyOptions<Awaited<R>[]>,
+  ): AsyncResult<Awaited<R>[]> {
+    return this.#mapAsync<Awaited<R>>(fn, iterable, chunksize, opts, Kind.STARMAP, "starmapAsync");
+  }
+
   /** Like `starmap`, blocking the calling thread. */
   starmapSync<A extends unknown[], R>(fn: (...args: A) => R, iterable: Iterable<A>, chunksize?: number): Awaited<R>[] {
     return this.#mapAsync<Awaited<R>>(fn, iterable, chunksize, undefined, Kind.STARMAP, "starmapSync").getSync();
@@ -1036,7 +1055,7 @@ function checkArgLists(items: unknown[], what: string): void {
 function checkApplyOptions(opts: ApplyOptions<never> | undefined): void {
   if (opts === undefined) return;
   const { timeout, signal, callback, errorCallback } = opts;
-  checkTimeout(timeout, "task");
+  checkTimeout(timeout, "Pool task");
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw new TypeError("signal must be an AbortSignal");
   if (callback !== undefined && typeof callback !== "function") throw new TypeError("callback must be a function");
   if (errorCallback !== undefined && typeof errorCallback !== "function") {

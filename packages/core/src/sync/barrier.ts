@@ -13,9 +13,9 @@ import { BrokenBarrierError } from "../errors.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
 import { futexWait, futexWake } from "../native/futex.ts";
 import { allocate, attach, type Block, type BlockHandle } from "../shared/arena.ts";
+import { checkTimeout } from "../timeout.ts";
 import { pollUntil } from "./_poll.ts";
 import { Lock } from "./lock.ts";
-import { checkTimeout } from "./sem-lock.ts";
 
 const Slot = { STATE: 0, COUNT: 1, GEN: 2 } as const;
 const WORDS = 3;
@@ -64,7 +64,7 @@ export class Barrier {
   /**
    * @param parties how many must call `wait` to complete a round (>= 1)
    * @param action run once per round by the last party to arrive; on spawn and worker an exported function
-   * @param timeout default timeout of `wait`, in ms
+   * @param timeout default timeout of `wait`, in ms (negative: do not wait, as in Python)
    * @throws RangeError for bad `parties` or `timeout`; TypeError for a bad `action`
    */
   constructor(parties: number | BarrierState, action?: BarrierAction, timeout?: number) {
@@ -81,12 +81,12 @@ export class Barrier {
       if (action !== undefined && action !== null && typeof action !== "function") {
         throw new TypeError(`Barrier action must be a function, got ${typeof action}`);
       }
-      checkTimeout(timeout, "Barrier");
+      const ms = checkTimeout(timeout, "Barrier");
       this.#block = allocate(WORDS * 4, { reusable: true });
       this.#lock = new Lock();
       this.#parties = parties;
       this.#action = action ?? undefined;
-      this.#timeout = timeout;
+      this.#timeout = ms;
     }
     this.#words = this.#block.int32(WORDS);
   }
@@ -108,8 +108,7 @@ export class Barrier {
   }
 
   #deadline(timeout: number | undefined): number | undefined {
-    const t = timeout ?? this.#timeout;
-    checkTimeout(t, "Barrier.wait");
+    const t = timeout === undefined ? this.#timeout : checkTimeout(timeout, "Barrier.wait");
     return t === undefined ? undefined : performance.now() + t;
   }
 

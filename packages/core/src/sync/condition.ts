@@ -18,11 +18,12 @@ import { futexWait, futexWake } from "../native/futex.ts";
 import { threadAlive } from "../native/liveness.ts";
 import { threadId } from "../native/thread.ts";
 import { allocate, attach, type Block, type BlockHandle } from "../shared/arena.ts";
+import { checkTimeout } from "../timeout.ts";
 import { pollUntil } from "./_poll.ts";
 import type { Held } from "./held.ts";
 import type { Lock } from "./lock.ts";
 import { RLock } from "./rlock.ts";
-import { type AcquireOptions, checkTimeout, heldByCaller } from "./sem-lock.ts";
+import { type AcquireOptions, heldByCaller } from "./sem-lock.ts";
 
 /** Named word offsets of the header, then of each slot (relative to the slot's first word). */
 const Head = { NEXT_SEQ: 0, WAITING: 1 } as const;
@@ -175,12 +176,12 @@ export class Condition {
    * @throws RangeError when the caller does not hold the lock
    */
   waitSync(timeout?: number): boolean {
-    checkTimeout(timeout, "Condition.wait");
+    const ms = checkTimeout(timeout, "Condition.wait");
     this.#checkHeld("wait");
     const slot = this.#claim();
     const at = this.#at(slot);
     const address = this.#block.address((at + Waiter.STATE) * 4);
-    const deadline = timeout === undefined ? undefined : performance.now() + timeout;
+    const deadline = ms === undefined ? undefined : performance.now() + ms;
     const depth = this.#releaseAll();
     try {
       // notify sets STATE to NOTIFIED before waking: a notify between the
@@ -198,7 +199,7 @@ export class Condition {
 
   /** Async form of `waitSync`: never blocks the event loop. */
   async wait(timeout?: number): Promise<boolean> {
-    checkTimeout(timeout, "Condition.wait");
+    const ms = checkTimeout(timeout, "Condition.wait");
     this.#checkHeld("wait");
     const slot = this.#claim();
     const at = this.#at(slot);
@@ -210,7 +211,7 @@ export class Condition {
         address: this.#block.address((at + Waiter.STATE) * 4),
         read: () => Atomics.load(w, at + Waiter.STATE),
       };
-      await pollUntil(() => Atomics.load(w, at + Waiter.STATE) !== State.WAITING, timeout, word);
+      await pollUntil(() => Atomics.load(w, at + Waiter.STATE) !== State.WAITING, ms, word);
     } finally {
       if (forkedSince(pid)) await forever;
       await this.#lock.acquire();
@@ -224,8 +225,8 @@ export class Condition {
    * @returns the last value of the predicate (falsy only when the timeout passed)
    */
   waitForSync<T>(predicate: () => T, timeout?: number): T {
-    checkTimeout(timeout, "Condition.waitFor");
-    const deadline = timeout === undefined ? undefined : performance.now() + timeout;
+    const ms = checkTimeout(timeout, "Condition.waitFor");
+    const deadline = ms === undefined ? undefined : performance.now() + ms;
     let result = predicate();
     while (!result) {
       const left = deadline === undefined ? undefined : deadline - performance.now();
@@ -238,8 +239,8 @@ export class Condition {
 
   /** Async form of `waitForSync`; the predicate may return a promise. */
   async waitFor<T>(predicate: () => T | Promise<T>, timeout?: number): Promise<T> {
-    checkTimeout(timeout, "Condition.waitFor");
-    const deadline = timeout === undefined ? undefined : performance.now() + timeout;
+    const ms = checkTimeout(timeout, "Condition.waitFor");
+    const deadline = ms === undefined ? undefined : performance.now() + ms;
     let result = await predicate();
     while (!result) {
       const left = deadline === undefined ? undefined : deadline - performance.now();

@@ -2,8 +2,8 @@
 import { registerReducer } from "../codec/reducers.ts";
 import { futexWait, futexWake } from "../native/futex.ts";
 import { allocate, attach, type Block, type BlockHandle } from "../shared/arena.ts";
+import { checkTimeout } from "../timeout.ts";
 import { pollUntil } from "./_poll.ts";
-import { checkTimeout } from "./sem-lock.ts";
 
 /** Named word offsets: FLAG is 1 while set (the futex word); WAITERS counts threads asleep on it. */
 const Slot = { FLAG: 0, WAITERS: 1 } as const;
@@ -62,9 +62,9 @@ export class Event {
    * @returns the flag at the end: false only when the timeout passed
    */
   waitSync(timeout?: number): boolean {
-    checkTimeout(timeout, "Event.wait");
+    const ms = checkTimeout(timeout, "Event.wait");
     if (this.isSet()) return true;
-    const deadline = timeout === undefined ? undefined : performance.now() + timeout;
+    const deadline = ms === undefined ? undefined : performance.now() + ms;
     const w = this.#words;
     for (;;) {
       const left = deadline === undefined ? undefined : deadline - performance.now();
@@ -78,9 +78,9 @@ export class Event {
 
   /** Waits without blocking the event loop; resolves to the flag (false: timed out). */
   wait(timeout?: number): Promise<boolean> {
-    checkTimeout(timeout, "Event.wait");
+    const ms = checkTimeout(timeout, "Event.wait");
     if (this.isSet()) return Promise.resolve(true);
-    return this.#waitAsync(timeout);
+    return this.#waitAsync(ms);
   }
 
   async #waitAsync(timeout: number | undefined): Promise<boolean> {

@@ -8,7 +8,7 @@ export interface Held extends Disposable {
 
 /** Wraps an acquired lock in a guard, or throws `TimeoutError` when it was not acquired. */
 export function held(lock: { release(): void }, acquired: boolean, timeout?: number): Held {
-  if (!acquired) throw new TimeoutError(`Lock not acquired within ${timeout ?? 0} ms`);
+  if (!acquired) throw new TimeoutError(`Lock not acquired within ${Math.max(0, timeout ?? 0)} ms`);
   let holding = true;
   const release = () => {
     if (holding) {

@@ -5,6 +5,7 @@
  */
 import { registerReducer } from "../codec/reducers.ts";
 import { threadId } from "../native/thread.ts";
+import { checkTimeout } from "../timeout.ts";
 import { type Held, held } from "./held.ts";
 import { type AcquireOptions, SemLock, type SemLockState, Slot } from "./sem-lock.ts";
 
@@ -41,11 +42,13 @@ export class RLock extends SemLock {
 
   /** Waits without blocking the event loop; re-entry by the owner returns true at once. */
   async acquire(opts?: AcquireOptions): Promise<boolean> {
+    checkTimeout(opts?.timeout, "RLock.acquire"); // a re-entry checks it too
     return this.#reenter() || this.#taken(await this.take(opts));
   }
 
   /** Blocks the calling thread until acquired; re-entry by the owner returns true at once. */
   acquireSync(opts?: AcquireOptions): boolean {
+    checkTimeout(opts?.timeout, "RLock.acquire"); // a re-entry checks it too
     return this.#reenter() || this.#taken(this.takeSync(opts));
   }
 

@@ -25,6 +25,7 @@ import { futexWait, futexWake } from "../native/futex.ts";
 import { threadAlive } from "../native/liveness.ts";
 import { threadId } from "../native/thread.ts";
 import { allocate, attach, type Block, type BlockHandle } from "../shared/arena.ts";
+import { checkTimeout } from "../timeout.ts";
 import { pollUntil } from "./_poll.ts";
 
 /** Named word offsets inside a SemLock block; `HOLDERS` starts the extra holder words. */
@@ -63,13 +64,6 @@ export interface SemLockInit {
   max: number;
   /** Holder words to keep; default: one per initial permit, up to 16. */
   holders?: number;
-}
-
-/** @throws RangeError when `timeout` is not a number of milliseconds >= 0 */
-export function checkTimeout(timeout: number | undefined, what: string): void {
-  if (timeout !== undefined && !(typeof timeout === "number" && timeout >= 0)) {
-    throw new RangeError(`${what} timeout must be a number of milliseconds >= 0, got ${String(timeout)}`);
-  }
 }
 
 /**
@@ -197,10 +191,10 @@ export class SemLock {
 
   /** Blocks the calling thread until a permit is taken or `timeout` ms pass. */
   protected takeSync(opts: AcquireOptions | undefined): boolean {
-    checkTimeout(opts?.timeout, "acquire");
+    const timeout = checkTimeout(opts?.timeout, `${this.constructor.name}.acquire`);
     if (this.tryTake()) return true;
     if (opts?.block === false) return false;
-    const deadline = opts?.timeout === undefined ? undefined : performance.now() + opts.timeout;
+    const deadline = timeout === undefined ? undefined : performance.now() + timeout;
     const w = this.#words;
     for (;;) {
       const left = deadline === undefined ? SLICE_MS : Math.min(SLICE_MS, deadline - performance.now());
@@ -219,7 +213,7 @@ export class SemLock {
 
   /** Waits without blocking the event loop until a permit is taken or `timeout` ms pass. */
   protected async take(opts: AcquireOptions | undefined): Promise<boolean> {
-    checkTimeout(opts?.timeout, "acquire");
+    const timeout = checkTimeout(opts?.timeout, `${this.constructor.name}.acquire`);
     if (this.tryTake()) return true;
     if (opts?.block === false) return false;
     let checked = performance.now();
@@ -235,7 +229,7 @@ export class SemLock {
           checked = now;
           return this.#takeOverDead(opts);
         },
-        opts?.timeout,
+        timeout,
         { address: this.#valueAddress, read: () => Atomics.load(w, Slot.VALUE) },
       );
     } finally {

@@ -12,6 +12,7 @@ import {
   setStartMethod,
 } from "../../src/index.ts";
 import { loadBackend } from "../../src/backend-registry.ts";
+import { timedWait, type WaitCall, type WaitReport } from "../fixtures/edge-targets.ts";
 
 /** Longest any single child may take in a test before it counts as hung. */
 export const CHILD_TIMEOUT = 20_000;
@@ -62,4 +63,20 @@ export async function run(p: Process, timeout = CHILD_TIMEOUT): Promise<Process>
 /** Parses the JSON a child wrote. */
 export function readJson<T = Record<string, unknown>>(path: string): T {
   return JSON.parse(readFileSync(path, "utf8")) as T;
+}
+
+/** Longest a wait that must not wait (a negative timeout) may take, however loaded the machine. */
+export const NO_WAIT_MS = 1000;
+
+/** Makes the wait `call` on `obj` with `timeout` ms in a child of the suite's backend; returns its report. */
+export async function waitInChild(
+  s: Suite,
+  call: WaitCall,
+  obj: unknown,
+  timeout: number | undefined,
+): Promise<WaitReport> {
+  const out = s.file(`wait-${call}`);
+  const p = await run(new s.mp.Process({ target: timedWait, args: [out, call, obj, timeout] }), 10_000);
+  if (p.exitCode !== 0) throw new Error(`The child making ${call} ended with exit code ${p.exitCode}`);
+  return readJson<WaitReport>(out);
 }

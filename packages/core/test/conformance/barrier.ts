@@ -3,7 +3,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { describe, expect, test } from "bun:test";
 import { BrokenBarrierError, PicklingError } from "../../src/index.ts";
 import * as targets from "../fixtures/shared-targets.ts";
-import { CHILD_TIMEOUT, type Suite } from "./_harness.ts";
+import { CHILD_TIMEOUT, NO_WAIT_MS, type Suite, waitInChild } from "./_harness.ts";
 
 async function until(ready: () => boolean, timeout = CHILD_TIMEOUT): Promise<boolean> {
   const deadline = performance.now() + timeout;
@@ -75,6 +75,28 @@ export function barrierTests(s: Suite): void {
       expect(p.exitCode).toBe(5);
       expect(barrier.broken).toBe(true);
       await expect(barrier.wait(10)).rejects.toThrow(BrokenBarrierError);
+    });
+
+    test("Barrier.wait(-1) in a child breaks the barrier at once, as wait(0) does (CPython); the last party passes", async () => {
+      for (const call of ["Barrier.waitSync", "Barrier.wait"] as const) {
+        const barrier = mp.Barrier(2);
+        const r = await waitInChild(s, call, barrier, -1);
+        expect({ call, ...r, ms: 0 }).toEqual({
+          call,
+          error: "BrokenBarrierError: Barrier wait timed out; the barrier is now broken",
+          ms: 0,
+        });
+        expect(r.ms).toBeLessThan(NO_WAIT_MS);
+        expect(barrier.broken).toBe(true);
+      }
+      // A negative default timeout (the constructor's) means the same.
+      const byDefault = mp.Barrier(2, undefined, -1);
+      const r = await waitInChild(s, "Barrier.wait", byDefault, undefined);
+      expect(r.error).toMatch(/^BrokenBarrierError/);
+      // The party that completes a round never waits, whatever its timeout.
+      expect(await waitInChild(s, "Barrier.waitSync", mp.Barrier(1), -1)).toMatchObject({ result: 0 });
+      expect(() => mp.Barrier(2, undefined, Number.NaN)).toThrow(/Barrier timeout .*got NaN/);
+      expect(() => mp.Barrier(2).waitSync(Number.NaN)).toThrow(/Barrier\.wait timeout .*got NaN/);
     });
 
     test.skipIf(s.caps.inheritsMemory)("Barrier with an unexported action cannot be sent to a child", () => {

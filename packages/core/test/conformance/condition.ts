@@ -1,7 +1,7 @@
 /** Conformance: Condition shared with children: notify(n), notifyAll, waitFor, with both lock kinds. */
 import { describe, expect, test } from "bun:test";
 import * as targets from "../fixtures/shared-targets.ts";
-import { CHILD_TIMEOUT, type Suite } from "./_harness.ts";
+import { CHILD_TIMEOUT, NO_WAIT_MS, type Suite, waitInChild } from "./_harness.ts";
 
 /** Polls `ready` until it holds or `timeout` ms pass; returns its last answer. */
 async function until(ready: () => boolean, timeout = CHILD_TIMEOUT): Promise<boolean> {
@@ -96,6 +96,22 @@ export function conditionTests(s: Suite): void {
         expect(Atomics.load(state, 1)).toBe(1);
       });
     }
+
+    test("Condition.wait(-1) and waitFor(-1) in a child do not wait (Python: a negative timeout is 0)", async () => {
+      const cond = mp.Condition();
+      for (const call of ["Condition.waitSync", "Condition.wait", "Condition.waitForSync"] as const) {
+        const r = await waitInChild(s, call, cond, -1);
+        expect({ call, ...r, ms: 0 }).toEqual({ call, result: false, ms: 0 });
+        expect(r.ms).toBeLessThan(NO_WAIT_MS);
+      }
+      cond.acquireSync();
+      try {
+        expect(() => cond.waitSync(Number.NaN)).toThrow(/Condition\.wait timeout .*got NaN/);
+        expect(await cond.waitFor(() => 0, -3)).toBe(0);
+      } finally {
+        cond.release();
+      }
+    });
 
     test("Condition.waitFor in the parent sees a child's notifyAll", async () => {
       const cond = mp.Condition();

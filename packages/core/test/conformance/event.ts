@@ -1,7 +1,7 @@
 /** Conformance: Event shared with children, set and waited for from either side. */
 import { describe, expect, test } from "bun:test";
 import * as targets from "../fixtures/shared-targets.ts";
-import { CHILD_TIMEOUT, run, type Suite } from "./_harness.ts";
+import { CHILD_TIMEOUT, NO_WAIT_MS, run, type Suite, waitInChild } from "./_harness.ts";
 
 export function eventTests(s: Suite): void {
   const { mp } = s;
@@ -39,6 +39,19 @@ export function eventTests(s: Suite): void {
         expect(p.exitCode).toBe(0);
       });
     }
+
+    test("Event.wait(-1) in a child does not wait (Python: a negative timeout is 0); NaN is a RangeError", async () => {
+      const event = mp.Event();
+      for (const call of ["Event.waitSync", "Event.wait"] as const) {
+        const r = await waitInChild(s, call, event, -1);
+        expect({ call, ...r, ms: 0 }).toEqual({ call, result: false, ms: 0 });
+        expect(r.ms).toBeLessThan(NO_WAIT_MS);
+      }
+      event.set();
+      expect(await waitInChild(s, "Event.wait", event, -1)).toMatchObject({ result: true });
+      expect(() => event.waitSync(Number.NaN)).toThrow(/Event\.wait timeout .*got NaN/);
+      expect(() => event.waitSync("5" as unknown as number)).toThrow(/got "5"/);
+    });
 
     test("Event.set() wakes every waiting child at once", async () => {
       const event = mp.Event();

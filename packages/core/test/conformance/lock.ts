@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { allocate } from "../../src/shared/index.ts";
 import * as targets from "../fixtures/targets.ts";
-import { CHILD_TIMEOUT, run, type Suite } from "./_harness.ts";
+import { CHILD_TIMEOUT, NO_WAIT_MS, run, type Suite, waitInChild } from "./_harness.ts";
 
 export function lockTests(s: Suite): void {
   const { mp } = s;
@@ -41,6 +41,25 @@ export function lockTests(s: Suite): void {
         lock.release();
         await p.join(CHILD_TIMEOUT);
         expect(p.exitCode).toBe(0);
+      });
+
+      test(`${kind}.acquire({ timeout: -1 }) in a child does not wait (Python: a negative timeout is 0); NaN is a RangeError`, async () => {
+        const lock = mp[kind]();
+        lock.acquireSync();
+        try {
+          for (const call of ["acquireSync", "acquire"] as const) {
+            const r = await waitInChild(s, call, lock, -1);
+            expect({ call, ...r, ms: 0 }).toEqual({ call, result: false, ms: 0 });
+            expect(r.ms).toBeLessThan(NO_WAIT_MS);
+          }
+          expect(() => lock.acquireSync({ timeout: Number.NaN })).toThrow(/acquire timeout .*got NaN/);
+          // An RLock's owner re-enters; a Lock's hold does not wait either.
+          if (kind === "Lock") expect(() => lock.holdSync({ timeout: -1 })).toThrow(/not acquired within 0 ms/);
+        } finally {
+          lock.release();
+        }
+        expect(lock.acquireSync({ timeout: -5 })).toBe(true);
+        lock.release();
       });
     });
   }

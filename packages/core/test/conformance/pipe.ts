@@ -5,7 +5,7 @@ import * as ct from "../fixtures/channel-targets.ts";
 import * as mark from "../fixtures/import-mark.ts";
 import * as tt from "../fixtures/trust-targets.ts";
 import * as targets from "../fixtures/targets.ts";
-import { CHILD_TIMEOUT, run, type Suite } from "./_harness.ts";
+import { CHILD_TIMEOUT, NO_WAIT_MS, run, type Suite, waitInChild } from "./_harness.ts";
 
 const MARK_MODULE = Bun.resolveSync("../fixtures/import-mark.ts", import.meta.dir);
 
@@ -179,6 +179,26 @@ export function pipeTests(s: Suite): void {
       expect(a.recvSync()).toBe(1);
       a.close();
       b.close();
+    });
+
+    test("Connection.poll(-1) in a child does not wait (Python: poll(-1) is poll(0)); NaN is a RangeError", async () => {
+      const [a, b] = mp.Pipe();
+      try {
+        for (const call of ["Connection.poll", "Connection.pollAsync"] as const) {
+          const r = await waitInChild(s, call, a, -1);
+          expect({ call, ...r, ms: 0 }).toEqual({ call, result: false, ms: 0 });
+          expect(r.ms).toBeLessThan(NO_WAIT_MS);
+        }
+        expect(() => a.poll(Number.NaN)).toThrow(/Connection\.poll timeout .*got NaN/);
+        await expect(a.pollAsync(Number.NaN)).rejects.toThrow(RangeError);
+        b.send("here");
+        expect(a.poll(-1)).toBe(true);
+        expect(await a.pollAsync(-1)).toBe(true);
+        expect(await waitInChild(s, "Connection.poll", a, -1)).toMatchObject({ result: true });
+      } finally {
+        a.close();
+        b.close();
+      }
     });
 
     test("Pipe(false) is one-way [reader, writer]; the wrong direction throws", () => {

@@ -3,7 +3,7 @@ import { readdirSync, readlinkSync } from "node:fs";
 import { describe, expect, test } from "bun:test";
 import { activeChildren, ConfigError, PicklingError, type Pool, ProcessError, TimeoutError } from "../../src/index.ts";
 import * as t from "../fixtures/pool-targets.ts";
-import { CHILD_TIMEOUT, type Suite } from "./_harness.ts";
+import { CHILD_TIMEOUT, NO_WAIT_MS, type Suite } from "./_harness.ts";
 
 /** Runs `body` with a pool that is terminated afterwards whatever happens. */
 async function withPool(pool: Pool, body: (pool: Pool) => Promise<void>): Promise<void> {
@@ -77,6 +77,38 @@ export function poolTests(s: Suite): void {
         expect(await pool.apply(t.squareLater, [4, 5])).toBe(16);
         pool.close();
         await pool.join();
+      });
+    });
+
+    test("starmapAsync returns an AsyncResult of the results in order, with callbacks, a timeout and errors (#18)", async () => {
+      await withPool(mp.Pool(2), async (pool) => {
+        const args = Array.from({ length: 50 }, (_, i): [number, number] => [i, 2 * i]);
+        const seen: unknown[] = [];
+        const r = pool.starmapAsync(t.add, args, 7, { callback: (v) => seen.push(v.length) });
+        expect(r.ready()).toBe(false);
+        expect(await r.get(T)).toEqual(args.map(([a, b]) => a + b));
+        expect(r.successful()).toBe(true);
+        expect(seen).toEqual([50]);
+        // Default chunksize, a generator of argument lists, the Sync form, awaiting the handle.
+        function* pairs(): Generator<[number, number]> {
+          yield [1, 2];
+          yield [3, 4];
+        }
+        expect(pool.starmapAsync(t.add, pairs()).getSync(T)).toEqual([3, 7]);
+        expect(await pool.starmapAsync(t.add, [])).toEqual([]);
+        // The first error fails the whole result, through errorCallback too.
+        const bad = pool.starmapAsync(t.fail, [["boom"]], undefined, {
+          errorCallback: (e) => seen.push((e as Error).message),
+        });
+        await expect(bad.get(T)).rejects.toThrow("boom");
+        expect(seen).toEqual([50, "boom"]);
+        const late = pool.starmapAsync(t.busy, [[60_000, never]], 1, { timeout: 100 });
+        await expect(late.get(T)).rejects.toBeInstanceOf(TimeoutError);
+        expect(() => pool.starmapAsync(t.add, [1, 2] as unknown as [number, number][])).toThrow(
+          /starmapAsync needs an array of arguments per item; item 0 is number/,
+        );
+        expect(() => pool.starmapAsync(t.add, [[1, 2]], 0)).toThrow(RangeError);
+        expect(await pool.apply(t.square, [5])).toBe(25);
       });
     });
 
@@ -297,6 +329,28 @@ export function poolTests(s: Suite): void {
         expect(err).toBeInstanceOf(ProcessError);
         expect((err as Error).message).toContain("exit code 3");
         expect(await pool.apply(t.square, [5])).toBe(25);
+      });
+    });
+
+    test("AsyncResult.get(-1), getSync(-1) and wait(-1) do not wait (Python); a task timeout of -1 fails it at once", async () => {
+      await withPool(mp.Pool(1), async (pool) => {
+        const slow = pool.applyAsync(t.busy, [60_000, never]);
+        const t0 = performance.now();
+        await expect(slow.get(-1)).rejects.toThrow(/not ready within 0 ms/);
+        expect(() => slow.getSync(-1)).toThrow(TimeoutError);
+        await slow.wait(-1);
+        expect(performance.now() - t0).toBeLessThan(NO_WAIT_MS);
+        expect(slow.ready()).toBe(false);
+        await expect(slow.get(Number.NaN)).rejects.toThrow(/AsyncResult\.get timeout .*got NaN/);
+        await expect(slow.wait(Number.NaN)).rejects.toThrow(RangeError);
+        expect(() => pool.applyAsync(t.square, [2], { timeout: Number.NaN })).toThrow(/Pool task timeout .*got NaN/);
+      });
+      await withPool(mp.Pool(1), async (pool) => {
+        const late = pool.applyAsync(t.busy, [60_000, never], { timeout: -1 });
+        const err = await late.get(T).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(TimeoutError);
+        expect((err as Error).message).toMatch(/did not finish within 0 ms/);
+        expect(await pool.apply(t.square, [6])).toBe(36);
       });
     });
 

@@ -2,10 +2,20 @@
 import { describe, expect, test } from "bun:test";
 import { realpathSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { activeChildren, type Lock, PicklingError, ProcessError } from "../../src/index.ts";
+import {
+  activeChildren,
+  ConfigError,
+  getContext,
+  getStartMethod,
+  type Lock,
+  PicklingError,
+  ProcessError,
+  setStartMethod,
+} from "../../src/index.ts";
+import { reportStartMethod, type StartReport } from "../fixtures/edge-targets.ts";
 import * as lean from "../fixtures/lean-targets.ts";
 import * as targets from "../fixtures/targets.ts";
-import { CHILD_TIMEOUT, readJson, run, type Suite } from "./_harness.ts";
+import { CHILD_TIMEOUT, NO_WAIT_MS, readJson, run, type Suite } from "./_harness.ts";
 
 export function processTests(s: Suite): void {
   const { mp } = s;
@@ -169,6 +179,84 @@ export function processTests(s: Suite): void {
       p.kill();
       await p.join(CHILD_TIMEOUT);
       expect(activeChildren()).not.toContain(p);
+    });
+
+    test("Process.join(-1) and joinSync(-1) do not wait (Python: a negative timeout is 0); NaN is a RangeError", async () => {
+      const p = new mp.Process({ target: targets.hang });
+      p.start();
+      try {
+        const t0 = performance.now();
+        await p.join(-1);
+        p.joinSync(-1);
+        p.joinSync(Number.NEGATIVE_INFINITY);
+        expect(performance.now() - t0).toBeLessThan(NO_WAIT_MS);
+        expect(p.exitCode).toBeNull();
+        expect(p.isAlive()).toBe(true);
+        await expect(p.join(Number.NaN)).rejects.toThrow(/Process\.join timeout .*got NaN/);
+        expect(() => p.joinSync("1" as unknown as number)).toThrow(/Process\.join timeout .*got "1"/);
+      } finally {
+        p.kill();
+      }
+      // join(-1) also reaps a child that has ended.
+      const deadline = performance.now() + CHILD_TIMEOUT;
+      while (p.exitCode === null && performance.now() < deadline) {
+        await p.join(-1);
+        await Bun.sleep(5);
+      }
+      expect(p.exitCode).toBe(-9);
+    });
+
+    test("a child's getStartMethod() is the method that started it, and its module-level Process starts grandchildren that way (#18)", async () => {
+      // The parent's default (and the environment a child takes on) name another method.
+      const other = s.backend === "spawn" ? "worker" : "spawn";
+      const env = process.env.MULTIPROC_BACKEND;
+      const out = s.file("start-method");
+      process.env.MULTIPROC_BACKEND = other;
+      setStartMethod(other, { force: true });
+      let p: Awaited<ReturnType<typeof run>>;
+      try {
+        p = await run(new mp.Process({ target: reportStartMethod, args: [out, 1] }));
+      } finally {
+        setStartMethod(s.backend, { force: true });
+        if (env === undefined) delete process.env.MULTIPROC_BACKEND;
+        else process.env.MULTIPROC_BACKEND = env;
+      }
+      expect(p.exitCode).toBe(0);
+      const r = readJson<StartReport>(out);
+      expect({ ...r, pid: 0, grandchild: { ...r.grandchild, pid: 0 } }).toEqual({
+        method: s.backend,
+        contextMethod: s.backend,
+        pid: 0,
+        grandchildExit: 0,
+        grandchild: { method: s.backend, contextMethod: s.backend, pid: 0 },
+        refused: `ConfigError: Start method has already been set to "${s.backend}" (the method that started this process); pass { force: true } to change it to "${other}"`,
+        forced: other,
+      });
+      // A worker grandchild is a thread of the child; the others are processes of their own.
+      if (s.caps.separateProcess) expect(r.grandchild!.pid).not.toBe(r.pid);
+      else expect(r.grandchild!.pid).toBe(r.pid);
+    });
+
+    test("ctx.getContext() is ctx; ctx.setStartMethod() on a bound context throws ProcessError and keeps the default (#18)", () => {
+      const other = s.backend === "spawn" ? "worker" : "spawn";
+      expect(mp.getContext()).toBe(mp);
+      expect(mp.getContext(s.backend)).toBe(mp);
+      expect(mp.getContext(other)).toBe(getContext(other));
+      expect(mp.getContext(other).getContext()).toBe(getContext(other));
+      const before = getStartMethod();
+      expect(() => mp.setStartMethod(other)).toThrow(ProcessError);
+      expect(() => mp.setStartMethod(other, { force: true })).toThrow(
+        `Cannot set the start method of the "${s.backend}" context: it is bound to "${s.backend}"`,
+      );
+      expect(() => mp.setStartMethod(s.backend)).toThrow(ProcessError);
+      expect(getStartMethod()).toBe(before);
+      expect(mp.getStartMethod()).toBe(s.backend);
+      // The default context: itself, and Python's rule for a second setStartMethod.
+      const dflt = getContext();
+      expect(dflt.getContext()).toBe(dflt);
+      dflt.setStartMethod(before);
+      expect(() => dflt.setStartMethod(other)).toThrow(ConfigError);
+      expect(getStartMethod()).toBe(before);
     });
 
     test("Process.joinSync() blocks until the child ends", () => {

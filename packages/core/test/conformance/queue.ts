@@ -9,7 +9,7 @@ import { allocate } from "../../src/shared/index.ts";
 import * as ct from "../fixtures/channel-targets.ts";
 import { openFds } from "../fixtures/os-resources.ts";
 import * as targets from "../fixtures/targets.ts";
-import { CHILD_TIMEOUT, run, type Suite } from "./_harness.ts";
+import { CHILD_TIMEOUT, NO_WAIT_MS, run, type Suite, waitInChild } from "./_harness.ts";
 
 /** Checks that every producer's items arrived complete and in its order. */
 function expectPerProducerOrder(items: [number, number][], producers: number, count: number): void {
@@ -95,6 +95,34 @@ export function queueTests(s: Suite): void {
       await p.join(CHILD_TIMEOUT);
       expect(p.exitCode).toBe(0);
       q.close();
+    });
+
+    test("Queue.get/put and JoinableQueue.join with timeout -1 in a child do not wait (Python); NaN is a RangeError", async () => {
+      const q = mp.JoinableQueue<unknown>(1);
+      try {
+        for (const call of ["Queue.getSync", "Queue.get"] as const) {
+          const r = await waitInChild(s, call, q, -1);
+          expect(r.error).toMatch(/^Empty: /);
+          expect(r.ms).toBeLessThan(NO_WAIT_MS);
+        }
+        q.putSync("full");
+        for (const call of ["Queue.putSync", "Queue.put", "JoinableQueue.joinSync", "JoinableQueue.join"] as const) {
+          const r = await waitInChild(s, call, q, -1);
+          expect({ call, error: r.error?.split(":")[0] }).toEqual({
+            call,
+            error: call.startsWith("Queue") ? "Full" : "TimeoutError",
+          });
+          expect(r.ms).toBeLessThan(NO_WAIT_MS);
+        }
+        expect(q.getSync({ timeout: -1 })).toBe("full");
+        expect(() => q.getSync({ timeout: Number.NaN })).toThrow(/Queue\.get timeout .*got NaN/);
+        await expect(q.put(1, { timeout: Number.NaN })).rejects.toThrow(/Queue\.put timeout .*got NaN/);
+        expect(() => q.joinSync(Number.NaN)).toThrow(/JoinableQueue\.join timeout .*got NaN/);
+        q.taskDone();
+        q.joinSync(-1);
+      } finally {
+        q.close();
+      }
     });
 
     test("Queue(maxsize): a child's put blocks while full and resumes when the parent gets", async () => {

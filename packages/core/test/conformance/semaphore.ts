@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import type { AbandonedLockError, Lock, RLock, Semaphore } from "../../src/index.ts";
 import * as targets from "../fixtures/shared-targets.ts";
-import { CHILD_TIMEOUT, run, type Suite } from "./_harness.ts";
+import { CHILD_TIMEOUT, NO_WAIT_MS, run, type Suite, waitInChild } from "./_harness.ts";
 
 export function semaphoreTests(s: Suite): void {
   const { mp } = s;
@@ -60,6 +60,19 @@ export function semaphoreTests(s: Suite): void {
       expect((await run(new mp.Process({ target: targets.releaseOnce, args: [sem] }))).exitCode).toBe(1);
       expect(() => sem.release()).toThrow(RangeError);
       expect(sem.getValue()).toBe(2);
+    });
+
+    test("Semaphore.acquire({ timeout: -1 }) in a child does not wait (Python: a negative timeout is 0)", async () => {
+      const sem = mp.Semaphore(0);
+      for (const call of ["acquireSync", "acquire"] as const) {
+        const r = await waitInChild(s, call, sem, -1);
+        expect({ call, ...r, ms: 0 }).toEqual({ call, result: false, ms: 0 });
+        expect(r.ms).toBeLessThan(NO_WAIT_MS);
+      }
+      expect(() => sem.acquireSync({ timeout: Number.NaN })).toThrow(/Semaphore\.acquire timeout .*got NaN/);
+      sem.release();
+      expect(await sem.acquire({ timeout: -1 })).toBe(true);
+      expect(sem.getValue()).toBe(0);
     });
   });
 

@@ -2,7 +2,7 @@
  * Wrong calls that must fail `tsc` (issue #17): each `@ts-expect-error` line
  * is an error today, and the typecheck fails if it stops being one. Never run.
  */
-import { type Lock, Pool, Process, getContext } from "../../src/index.ts";
+import { type AsyncResult, type Lock, Pool, Process, getContext } from "../../src/index.ts";
 
 function greet(name: string, lock: Lock): string {
   return `${name} ${String(lock)}`;
@@ -49,6 +49,8 @@ export async function typeChecks(lock: Lock): Promise<void> {
   pool.applySync(add, [1, 2]);
   await pool.map(square, [1, 2]);
   await pool.starmap(add, [[1, 2]]);
+  const sums: AsyncResult<number[]> = pool.starmapAsync(add, [[1, 2]], 1, { callback: (v: number[]) => v });
+  await sums;
   // @ts-expect-error a string argument for a number parameter
   await pool.apply(add, [1, "2"]);
   // @ts-expect-error one argument too few
@@ -77,4 +79,12 @@ export async function typeChecks(lock: Lock): Promise<void> {
   await pool.starmap(add, [[1, "2"]]);
   // @ts-expect-error argument tuples of the wrong length
   pool.starmapSync(add, [[1]]);
+  // @ts-expect-error argument tuples of the wrong shape
+  pool.starmapAsync(add, [[1, "2"]]);
+  // @ts-expect-error argument tuples of the wrong length
+  pool.starmapAsync(add, [[1]]);
+  // @ts-expect-error items that are not argument tuples
+  pool.starmapAsync(add, [1, 2]);
+  // @ts-expect-error a callback that takes the wrong result type
+  pool.starmapAsync(add, [[1, 2]], undefined, { callback: (v: string[]) => v });
 }
