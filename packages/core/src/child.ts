@@ -52,6 +52,14 @@ interface Deferred {
   readonly boot: Bootstrap;
 }
 
+/** The module this child is importing to find its target, while it does (Python's bootstrapping phase). */
+let importing: string | undefined;
+
+/** The module this child is importing to find its target, while it does; else undefined. */
+export function bootstrapping(): string | undefined {
+  return importing;
+}
+
 /** `process.ts`, once something in this realm has loaded it. */
 let processModule: ProcessModule | undefined;
 /** The child whose Process object waits for `process.ts` to load. */
@@ -89,11 +97,22 @@ export async function bootstrapChild(message: unknown): Promise<number> {
   let m: ProcessModule | undefined;
   let proc: Process;
   try {
-    const target = boot.target === null ? undefined : await importExport(boot.target);
-    const cls = boot.cls === null ? undefined : await importExport(boot.cls);
-    // The child's own start: its arguments may name modules it has not loaded yet.
-    const args = loads(boot.args, { imports: true }) as unknown[];
-    const fields = loads(boot.fields, { imports: true }) as Record<string, unknown>;
+    // Importing the program's modules again: one that starts processes at
+    // import would start them from every child, so start() refuses meanwhile.
+    importing = (boot.target ?? boot.cls)?.module ?? "the program's modules";
+    let target: unknown;
+    let cls: unknown;
+    let args: unknown[];
+    let fields: Record<string, unknown>;
+    try {
+      target = boot.target === null ? undefined : await importExport(boot.target);
+      cls = boot.cls === null ? undefined : await importExport(boot.cls);
+      // The child's own start: its arguments may name modules it has not loaded yet.
+      args = loads(boot.args, { imports: true }) as unknown[];
+      fields = loads(boot.fields, { imports: true }) as Record<string, unknown>;
+    } finally {
+      importing = undefined;
+    }
     const opts = {
       target: target as ((...a: unknown[]) => unknown) | undefined,
       args,

@@ -71,13 +71,19 @@ function findAppConfig(start: string): { file: string; config: unknown } | undef
 export function loadAppConfig(cwd = process.cwd()): AppConfig {
   const found = findAppConfig(cwd);
   if (found === undefined || found.config === undefined) return {};
-  const r = appConfigSchemaOf().safeParse(found.config);
+  const config = found.config;
+  if (config === null || typeof config !== "object" || Array.isArray(config)) {
+    const json = JSON.stringify(config);
+    const got = config === null ? "null" : `${Array.isArray(config) ? "an array" : `the ${typeof config}`} ${json}`;
+    throw new ConfigError(`"multiproc" in ${found.file} must be an object such as { "backend": "spawn" }, got ${got}`);
+  }
+  const r = appConfigSchemaOf().safeParse(config);
   if (r.success) return r.data;
   const issue = r.error.issues[0]!;
   const field = ["multiproc", ...issue.path.map(String)].join(".");
   const value = issue.path.reduce<unknown>(
     (v, k) => (v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[k as PropertyKey] : undefined),
-    found.config,
+    config,
   );
   const detail =
     issue.code === "invalid_value" || issue.code === "invalid_type"

@@ -7,13 +7,13 @@ import type { ChildHandle } from "./backend.ts";
 import { loadBackend } from "./backend-registry.ts";
 import { encodeForLaunch } from "./channel/fd-transfer.ts";
 import { dumps } from "./codec/encode.ts";
-import { findExport } from "./codec/exports.ts";
+import { describeFunction, findExport } from "./codec/exports.ts";
 import type { BackendName } from "./config.ts";
 import { PicklingError, ProcessError } from "./errors.ts";
 import { closeFd } from "./native/file.ts";
 import { pidfdOpen, pollReadable } from "./native/pidfd.ts";
 import type { Bootstrap, ExportRef } from "./protocol/index.ts";
-import { processModuleLoaded, runProcess } from "./child.ts";
+import { bootstrapping, processModuleLoaded, runProcess } from "./child.ts";
 import { getStartMethod, inheritStartMethod } from "./start-method.ts";
 import { checkTimeout } from "./timeout.ts";
 
@@ -136,6 +136,12 @@ export class Process<A extends unknown[] = unknown[]> {
     }
     const ctor = this.constructor as typeof Process;
     const backendName = ctor.startMethod ?? getStartMethod();
+    const importing = bootstrapping();
+    if (importing !== undefined) {
+      throw new ProcessError(
+        `Cannot start ${this.#name}: this child is still importing ${importing} to find its target, and that module starts processes as it is imported, so every child would start them again. Put the code that starts processes under \`if (import.meta.main) { ... }\` in the main module (Python: \`if __name__ == "__main__":\`)`,
+      );
+    }
     const backend = loadBackend(backendName);
     reapFinished();
     const inherits = backend.capabilities.inheritsMemory;
@@ -173,9 +179,8 @@ export class Process<A extends unknown[] = unknown[]> {
     if (this.#target !== undefined) {
       target = findExport(this.#target) ?? null;
       if (target === null) {
-        const fn = this.#target.name === "" ? "an anonymous function" : `function "${this.#target.name}"`;
         throw new PicklingError(
-          `Cannot start ${this.#name} on the ${backend} backend: target is ${fn}, which is not exported from any module; export it from its module, or use the fork backend`,
+          `Cannot start ${this.#name} on the ${backend} backend: target is ${describeFunction(this.#target)}, which is not exported from any module; export it from its module, or use the fork backend (it does not re-import the program)`,
           "target",
         );
       }

@@ -3,6 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import {
   allowImports,
+  describeFunction,
   dumps,
   findExport,
   loads,
@@ -263,7 +264,20 @@ describe("dumps() refusals", () => {
     const err = refusal([1, { handler: () => 1 }]);
     expect(err.path).toBe("args[1].handler");
     expect(err.message).toBe(
-      'Cannot send args[1].handler: function "handler" is not exported from any module; export it, or use the fork backend',
+      'Cannot send args[1].handler: function "handler" is not exported from any module; export it from its module',
+    );
+  });
+
+  test("functions are named as written: an arrow under a target key or without a name is <anonymous function>", () => {
+    const opts = { target: () => 1, work: async (x: number) => x };
+    expect(describeFunction(opts.target)).toBe("<anonymous function>");
+    expect(describeFunction(opts.work)).toBe('function "work"');
+    expect(describeFunction(function target() {})).toBe('function "target"');
+    expect(describeFunction({ target() {} }.target)).toBe('function "target"');
+    expect(describeFunction(class Job {})).toBe('class "Job"');
+    expect(describeFunction([() => 0][0])).toBe("<anonymous function>");
+    expect(refusal([[(x: number) => x]]).message).toBe(
+      "Cannot send args[0][0]: <anonymous function> cannot be found by the receiver; give it a name and export it",
     );
   });
 

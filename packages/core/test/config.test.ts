@@ -32,6 +32,16 @@ describe("configuration", () => {
     expect(() => loadAppConfig(appWith({ multiproc: { backnd: "fork" } }))).toThrow(/backnd/);
   });
 
+  test('loadAppConfig() says that "multiproc" must be an object when it is a string, an array or null', () => {
+    expect(() => loadAppConfig(appWith({ multiproc: "fork" }))).toThrow(
+      /"multiproc" in .*package\.json must be an object such as \{ "backend": "spawn" \}, got the string "fork"$/,
+    );
+    expect(() => loadAppConfig(appWith({ multiproc: ["fork"] }))).toThrow(
+      /must be an object .*got an array \["fork"\]/,
+    );
+    expect(() => loadAppConfig(appWith({ multiproc: null }))).toThrow(/must be an object .*got null$/);
+  });
+
   test("MULTIPROC_BACKEND wins over package.json and is validated", () => {
     process.env.MULTIPROC_BACKEND = "worker";
     expect(configuredBackend()).toBe("worker");

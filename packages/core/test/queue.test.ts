@@ -76,7 +76,8 @@ describe("Queue", () => {
       error = e;
     }
     expect(error).toBeInstanceOf(PicklingError);
-    expect((error as PicklingError).path).toBe("obj.bad[0]");
+    expect((error as PicklingError).path).toBe("item.bad[0]");
+    expect((error as PicklingError).message).toStartWith("Cannot send item.bad[0]: ");
     expect(q.qsize()).toBe(0);
     q.close();
   });

@@ -41,7 +41,8 @@ export interface Taken {
  * @throws PicklingError when the item cannot be sent
  */
 export function encodeItem(ring: Ring, obj: unknown): Item {
-  const { bytes, fds } = encodeCarrying(obj, "obj");
+  // "item", as the error names what the caller put: `Cannot send item.handler`.
+  const { bytes, fds } = encodeCarrying(obj, "item");
   if (fds.length >= MAX_FDS) throw new RangeError(`A queue item may hold at most ${MAX_FDS - 1} descriptors`);
   if (bytes.byteLength <= ring.inlineMax) {
     return { payload: bytes, length: bytes.byteLength, info: fds.length, fds, memfd: undefined };

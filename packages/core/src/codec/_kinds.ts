@@ -3,7 +3,7 @@
  * walk, reduce, send by reference, or refuse (with the reason shown to the user).
  */
 
-import { type ExportRef, type Exportable, findExport } from "./exports.ts";
+import { describeFunction, type ExportRef, type Exportable, findExport } from "./exports.ts";
 import { type Reducer, reducerFor, registryVersion } from "./reducers.ts";
 
 /** Carried by structured clone as is, nothing inside to check (Date, typed arrays...). */
@@ -129,12 +129,9 @@ export function kindOf(proto: object): Kind {
 
 /** Why a function cannot travel by reference. */
 export function functionRefusal(fn: Exportable): string {
-  const source = Function.prototype.toString.call(fn);
-  const what = source.startsWith("class") ? "class" : "function";
-  if (fn.name === "") {
-    return `an anonymous ${what} is not exported from any module; export it under a name, or use the fork backend`;
-  }
-  return `${what} "${fn.name}" is not exported from any module; export it, or use the fork backend`;
+  const label = describeFunction(fn);
+  if (label.startsWith("<")) return `${label} cannot be found by the receiver; give it a name and export it`;
+  return `${label} is not exported from any module; export it from its module`;
 }
 
 /** Why a symbol cannot travel. */

@@ -15,6 +15,20 @@ export interface ExportRef {
 /** A function or a class: what can travel by reference. */
 export type Exportable = ((...args: never[]) => unknown) | (abstract new (...args: never[]) => unknown);
 
+/**
+ * How an error names a function or class: `function "work"`, `class "Job"`,
+ * or `<anonymous function>`, also for an arrow whose only name is the
+ * option key it was written under (`{ target: () => ... }` is named "target").
+ */
+export function describeFunction(fn: unknown): string {
+  if (typeof fn !== "function") return typeof fn;
+  const source = Function.prototype.toString.call(fn);
+  const what = source.startsWith("class") ? "class" : "function";
+  const arrow = /^(async\s*)?(\(|[\p{L}_$][\p{L}\p{N}_$]*\s*=>)/u.test(source);
+  if (fn.name === "" || (arrow && fn.name === "target")) return `<anonymous ${what}>`;
+  return `${what} "${fn.name}"`;
+}
+
 const found = new WeakMap<object, ExportRef>();
 // Values searched for in vain, valid while no module has been added to require.cache.
 let misses = new WeakSet<object>();

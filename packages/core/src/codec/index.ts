@@ -9,6 +9,7 @@ export {
   type ExportRef,
   type Exportable,
   allowImports,
+  describeFunction,
   findExport,
   importExport,
   mayImport,

@@ -19,7 +19,7 @@
 import { Queue } from "../channel/queue.ts";
 import type { Item } from "../channel/queue-item.ts";
 import { dumps } from "../codec/encode.ts";
-import { findExport } from "../codec/exports.ts";
+import { describeFunction, findExport } from "../codec/exports.ts";
 import type { BackendName } from "../config.ts";
 import { ConfigError, Empty, PicklingError, ProcessError, TimeoutError } from "../errors.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
@@ -202,7 +202,7 @@ export class Pool {
     const init = this.#initializer;
     if (init !== null && findExport(init) === undefined) {
       throw new PicklingError(
-        `Cannot start a pool on the ${this.#backend} backend: the initializer ${nameOf(init)} is not exported from any module; export it, or use the fork backend`,
+        `Cannot start a pool on the ${this.#backend} backend: the initializer ${describeFunction(init)} is not exported from any module; export it, or use the fork backend`,
         "initializer",
       );
     }
@@ -255,7 +255,7 @@ export class Pool {
       const exported = findExport(fn as TaskFn);
       if (exported !== undefined) return { fn: exported, local: -1 };
       throw new PicklingError(
-        `Cannot run ${nameOf(fn)} in a pool on the ${this.#backend} backend: it is not exported from any module; export it from its module, or use the fork backend`,
+        `Cannot run ${describeFunction(fn)} in a pool on the ${this.#backend} backend: it is not exported from any module; export it from its module, or use the fork backend`,
         "fn",
       );
     }
@@ -676,7 +676,7 @@ export class Pool {
     }
     const list = args ?? [];
     if (!Array.isArray(list)) throw new TypeError(`applyAsync args must be an array, got ${typeof list}`);
-    const job = this.#job(ref, Kind.APPLY, list, 0, opts as ApplyOptions<unknown>, nameOf(fn), (ok, value) =>
+    const job = this.#job(ref, Kind.APPLY, list, 0, opts as ApplyOptions<unknown>, describeFunction(fn), (ok, value) =>
       settleResult(result, ok, value),
     );
     this.#enqueue([job]);
@@ -732,7 +732,7 @@ export class Pool {
     }
     const out = new Array<R>(items.length);
     let left = Math.ceil(items.length / size);
-    const label = nameOf(fn);
+    const label = describeFunction(fn);
     // Numbers cannot fail to encode: each chunk goes out as soon as it is
     // made, so the workers start while the rest is cut. Other items are all
     // encoded first, so that a PicklingError leaves nothing running.
@@ -839,7 +839,7 @@ export class Pool {
     const ref = this.#refOf(fn, what);
     const source = iteratorOf(iterable, what);
     return {
-      [Symbol.asyncIterator]: () => this.#iterate<R>(ref, source, chunksize, ordered, nameOf(fn)),
+      [Symbol.asyncIterator]: () => this.#iterate<R>(ref, source, chunksize, ordered, describeFunction(fn)),
     };
   }
 
@@ -1003,15 +1003,10 @@ function messageOf(job: Job): TaskMessage {
   return [job.id, job.fn, job.kind, job.items];
 }
 
-function nameOf(fn: unknown): string {
-  const name = typeof fn === "function" ? fn.name : "";
-  return name === "" ? "an anonymous function" : `function "${name}"`;
-}
-
 /** A PicklingError's path as the caller wrote it: `args[0].f`, or `iterable[12]`. */
 function renamePath(error: unknown, kind: Kind, firstIndex: number): unknown {
   if (!(error instanceof PicklingError)) return error;
-  const m = /^obj\[3\](?:\[(\d+)\])?/.exec(error.path);
+  const m = /^item\[3\](?:\[(\d+)\])?/.exec(error.path);
   if (m === null) return error;
   const rest = error.path.slice(m[0].length);
   const path =

@@ -36,6 +36,22 @@ export function programTests(s: Suite): void {
       }
     });
 
+    test("a main module without the import.meta.main guard: the child's start() names the guard, nothing runs twice", () => {
+      const r = runProgram("no-guard", [s.backend]);
+      expect(r.exitCode).toBe(0);
+      const out = r.stdout.toString();
+      if (s.caps.inheritsMemory) {
+        expect(out).toBe("child ran\njoined 0\n"); // fork does not import the program again
+        return;
+      }
+      // Python's rule: the child fails in its bootstrapping phase, and says why; no grandchild is started.
+      expect(out).toBe("joined 1\n");
+      const err = r.stderr.toString();
+      expect(err).toContain("ProcessError: Cannot start Process-1");
+      expect(err).toContain("no-guard.ts to find its target");
+      expect(err).toContain("if (import.meta.main)");
+    });
+
     test("at exit, non-daemon children are joined and daemon children terminated", () => {
       const out = s.file("at-exit");
       const r = runProgram("at-exit", [s.backend, out]);
