@@ -11,6 +11,7 @@ import { describeFunction, findExport } from "./codec/exports.ts";
 import type { BackendName } from "./config.ts";
 import { PicklingError, ProcessError } from "./errors.ts";
 import { closeFd } from "./native/file.ts";
+import { sleepSync } from "./native/futex.ts";
 import { pidfdOpen, pollReadable } from "./native/pidfd.ts";
 import type { Bootstrap, ExportRef } from "./protocol/index.ts";
 import { bootstrapping, processModuleLoaded, runProcess } from "./child.ts";
@@ -377,7 +378,8 @@ function watchParent(pid: number): ChildHandle {
     poll: () => (ended() ? 0 : null),
     waitSync: (ms) => {
       if (!sameProcess) return fd === undefined || pollReadable(fd, ms) ? 0 : null;
-      if (ms !== undefined) Bun.sleepSync(ms);
+      // A thread's parent outlives it: only the time passes, and terminate() may end it.
+      if (ms !== undefined) sleepSync(ms);
       return null;
     },
     wait: async (ms) => {

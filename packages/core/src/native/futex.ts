@@ -49,3 +49,16 @@ export function futexWake(address: number, count = 1): number {
   if (r < 0n) fail("futex(FUTEX_WAKE)");
   return Number(r);
 }
+
+/** A word nobody wakes, for `sleepSync`. */
+const nap = new Int32Array(new SharedArrayBuffer(4));
+const napAddress = ptr(nap);
+
+/**
+ * Sleeps `ms` like `Bun.sleepSync`, except that a worker thread's terminate()
+ * ends it (its stop word, see thread-stop.ts) instead of waiting it out.
+ */
+export function sleepSync(ms: number): void {
+  const deadline = performance.now() + ms;
+  for (let left = ms; left > 0; left = deadline - performance.now()) futexWait(napAddress, 0, left);
+}

@@ -13,7 +13,7 @@ export {
   realPid,
   writeByte,
 } from "./fork.ts";
-export { futexWait, futexWake, type WaitResult } from "./futex.ts";
+export { futexWait, futexWake, sleepSync, type WaitResult } from "./futex.ts";
 export { closeFd, type FileStat, fileStat, readAt, readWhole } from "./file.ts";
 export { Errno } from "./libc.ts";
 export { dontForkMappings, markAllForkable } from "./madvise.ts";

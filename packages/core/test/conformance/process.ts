@@ -133,6 +133,19 @@ export function processTests(s: Suite): void {
       expect(p.isAlive()).toBe(false);
     });
 
+    test("terminate() ends a child blocked in a library wait: parentProcess().joinSync(60 s) (#18)", async () => {
+      const ready = mp.Event();
+      const p = new mp.Process({ target: targets.joinParentThenReport, args: [ready, 60_000] });
+      p.start();
+      expect(await ready.wait(CHILD_TIMEOUT)).toBe(true);
+      p.terminate();
+      await p.join(CHILD_TIMEOUT); // far below the child's own 60 s wait
+      const code = p.exitCode;
+      if (code === null) p.kill(); // so a failure does not leave it behind
+      await p.join(CHILD_TIMEOUT);
+      expect(code).toBe(-15);
+    });
+
     test("Process.terminate() gives -15 though the parent listens to SIGTERM (#16), at once and once running", async () => {
       let heard = 0;
       const listener = () => {
