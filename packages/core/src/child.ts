@@ -92,8 +92,9 @@ export function processModuleLoaded(m: ProcessModule): void {
  */
 export async function bootstrapChild(message: unknown): Promise<number> {
   const boot: Bootstrap = parseBootstrap(message);
-  // Before the target's module loads: its top-level code sees it too.
+  // Before the target's module loads: its top-level code sees them too.
   inheritStartMethod(boot.backend);
+  process.argv = boot.argv;
   let m: ProcessModule | undefined;
   let proc: Process;
   try {

@@ -199,6 +199,7 @@ export class Process<A extends unknown[] = unknown[]> {
       parent: { pid: process.pid, name: me.name },
       cls,
       target,
+      argv: [...process.argv],
       args: dumps(this.#args, { path: "args" }),
       fields: dumps(fields, { path: "this" }),
     };

@@ -12,6 +12,7 @@ const good = {
   parent: { pid: 1, name: "MainProcess" },
   cls: null,
   target: { module: "/app/main.ts", name: "work" },
+  argv: ["/usr/bin/bun", "/app/main.ts", "--verbose"],
   args: new Uint8Array(),
   fields: new Uint8Array(),
 };
@@ -48,6 +49,8 @@ describe("protocol: isBootstrap agrees with the zod schema", () => {
     {},
     [0],
     [1, 2],
+    ["a", "b"],
+    ["a", 1],
     new Uint8Array(1),
     { module: "m", name: "n" },
     { module: "", name: "n" },

@@ -34,6 +34,8 @@ export interface Bootstrap {
   cls: ExportRef | null;
   /** The exported target function, or null when there is none. */
   target: ExportRef | null;
+  /** The parent's `process.argv`, which the child's becomes (Python's spawn sets `sys.argv`). */
+  argv: string[];
   /** Codec bytes of the `args` array. */
   args: Uint8Array;
   /** Codec bytes of the subclass instance's own fields (`{}` for the base class). */
@@ -60,6 +62,7 @@ export function bootstrapSchema(): z.ZodType<Bootstrap> {
       parent: z.object({ pid: z.number().int().positive(), name: z.string() }),
       cls: ref.nullable(),
       target: ref.nullable(),
+      argv: z.array(z.string()),
       args: bytes,
       fields: bytes,
     });
@@ -89,6 +92,8 @@ export function isBootstrap(m: unknown): m is Bootstrap {
     typeof m.parent.name === "string" &&
     isRef(m.cls) &&
     isRef(m.target) &&
+    Array.isArray(m.argv) &&
+    m.argv.every((a) => typeof a === "string") &&
     m.args instanceof Uint8Array &&
     m.fields instanceof Uint8Array
   );

@@ -133,6 +133,12 @@ export function processTests(s: Suite): void {
       expect(p.isAlive()).toBe(false);
     });
 
+    test("a child sees the parent's process.argv (Python's spawn sets sys.argv) (#18)", async () => {
+      const out = s.file("argv");
+      expect((await run(new mp.Process({ target: targets.reportArgv, args: [out] }))).exitCode).toBe(0);
+      expect(readJson<string[]>(out)).toEqual(process.argv);
+    });
+
     test("terminate() ends a child blocked in a library wait: parentProcess().joinSync(60 s) (#18)", async () => {
       const ready = mp.Event();
       const p = new mp.Process({ target: targets.joinParentThenReport, args: [ready, 60_000] });
