@@ -40,6 +40,24 @@ export const simpleQueueModule = lazy(
 export const valueModule = lazy(() => require("./shared/value.ts") as typeof import("./shared/value.ts"));
 export const arrayModule = lazy(() => require("./shared/array.ts") as typeof import("./shared/array.ts"));
 export const poolModule = lazy(() => require("./pool/pool.ts") as typeof import("./pool/pool.ts"));
+export const listenerModule = lazy(() => require("./channel/listener.ts") as typeof import("./channel/listener.ts"));
+export const connectionWaitModule = lazy(
+  () => require("./channel/connection-wait.ts") as typeof import("./channel/connection-wait.ts"),
+);
+
+/**
+ * A class whose module loads at its first use: `new`, a static member or
+ * `instanceof` reach the real class, which is loaded then.
+ */
+export function lazyClass<C extends abstract new (...args: never[]) => unknown>(load: () => C): C {
+  const proxy: C = new Proxy(function lazy() {} as unknown as C, {
+    construct: (_, args, newTarget) => Reflect.construct(load(), args, newTarget === proxy ? load() : newTarget),
+    get: (_, key) => Reflect.get(load(), key),
+    has: (_, key) => Reflect.has(load(), key),
+    getPrototypeOf: () => Reflect.getPrototypeOf(load()),
+  });
+  return proxy;
+}
 
 // By wire tag family ("SharedArray" for "SharedArray.Int32Array").
 loadReducersOnDemand({

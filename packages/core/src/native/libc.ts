@@ -63,6 +63,15 @@ const SYMBOLS = signatures({
   sigprocmask: { args: [i32, ptr, ptr], returns: i32 },
   sigtimedwait: { args: [ptr, ptr, ptr], returns: i32 },
   getrandom: { args: [ptr, u64, u32], returns: i64 },
+  // listening and connecting sockets (native/stream-socket.ts)
+  bind: { args: [i32, ptr, u32], returns: i32 },
+  listen: { args: [i32, i32], returns: i32 },
+  accept4: { args: [i32, ptr, ptr, i32], returns: i32 },
+  connect: { args: [i32, ptr, u32], returns: i32 },
+  getsockname: { args: [i32, ptr, ptr], returns: i32 },
+  getpeername: { args: [i32, ptr, ptr], returns: i32 },
+  getaddrinfo: { args: [cstring, cstring, ptr, ptr], returns: i32 },
+  freeaddrinfo: { args: [ptr], returns: FFIType.void },
   execve: { args: [cstring, ptr, ptr], returns: i32 },
   __errno_location: { args: [], returns: ptr },
 });
@@ -116,6 +125,9 @@ export const Errno = {
   EPIPE: 32,
   ECONNRESET: 104,
   EBADF: 9,
+  EINPROGRESS: 115,
+  ECONNREFUSED: 111,
+  EADDRINUSE: 98,
 } as const;
 
 /** Throws a `BackendError` naming the call and errno. */
