@@ -716,8 +716,10 @@ export class Pool {
   ): AsyncResult<R[]> {
     this.#checkRunning();
     checkApplyOptions(opts);
-    const ref = this.#refOf(fn, what);
+    // The input first, as Python's map_async does: when it throws, that error
+    // is the call's and nothing was sent (nor, on fork, a worker replaced).
     const items = materialise(iterable, what);
+    const ref = this.#refOf(fn, what);
     if (kind === Kind.STARMAP) checkArgLists(items, what);
     const size = chunksize ?? defaultChunksize(items.length, this.#size);
     if (chunksize !== undefined) checkChunksize(chunksize, what);
@@ -792,13 +794,19 @@ export class Pool {
   /**
    * `fn` over the items, yielded in input order as they arrive (Python:
    * `imap`). The input is read lazily, a bounded number of chunks ahead of
-   * the consumer, so it may be endless or async.
+   * the consumer, so it may be endless or async. When reading the input
+   * throws, the results of the chunks read before are yielded first, then
+   * that error is thrown; the chunk it broke off is not run (Python's rule).
    */
   imap<T, R>(fn: (item: T) => R, iterable: Iterable<T> | AsyncIterable<T>, chunksize = 1): AsyncIterable<Awaited<R>> {
     return this.#imap(fn, iterable, chunksize, true, "imap");
   }
 
-  /** Like `imap`, yielding results as they finish, in any order (Python: `imap_unordered`). */
+  /**
+   * Like `imap`, yielding results as they finish, in any order (Python:
+   * `imap_unordered`). When reading the input throws, every result of the
+   * chunks read before is yielded first, then that error is thrown.
+   */
   imapUnordered<T, R>(
     fn: (item: T) => R,
     iterable: Iterable<T> | AsyncIterable<T>,
@@ -837,6 +845,8 @@ export class Pool {
     let submitted = 0;
     let yielded = 0;
     let exhausted = false;
+    /** What reading the input threw: thrown once every chunk read before it is yielded. */
+    let failure: { error: unknown } | undefined;
     let wake: (() => void) | undefined;
     const jobs = new Set<Job>();
     const window = Math.max(2, this.#size * IMAP_WINDOW);
@@ -845,7 +855,18 @@ export class Pool {
         while (!exhausted && submitted - yielded < window) {
           const chunk: unknown[] = [];
           while (chunk.length < chunksize) {
-            const next = await source.next();
+            let next: IteratorResult<unknown>;
+            try {
+              next = await source.next();
+            } catch (error) {
+              // Python's rule (#18): the chunks before run and are yielded, then
+              // this error; the chunk it broke off is dropped, as Python's
+              // task generator drops it. The iterator is done: no return().
+              failure = { error };
+              exhausted = true;
+              chunk.length = 0;
+              break;
+            }
             if (next.done) {
               exhausted = true;
               break;
@@ -865,7 +886,10 @@ export class Pool {
           jobs.add(job);
           this.#enqueue([job]);
         }
-        if (exhausted && yielded === submitted) return;
+        if (exhausted && yielded === submitted) {
+          if (failure !== undefined) throw failure.error;
+          return;
+        }
         const outcome = done.get(yielded);
         if (outcome === undefined) {
           await new Promise<void>((resolve) => {

@@ -1,7 +1,16 @@
 /** Conformance: Pool (map, imap, starmap, apply, AsyncResult), crashes, limits and clean ends. */
 import { readdirSync, readlinkSync } from "node:fs";
 import { describe, expect, test } from "bun:test";
-import { activeChildren, ConfigError, PicklingError, type Pool, ProcessError, TimeoutError } from "../../src/index.ts";
+import {
+  activeChildren,
+  ConfigError,
+  type Event,
+  PicklingError,
+  type Pool,
+  ProcessError,
+  type Queue,
+  TimeoutError,
+} from "../../src/index.ts";
 import * as t from "../fixtures/pool-targets.ts";
 import { CHILD_TIMEOUT, type Suite } from "./_harness.ts";
 
@@ -184,6 +193,74 @@ export function poolTests(s: Suite): void {
         }
         expect(got).toEqual([0, 1, 4, 9, 16]);
         expect(await pool.apply(t.square, [12])).toBe(144);
+      });
+    });
+
+    test("imap and imapUnordered, when the input throws, yield the chunks read before it, then throw its error", async () => {
+      await withPool(mp.Pool(2), async (pool) => {
+        const broke = new RangeError("input broke");
+        function* failing() {
+          for (let i = 1; i <= 5; i++) yield i;
+          throw broke;
+        }
+        async function* failingLater() {
+          for (let i = 1; i <= 5; i++) {
+            await Bun.sleep(1);
+            yield i;
+          }
+          throw broke;
+        }
+        /** What `it` yielded, and what it threw. */
+        async function drain(it: AsyncIterable<number>): Promise<[number[], unknown]> {
+          const got: number[] = [];
+          try {
+            for await (const x of it) got.push(x);
+          } catch (error) {
+            return [got, error];
+          }
+          return [got, undefined];
+        }
+        expect(await drain(pool.imap(t.square, failing()))).toEqual([[1, 4, 9, 16, 25], broke]);
+        expect(await drain(pool.imap(t.squareSlowly, failingLater()))).toEqual([[1, 4, 9, 16, 25], broke]);
+        // Per chunk, as Python: the chunk the error broke off (4, 5) is not run.
+        expect(await drain(pool.imap(t.square, failing(), 3))).toEqual([[1, 4, 9], broke]);
+        const [unordered, error] = await drain(pool.imapUnordered(t.squareSlowly, failing()));
+        expect(error).toBe(broke);
+        expect(unordered.sort((a, b) => a - b)).toEqual([1, 4, 9, 16, 25]);
+        const [chunked, again] = await drain(pool.imapUnordered(t.square, failingLater(), 2));
+        expect(again).toBe(broke);
+        expect(chunked.sort((a, b) => a - b)).toEqual([1, 4, 9, 16]);
+        // Nothing left running: the pool goes on, and a close + join finds no work.
+        expect(await pool.apply(t.square, [12])).toBe(144);
+        pool.close();
+        await pool.join();
+      });
+    });
+
+    test("map, mapAsync, mapSync and starmap, when the input throws, fail with its error and run nothing", async () => {
+      await withPool(mp.Pool(2), async (pool) => {
+        const q = mp.Queue<string>();
+        const broke = new RangeError("input broke");
+        function* failing() {
+          yield 1;
+          yield 2;
+          throw broke;
+        }
+        async function* failingArgs(): AsyncGenerator<[Queue<string>, number, Event]> {
+          yield [q, 0, never];
+          await Bun.sleep(1);
+          yield [q, 0, never];
+          throw broke;
+        }
+        expect(await pool.map(t.square, failing()).catch((e: unknown) => e)).toBe(broke);
+        expect(() => pool.mapAsync(t.square, failing())).toThrow(broke);
+        expect(() => pool.mapSync(t.square, failing())).toThrow(broke);
+        expect(await pool.starmap(t.announceThenBusy, failingArgs()).catch((e: unknown) => e)).toBe(broke);
+        expect(await pool.map(t.square, [1, 2, 3])).toEqual([1, 4, 9]);
+        pool.close();
+        await pool.join(); // Runs whatever was queued: nothing of the failed calls was.
+        expect(q.empty()).toBe(true);
+        q.close();
       });
     });
 
