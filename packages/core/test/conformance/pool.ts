@@ -266,7 +266,7 @@ export function poolTests(s: Suite): void {
 
     test("an error in a task rejects it with the child's class, message and stack; the worker lives on", async () => {
       await withPool(mp.Pool(1), async (pool) => {
-        // A fork pool forks new workers for a function it has not run yet: use all three once first.
+        // Each function once first, so that `before` is the worker that runs them all.
         await pool.apply(t.whoAmI);
         await pool.apply(t.fail, ["first"]).catch(() => undefined);
         await pool.map(t.failAt13, [1]);
@@ -284,6 +284,19 @@ export function poolTests(s: Suite): void {
         ).rejects.toThrow("unlucky 13");
         const [after] = await pool.apply(t.whoAmI);
         expect(after).toBe(before);
+      });
+    });
+
+    test("exported functions go by reference: a pool running several keeps its workers", async () => {
+      await withPool(mp.Pool(1), async (pool) => {
+        // On fork too (#18 point 9): only closures and unexported functions need workers forked after them.
+        const first = await pool.apply(t.whoAmI);
+        expect(await pool.apply(t.square, [3])).toBe(9);
+        expect(await pool.starmap(t.add, [[1, 2]])).toEqual([3]);
+        expect(await pool.map(t.identity, ["a", "b"])).toEqual(["a", "b"]);
+        expect(pool.applySync(t.initArgs)).toBeUndefined();
+        expect(await pool.apply(t.whoAmI)).toEqual(first);
+        expect(activeChildren().filter((p) => p.name === first[0])).toHaveLength(1);
       });
     });
 
@@ -523,6 +536,27 @@ export function poolTests(s: Suite): void {
         );
       });
     });
+
+    test.skipIf(exportedOnly)(
+      "fork: a closure, or an export of a module loaded after the workers, gets new workers; other exports do not",
+      async () => {
+        await withPool(mp.Pool(1), async (pool) => {
+          const first = await pool.apply(t.whoAmI);
+          const k = 2;
+          expect(await pool.apply((x: number) => x * k, [4])).toBe(8);
+          const second = await pool.apply(t.whoAmI);
+          expect(second[0]).not.toBe(first[0]);
+          // Loaded only now: the worker's copy of the process has no such module.
+          const late = await import("../fixtures/late-pool-targets.ts");
+          expect(await pool.apply(late.triple, [3])).toBe(9);
+          const third = await pool.apply(t.whoAmI);
+          expect(third[0]).not.toBe(second[0]);
+          expect(await pool.map(late.triple, [1, 2])).toEqual([3, 6]);
+          expect(await pool.apply(t.square, [5])).toBe(25);
+          expect(await pool.apply(t.whoAmI)).toEqual(third);
+        });
+      },
+    );
 
     // Skipped where workers do not copy the parent (spawn, worker): the hazard
     // it guards against exists only on fork (issue #4).
