@@ -25,7 +25,9 @@ export function forkedNames(): ForkedNames {
       // In its top-level await: require() refuses it, here and in the worker.
     }
     if (typeof ns === "object" && ns !== null) {
-      for (const key of Object.keys(ns)) {
+      // Reflect.ownKeys: Object.keys reads each binding, and throws at the first one still in its TDZ.
+      for (const key of Reflect.ownKeys(ns)) {
+        if (typeof key !== "string") continue;
         try {
           (ns as Record<string, unknown>)[key];
           mainExports.add(key);

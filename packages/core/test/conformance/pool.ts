@@ -300,6 +300,13 @@ export function poolTests(s: Suite): void {
       });
     });
 
+    test("exports of the main module go by reference too, also one initialised after the pool started", () => {
+      const program = new URL("../fixtures/programs/pool-main.ts", import.meta.url).pathname;
+      const r = Bun.spawnSync([process.execPath, program, s.backend], { stdout: "pipe", stderr: "pipe", timeout: T });
+      expect(r.stderr.toString()).toBe("");
+      expect(JSON.parse(r.stdout.toString())).toEqual({ squares: [1, 4, 9], same: true, incs: [2, 3] });
+    });
+
     test("AsyncResult: ready, successful, get with a timeout, wait, getSync, callbacks, await", async () => {
       await withPool(mp.Pool(1), async (pool) => {
         const seen: unknown[] = [];
