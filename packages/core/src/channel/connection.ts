@@ -13,6 +13,9 @@ import { closeOwnedFd, ownFd } from "./realm-fds.ts";
 import { writeMessage } from "./framing.ts";
 import { type Message, MessageReader, type Unread } from "./message-reader.ts";
 
+/** Pause of a sync `poll` while part of a message has arrived and the rest has not (ms). */
+const PARTIAL_PAUSE_MS = 1;
+
 /**
  * A Connection dropped without `close()` closes its socket when collected, as
  * Python's does in `__del__`: otherwise the other end would never see the end
@@ -150,16 +153,22 @@ export class Connection {
    * while it waits; use `pollAsync` in async code. A message too big for the
    * read buffer counts as ready once its header is in (so `recvBytes(maxLength)`
    * can still refuse it unread); as in Python, receiving it may then wait for
-   * the rest.
+   * the rest. Like Python's, it takes nothing from the socket (issue #18): a
+   * message this process polled but did not receive stays readable by every
+   * other holder of this end, also after this process exits.
    */
   poll(timeout = 0): boolean {
     const fd = this.#forReading("poll");
     checkTimeout(timeout, "poll");
     const deadline = deadlineOf(timeout);
-    for (;;) {
-      if (this.#reader.fill()) return true;
+    for (let tries = 0; ; tries++) {
+      if (this.#reader.ready()) return true;
       const left = timeLeft(deadline);
-      if (left === 0 || !waitReady(fd, "read", left)) return this.#reader.fill();
+      if (left === 0 || !waitReady(fd, "read", left)) return this.#reader.ready();
+      // Readable, yet no whole message: the rest of one is on its way, and
+      // since nothing was taken the socket stays readable, so pause instead.
+      if (tries < SPIN_TRIES) spinStep();
+      else Bun.sleepSync(Math.min(PARTIAL_PAUSE_MS, left ?? PARTIAL_PAUSE_MS));
     }
   }
 
@@ -167,7 +176,7 @@ export class Connection {
   async pollAsync(timeout = 0): Promise<boolean> {
     this.#forReading("poll");
     checkTimeout(timeout, "poll");
-    return waitUntil(() => this.#fd >= 0 && this.#reader.fill(), deadlineOf(timeout));
+    return waitUntil(() => this.#fd >= 0 && this.#reader.ready(), deadlineOf(timeout));
   }
 
   #nextSync(what: string, limit?: number): Message {
@@ -187,8 +196,10 @@ export class Connection {
       this.#forReading(what); // also when closed while waiting
       const m = this.#reader.next(limit);
       if (m !== undefined) return m;
+      // Waits taking nothing (issue #18): a recv this process leaves pending
+      // when it exits takes no message from the other holders of this end.
       // Another recv of this connection may take the message first: loop.
-      await waitUntil(() => this.#fd < 0 || this.#reader.fill(), Number.POSITIVE_INFINITY);
+      await waitUntil(() => this.#fd < 0 || this.#reader.ready(), Number.POSITIVE_INFINITY);
     }
   }
 
