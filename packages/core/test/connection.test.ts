@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { dumps, loads } from "../src/codec/index.ts";
 import { Connection, EOFError, PicklingError, Pipe, ProcessError, Queue } from "../src/index.ts";
+import { receiveSpinMs } from "../src/channel/_wait.ts";
 import { dupFd } from "../src/native/socket.ts";
 import { concat, frame, header, rawPair, writeRaw } from "./fixtures/raw-frames.ts";
 
@@ -157,6 +158,14 @@ describe("Connection", () => {
     copy.a.send("through the copy");
     expect(recv(b)).toBe("through the copy");
     for (const x of [a, b, copy.a]) x.close();
+  });
+
+  test("receiveSpinMs(): a receive spins longer after a bigger send, so the echo of 64 KiB is not met asleep (#18)", () => {
+    expect(receiveSpinMs(0)).toBe(0); // nothing sent: only SPIN_TRIES
+    expect(receiveSpinMs(16)).toBeGreaterThanOrEqual(0.05);
+    expect(receiveSpinMs(64 << 10)).toBeGreaterThan(receiveSpinMs(1 << 10));
+    expect(receiveSpinMs(64 << 10)).toBeGreaterThanOrEqual(0.08); // about two 64 KiB copies and a margin
+    expect(receiveSpinMs(1 << 30)).toBe(1); // bounded
   });
 
   test("Connection is disposable", () => {

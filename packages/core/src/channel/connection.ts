@@ -7,7 +7,7 @@ import { ProcessError } from "../errors.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
 import { closeFd } from "../native/file.ts";
 import { waitReady } from "../native/poll.ts";
-import { checkTimeout, deadlineOf, SPIN_TRIES, spinStep, timeLeft, waitUntil } from "./_wait.ts";
+import { checkTimeout, deadlineOf, receiveSpinMs, SPIN_TRIES, spinStep, timeLeft, waitUntil } from "./_wait.ts";
 import { decodeCarrying, encodeCarrying, type FdRef, shareFd, takeFd } from "./fd-transfer.ts";
 import { closeOwnedFd, ownFd } from "./realm-fds.ts";
 import { writeMessage } from "./framing.ts";
@@ -53,6 +53,8 @@ export class Connection {
   readonly #readable: boolean;
   readonly #writable: boolean;
   readonly #reader: MessageReader;
+  /** Payload bytes sent since the last receive began (see `receiveSpinMs`). */
+  #sent = 0;
 
   /**
    * Wraps socket descriptor `fd`, which the connection now owns. Use `Pipe()`
@@ -94,6 +96,7 @@ export class Connection {
     const fd = this.#forWriting("send");
     const { bytes, fds } = encodeCarrying(obj, "obj");
     writeMessage(fd, bytes, fds);
+    this.#sent += bytes.byteLength;
   }
 
   /**
@@ -113,6 +116,7 @@ export class Connection {
       throw new RangeError(`sendBytes offset + size (${offset + length}) is past the end of a ${n}-byte buffer`);
     }
     writeMessage(fd, new Uint8Array(buf.buffer, buf.byteOffset + offset, length), []);
+    this.#sent += length;
   }
 
   /**
@@ -181,16 +185,21 @@ export class Connection {
 
   #nextSync(what: string, limit?: number): Message {
     const fd = this.#forReading(what);
+    const sent = this.#sent;
+    this.#sent = 0;
+    let spinUntil = 0;
     for (let tries = 0; ; tries++) {
       const m = this.#reader.next(limit);
       if (m !== undefined) return m;
-      if (tries < SPIN_TRIES) spinStep();
+      if (tries === 0) spinUntil = performance.now() + receiveSpinMs(sent);
+      if (tries < SPIN_TRIES || performance.now() < spinUntil) spinStep();
       else waitReady(fd, "read", undefined);
     }
   }
 
   async #next(what: string, limit?: number): Promise<Message> {
     const pid = process.pid;
+    this.#sent = 0;
     for (;;) {
       if (forkedSince(pid)) await forever;
       this.#forReading(what); // also when closed while waiting
