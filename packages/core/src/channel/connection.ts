@@ -168,7 +168,8 @@ export class Connection {
     for (let tries = 0; ; tries++) {
       if (this.#reader.ready()) return true;
       const left = timeLeft(deadline);
-      if (left === 0 || !waitReady(fd, "read", left)) return this.#reader.ready();
+      if (left === 0) return false;
+      if (!waitReady(fd, "read", left)) return this.#reader.ready();
       // Readable, yet no whole message: the rest of one is on its way, and
       // since nothing was taken the socket stays readable, so pause instead.
       if (tries < SPIN_TRIES) spinStep();
