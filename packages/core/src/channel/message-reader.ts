@@ -28,6 +28,8 @@ import { MAX_FDS, receiveQueued, receiveSome } from "../native/socket.ts";
 import { EXTENDED_HEADER, Field, HEADER, MAX_MESSAGE, OUT_OF_LINE } from "./framing.ts";
 
 const BUFFER = 64 * 1024;
+/** Bytes `ready()` peeks at: a message this small is seen whole without counting the queue. */
+const PEEK = 1024;
 /** Shared by every message without descriptors; never modified. */
 const NO_FDS: number[] = [];
 
@@ -73,8 +75,8 @@ export class MessageReader {
   readonly #fd: number;
   #buf = new Uint8Array(BUFFER);
   #view = new DataView(this.#buf.buffer);
-  /** Where `ready()` peeks at the next header. */
-  readonly #peeked = new Uint8Array(new ArrayBuffer(EXTENDED_HEADER));
+  /** Where `ready()` peeks at the next header, and at the whole of a message of up to PEEK bytes. */
+  readonly #peeked = new Uint8Array(new ArrayBuffer(PEEK));
   readonly #peekedView = new DataView(this.#peeked.buffer);
   #start = 0;
   #end = 0;
@@ -149,7 +151,7 @@ export class MessageReader {
   ready(): boolean {
     if (this.#eof || this.#broken !== undefined || this.#big !== undefined || this.#skip > 0) return this.fill();
     if (this.#end > this.#start) return this.fill();
-    const n = receiveSome(this.#fd, this.#peeked, 0, EXTENDED_HEADER, undefined, true);
+    const n = receiveSome(this.#fd, this.#peeked, 0, PEEK, undefined, true);
     if (n <= 0) return n === 0; // nothing yet, or the end of the stream
     const view = this.#peekedView;
     const size = n >= HEADER && view.getUint8(Field.FLAGS) === OUT_OF_LINE ? EXTENDED_HEADER : HEADER;
