@@ -128,7 +128,13 @@ export class Connection {
     return this.#decode(this.#nextSync("receive"));
   }
 
-  /** Waits for a value without blocking the event loop. @throws EOFError as `recvSync` */
+  /**
+   * Waits for a value without blocking the event loop. While it waits it takes
+   * nothing from the socket (issue #18): a small message is taken once it is
+   * whole, a big one (over 64 KiB) from when its header is in, so a receive
+   * left pending when the process exits loses no message but one it had begun.
+   * @throws EOFError as `recvSync`
+   */
   async recv(): Promise<unknown> {
     return this.#decode(await this.#next("receive"));
   }
