@@ -40,6 +40,8 @@ export interface Bootstrap {
   args: Uint8Array;
   /** Codec bytes of the subclass instance's own fields (`{}` for the base class). */
   fields: Uint8Array;
+  /** Codec bytes of library objects the child takes on before its target loads (see `inherit.ts`); absent when none. */
+  inherit?: Uint8Array;
 }
 
 let schema: z.ZodType<Bootstrap> | undefined;
@@ -65,6 +67,7 @@ export function bootstrapSchema(): z.ZodType<Bootstrap> {
       argv: z.array(z.string()),
       args: bytes,
       fields: bytes,
+      inherit: bytes.optional(),
     });
   }
   return schema;
@@ -95,7 +98,8 @@ export function isBootstrap(m: unknown): m is Bootstrap {
     Array.isArray(m.argv) &&
     m.argv.every((a) => typeof a === "string") &&
     m.args instanceof Uint8Array &&
-    m.fields instanceof Uint8Array
+    m.fields instanceof Uint8Array &&
+    (m.inherit === undefined || m.inherit instanceof Uint8Array)
   );
 }
 
