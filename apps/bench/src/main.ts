@@ -22,6 +22,7 @@ import { type Machine, markdown, svg } from "./report.ts";
 import { runScaling } from "./scaling.ts";
 import { benchShared } from "./shared.ts";
 import { runSharedArray } from "./shared-array.ts";
+import { runSharedMemory } from "./shared-memory.ts";
 
 const quick = Bun.argv.includes("--quick");
 const outAt = Bun.argv.indexOf("--out");
@@ -71,6 +72,8 @@ for (const [i, backend] of getAllStartMethods().entries()) {
 
 phase("shared Array");
 figures.push(...(await runSharedArray(opts)));
+phase("SharedMemory");
+figures.push(...(await runSharedMemory(opts)));
 phase("Pool");
 // Each group of pools in a fresh process (pool-phase.ts says why). A fork
 // worker stuck on its way in (issue #4's residual hang) can stall a pool for

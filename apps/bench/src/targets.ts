@@ -1,5 +1,5 @@
 /** Exported child targets for the benchmarks (spawn and worker children import this module). */
-import type { Connection, Lock } from "@multiproc/core";
+import { type Connection, type Lock, SharedMemory } from "@multiproc/core";
 
 export function noop(): void {}
 
@@ -23,4 +23,12 @@ export function echoBytes(conn: Connection): void {
     if (bytes.length === 0) return;
     conn.sendBytes(bytes);
   }
+}
+
+/** Attaches to segment `name` and fills part `part` of `parts` with `value` (the SharedMemory benchmark). */
+export function fillQuarter(name: string, part: number, parts: number, value: number): void {
+  const shm = new SharedMemory({ name });
+  const chunk = shm.size / parts;
+  shm.buf.fill(value, part * chunk, (part + 1) * chunk);
+  shm.close();
 }

@@ -9,6 +9,7 @@ export const W = {
   pipe1K: "Pipe round trip, 1 KiB bytes object",
   pipe1M: "Pipe round trip, 1 MiB bytes object",
   sharedArray: "Array('d') of 10M doubles, 4 children add 1 to a quarter each (start + update + join)",
+  sharedMemory: "SharedMemory of 64 MiB by name, 4 children attach and fill a quarter each (start + fill + join)",
 } as const;
 
 /** The pause before each start of `W.startJoinApart` (python-suite.py sleeps as long). */

@@ -66,12 +66,15 @@ export function beforeFork(): void {
   }
   // Threads kept by the library for later (the worker backend's spare) go first.
   runBeforeFork();
-  // About 20 µs: cheap next to a fork, and Workers come and go.
+  // About 20 µs: cheap next to a fork, and Workers come and go. Only whether
+  // there are any is used: the count may include, for a moment, helper threads
+  // a Worker just started (see `workerThreadCount`), so the warning names none
+  // (as Python's "is multi-threaded" does not).
   workerThreads = native.workerThreadCount();
   if (workerThreads > 0 && !threadsWarned) {
     threadsWarned = true;
     warn(
-      `forking while ${workerThreads} Worker thread(s) run in this process (Workers, worker-backend children, thread pools). ` +
+      "forking while Worker threads run in this process (Workers, worker-backend children, thread pools). " +
         "A fork child can hang on a runtime lock such a thread held at that moment (as in Python, fork in a " +
         "multi-threaded process is unsafe): one stuck before it starts is forked again, one stuck later is " +
         "killed (exitCode -9; a Pool fails that task). Fork before starting Workers, or use the spawn backend. " +

@@ -465,7 +465,9 @@ describe("[fork] hazards", () => {
   test("forking while a Worker thread runs works, and warns once that a child could hang", () => {
     const r = forksBeside("worker");
     expect(r.stdout).toBe("[0,1,2,3,4]");
-    expect(r.stderr.match(/multiproc: warning: forking while 1 Worker thread\(s\) run/g)?.length).toBe(1);
+    // Once, and naming no count: threads named "Worker" include, for a moment,
+    // the helper threads a Worker starts, so one Worker was sometimes seen as 2 (#18 point 11).
+    expect(r.stderr.match(/multiproc: warning: forking while Worker threads run/g)?.length).toBe(1);
   });
 
   test("the library's own waker thread (async waits) is no reason to warn: it parks during fork", () => {

@@ -21,6 +21,9 @@
  *
  * The descriptors of the start message belong to the worker from RUNNING on;
  * the parent closes them if its thread ended before (failed, or dismissed).
+ * The worker lists them in OWNED_FDS before it stores RUNNING: a terminate()
+ * may end it before its bootstrap (which first imports the target's module)
+ * has given them to their Queues and Connections.
  *
  * OWNED_FDS: the worker lists there the descriptors its Connections and
  * Queues own (core's `mirrorOwnedFds`): a worker ended by terminate() cannot

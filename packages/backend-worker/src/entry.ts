@@ -75,8 +75,7 @@ async function run({ control, arena }: PrepareMessage): Promise<void> {
     Atomics.store(control, Word.STATE, State.FAILED);
     process.exit(1);
   }
-  const { addressOf, adoptEnvironment, bootstrapChild, closeFd, closeOwnedFds, futexWake, installStopWord, loads } =
-    core;
+  const { addressOf, adoptEnvironment, bootstrapChild, closeOwnedFds, futexWake, installStopWord, loads } = core;
   const { mirrorOwnedFds, mirrorOwnedMappings, openThreadPidfd, reportUncaught, setInheritedFds } = core;
   ownedFdsCloser = closeOwnedFds;
   // Before anything owns a descriptor: the parent closes what is listed if terminate() ends us.
@@ -90,17 +89,18 @@ async function run({ control, arena }: PrepareMessage): Promise<void> {
   installStopWord(control, { stop: Word.STOP, waiting: Word.WAITING }, stop);
 
   const { bootstrap, fds, env } = await startMessage;
-  // The descriptors are ours from here on; the parent may now terminate() us.
+  // The descriptors are ours from RUNNING on, and the parent may then
+  // terminate() us at any point, before the bootstrap took them: so they are
+  // listed in OWNED_FDS first, where the parent finds them once we are gone.
+  // (Until RUNNING the parent closes them itself, and never terminates us.)
+  setInheritedFds(fds);
   Atomics.store(control, Word.STATE, State.RUNNING);
   futexWake(addressOf(control, Word.STATE), ALL);
   // A stop that came before we were running is seen here: the parent does not
-  // terminate() a worker that has not taken its start message yet.
-  if (Atomics.load(control, Word.STOP) !== 0) {
-    for (const fd of fds) closeFd(fd);
-    stop();
-  }
+  // terminate() a worker that has not taken its start message yet. stop()
+  // closes the descriptors with the rest this realm owns.
+  if (Atomics.load(control, Word.STOP) !== 0) stop();
   adoptEnvironment(env);
-  setInheritedFds(fds);
   const message = loads(bootstrap);
   // An error that escapes run() (thrown from a timer, a promise nobody awaits)
   // ends the child with 1 and its stack, as it ends a process; left to the

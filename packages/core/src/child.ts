@@ -98,6 +98,8 @@ export async function bootstrapChild(message: unknown): Promise<number> {
   let m: ProcessModule | undefined;
   let proc: Process;
   try {
+    // The parent's resources every child shares (its shared memory tracker): rebuilding them takes them on.
+    if (boot.inherit !== undefined) loads(boot.inherit);
     // Importing the program's modules again: one that starts processes at
     // import would start them from every child, so start() refuses meanwhile.
     importing = (boot.target ?? boot.cls)?.module ?? "the program's modules";

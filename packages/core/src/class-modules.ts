@@ -45,19 +45,52 @@ export const connectionWaitModule = lazy(
   () => require("./channel/connection-wait.ts") as typeof import("./channel/connection-wait.ts"),
 );
 
+export const sharedMemoryModule = lazy(
+  () => require("./shared-memory/shared-memory.ts") as typeof import("./shared-memory/shared-memory.ts"),
+);
+export const shareableListModule = lazy(
+  () => require("./shared-memory/shareable-list.ts") as typeof import("./shared-memory/shareable-list.ts"),
+);
+export const sharedMemoryManagerModule = lazy(
+  () =>
+    require("./shared-memory/shared-memory-manager.ts") as typeof import("./shared-memory/shared-memory-manager.ts"),
+);
+export const trackerModule = lazy(
+  () => require("./shared-memory/tracker.ts") as typeof import("./shared-memory/tracker.ts"),
+);
+
 /**
- * A class whose module loads at its first use: `new`, a static member or
- * `instanceof` reach the real class, which is loaded then.
+ * A stand-in for a class whose module loads at its first use: `new`, a
+ * static member, `instanceof`, or a subclass's `extends` (which reads
+ * `prototype`). The public classes that users construct themselves
+ * (`new SharedMemory(...)`) are exported as these.
  */
-export function lazyClass<C extends abstract new (...args: never[]) => unknown>(load: () => C): C {
-  const proxy: C = new Proxy(function lazy() {} as unknown as C, {
-    construct: (_, args, newTarget) => Reflect.construct(load(), args, newTarget === proxy ? load() : newTarget),
-    get: (_, key) => Reflect.get(load(), key),
-    has: (_, key) => Reflect.has(load(), key),
-    getPrototypeOf: () => Reflect.getPrototypeOf(load()),
+export function lazyClass<C extends abstract new (...args: never[]) => object>(load: () => C): C {
+  // A plain function: constructible, and its own properties are all writable or configurable, so any may be forwarded.
+  // (A declaration: an arrow function, which a linter might prefer, is not constructible.)
+  function stand(): void {}
+  const proxy: C = new Proxy(stand as unknown as C, {
+    construct: (_target, args, newTarget) =>
+      Reflect.construct(
+        load() as unknown as new (
+          ...a: unknown[]
+        ) => object,
+        args,
+        newTarget === proxy ? load() : newTarget,
+      ),
+    get: (_target, key) =>
+      key === Symbol.hasInstance ? (v: unknown) => v instanceof load() : Reflect.get(load(), key),
+    has: (_target, key) => Reflect.has(load(), key),
   });
   return proxy;
 }
+
+/** `SharedMemory`, loaded at first use. */
+export const SharedMemoryClass = lazyClass(() => sharedMemoryModule().SharedMemory);
+/** `ShareableList`, loaded at first use. */
+export const ShareableListClass = lazyClass(() => shareableListModule().ShareableList);
+/** `SharedMemoryManager`, loaded at first use. */
+export const SharedMemoryManagerClass = lazyClass(() => sharedMemoryManagerModule().SharedMemoryManager);
 
 // By wire tag family ("SharedArray" for "SharedArray.Int32Array").
 loadReducersOnDemand({
@@ -75,4 +108,7 @@ loadReducersOnDemand({
   Value: valueModule,
   RawValue: valueModule,
   SharedArray: arrayModule,
+  SharedMemory: sharedMemoryModule,
+  ShareableList: shareableListModule,
+  ShmTracker: trackerModule,
 });

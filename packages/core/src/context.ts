@@ -16,7 +16,10 @@ import {
   poolModule,
   queueModule,
   rlockModule,
+  SharedMemoryClass,
+  SharedMemoryManagerClass,
   semaphoreModule,
+  ShareableListClass,
   simpleQueueModule,
   valueModule,
 } from "./class-modules.ts";
@@ -27,6 +30,7 @@ import { getStartMethod, setStartMethod } from "./start-method.ts";
 import type { Connection, JoinableQueue, Queue, SimpleQueue } from "./channel/index.ts";
 import type { Pool, PoolOptions } from "./pool/index.ts";
 import type { RawArray, RawValue, SharedArray, Value } from "./shared/index.ts";
+import type { ShareableList, SharedMemory, SharedMemoryManager } from "./shared-memory/index.ts";
 import type {
   Barrier,
   BarrierAction,
@@ -86,6 +90,12 @@ export interface Context {
    * @throws ConfigError naming a bad option
    */
   Pool(processes?: number | PoolOptions): Pool;
+  /** The SharedMemory class: `new mp.SharedMemory({ create: true, size })` (Python: `shared_memory.SharedMemory`). */
+  readonly SharedMemory: typeof SharedMemory;
+  /** The ShareableList class: `new mp.ShareableList(items)` (Python: `shared_memory.ShareableList`). */
+  readonly ShareableList: typeof ShareableList;
+  /** The SharedMemoryManager class (Python: `managers.SharedMemoryManager`). */
+  readonly SharedMemoryManager: typeof SharedMemoryManager;
   /** The context of backend `name`; with no name, this context itself (Python: `ctx.get_context()`). */
   getContext(name?: BackendName): Context;
   /** This context's backend; for the default context, the default start method. */
@@ -150,6 +160,10 @@ function makeContext(name: BackendName | undefined): Context {
       const { inheritsMemory } = loadBackend(backend).capabilities;
       return new Pool(getContext(backend).Process, backend, inheritsMemory, opts);
     },
+    // Not bound to a backend: a segment is the same on every one.
+    SharedMemory: SharedMemoryClass,
+    ShareableList: ShareableListClass,
+    SharedMemoryManager: SharedMemoryManagerClass,
     // Python: `ctx.get_context()` is `ctx` itself.
     getContext: (method?: BackendName) => (method === undefined ? ctx : getContext(method)),
     getStartMethod: () => name ?? getStartMethod(),

@@ -70,6 +70,22 @@ export class BackendError extends MultiprocError {
   }
 }
 
+/**
+ * A named shared memory segment could not be opened or made. `code` names
+ * the errno as Node's file errors do: "ENOENT" (no segment of that name;
+ * Python: `FileNotFoundError`), "EEXIST" (the name is taken; Python:
+ * `FileExistsError`), "EACCES"...; `segment` is the name.
+ */
+export class SharedMemoryError extends BackendError {
+  readonly code: string;
+  readonly segment: string;
+  constructor(message: string, options?: MultiprocErrorOptions & { errno?: number; code?: string; segment?: string }) {
+    super(message, options);
+    this.code = options?.code ?? "";
+    this.segment = options?.segment ?? "";
+  }
+}
+
 /** Invalid configuration: an unknown backend, a bad option (Python raises `ValueError`). */
 export class ConfigError extends MultiprocError {}
 
@@ -91,6 +107,7 @@ export const errorClasses = {
   ProcessError,
   PicklingError,
   BackendError,
+  SharedMemoryError,
   ConfigError,
   AuthenticationError,
 } as const;

@@ -30,6 +30,7 @@ export {
   AbandonedLockError,
   AuthenticationError,
   BackendError,
+  SharedMemoryError,
   BrokenBarrierError,
   ConfigError,
   Empty,
@@ -84,6 +85,13 @@ export type {
   TypedArrayOf,
 } from "./shared/index.ts";
 
+import type {
+  ShareableList as ShareableListClass,
+  SharedMemory as SharedMemoryClass,
+  SharedMemoryManager as SharedMemoryManagerClass,
+} from "./shared-memory/index.ts";
+export type { ShareableListOptions, ShareableValue, SharedMemoryOptions } from "./shared-memory/index.ts";
+
 const defaultContext = getContext();
 
 /** A new Lock (Python: `multiprocessing.Lock()`). */
@@ -136,6 +144,15 @@ export type SimpleQueue<T = unknown> = SimpleQueueClass<T>;
 /** A new pool of worker processes (Python: `multiprocessing.Pool(processes)`). */
 export const Pool = defaultContext.Pool;
 export type Pool = PoolClass;
+/** A named shared memory segment (Python: `multiprocessing.shared_memory.SharedMemory`); its module loads at first use. */
+export const SharedMemory = defaultContext.SharedMemory;
+export type SharedMemory = SharedMemoryClass;
+/** A fixed-length list in shared memory, Python's layout (Python: `shared_memory.ShareableList`). */
+export const ShareableList = defaultContext.ShareableList;
+export type ShareableList = ShareableListClass;
+/** Makes segments and unlinks them at shutdown or the program's end (Python: `managers.SharedMemoryManager`). */
+export const SharedMemoryManager = defaultContext.SharedMemoryManager;
+export type SharedMemoryManager = SharedMemoryManagerClass;
 
 /**
  * A socket that accepts connections from other programs, on a unix socket

@@ -10,6 +10,7 @@ import { dumps } from "./codec/encode.ts";
 import { describeFunction, findExport } from "./codec/exports.ts";
 import type { BackendName } from "./config.ts";
 import { PicklingError, ProcessError } from "./errors.ts";
+import { inheritedObjects } from "./inherit.ts";
 import { closeFd } from "./native/file.ts";
 import { sleepSync } from "./native/futex.ts";
 import { pidfdOpen, pollReadable } from "./native/pidfd.ts";
@@ -201,7 +202,9 @@ export class Process<A extends unknown[] = unknown[]> {
     const fields: Record<string, unknown> = {};
     if (!isBase) for (const key of Object.keys(this)) fields[key] = (this as Record<string, unknown>)[key];
     const me = currentProcess();
+    const inherited = inheritedObjects();
     return {
+      ...(inherited.length > 0 && { inherit: dumps(inherited, { path: "inherit" }) }),
       type: "bootstrap",
       version: 1,
       backend,

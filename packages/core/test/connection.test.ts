@@ -1,7 +1,10 @@
 /** Connection and Pipe within one process: framing, big messages, descriptors, misuse. */
 import { describe, expect, test } from "bun:test";
 import { dumps, loads } from "../src/codec/index.ts";
-import { type Connection, EOFError, PicklingError, Pipe, ProcessError, Queue } from "../src/index.ts";
+import { Connection, EOFError, PicklingError, Pipe, ProcessError, Queue } from "../src/index.ts";
+import { receiveSpinMs } from "../src/channel/_wait.ts";
+import { dupFd } from "../src/native/socket.ts";
+import { concat, frame, header, rawPair, writeRaw } from "./fixtures/raw-frames.ts";
 
 /** Receives with a bound: a bug fails the test instead of hanging it. */
 function recv(conn: Connection): unknown {
@@ -65,22 +68,54 @@ describe("Connection", () => {
     got.queue.close();
   });
 
-  test("a Connection sent with messages already buffered hands them over", () => {
-    const [a, b] = Pipe();
+  test("a Connection sent in the middle of a message hands over what it read of it", async () => {
+    const pair = rawPair();
     const [carrier, receiver] = Pipe();
-    a.send(1);
-    a.send(2);
-    a.sendBytes(new Uint8Array(100_000).fill(9)); // more than the reader buffer: read in part
-    expect(b.poll(1000)).toBe(true); // reads ahead into b's buffer
-    carrier.send(b);
-    b.close();
-    a.send(3);
-    const b2 = recv(receiver) as Connection;
-    expect(recv(b2)).toBe(1);
-    expect(recv(b2)).toBe(2);
-    expect(b2.recvBytesSync()).toEqual(new Uint8Array(100_000).fill(9));
-    expect(recv(b2)).toBe(3);
-    for (const x of [a, b2, carrier, receiver]) x.close();
+    const payload = new Uint8Array(100_000).map((_, i) => i % 251);
+    writeRaw(pair.peer, concat(header({ length: payload.byteLength }), payload.subarray(0, 30_000)));
+    // More than the read buffer: recv takes the header and what arrived, then waits for the rest.
+    const pending = pair.conn.recvBytes();
+    carrier.send(pair.conn);
+    pair.conn.close();
+    await expect(pending).rejects.toBeInstanceOf(ProcessError);
+    writeRaw(pair.peer, concat(payload.subarray(30_000), frame(new Uint8Array([5]))));
+    const moved = recv(receiver) as Connection;
+    expect(moved.recvBytesSync()).toEqual(payload);
+    expect(moved.recvBytesSync()).toEqual(new Uint8Array([5]));
+    for (const x of [moved, carrier, receiver]) x.close();
+    pair.closePeer();
+  });
+
+  test("Connection.poll() takes nothing: another descriptor of the same socket reads the message (#18)", async () => {
+    const [a, b] = Pipe();
+    a.send({ polled: 1 });
+    a.sendBytes(new Uint8Array(3 << 20).fill(6)); // out of line
+    expect(b.poll(0)).toBe(true);
+    expect(await b.pollAsync(0)).toBe(true);
+    const other = new Connection(dupFd(b.fileno()));
+    expect(recv(other)).toEqual({ polled: 1 });
+    expect(b.poll(0)).toBe(true);
+    expect(other.recvBytesSync()).toEqual(new Uint8Array(3 << 20).fill(6));
+    expect(b.poll(0)).toBe(false);
+    for (const x of [a, b, other]) x.close();
+  });
+
+  test("Connection.poll() is false while part of a small message is in, true once it is whole or the writer closed", () => {
+    const pair = rawPair();
+    const message = frame(new Uint8Array(1000).fill(3));
+    writeRaw(pair.peer, message.subarray(0, 5));
+    expect(pair.conn.poll(0)).toBe(false); // part of the header
+    writeRaw(pair.peer, message.subarray(5, 600));
+    expect(pair.conn.poll(20)).toBe(false); // the header and part of the payload
+    writeRaw(pair.peer, message.subarray(600));
+    expect(pair.conn.poll(0)).toBe(true);
+    expect(pair.conn.recvBytesSync()).toEqual(new Uint8Array(1000).fill(3));
+    writeRaw(pair.peer, message.subarray(0, 600));
+    expect(pair.conn.poll(0)).toBe(false);
+    pair.closePeer();
+    expect(pair.conn.poll(0)).toBe(true); // the receive says the message was cut
+    expect(() => pair.conn.recvBytesSync()).toThrow(EOFError);
+    pair.close();
   });
 
   test("Connection.send() throws PicklingError naming the path; nothing is sent", () => {
@@ -123,6 +158,14 @@ describe("Connection", () => {
     copy.a.send("through the copy");
     expect(recv(b)).toBe("through the copy");
     for (const x of [a, b, copy.a]) x.close();
+  });
+
+  test("receiveSpinMs(): a receive spins longer after a bigger send, so the echo of 64 KiB is not met asleep (#18)", () => {
+    expect(receiveSpinMs(0)).toBe(0); // nothing sent: only SPIN_TRIES
+    expect(receiveSpinMs(16)).toBeGreaterThanOrEqual(0.05);
+    expect(receiveSpinMs(64 << 10)).toBeGreaterThan(receiveSpinMs(1 << 10));
+    expect(receiveSpinMs(64 << 10)).toBeGreaterThanOrEqual(0.08); // about two 64 KiB copies and a margin
+    expect(receiveSpinMs(1 << 30)).toBe(1); // bounded
   });
 
   test("Connection is disposable", () => {

@@ -6,13 +6,13 @@
  */
 import { expect, test } from "bun:test";
 
-test("importing @multiproc/core loads no class module; making a Lock loads the Lock's alone", () => {
+test("importing @multiproc/core loads no class module (SharedMemory, ShareableList, SharedMemoryManager included); making a Lock loads the Lock's alone", () => {
   const program = new URL("./fixtures/report-loaded.ts", import.meta.url).pathname;
   const r = Bun.spawnSync([process.execPath, program], { stdout: "pipe", stderr: "pipe", timeout: 20_000 });
   expect(r.stderr.toString()).toBe("");
   const { atImport, afterLock } = JSON.parse(r.stdout.toString()) as { atImport: string[]; afterLock: string[] };
   const classModules =
-    /^(sync\/(lock|rlock|semaphore|condition|event|barrier)|channel\/(queue|pipe|simple-queue|joinable-queue)|shared\/(value|array)|pool\/pool)\.ts$/;
+    /^(sync\/(lock|rlock|semaphore|condition|event|barrier)|channel\/(queue|pipe|simple-queue|joinable-queue)|shared\/(value|array)|shared-memory\/(shared-memory|shareable-list|shared-memory-manager|tracker)|pool\/pool)\.ts$/;
   expect(atImport.filter((file) => classModules.test(file))).toEqual([]);
   expect(afterLock.filter((file) => classModules.test(file))).toEqual(["sync/lock.ts"]);
 });

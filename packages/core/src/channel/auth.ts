@@ -17,7 +17,7 @@ const FAILURE = new TextEncoder().encode("#FAILURE#");
 const NONCE_BYTES = 40;
 /** Longest handshake message read (Python: 256). */
 const MAX_LENGTH = 256;
-/** How long one step of the handshake may wait for the peer (ms): a silent peer must not hold the other side. */
+/** How long the whole handshake may take by default (ms): a silent peer must not hold the other side for ever. */
 export const HANDSHAKE_TIMEOUT_MS = 20_000;
 
 /** An auth key as bytes. @throws TypeError for anything but a string or bytes */
@@ -41,11 +41,9 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
   return a.byteLength === b.byteLength && timingSafeEqual(a, b);
 }
 
-/** Reads one handshake message within the time limit. */
-function receive(conn: Connection, step: string): Uint8Array {
-  if (!conn.poll(HANDSHAKE_TIMEOUT_MS)) {
-    throw new AuthenticationError(`The peer did not answer the auth key ${step} within ${HANDSHAKE_TIMEOUT_MS} ms`);
-  }
+/** Reads one handshake message before `deadline` (performance.now() ms). */
+function receive(conn: Connection, step: string, deadline: number): Uint8Array {
+  if (!conn.poll(Math.max(0, deadline - performance.now()))) throw silent(step);
   try {
     return conn.recvBytesSync(MAX_LENGTH);
   } catch (err) {
@@ -55,11 +53,15 @@ function receive(conn: Connection, step: string): Uint8Array {
   }
 }
 
-async function receiveAsync(conn: Connection, step: string): Promise<Uint8Array> {
-  if (!(await conn.pollAsync(HANDSHAKE_TIMEOUT_MS))) {
-    throw new AuthenticationError(`The peer did not answer the auth key ${step} within ${HANDSHAKE_TIMEOUT_MS} ms`);
-  }
-  return receive(conn, step);
+async function receiveAsync(conn: Connection, step: string, deadline: number): Promise<Uint8Array> {
+  if (!(await conn.pollAsync(Math.max(0, deadline - performance.now())))) throw silent(step);
+  return receive(conn, step, deadline);
+}
+
+function silent(step: string): AuthenticationError {
+  return new AuthenticationError(
+    `The peer did not send the auth key ${step} in time: it has no auth key, or is not a multiproc peer`,
+  );
 }
 
 /** The challenger's side, as steps: send a challenge, check the answer, say welcome or failure. */
@@ -93,34 +95,56 @@ function* answer(conn: Connection, key: Uint8Array): Generator<string, void, Uin
   if (!same(verdict, WELCOME)) throw new AuthenticationError("The peer rejected our auth key: the keys differ");
 }
 
-function runSync(conn: Connection, steps: Generator<string, void, Uint8Array>): void {
-  for (let step = steps.next(undefined as never); !step.done; ) step = steps.next(receive(conn, step.value));
+function runSync(conn: Connection, steps: Generator<string, void, Uint8Array>, deadline: number): void {
+  for (let step = steps.next(undefined as never); !step.done; ) {
+    step = steps.next(receive(conn, step.value, deadline));
+  }
 }
 
-async function runAsync(conn: Connection, steps: Generator<string, void, Uint8Array>): Promise<void> {
-  for (let step = steps.next(undefined as never); !step.done; ) step = steps.next(await receiveAsync(conn, step.value));
+async function runAsync(conn: Connection, steps: Generator<string, void, Uint8Array>, deadline: number): Promise<void> {
+  for (let step = steps.next(undefined as never); !step.done; ) {
+    step = steps.next(await receiveAsync(conn, step.value, deadline));
+  }
 }
 
-/** The listener's side: challenge the client, then answer its challenge. @throws AuthenticationError */
-export function authenticateClientSync(conn: Connection, key: Uint8Array): void {
-  runSync(conn, challenge(conn, key));
-  runSync(conn, answer(conn, key));
+/**
+ * The listener's side: challenge the client, then answer its challenge,
+ * within `timeout` ms in all. @throws AuthenticationError
+ */
+export function authenticateClientSync(conn: Connection, key: Uint8Array, timeout = HANDSHAKE_TIMEOUT_MS): void {
+  const deadline = performance.now() + timeout;
+  runSync(conn, challenge(conn, key), deadline);
+  runSync(conn, answer(conn, key), deadline);
 }
 
 /** Async form of `authenticateClientSync`. */
-export async function authenticateClient(conn: Connection, key: Uint8Array): Promise<void> {
-  await runAsync(conn, challenge(conn, key));
-  await runAsync(conn, answer(conn, key));
+export async function authenticateClient(
+  conn: Connection,
+  key: Uint8Array,
+  timeout = HANDSHAKE_TIMEOUT_MS,
+): Promise<void> {
+  const deadline = performance.now() + timeout;
+  await runAsync(conn, challenge(conn, key), deadline);
+  await runAsync(conn, answer(conn, key), deadline);
 }
 
-/** The client's side: answer the listener's challenge, then challenge it. @throws AuthenticationError */
-export function authenticateListenerSync(conn: Connection, key: Uint8Array): void {
-  runSync(conn, answer(conn, key));
-  runSync(conn, challenge(conn, key));
+/**
+ * The client's side: answer the listener's challenge, then challenge it,
+ * within `timeout` ms in all. @throws AuthenticationError
+ */
+export function authenticateListenerSync(conn: Connection, key: Uint8Array, timeout = HANDSHAKE_TIMEOUT_MS): void {
+  const deadline = performance.now() + timeout;
+  runSync(conn, answer(conn, key), deadline);
+  runSync(conn, challenge(conn, key), deadline);
 }
 
 /** Async form of `authenticateListenerSync`. */
-export async function authenticateListener(conn: Connection, key: Uint8Array): Promise<void> {
-  await runAsync(conn, answer(conn, key));
-  await runAsync(conn, challenge(conn, key));
+export async function authenticateListener(
+  conn: Connection,
+  key: Uint8Array,
+  timeout = HANDSHAKE_TIMEOUT_MS,
+): Promise<void> {
+  const deadline = performance.now() + timeout;
+  await runAsync(conn, answer(conn, key), deadline);
+  await runAsync(conn, challenge(conn, key), deadline);
 }

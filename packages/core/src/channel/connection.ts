@@ -8,11 +8,14 @@ import { forever, forkedSince } from "../inherited-wait.ts";
 import { closeFd } from "../native/file.ts";
 import { waitReady } from "../native/poll.ts";
 import { checkTimeout } from "../timeout.ts";
-import { deadlineOf, SPIN_TRIES, spinStep, timeLeft, waitUntil } from "./_wait.ts";
+import { deadlineOf, receiveSpinMs, SPIN_TRIES, spinStep, timeLeft, waitUntil } from "./_wait.ts";
 import { decodeCarrying, encodeCarrying, type FdRef, shareFd, takeFd } from "./fd-transfer.ts";
 import { closeOwnedFd, ownFd } from "./realm-fds.ts";
 import { writeMessage } from "./framing.ts";
 import { type Message, MessageReader, type Unread } from "./message-reader.ts";
+
+/** Pause of a sync `poll` while part of a message has arrived and the rest has not (ms). */
+const PARTIAL_PAUSE_MS = 1;
 
 /**
  * A Connection dropped without `close()` closes its socket when collected, as
@@ -55,6 +58,8 @@ export class Connection {
   readonly #reader: MessageReader;
   /** A TCP socket: values that hold descriptors or shared memory are refused, large messages stream. */
   readonly #inet: boolean;
+  /** Payload bytes sent since the last receive began (see `receiveSpinMs`). */
+  #sent = 0;
 
   /**
    * Wraps socket descriptor `fd`, which the connection now owns. Use `Pipe()`,
@@ -97,6 +102,7 @@ export class Connection {
     const fd = this.#forWriting("send");
     const { bytes, fds } = encodeCarrying(obj, "obj", this.#inet);
     writeMessage(fd, bytes, fds, this.#inet);
+    this.#sent += bytes.byteLength;
   }
 
   /**
@@ -116,6 +122,7 @@ export class Connection {
       throw new RangeError(`sendBytes offset + size (${offset + length}) is past the end of a ${n}-byte buffer`);
     }
     writeMessage(fd, new Uint8Array(buf.buffer, buf.byteOffset + offset, length), [], this.#inet);
+    this.#sent += length;
   }
 
   /**
@@ -127,7 +134,13 @@ export class Connection {
     return this.#decode(this.#nextSync("receive"));
   }
 
-  /** Waits for a value without blocking the event loop. @throws EOFError as `recvSync` */
+  /**
+   * Waits for a value without blocking the event loop. While it waits it takes
+   * nothing from the socket (issue #18): a small message is taken once it is
+   * whole, a big one (over 64 KiB) from when its header is in, so a receive
+   * left pending when the process exits loses no message but one it had begun.
+   * @throws EOFError as `recvSync`
+   */
   async recv(): Promise<unknown> {
     return this.#decode(await this.#next("receive"));
   }
@@ -156,15 +169,22 @@ export class Connection {
    * while it waits; use `pollAsync` in async code. A message too big for the
    * read buffer counts as ready once its header is in (so `recvBytes(maxLength)`
    * can still refuse it unread); as in Python, receiving it may then wait for
-   * the rest.
+   * the rest. Like Python's, it takes nothing from the socket (issue #18): a
+   * message this process polled but did not receive stays readable by every
+   * other holder of this end, also after this process exits.
    */
   poll(timeout = 0): boolean {
     const fd = this.#forReading("poll");
     const deadline = deadlineOf(checkTimeout(timeout, "Connection.poll"));
-    for (;;) {
-      if (this.#reader.fill()) return true;
+    for (let tries = 0; ; tries++) {
+      if (this.#reader.ready()) return true;
       const left = timeLeft(deadline);
-      if (left === 0 || !waitReady(fd, "read", left)) return this.#reader.fill();
+      if (left === 0) return false;
+      if (!waitReady(fd, "read", left)) return this.#reader.ready();
+      // Readable, yet no whole message: the rest of one is on its way, and
+      // since nothing was taken the socket stays readable, so pause instead.
+      if (tries < SPIN_TRIES) spinStep();
+      else Bun.sleepSync(Math.min(PARTIAL_PAUSE_MS, left ?? PARTIAL_PAUSE_MS));
     }
   }
 
@@ -172,28 +192,35 @@ export class Connection {
   async pollAsync(timeout = 0): Promise<boolean> {
     this.#forReading("poll");
     const deadline = deadlineOf(checkTimeout(timeout, "Connection.poll"));
-    return waitUntil(() => this.#fd >= 0 && this.#reader.fill(), deadline);
+    return waitUntil(() => this.#fd >= 0 && this.#reader.ready(), deadline);
   }
 
   #nextSync(what: string, limit?: number): Message {
     const fd = this.#forReading(what);
+    const sent = this.#sent;
+    this.#sent = 0;
+    let spinUntil = 0;
     for (let tries = 0; ; tries++) {
       const m = this.#reader.next(limit);
       if (m !== undefined) return m;
-      if (tries < SPIN_TRIES) spinStep();
+      if (tries === 0) spinUntil = performance.now() + receiveSpinMs(sent);
+      if (tries < SPIN_TRIES || performance.now() < spinUntil) spinStep();
       else waitReady(fd, "read", undefined);
     }
   }
 
   async #next(what: string, limit?: number): Promise<Message> {
     const pid = process.pid;
+    this.#sent = 0;
     for (;;) {
       if (forkedSince(pid)) await forever;
       this.#forReading(what); // also when closed while waiting
       const m = this.#reader.next(limit);
       if (m !== undefined) return m;
+      // Waits taking nothing (issue #18): a recv this process leaves pending
+      // when it exits takes no message from the other holders of this end.
       // Another recv of this connection may take the message first: loop.
-      await waitUntil(() => this.#fd < 0 || this.#reader.fill(), Number.POSITIVE_INFINITY);
+      await waitUntil(() => this.#fd < 0 || this.#reader.ready(), Number.POSITIVE_INFINITY);
     }
   }
 

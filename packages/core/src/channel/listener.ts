@@ -52,7 +52,7 @@ export interface ListenerOptions {
 export interface ClientOptions {
   /** The listener's key: both sides prove they know it before any message is read. */
   authkey?: string | Uint8Array;
-  /** Longest wait for the connection to be made (ms; default 20 000). */
+  /** Longest wait for the connection to be made and, with an auth key, the handshake done (ms; default 20 000). */
   timeout?: number;
 }
 
@@ -119,9 +119,12 @@ export class Listener {
       this.#fd = ownFd(listenOn(wanted, backlog));
     } catch (err) {
       if (err instanceof BackendError && err.errno === Errno.EADDRINUSE) {
-        throw Object.assign(new BackendError(`Cannot listen on ${describeAddress(wanted)}: the address is in use`, {
-          errno: err.errno,
-        }), { code: "EADDRINUSE" });
+        throw Object.assign(
+          new BackendError(`Cannot listen on ${describeAddress(wanted)}: the address is in use`, {
+            errno: err.errno,
+          }),
+          { code: "EADDRINUSE" },
+        );
       }
       throw err;
     }
@@ -229,11 +232,7 @@ export class Listener {
 function connectFailed(address: SocketAddress, e: number): never {
   const code = e === Errno.ENOENT ? "ENOENT" : e === Errno.ECONNREFUSED ? "ECONNREFUSED" : undefined;
   const why =
-    e === Errno.ENOENT
-      ? "no such socket file"
-      : e === Errno.ECONNREFUSED
-        ? "nothing listens there"
-        : `errno ${e}`;
+    e === Errno.ENOENT ? "no such socket file" : e === Errno.ECONNREFUSED ? "nothing listens there" : `errno ${e}`;
   throw Object.assign(new BackendError(`Cannot connect to ${describeAddress(address)}: ${why}`, { errno: e }), {
     code,
   });
@@ -277,7 +276,8 @@ export function ClientSync(address: Address, opts?: ClientOptions): Connection {
   const deadline = deadlineOf(timeout);
   let fd = startConnect(to);
   while (fd === undefined) {
-    if (timeLeft(deadline) === 0) throw new TimeoutError(`Cannot connect to ${describeAddress(to)} within ${timeout} ms`);
+    if (timeLeft(deadline) === 0)
+      throw new TimeoutError(`Cannot connect to ${describeAddress(to)} within ${timeout} ms`);
     Bun.sleepSync(1);
     fd = startConnect(to);
   }
@@ -288,7 +288,7 @@ export function ClientSync(address: Address, opts?: ClientOptions): Connection {
   const conn = finishConnect(fd, to);
   if (key !== undefined) {
     try {
-      authenticateListenerSync(conn, key);
+      authenticateListenerSync(conn, key, timeLeft(deadline) ?? timeout);
     } catch (err) {
       conn.close();
       throw err;
@@ -315,7 +315,7 @@ export async function Client(address: Address, opts?: ClientOptions): Promise<Co
   const conn = finishConnect(fd, to);
   if (key !== undefined) {
     try {
-      await authenticateListener(conn, key);
+      await authenticateListener(conn, key, timeLeft(deadline) ?? timeout);
     } catch (err) {
       conn.close();
       throw err;

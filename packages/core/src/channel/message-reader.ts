@@ -3,10 +3,15 @@
  * incremental reader that never blocks. Each `next()` reads what the socket
  * has and returns a whole message once one is there.
  *
- * Small messages are read many at a time into one buffer; a message too big
- * for it is read straight into its own array (and its out-of-line part, if
- * any, from its memfd). Every header field is checked when the header is
- * parsed, before anything is allocated or read on its word (issue #16).
+ * A read never takes bytes past the end of the message being received (issue
+ * #18): first the header, then the payload, into one buffer; a message too
+ * big for it straight into its own array (and its out-of-line part, if any,
+ * from its memfd). Other processes may hold the same socket, and what this one
+ * has not received must stay readable for them when it exits: so `ready()`
+ * (poll, and an async receive waiting for a message) only peeks at the next
+ * header and counts the queued bytes until a receive takes the message. Every
+ * header field is checked when the header is parsed, before anything is
+ * allocated or read on its word (issue #16).
  *
  * Descriptors are kept in arrival order, each batch with the stream range of
  * the read that brought it. The kernel hands over a message's descriptors
@@ -18,10 +23,13 @@
  */
 import { EOFError } from "../errors.ts";
 import { closeFd, fileStat, readAt } from "../native/file.ts";
-import { MAX_FDS, receiveSome } from "../native/socket.ts";
+import { peerDone } from "../native/poll.ts";
+import { MAX_FDS, receiveQueued, receiveSome } from "../native/socket.ts";
 import { EXTENDED_HEADER, Field, HEADER, MAX_MESSAGE, OUT_OF_LINE } from "./framing.ts";
 
 const BUFFER = 64 * 1024;
+/** Bytes `ready()` peeks at: a message this small is seen whole without counting the queue. */
+const PEEK = 1024;
 /** Shared by every message without descriptors; never modified. */
 const NO_FDS: number[] = [];
 
@@ -67,6 +75,9 @@ export class MessageReader {
   readonly #fd: number;
   #buf = new Uint8Array(BUFFER);
   #view = new DataView(this.#buf.buffer);
+  /** Where `ready()` peeks at the next header, and at the whole of a message of up to PEEK bytes. */
+  readonly #peeked = new Uint8Array(new ArrayBuffer(PEEK));
+  readonly #peekedView = new DataView(this.#peeked.buffer);
   #start = 0;
   #end = 0;
   /** Received descriptors not yet given to a message. */
@@ -130,6 +141,34 @@ export class MessageReader {
   }
 
   /**
+   * Whether `fill()` would find a message to take, taking nothing from the
+   * socket between messages (see the file header): it peeks at the next
+   * header, and for a small message counts the bytes queued. A big message is
+   * ready once its header is in (#16); a malformed header is ready (the receive
+   * says what is wrong). A message a receive has started to take is read on,
+   * as `fill()` does: its bytes are gone from the socket already.
+   */
+  ready(): boolean {
+    if (this.#eof || this.#broken !== undefined || this.#big !== undefined || this.#skip > 0) return this.fill();
+    if (this.#end > this.#start) return this.fill();
+    const n = receiveSome(this.#fd, this.#peeked, 0, PEEK, undefined, true);
+    if (n <= 0) return n === 0; // nothing yet, or the end of the stream
+    const view = this.#peekedView;
+    const size = n >= HEADER && view.getUint8(Field.FLAGS) === OUT_OF_LINE ? EXTENDED_HEADER : HEADER;
+    if (n < size) {
+      // The rest of the header is on its way, unless the peek stopped at a
+      // packet with descriptors (only a hostile writer splits a header so):
+      // then read the stream, as a receive would.
+      if (receiveQueued(this.#fd) > n) return this.fill();
+      return peerDone(this.#fd); // a cut header: the receive says so
+    }
+    if (!fieldsKeepRules(view, 0)) return true;
+    const whole = HEADER + view.getUint32(Field.LENGTH, true);
+    if (size === EXTENDED_HEADER || whole > this.#buf.byteLength) return true;
+    return n >= whole || receiveQueued(this.#fd) >= whole || peerDone(this.#fd);
+  }
+
+  /**
    * Reads what the socket has, without blocking, until a message can be taken:
    * a whole small one, the header of a big one (the caller reads or refuses
    * it), the whole of a big one being read, the end of the stream, or a bad
@@ -173,10 +212,18 @@ export class MessageReader {
     return n;
   }
 
-  /** Reads into the buffer behind the buffered data. */
+  /**
+   * Reads into the buffer behind the buffered data: the rest of the header,
+   * or once it is parsed the rest of the message, and never more (issue #18).
+   */
   #receiveBuffered(): number {
-    this.#ensureRoom(EXTENDED_HEADER);
-    const n = this.#receive(this.#buf, this.#end, this.#buf.byteLength - this.#end);
+    const have = this.#end - this.#start;
+    let want: number;
+    if (this.#length >= 0) want = this.#size + this.#streamed - have;
+    else if (have >= HEADER && this.#buf[this.#start + Field.FLAGS] === OUT_OF_LINE) want = EXTENDED_HEADER - have;
+    else want = HEADER - have;
+    this.#ensureRoom(want);
+    const n = this.#receive(this.#buf, this.#end, want);
     if (n > 0) this.#end += n;
     return n;
   }
@@ -195,19 +242,13 @@ export class MessageReader {
     const flags = view.getUint8(at + Field.FLAGS);
     const outOfLine = flags === OUT_OF_LINE;
     if (outOfLine && have < EXTENDED_HEADER) return false;
-    const length = view.getUint32(at + Field.LENGTH, true);
-    const count = view.getUint16(at + Field.FDS, true);
-    const streamed = outOfLine ? view.getUint32(at + Field.STREAMED, true) : length;
-    if (
-      flags > OUT_OF_LINE ||
-      view.getUint8(at + Field.RESERVED) !== 0 ||
-      length > MAX_MESSAGE ||
-      count > MAX_FDS ||
-      (outOfLine && (streamed > length || count === 0 || view.getUint32(at + Field.RESERVED_EXTENDED, true) !== 0))
-    ) {
+    if (!fieldsKeepRules(view, at)) {
       this.#break(badField(view, at));
       return false;
     }
+    const length = view.getUint32(at + Field.LENGTH, true);
+    const count = view.getUint16(at + Field.FDS, true);
+    const streamed = outOfLine ? view.getUint32(at + Field.STREAMED, true) : length;
     if (count > 0 || this.#batches.length > 0) {
       const wrong = this.#claim(count, this.#received - have);
       if (wrong !== undefined) {
@@ -390,6 +431,23 @@ export class MessageReader {
     this.#fds = [];
     this.#batches = [];
   }
+}
+
+/**
+ * Whether the whole header at `at` keeps the rules of `framing.ts`, all but
+ * the one about descriptors (which needs them): flags, zero bytes, length,
+ * fds, and for OUT_OF_LINE streamed and fds >= 1.
+ */
+function fieldsKeepRules(view: DataView, at: number): boolean {
+  const flags = view.getUint8(at + Field.FLAGS);
+  const length = view.getUint32(at + Field.LENGTH, true);
+  const count = view.getUint16(at + Field.FDS, true);
+  if (flags > OUT_OF_LINE || view.getUint8(at + Field.RESERVED) !== 0 || length > MAX_MESSAGE || count > MAX_FDS) {
+    return false;
+  }
+  if (flags !== OUT_OF_LINE) return true;
+  const streamed = view.getUint32(at + Field.STREAMED, true);
+  return streamed <= length && count > 0 && view.getUint32(at + Field.RESERVED_EXTENDED, true) === 0;
 }
 
 /** Names the first field of the header at `at` that breaks the rules of `framing.ts`. */

@@ -181,11 +181,16 @@ export function unmapMirrored(view: Int32Array, start: number, slots: number): v
 
 /**
  * Records the descriptors a child was handed at start, in `LaunchRequest.fds`
- * order (as the spawn entry received them). Descriptors not taken by the end
- * of the bootstrap stay open: a backend may close them then.
+ * order (as the spawn entry received them), and makes them this realm's own
+ * (`ownFd`): listed in the mirror, closed with the realm unless an object
+ * takes one (and closes it itself). A worker's bootstrap imports the target's
+ * module before it decodes the arguments that take them, which can be long
+ * enough for a terminate() to end the thread first: listed, they are still
+ * closed by its parent.
  */
 export function setInheritedFds(fds: readonly number[]): void {
   inherited = [...fds];
+  for (const fd of fds) ownFd(fd);
 }
 
 /** The table of descriptors handed at start; `fd-transfer.ts` marks entries as taken in place. */

@@ -52,6 +52,16 @@ export function openFile(path: string, access: "read" | "read-write"): number {
   }
 }
 
+const F_GETFL = 3;
+const F_SETFL = 4;
+const O_NONBLOCK = 0o4000;
+
+/** Makes writes and reads on `fd` (its open file description) fail with EAGAIN instead of blocking. */
+export function setNonBlocking(fd: number): void {
+  const flags = libc.fcntl(fd, F_GETFL, 0);
+  if (flags < 0 || libc.fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) fail(`fcntl(${fd}, O_NONBLOCK)`);
+}
+
 /** Closes a descriptor, ignoring one that is already closed. */
 export function closeFd(fd: number): void {
   // Linux releases the descriptor even when close reports an error (EINTR, EIO):

@@ -74,6 +74,19 @@ const SYMBOLS = signatures({
   freeaddrinfo: { args: [ptr], returns: FFIType.void },
   execve: { args: [cstring, ptr, ptr], returns: i32 },
   __errno_location: { args: [], returns: ptr },
+  // named shared memory (native/shm.ts) and its tracker's start (native/spawn.ts)
+  unlink: { args: [cstring], returns: i32 },
+  posix_spawn: { args: [ptr, cstring, ptr, ptr, ptr, ptr], returns: i32 },
+  posix_spawn_file_actions_init: { args: [ptr], returns: i32 },
+  posix_spawn_file_actions_destroy: { args: [ptr], returns: i32 },
+  posix_spawn_file_actions_adddup2: { args: [ptr, i32, i32], returns: i32 },
+  posix_spawn_file_actions_addopen: { args: [ptr, i32, cstring, i32, u32], returns: i32 },
+  posix_spawn_file_actions_addchdir_np: { args: [ptr, cstring], returns: i32 },
+  posix_spawnattr_init: { args: [ptr], returns: i32 },
+  posix_spawnattr_destroy: { args: [ptr], returns: i32 },
+  posix_spawnattr_setflags: { args: [ptr, i32], returns: i32 },
+  posix_spawnattr_setpgroup: { args: [ptr, i32], returns: i32 },
+  posix_spawnattr_setsigmask: { args: [ptr, ptr], returns: i32 },
 });
 
 type Symbols = Library<typeof SYMBOLS>["symbols"];
@@ -128,6 +141,9 @@ export const Errno = {
   EINPROGRESS: 115,
   ECONNREFUSED: 111,
   EADDRINUSE: 98,
+  EEXIST: 17,
+  EINVAL: 22,
+  ENAMETOOLONG: 36,
 } as const;
 
 /** Throws a `BackendError` naming the call and errno. */

@@ -10,6 +10,9 @@ import { pollSlice, waitBegins, waitEnds } from "./thread-stop.ts";
 
 const POLLIN = 0x1;
 const POLLOUT = 0x4;
+const POLLERR = 0x8;
+const POLLHUP = 0x10;
+const POLLRDHUP = 0x2000;
 
 /** Which end of a wait: readable or writable. */
 export type Readiness = "read" | "write";
@@ -70,4 +73,16 @@ export function waitAnyReadable(fds: readonly number[], timeoutMs: number | unde
     }
     if (e !== Errno.EINTR) fail("poll", e);
   }
+}
+
+/**
+ * Whether the other end of stream socket `fd` will send nothing more (it
+ * closed or shut down its writing side, or the socket failed): poll(2) for
+ * POLLRDHUP without waiting. Data it sent before may still be queued.
+ */
+export function peerDone(fd: number): boolean {
+  pollfd[0] = fd;
+  pollfd[1] = POLLRDHUP;
+  const r = libc.poll(pollfd, 1, 0);
+  return r > 0 && ((pollfd[1]! >>> 16) & (POLLRDHUP | POLLHUP | POLLERR)) !== 0;
 }

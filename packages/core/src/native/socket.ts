@@ -22,6 +22,7 @@ const MSG_NOSIGNAL = 0x4000;
 const MSG_CMSG_CLOEXEC = 0x40000000;
 const F_DUPFD_CLOEXEC = 1030;
 const SIOCOUTQ = 0x5411;
+const SIOCINQ = 0x541b;
 
 /** Most descriptors one message may carry (the kernel's SCM_MAX_FD). */
 export const MAX_FDS = 253;
@@ -60,7 +61,6 @@ put64(recvHeader, MSG_IOV, ptr(recvIov));
 put64(recvHeader, MSG_IOVLEN, 1);
 put64(recvHeader, MSG_CONTROL, controlAddress);
 
-/** Writes a pointer or size into 64-bit word `word` of `words`. */
 /**
  * Bytes the kernel would still take on stream socket `fd` without blocking:
  * its send buffer (SO_SNDBUF, in the kernel's accounting, which counts some
@@ -74,6 +74,16 @@ export function sendBufferFree(fd: number): number {
   return Math.max(0, size - intOption[0]!);
 }
 
+/**
+ * Bytes queued and unread on stream socket `fd` (SIOCINQ), counted across
+ * every packet, also those a peek stops before (one that carries descriptors).
+ */
+export function receiveQueued(fd: number): number {
+  if (libc.ioctl(fd, SIOCINQ, intOption) !== 0) return 0;
+  return intOption[0]!;
+}
+
+/** Writes a pointer or size into 64-bit word `word` of `words`. */
 function put64(words: Uint32Array, word: number, value: number): void {
   words[word * 2] = value >>> 0;
   words[word * 2 + 1] = Math.floor(value / 0x1_0000_0000);

@@ -209,7 +209,8 @@ export function resolveHost(host: string): string[] {
       if (family === AF_INET) found.push([0, 1, 2, 3].map((i) => read.u8(addr, 4 + i)).join("."));
       else if (family === AF_INET6) {
         const words: string[] = [];
-        for (let i = 0; i < 8; i++) words.push(((read.u8(addr, 8 + 2 * i) << 8) | read.u8(addr, 9 + 2 * i)).toString(16));
+        for (let i = 0; i < 8; i++)
+          words.push(((read.u8(addr, 8 + 2 * i) << 8) | read.u8(addr, 9 + 2 * i)).toString(16));
         found.push(compressIPv6(words));
       }
     }
@@ -284,4 +285,3 @@ function compressIPv6(words: string[]): string {
 export function encodedAddress(address: SocketAddress): Uint8Array {
   return sockaddr.slice(0, encode(address));
 }
-

@@ -10,9 +10,13 @@ import { wakerThreadId } from "./wake-on-change.ts";
 const WORKER_THREAD_NAME = "Worker\n";
 
 /**
- * How many threads of this process are Bun Workers (user Workers,
+ * How many threads of this process are named as Bun Workers (user Workers,
  * worker-backend children, thread pools), not counting this realm's own
  * waker thread, which parks while its process forks (see `pauseWaker`).
+ * An upper bound, exact only when it is 0: a new thread takes the name of the
+ * thread that made it until it sets its own, so a runtime helper thread that
+ * a Worker thread just started (JSCWarmUp, HeapHelper, ...) counts as a Worker
+ * until it first runs (measured: up to 60 ms on a loaded machine, #18).
  */
 export function workerThreadCount(): number {
   const waker = String(wakerThreadId());

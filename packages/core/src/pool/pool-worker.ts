@@ -7,7 +7,7 @@
  */
 import type { Queue } from "../channel/index.ts";
 import { withImports } from "../codec/decode.ts";
-import { type ExportRef, importExport } from "../codec/exports.ts";
+import { type ExportRef, importExport, resolveExport } from "../codec/exports.ts";
 import { PicklingError } from "../errors.ts";
 import {
   type FnRef,
@@ -47,7 +47,8 @@ export async function poolWorker(
 
 /**
  * Runs tasks until told to stop or `maxTasks` ran. `local`, given on the fork
- * backend only, is the inherited table of functions that are not exported.
+ * backend only, is the inherited table of functions that go by index (not
+ * exported, or not found by name there; see `fork-names.ts`).
  */
 export async function workerLoop(setup: WorkerSetup, local?: readonly Callable[]): Promise<void> {
   const { tasks, results } = setup;
@@ -70,7 +71,9 @@ export async function workerLoop(setup: WorkerSetup, local?: readonly Callable[]
     const key = `${ref.module}\0${ref.name}`;
     let fn = functions.get(key);
     if (fn === undefined) {
-      fn = await load(ref);
+      // A fork worker has its parent's modules but no runtime event loop for
+      // import(): it looks the export up where the parent left it (#18).
+      fn = local === undefined ? await load(ref) : callable(ref, resolveExport(ref));
       functions.set(key, fn);
     }
     return fn;
@@ -133,7 +136,10 @@ function reply(results: Queue<ReplyMessage>, id: number, ok: boolean, value: unk
 }
 
 async function load(ref: ExportRef): Promise<Callable> {
-  const fn = await importExport(ref);
+  return callable(ref, await importExport(ref));
+}
+
+function callable(ref: ExportRef, fn: unknown): Callable {
   if (typeof fn !== "function") throw new TypeError(`${ref.name} of ${ref.module} is not a function`);
   return fn as Callable;
 }

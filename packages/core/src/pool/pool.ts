@@ -19,13 +19,14 @@
 import { Queue } from "../channel/queue.ts";
 import type { Item } from "../channel/queue-item.ts";
 import { dumps } from "../codec/encode.ts";
-import { describeFunction, findExport } from "../codec/exports.ts";
+import { describeFunction, type ExportRef, findExport } from "../codec/exports.ts";
 import type { BackendName } from "../config.ts";
 import { ConfigError, Empty, PicklingError, ProcessError, TimeoutError } from "../errors.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
 import type { Process } from "../process.ts";
 import { checkTimeout } from "../timeout.ts";
 import { AsyncResult, type ResultCallbacks, settleResult } from "./async-result.ts";
+import { type ForkedNames, forkRef, forkedNames, knowsName } from "./fork-names.ts";
 import { poolWorker, workerLoop } from "./pool-worker.ts";
 import {
   checkChunksize,
@@ -99,6 +100,8 @@ interface Worker {
   readonly inFlight: Job[];
   /** Length of the fork backend's function table when this worker was forked. */
   readonly knows: number;
+  /** Fork: the exports it can look up by name. */
+  readonly names: ForkedNames | undefined;
   sent: number;
   /** Gets no more tasks: it is being replaced. */
   retiring: boolean;
@@ -166,6 +169,8 @@ export class Pool {
   /** The fork backend's table of task functions (workers inherit it). */
   readonly #local: TaskFn[] = [];
   readonly #localIndex = new Map<TaskFn, number>();
+  /** Fork: the exported functions that go by reference. */
+  readonly #named = new Map<TaskFn, ExportRef>();
   #state: State = "run";
   #broken: ProcessError | undefined;
   #nextId = 0;
@@ -221,6 +226,7 @@ export class Pool {
       maxTasks: this.#maxTasks,
     };
     const local = this.#local;
+    const names = this.#inherits ? forkedNames() : undefined;
     const proc = this.#inherits
       ? new this.#Process({ name, daemon: true, target: () => workerLoop(setup, local) })
       : new this.#Process({
@@ -240,6 +246,7 @@ export class Pool {
       tasks,
       inFlight: [],
       knows: local.length,
+      names,
       sent: 0,
       retiring: false,
       stopSent: false,
@@ -259,27 +266,43 @@ export class Pool {
         "fn",
       );
     }
-    // Fork: workers hold the function itself, so any function works, closures
-    // included. Workers forked before its first use do not have it: the pool
-    // forks new ones. (Finding it by its export instead fails for a main
-    // module still in its top-level await, and import() needs the event loop,
-    // which a fork child does not run.)
+    // Fork: workers are copies of this process, so any function works,
+    // closures included. An exported function goes by reference, as on spawn
+    // and worker: the worker finds it in its copy of the module (#18). Any
+    // other is put in the pool's table, which workers forked before do not
+    // have: the pool forks new ones.
     let index = this.#localIndex.get(fn as TaskFn);
-    if (index === undefined) {
-      index = this.#local.push(fn as TaskFn) - 1;
-      this.#localIndex.set(fn as TaskFn, index);
-      this.#refork();
-    }
+    if (index !== undefined) return { fn: index, local: index };
+    const named = this.#named.get(fn as TaskFn) ?? this.#name(fn as TaskFn);
+    if (named !== undefined) return { fn: named, local: -1 };
+    index = this.#local.push(fn as TaskFn) - 1;
+    this.#localIndex.set(fn as TaskFn, index);
+    this.#refork(() => true);
     return { fn: index, local: index };
   }
 
   /**
-   * A function new to the fork backend's table exists only in workers forked
-   * after it: replace the older workers (each finishes the tasks it holds).
+   * Fork: the reference of an exported function, the first time the pool
+   * meets it. Workers forked before its module had loaded are replaced
+   * rather than left to load it: require() refuses a module with a top-level
+   * await, and import() needs the runtime's event loop, which a fork child
+   * does not run.
    */
-  #refork(): void {
+  #name(fn: TaskFn): ExportRef | undefined {
+    const ref = forkRef(fn);
+    if (ref === undefined) return undefined;
+    this.#refork((w) => !knowsName(w.names!, ref));
+    this.#named.set(fn, ref);
+    return ref;
+  }
+
+  /**
+   * Replaces the workers that cannot run a new function (`stale`): each
+   * finishes the tasks it holds, then exits.
+   */
+  #refork(stale: (w: Worker) => boolean): void {
     for (const w of [...this.#workers]) {
-      if (w.retiring) continue;
+      if (w.retiring || !stale(w)) continue;
       this.#retire(w);
       w.tasks.putSync(null);
       w.stopSent = true;
@@ -644,6 +667,9 @@ export class Pool {
   /**
    * Runs `fn(...args)` in a worker; the handle is awaitable (Python: `apply_async`).
    * `args` may be left out only when `fn` takes no required parameter.
+   * `fn` is an exported function, sent by reference; on fork it may be any
+   * function, and one that is not exported (a closure) makes the pool fork
+   * fresh workers the first time it meets it (docs/pool.md).
    * @throws ProcessError when the pool is not running; PicklingError when `fn` or an argument cannot reach a worker
    */
   applyAsync<R>(fn: () => R, args?: [], opts?: ApplyOptions<Awaited<R>>): AsyncResult<Awaited<R>>;
@@ -720,8 +746,10 @@ export class Pool {
   ): AsyncResult<R[]> {
     this.#checkRunning();
     checkApplyOptions(opts);
-    const ref = this.#refOf(fn, what);
+    // The input first, as Python's map_async does: when it throws, that error
+    // is the call's and nothing was sent (nor, on fork, a worker replaced).
     const items = materialise(iterable, what);
+    const ref = this.#refOf(fn, what);
     if (kind === Kind.STARMAP) checkArgLists(items, what);
     const size = chunksize ?? defaultChunksize(items.length, this.#size);
     if (chunksize !== undefined) checkChunksize(chunksize, what);
@@ -811,13 +839,19 @@ export class Pool {
   /**
    * `fn` over the items, yielded in input order as they arrive (Python:
    * `imap`). The input is read lazily, a bounded number of chunks ahead of
-   * the consumer, so it may be endless or async.
+   * the consumer, so it may be endless or async. When reading the input
+   * throws, the results of the chunks read before are yielded first, then
+   * that error is thrown; the chunk it broke off is not run (Python's rule).
    */
   imap<T, R>(fn: (item: T) => R, iterable: Iterable<T> | AsyncIterable<T>, chunksize = 1): AsyncIterable<Awaited<R>> {
     return this.#imap(fn, iterable, chunksize, true, "imap");
   }
 
-  /** Like `imap`, yielding results as they finish, in any order (Python: `imap_unordered`). */
+  /**
+   * Like `imap`, yielding results as they finish, in any order (Python:
+   * `imap_unordered`). When reading the input throws, every result of the
+   * chunks read before is yielded first, then that error is thrown.
+   */
   imapUnordered<T, R>(
     fn: (item: T) => R,
     iterable: Iterable<T> | AsyncIterable<T>,
@@ -856,6 +890,8 @@ export class Pool {
     let submitted = 0;
     let yielded = 0;
     let exhausted = false;
+    /** What reading the input threw: thrown once every chunk read before it is yielded. */
+    let failure: { error: unknown } | undefined;
     let wake: (() => void) | undefined;
     const jobs = new Set<Job>();
     const window = Math.max(2, this.#size * IMAP_WINDOW);
@@ -864,7 +900,18 @@ export class Pool {
         while (!exhausted && submitted - yielded < window) {
           const chunk: unknown[] = [];
           while (chunk.length < chunksize) {
-            const next = await source.next();
+            let next: IteratorResult<unknown>;
+            try {
+              next = await source.next();
+            } catch (error) {
+              // Python's rule (#18): the chunks before run and are yielded, then
+              // this error; the chunk it broke off is dropped, as Python's
+              // task generator drops it. The iterator is done: no return().
+              failure = { error };
+              exhausted = true;
+              chunk.length = 0;
+              break;
+            }
             if (next.done) {
               exhausted = true;
               break;
@@ -884,7 +931,10 @@ export class Pool {
           jobs.add(job);
           this.#enqueue([job]);
         }
-        if (exhausted && yielded === submitted) return;
+        if (exhausted && yielded === submitted) {
+          if (failure !== undefined) throw failure.error;
+          return;
+        }
         const outcome = done.get(yielded);
         if (outcome === undefined) {
           await new Promise<void>((resolve) => {

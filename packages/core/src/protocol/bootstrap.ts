@@ -42,6 +42,8 @@ export interface Bootstrap {
   args: Uint8Array;
   /** Codec bytes of the subclass instance's own fields (`{}` for the base class). */
   fields: Uint8Array;
+  /** Codec bytes of library objects the child takes on before its target loads (see `inherit.ts`); absent when none. */
+  inherit?: Uint8Array;
 }
 
 let schema: z.ZodType<Bootstrap> | undefined;
@@ -68,6 +70,7 @@ export function bootstrapSchema(): z.ZodType<Bootstrap> {
       authkey: bytes,
       args: bytes,
       fields: bytes,
+      inherit: bytes.optional(),
     });
   }
   return schema;
@@ -99,7 +102,8 @@ export function isBootstrap(m: unknown): m is Bootstrap {
     m.argv.every((a) => typeof a === "string") &&
     m.authkey instanceof Uint8Array &&
     m.args instanceof Uint8Array &&
-    m.fields instanceof Uint8Array
+    m.fields instanceof Uint8Array &&
+    (m.inherit === undefined || m.inherit instanceof Uint8Array)
   );
 }
 

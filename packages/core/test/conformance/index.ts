@@ -15,6 +15,7 @@ import { processTests } from "./process.ts";
 import { programTests } from "./program.ts";
 import { queueTests } from "./queue.ts";
 import { semaphoreTests } from "./semaphore.ts";
+import { sharedMemoryTests } from "./shared-memory.ts";
 import { valueTests } from "./value.ts";
 
 /** Registers every conformance test for `backend`. */
@@ -28,6 +29,7 @@ export function conformance(backend: BackendName): void {
   barrierTests(s);
   valueTests(s);
   arrayTests(s);
+  sharedMemoryTests(s);
   pipeTests(s);
   queueTests(s);
   poolTests(s);

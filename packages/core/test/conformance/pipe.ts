@@ -201,6 +201,52 @@ export function pipeTests(s: Suite): void {
       }
     });
 
+    // Issue #18, point 3: whatever a process has not received stays readable
+    // by the other holders of the end after it exits (poll takes nothing).
+    for (const how of ["poll", "pollAsync"] as const) {
+      test(`Connection.${how}() in a child that then exits leaves the message to the parent`, async () => {
+        const [a, b] = mp.Pipe();
+        a.send({ first: [1, 2, 3] });
+        a.send("second");
+        const p = await run(
+          new mp.Process({ target: ct.pollAndReturn, args: [b, CHILD_TIMEOUT, how === "pollAsync"] }),
+        );
+        expect(p.exitCode).toBe(0); // 3: the child's poll found nothing
+        expect(await recvWithin(b, 3000)).toEqual({ first: [1, 2, 3] }); // already queued: no wait
+        expect(await recvWithin(b)).toBe("second");
+        a.close();
+        b.close();
+      });
+    }
+
+    test("Connection.poll() in a child that then exits leaves an out-of-line message bigger than the socket buffer", async () => {
+      const [a, b] = mp.Pipe();
+      const big = new Uint8Array(12 << 20).map((_, i) => i % 253);
+      a.sendBytes(big); // streams what fits, the rest as a memfd: send does not wait for a reader
+      a.sendBytes(new Uint8Array([1, 2, 3]));
+      const p = await run(new mp.Process({ target: ct.pollAndReturn, args: [b, CHILD_TIMEOUT] }));
+      expect(p.exitCode).toBe(0);
+      expect(b.poll(CHILD_TIMEOUT)).toBe(true);
+      expect(b.recvBytesSync()).toEqual(big);
+      expect(b.recvBytesSync()).toEqual(new Uint8Array([1, 2, 3]));
+      a.close();
+      b.close();
+    });
+
+    test("Connection.recv() in a child takes one message; the next stays readable after the child exits", async () => {
+      const [a, b] = mp.Pipe();
+      a.send("for the child");
+      a.sendBytes(new Uint8Array(200_000).fill(4)); // in the stream, more than the read buffer
+      a.send({ for: "the parent" });
+      const p = await run(new mp.Process({ target: ct.recvOneAndReturn, args: [b] }));
+      expect(p.exitCode).toBe(0);
+      expect(b.poll(CHILD_TIMEOUT)).toBe(true);
+      expect(b.recvBytesSync()).toEqual(new Uint8Array(200_000).fill(4));
+      expect(await recvWithin(b)).toEqual({ for: "the parent" });
+      a.close();
+      b.close();
+    });
+
     test("Pipe(false) is one-way [reader, writer]; the wrong direction throws", () => {
       const [r, w] = mp.Pipe(false);
       expect([r.readable, r.writable, w.readable, w.writable]).toEqual([true, false, false, true]);

@@ -1,7 +1,16 @@
 /** Conformance: Pool (map, imap, starmap, apply, AsyncResult), crashes, limits and clean ends. */
 import { readdirSync, readlinkSync } from "node:fs";
 import { describe, expect, test } from "bun:test";
-import { activeChildren, ConfigError, PicklingError, type Pool, ProcessError, TimeoutError } from "../../src/index.ts";
+import {
+  activeChildren,
+  ConfigError,
+  type Event,
+  PicklingError,
+  type Pool,
+  ProcessError,
+  type Queue,
+  TimeoutError,
+} from "../../src/index.ts";
 import * as t from "../fixtures/pool-targets.ts";
 import { CHILD_TIMEOUT, NO_WAIT_MS, type Suite } from "./_harness.ts";
 
@@ -219,9 +228,77 @@ export function poolTests(s: Suite): void {
       });
     });
 
+    test("imap and imapUnordered, when the input throws, yield the chunks read before it, then throw its error", async () => {
+      await withPool(mp.Pool(2), async (pool) => {
+        const broke = new RangeError("input broke");
+        function* failing() {
+          for (let i = 1; i <= 5; i++) yield i;
+          throw broke;
+        }
+        async function* failingLater() {
+          for (let i = 1; i <= 5; i++) {
+            await Bun.sleep(1);
+            yield i;
+          }
+          throw broke;
+        }
+        /** What `it` yielded, and what it threw. */
+        async function drain(it: AsyncIterable<number>): Promise<[number[], unknown]> {
+          const got: number[] = [];
+          try {
+            for await (const x of it) got.push(x);
+          } catch (error) {
+            return [got, error];
+          }
+          return [got, undefined];
+        }
+        expect(await drain(pool.imap(t.square, failing()))).toEqual([[1, 4, 9, 16, 25], broke]);
+        expect(await drain(pool.imap(t.squareSlowly, failingLater()))).toEqual([[1, 4, 9, 16, 25], broke]);
+        // Per chunk, as Python: the chunk the error broke off (4, 5) is not run.
+        expect(await drain(pool.imap(t.square, failing(), 3))).toEqual([[1, 4, 9], broke]);
+        const [unordered, error] = await drain(pool.imapUnordered(t.squareSlowly, failing()));
+        expect(error).toBe(broke);
+        expect(unordered.sort((a, b) => a - b)).toEqual([1, 4, 9, 16, 25]);
+        const [chunked, again] = await drain(pool.imapUnordered(t.square, failingLater(), 2));
+        expect(again).toBe(broke);
+        expect(chunked.sort((a, b) => a - b)).toEqual([1, 4, 9, 16]);
+        // Nothing left running: the pool goes on, and a close + join finds no work.
+        expect(await pool.apply(t.square, [12])).toBe(144);
+        pool.close();
+        await pool.join();
+      });
+    });
+
+    test("map, mapAsync, mapSync and starmap, when the input throws, fail with its error and run nothing", async () => {
+      await withPool(mp.Pool(2), async (pool) => {
+        const q = mp.Queue<string>();
+        const broke = new RangeError("input broke");
+        function* failing() {
+          yield 1;
+          yield 2;
+          throw broke;
+        }
+        async function* failingArgs(): AsyncGenerator<[Queue<string>, number, Event]> {
+          yield [q, 0, never];
+          await Bun.sleep(1);
+          yield [q, 0, never];
+          throw broke;
+        }
+        expect(await pool.map(t.square, failing()).catch((e: unknown) => e)).toBe(broke);
+        expect(() => pool.mapAsync(t.square, failing())).toThrow(broke);
+        expect(() => pool.mapSync(t.square, failing())).toThrow(broke);
+        expect(await pool.starmap(t.announceThenBusy, failingArgs()).catch((e: unknown) => e)).toBe(broke);
+        expect(await pool.map(t.square, [1, 2, 3])).toEqual([1, 4, 9]);
+        pool.close();
+        await pool.join(); // Runs whatever was queued: nothing of the failed calls was.
+        expect(q.empty()).toBe(true);
+        q.close();
+      });
+    });
+
     test("an error in a task rejects it with the child's class, message and stack; the worker lives on", async () => {
       await withPool(mp.Pool(1), async (pool) => {
-        // A fork pool forks new workers for a function it has not run yet: use all three once first.
+        // Each function once first, so that `before` is the worker that runs them all.
         await pool.apply(t.whoAmI);
         await pool.apply(t.fail, ["first"]).catch(() => undefined);
         await pool.map(t.failAt13, [1]);
@@ -240,6 +317,26 @@ export function poolTests(s: Suite): void {
         const [after] = await pool.apply(t.whoAmI);
         expect(after).toBe(before);
       });
+    });
+
+    test("exported functions go by reference: a pool running several keeps its workers", async () => {
+      await withPool(mp.Pool(1), async (pool) => {
+        // On fork too (#18 point 9): only closures and unexported functions need workers forked after them.
+        const first = await pool.apply(t.whoAmI);
+        expect(await pool.apply(t.square, [3])).toBe(9);
+        expect(await pool.starmap(t.add, [[1, 2]])).toEqual([3]);
+        expect(await pool.map(t.identity, ["a", "b"])).toEqual(["a", "b"]);
+        expect(pool.applySync(t.initArgs)).toBeUndefined();
+        expect(await pool.apply(t.whoAmI)).toEqual(first);
+        expect(activeChildren().filter((p) => p.name === first[0])).toHaveLength(1);
+      });
+    });
+
+    test("exports of the main module go by reference too, also one initialised after the pool started", () => {
+      const program = new URL("../fixtures/programs/pool-main.ts", import.meta.url).pathname;
+      const r = Bun.spawnSync([process.execPath, program, s.backend], { stdout: "pipe", stderr: "pipe", timeout: T });
+      expect(r.stderr.toString()).toBe("");
+      expect(JSON.parse(r.stdout.toString())).toEqual({ squares: [1, 4, 9], same: true, incs: [2, 3] });
     });
 
     test("AsyncResult: ready, successful, get with a timeout, wait, getSync, callbacks, await", async () => {
@@ -501,6 +598,27 @@ export function poolTests(s: Suite): void {
       });
     });
 
+    test.skipIf(exportedOnly)(
+      "fork: a closure, or an export of a module loaded after the workers, gets new workers; other exports do not",
+      async () => {
+        await withPool(mp.Pool(1), async (pool) => {
+          const first = await pool.apply(t.whoAmI);
+          const k = 2;
+          expect(await pool.apply((x: number) => x * k, [4])).toBe(8);
+          const second = await pool.apply(t.whoAmI);
+          expect(second[0]).not.toBe(first[0]);
+          // Loaded only now: the worker's copy of the process has no such module.
+          const late = await import("../fixtures/late-pool-targets.ts");
+          expect(await pool.apply(late.triple, [3])).toBe(9);
+          const third = await pool.apply(t.whoAmI);
+          expect(third[0]).not.toBe(second[0]);
+          expect(await pool.map(late.triple, [1, 2])).toEqual([3, 6]);
+          expect(await pool.apply(t.square, [5])).toBe(25);
+          expect(await pool.apply(t.whoAmI)).toEqual(third);
+        });
+      },
+    );
+
     // Skipped where workers do not copy the parent (spawn, worker): the hazard
     // it guards against exists only on fork (issue #4).
     test.skipIf(exportedOnly)(
@@ -518,6 +636,8 @@ export function poolTests(s: Suite): void {
           }
         });
       },
+      // 60 pool workers forked: 3.7 s alone here, past bun's default 5 s when other work shares the 2 cores.
+      30_000,
     );
 
     test("bad options are ConfigErrors naming the option", () => {

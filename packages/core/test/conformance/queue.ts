@@ -1,4 +1,5 @@
 /** Conformance: Queue, JoinableQueue and SimpleQueue shared with children. */
+import { existsSync } from "node:fs";
 import { describe, expect, test } from "bun:test";
 import { lockSync, unlock } from "../../src/channel/side-lock.ts";
 import { Mailbox } from "../../src/channel/mailbox.ts";
@@ -7,7 +8,8 @@ import { Ring } from "../../src/channel/ring.ts";
 import { Empty } from "../../src/index.ts";
 import { allocate } from "../../src/shared/index.ts";
 import * as ct from "../fixtures/channel-targets.ts";
-import { openFds } from "../fixtures/os-resources.ts";
+import { openFds, openFdsTo } from "../fixtures/os-resources.ts";
+import { putOne, SLOW_IMPORT_MARK } from "../fixtures/slow-import.ts";
 import * as targets from "../fixtures/targets.ts";
 import { CHILD_TIMEOUT, NO_WAIT_MS, run, type Suite, waitInChild } from "./_harness.ts";
 
@@ -249,6 +251,39 @@ export function queueTests(s: Suite): void {
       q.close();
       expect(openFds()).toBeLessThanOrEqual(fdsBefore);
     });
+
+    // A thread's descriptors outlive it: its parent must close the ones it
+    // was handed at start, even if no Queue had taken them yet (a process's
+    // die with it, so only thread backends can get this wrong).
+    test.skipIf(s.caps.separateProcess)(
+      "Queue: a thread child terminated while its target's module loads leaves none of the queue's descriptors open",
+      async () => {
+        const q = mp.Queue<number>();
+        const queueFds = () => openFdsTo("socket:", "/memfd:multiproc-queue");
+        const before = queueFds();
+        const mark = s.file("slow-import");
+        process.env[SLOW_IMPORT_MARK] = mark;
+        const p = new mp.Process({ target: putOne, args: [q] });
+        try {
+          p.start();
+        } finally {
+          delete process.env[SLOW_IMPORT_MARK];
+        }
+        try {
+          // The child is running its bootstrap and waits in the target's module.
+          const deadline = performance.now() + CHILD_TIMEOUT;
+          while (!existsSync(mark) && performance.now() < deadline) await Bun.sleep(10);
+          expect(existsSync(mark)).toBe(true);
+          p.terminate();
+          await p.join(CHILD_TIMEOUT);
+          expect(p.exitCode).toBe(-15);
+          expect(queueFds()).toBe(before);
+        } finally {
+          p.kill();
+          q.close();
+        }
+      },
+    );
 
     test("Queue.put/get (async) in a child", async () => {
       const q = mp.Queue<[number, number]>();
