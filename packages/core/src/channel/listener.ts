@@ -31,6 +31,7 @@ import {
   authenticateListener,
   authenticateListenerSync,
   authkeyBytes,
+  HANDSHAKE_TIMEOUT_MS,
 } from "./auth.ts";
 import { Connection } from "./connection.ts";
 import { closeOwnedFd, ownFd } from "./realm-fds.ts";
@@ -167,7 +168,7 @@ export class Listener {
       const conn = this.#connection(got.fd);
       if (this.#authkey !== undefined) {
         try {
-          authenticateClientSync(conn, this.#authkey);
+          authenticateClientSync(conn, this.#authkey, handshakeTime(deadline));
         } catch (err) {
           conn.close();
           if (err instanceof AuthenticationError) continue;
@@ -195,7 +196,7 @@ export class Listener {
       const conn = this.#connection(fd);
       if (this.#authkey !== undefined) {
         try {
-          await authenticateClient(conn, this.#authkey);
+          await authenticateClient(conn, this.#authkey, handshakeTime(deadline));
         } catch (err) {
           conn.close();
           if (err instanceof AuthenticationError) continue;
@@ -226,6 +227,11 @@ export class Listener {
   toString(): string {
     return `<Listener ${describeAddress(this.#address)}${this.#fd < 0 ? " closed" : ""}>`;
   }
+}
+
+/** Time for one client's handshake: the default, or what is left of the caller's timeout. */
+function handshakeTime(deadline: number): number {
+  return Math.min(HANDSHAKE_TIMEOUT_MS, timeLeft(deadline) ?? HANDSHAKE_TIMEOUT_MS);
 }
 
 /** Turns a failed connect into an error naming the address and what happened. */
