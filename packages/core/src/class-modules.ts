@@ -40,6 +40,11 @@ export const simpleQueueModule = lazy(
 export const valueModule = lazy(() => require("./shared/value.ts") as typeof import("./shared/value.ts"));
 export const arrayModule = lazy(() => require("./shared/array.ts") as typeof import("./shared/array.ts"));
 export const poolModule = lazy(() => require("./pool/pool.ts") as typeof import("./pool/pool.ts"));
+export const listenerModule = lazy(() => require("./channel/listener.ts") as typeof import("./channel/listener.ts"));
+export const connectionWaitModule = lazy(
+  () => require("./channel/connection-wait.ts") as typeof import("./channel/connection-wait.ts"),
+);
+
 export const sharedMemoryModule = lazy(
   () => require("./shared-memory/shared-memory.ts") as typeof import("./shared-memory/shared-memory.ts"),
 );
@@ -60,7 +65,7 @@ export const trackerModule = lazy(
  * `prototype`). The public classes that users construct themselves
  * (`new SharedMemory(...)`) are exported as these.
  */
-function lazyClass<C extends abstract new (...args: never[]) => object>(load: () => C): C {
+export function lazyClass<C extends abstract new (...args: never[]) => object>(load: () => C): C {
   // A plain function: constructible, and its own properties are all writable or configurable, so any may be forwarded.
   // (A declaration: an arrow function, which a linter might prefer, is not constructible.)
   function stand(): void {}

@@ -89,6 +89,12 @@ export class SharedMemoryError extends BackendError {
 /** Invalid configuration: an unknown backend, a bad option (Python raises `ValueError`). */
 export class ConfigError extends MultiprocError {}
 
+/**
+ * A peer of a `Listener` or `Client` did not prove it knows the auth key, or
+ * refused the proof this side gave (Python: `multiprocessing.AuthenticationError`).
+ */
+export class AuthenticationError extends MultiprocError {}
+
 /** Every error class by name, so an error that crossed a process can be rebuilt as its class. */
 export const errorClasses = {
   MultiprocError,
@@ -103,4 +109,5 @@ export const errorClasses = {
   BackendError,
   SharedMemoryError,
   ConfigError,
+  AuthenticationError,
 } as const;

@@ -13,6 +13,12 @@ export { type Context, getAllStartMethods, getContext } from "./context.ts";
 // From the files themselves, not the folders' index files: importing this
 // module loads only what these names need (each module costs a child realm's start).
 export { Connection } from "./channel/connection.ts";
+import type { Waitable } from "./channel/connection-wait.ts";
+import type { Address, ClientOptions, Listener as ListenerClass } from "./channel/listener.ts";
+import type { Connection as ConnectionClass } from "./channel/connection.ts";
+import { connectionWaitModule, lazyClass, listenerModule } from "./class-modules.ts";
+export type { Waitable } from "./channel/connection-wait.ts";
+export type { Address, ClientOptions, ListenerOptions } from "./channel/listener.ts";
 export { allowImports } from "./codec/exports.ts";
 export type { QueueWaitOptions } from "./channel/index.ts";
 import type {
@@ -22,6 +28,7 @@ import type {
 } from "./channel/index.ts";
 export {
   AbandonedLockError,
+  AuthenticationError,
   BackendError,
   SharedMemoryError,
   BrokenBarrierError,
@@ -146,3 +153,39 @@ export type ShareableList = ShareableListClass;
 /** Makes segments and unlinks them at shutdown or the program's end (Python: `managers.SharedMemoryManager`). */
 export const SharedMemoryManager = defaultContext.SharedMemoryManager;
 export type SharedMemoryManager = SharedMemoryManagerClass;
+
+/**
+ * A socket that accepts connections from other programs, on a unix socket
+ * path or TCP `[host, port]`, optionally with an auth key (Python:
+ * `multiprocessing.connection.Listener`).
+ */
+export const Listener = lazyClass(() => listenerModule().Listener);
+export type Listener = ListenerClass;
+
+/**
+ * Connects to a `Listener` (Python: `multiprocessing.connection.Client`).
+ * @throws BackendError with `code` "ENOENT" or "ECONNREFUSED" when nobody listens there
+ * @throws AuthenticationError when the auth keys differ
+ */
+export function Client(address: Address, opts?: ClientOptions): Promise<ConnectionClass> {
+  return listenerModule().Client(address, opts);
+}
+
+/** Blocking form of `Client`. */
+export function ClientSync(address: Address, opts?: ClientOptions): ConnectionClass {
+  return listenerModule().ClientSync(address, opts);
+}
+
+/**
+ * The ready ones among Connections (a message or the end of the stream to
+ * receive), Processes (ended) and descriptors (readable), waiting at most
+ * `timeout` ms (Python: `multiprocessing.connection.wait`).
+ */
+export function wait<T extends Waitable>(objects: readonly T[], timeout?: number): Promise<T[]> {
+  return connectionWaitModule().wait(objects, timeout);
+}
+
+/** Blocking form of `wait`. */
+export function waitSync<T extends Waitable>(objects: readonly T[], timeout?: number): T[] {
+  return connectionWaitModule().waitSync(objects, timeout);
+}

@@ -39,6 +39,16 @@ export interface ChildIdentity {
   daemon: boolean;
   identity: number[];
   parent: { pid: number; name: string };
+  /** The parent's auth key for this child; a fork child without one keeps the key it inherited. */
+  authkey?: Uint8Array | undefined;
+}
+
+/** This process's auth key (Python: `current_process().authkey`): random in the main program, inherited by children. */
+let myAuthkey: Uint8Array | undefined;
+
+function ownAuthkey(): Uint8Array {
+  myAuthkey ??= crypto.getRandomValues(new Uint8Array(32));
+  return myAuthkey;
 }
 
 /** How long daemon children get to end after SIGTERM when the parent exits. */
@@ -83,6 +93,8 @@ export class Process<A extends unknown[] = unknown[]> {
   #exitCode: number | null = null;
   /** pid of a process object that describes an existing process (current, parent). */
   #knownPid: number | undefined;
+  /** A key set for this child before it started; else it gets this process's. */
+  #authkey: Uint8Array | undefined;
 
   constructor(opts: ProcessOptions<A> = {} as ProcessOptions<A>) {
     if (opts.target !== undefined && typeof opts.target !== "function") {
@@ -203,6 +215,7 @@ export class Process<A extends unknown[] = unknown[]> {
       cls,
       target,
       argv: [...process.argv],
+      authkey: this.#authkey ?? ownAuthkey(),
       args: dumps(this.#args, { path: "args" }),
       fields: dumps(fields, { path: "this" }),
     };
@@ -217,6 +230,7 @@ export class Process<A extends unknown[] = unknown[]> {
       daemon: this.#daemon,
       identity: this.#identity,
       parent: { pid: me.#knownPid ?? process.ppid, name: me.name },
+      authkey: this.#authkey,
     });
     return runProcess(this);
   }
@@ -303,6 +317,24 @@ export class Process<A extends unknown[] = unknown[]> {
     return this.#handle?.sentinel;
   }
 
+  /**
+   * The key that `Listener`, `Client` and managers use by default (Python:
+   * `authkey`): 32 random bytes in the main program; a child gets its
+   * parent's at start, on every backend. Setting it on a Process before
+   * `start()` gives that child another key; on `currentProcess()`, changes this
+   * process's key.
+   */
+  get authkey(): Uint8Array {
+    return (this === current ? ownAuthkey() : (this.#authkey ?? ownAuthkey())).slice();
+  }
+  set authkey(value: Uint8Array) {
+    if (!(value instanceof Uint8Array)) {
+      throw new TypeError(`Process authkey must be a Uint8Array, got ${value === null ? "null" : typeof value}`);
+    }
+    if (this === current) myAuthkey = value.slice();
+    else this.#authkey = value.slice();
+  }
+
   /** The name; default `Process-N`, or `Process-N:M` for a grandchild (Python's rule). */
   get name(): string {
     return this.#name;
@@ -340,6 +372,7 @@ export class Process<A extends unknown[] = unknown[]> {
       proc.#identity = who.identity;
       proc.#knownPid = process.pid;
       proc.#handle = undefined;
+      if (who.authkey !== undefined) myAuthkey = who.authkey;
       myIdentity = who.identity;
       // A fork child inherits the parent's flag but not its exit listener (the
       // fork backend drops those): install the hook again for its own children.

@@ -13,6 +13,7 @@ const good = {
   cls: null,
   target: { module: "/app/main.ts", name: "work" },
   argv: ["/usr/bin/bun", "/app/main.ts", "--verbose"],
+  authkey: new Uint8Array(32),
   args: new Uint8Array(),
   fields: new Uint8Array(),
 };

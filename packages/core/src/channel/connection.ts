@@ -30,6 +30,8 @@ const dropped = new FinalizationRegistry<{ fd: number; reader: MessageReader }>(
 /** How a Connection travels to another process. */
 interface ConnectionState {
   fd: FdRef;
+  /** A TCP connection: no descriptor travels on it. */
+  inet?: true;
   readable: boolean;
   writable: boolean;
   /** Bytes (and descriptors) this end had read but not yet returned, and its read state (see `Unread`). */
@@ -54,18 +56,21 @@ export class Connection {
   readonly #readable: boolean;
   readonly #writable: boolean;
   readonly #reader: MessageReader;
+  /** A TCP socket: values that hold descriptors or shared memory are refused, large messages stream. */
+  readonly #inet: boolean;
   /** Payload bytes sent since the last receive began (see `receiveSpinMs`). */
   #sent = 0;
 
   /**
-   * Wraps socket descriptor `fd`, which the connection now owns. Use `Pipe()`
-   * to make connections.
+   * Wraps socket descriptor `fd`, which the connection now owns. Use `Pipe()`,
+   * `Listener` or `Client` to make connections.
    * @internal
    */
-  constructor(fd: number, readable = true, writable = true, unread?: Unread) {
+  constructor(fd: number, readable = true, writable = true, unread?: Unread, inet = false) {
     this.#fd = ownFd(fd);
     this.#readable = readable;
     this.#writable = writable;
+    this.#inet = inet;
     this.#reader = new MessageReader(fd, unread);
     dropped.register(this, { fd, reader: this.#reader }, this);
   }
@@ -95,8 +100,8 @@ export class Connection {
    */
   send(obj: unknown): void {
     const fd = this.#forWriting("send");
-    const { bytes, fds } = encodeCarrying(obj, "obj");
-    writeMessage(fd, bytes, fds);
+    const { bytes, fds } = encodeCarrying(obj, "obj", this.#inet);
+    writeMessage(fd, bytes, fds, this.#inet);
     this.#sent += bytes.byteLength;
   }
 
@@ -116,7 +121,7 @@ export class Connection {
     if (offset + length > n) {
       throw new RangeError(`sendBytes offset + size (${offset + length}) is past the end of a ${n}-byte buffer`);
     }
-    writeMessage(fd, new Uint8Array(buf.buffer, buf.byteOffset + offset, length), []);
+    writeMessage(fd, new Uint8Array(buf.buffer, buf.byteOffset + offset, length), [], this.#inet);
     this.#sent += length;
   }
 
@@ -276,6 +281,7 @@ export class Connection {
         const fd = conn.#open("send a connection");
         const unread = conn.#reader.unread();
         const state: ConnectionState = { fd: shareFd(fd), readable: conn.#readable, writable: conn.#writable };
+        if (conn.#inet) state.inet = true;
         if (unread.bytes.byteLength > 0 || unread.fds.length > 0 || unread.skip || unread.broken !== undefined) {
           state.unread = { ...unread, fds: unread.fds.map(shareFd) };
         }
@@ -284,7 +290,7 @@ export class Connection {
       rebuild(raw: unknown): Connection {
         const s = raw as ConnectionState;
         const unread = s.unread && { ...s.unread, fds: s.unread.fds.map(takeFd) };
-        return new Connection(takeFd(s.fd), s.readable, s.writable, unread);
+        return new Connection(takeFd(s.fd), s.readable, s.writable, unread, s.inet === true);
       },
     });
   }

@@ -19,6 +19,7 @@
  */
 import { loads } from "../codec/decode.ts";
 import { dumps } from "../codec/encode.ts";
+import { encodingRemote, refuseIfRemote } from "../codec/remote.ts";
 import { PicklingError } from "../errors.ts";
 import { closeFd, fileStat } from "../native/file.ts";
 import { pidfdOpen } from "../native/pidfd.ts";
@@ -61,7 +62,8 @@ function collect<T>(kind: "i" | "h", encode: () => T): { value: T; fds: number[]
  * The returned descriptors still belong to their objects: send them, do not close them.
  * @throws PicklingError when the value cannot be sent (path rooted at `path`)
  */
-export function encodeCarrying(value: unknown, path: string): Carried {
+export function encodeCarrying(value: unknown, path: string, remote = false): Carried {
+  if (remote) return { bytes: encodingRemote(() => dumps(value, { path })), fds: [] };
   const outer = collecting;
   const mine: Collector = { kind: "i", fds: [] };
   collecting = mine;
@@ -99,6 +101,7 @@ export function decodeCarrying(bytes: Uint8Array, fds: number[]): unknown {
 
 /** Names descriptor `fd` for the encode in progress. Called by reducers. */
 export function shareFd(fd: number): FdRef {
+  refuseIfRemote("a descriptor");
   const c = collecting;
   if (c === undefined) return { pid: process.pid, fd, ino: fileStat(fd).ino };
   let at = c.fds.indexOf(fd);

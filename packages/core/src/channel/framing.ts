@@ -82,15 +82,17 @@ function peerClosed(err: unknown): never {
 
 /**
  * Sends one message on socket `fd`, blocking while the socket buffer is full.
- * `fds` are attached (the caller keeps its own copies).
+ * `fds` are attached (the caller keeps its own copies). `streamOnly` (TCP):
+ * never send part of a large message as a memfd.
  * @throws EOFError when the other end is closed
  */
-export function writeMessage(fd: number, payload: Uint8Array, fds: readonly number[]): void {
+export function writeMessage(fd: number, payload: Uint8Array, fds: readonly number[], streamOnly = false): void {
   if (payload.byteLength > MAX_MESSAGE) {
     throw new RangeError(`Message of ${payload.byteLength} bytes is larger than the limit of ${MAX_MESSAGE}`);
   }
   try {
-    if (payload.byteLength > OUT_OF_LINE_MIN) {
+    // A TCP peer cannot take a memfd: it gets every byte in the stream, as from Python.
+    if (payload.byteLength > OUT_OF_LINE_MIN && !streamOnly) {
       const room = Math.floor(sendBufferFree(fd) * BUFFER_SHARE) & ~4095;
       if (room < payload.byteLength) {
         writeSplit(fd, payload, room, fds);

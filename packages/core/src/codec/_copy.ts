@@ -6,6 +6,7 @@
  * walked, so a cycle through it ends at the marker.
  */
 
+import { LocalOnly } from "./remote.ts";
 import { type Exportable, findExport } from "./exports.ts";
 import {
   ARRAY,
@@ -88,6 +89,7 @@ function copyObject(o: object, memo: Memo): unknown {
       try {
         state = reducer.reduce(o);
       } catch (cause) {
+        if (cause instanceof LocalOnly) throw new Refusal(`a ${reducer.tag} ${cause.message}`);
         const why = cause instanceof Error ? cause.message : String(cause);
         throw new Refusal(`the reducer "${reducer.tag}" failed: ${why}`, cause);
       }

@@ -46,6 +46,35 @@ export function waitReady(fd: number, on: Readiness, timeoutMs: number | undefin
   }
 }
 
+// struct pollfd[] for `waitAnyReadable`, grown as needed.
+let many = new Int32Array(new ArrayBuffer(8 * 16));
+
+/**
+ * Waits until any of `fds` is readable (as `waitReady` reads it), at most
+ * `timeoutMs` (undefined: forever). Returns true when one is.
+ */
+export function waitAnyReadable(fds: readonly number[], timeoutMs: number | undefined): boolean {
+  if (many.length < fds.length * 2) many = new Int32Array(new ArrayBuffer(8 * fds.length * 2));
+  const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
+  for (;;) {
+    for (const [i, fd] of fds.entries()) {
+      many[2 * i] = fd;
+      many[2 * i + 1] = POLLIN;
+    }
+    const left = deadline === undefined ? -1 : Math.max(0, Math.ceil(deadline - performance.now()));
+    waitBegins();
+    const r = libc.poll(many, fds.length, pollSlice(left));
+    const e = r < 0 ? errno() : 0;
+    waitEnds();
+    if (r > 0) return true;
+    if (r === 0) {
+      if (deadline !== undefined && performance.now() >= deadline) return false;
+      continue;
+    }
+    if (e !== Errno.EINTR) fail("poll", e);
+  }
+}
+
 /**
  * Whether the other end of stream socket `fd` will send nothing more (it
  * closed or shut down its writing side, or the socket failed): poll(2) for

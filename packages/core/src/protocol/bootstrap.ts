@@ -36,6 +36,8 @@ export interface Bootstrap {
   target: ExportRef | null;
   /** The parent's `process.argv`, which the child's becomes (Python's spawn sets `sys.argv`). */
   argv: string[];
+  /** The child's auth key (Python: `authkey`, inherited). */
+  authkey: Uint8Array;
   /** Codec bytes of the `args` array. */
   args: Uint8Array;
   /** Codec bytes of the subclass instance's own fields (`{}` for the base class). */
@@ -65,6 +67,7 @@ export function bootstrapSchema(): z.ZodType<Bootstrap> {
       cls: ref.nullable(),
       target: ref.nullable(),
       argv: z.array(z.string()),
+      authkey: bytes,
       args: bytes,
       fields: bytes,
       inherit: bytes.optional(),
@@ -97,6 +100,7 @@ export function isBootstrap(m: unknown): m is Bootstrap {
     isRef(m.target) &&
     Array.isArray(m.argv) &&
     m.argv.every((a) => typeof a === "string") &&
+    m.authkey instanceof Uint8Array &&
     m.args instanceof Uint8Array &&
     m.fields instanceof Uint8Array &&
     (m.inherit === undefined || m.inherit instanceof Uint8Array)

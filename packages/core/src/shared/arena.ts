@@ -6,6 +6,7 @@
  */
 import { closeFd } from "../native/file.ts";
 import { forkCount } from "../native/fork.ts";
+import { refuseIfRemote } from "../codec/remote.ts";
 import { PicklingError } from "../errors.ts";
 import { fileStat } from "../native/file.ts";
 import { adoptSegment, attachSegment, createSegment, mappedAt, type Segment } from "../native/memfd.ts";
@@ -62,6 +63,7 @@ export class Block {
 
   /** The handle another process needs to map this block. */
   handle(): BlockHandle {
+    refuseIfRemote("shared memory");
     if (this.#release !== undefined && !this.#release.kept) {
       // Another process or thread may map it at any time from now on: it stays for the life of the process.
       this.#release.kept = true;

@@ -8,6 +8,7 @@ import { arrayTests } from "./array.ts";
 import { barrierTests } from "./barrier.ts";
 import { conditionTests } from "./condition.ts";
 import { eventTests } from "./event.ts";
+import { listenerTests } from "./listener.ts";
 import { lockTests } from "./lock.ts";
 import { pipeTests } from "./pipe.ts";
 import { poolTests } from "./pool.ts";
@@ -32,6 +33,7 @@ export function conformance(backend: BackendName): void {
   sharedMemoryTests(s);
   pipeTests(s);
   queueTests(s);
+  listenerTests(s);
   poolTests(s);
   programTests(s);
 }
