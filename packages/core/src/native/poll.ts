@@ -27,23 +27,9 @@ const pollfd = new Int32Array(new ArrayBuffer(8));
  * 0: just look). Returns true when ready.
  */
 export function waitReady(fd: number, on: Readiness, timeoutMs: number | undefined): boolean {
-  const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
-  for (;;) {
-    const left = deadline === undefined ? -1 : Math.max(0, Math.ceil(deadline - performance.now()));
-    const slice = pollSlice(left);
-    pollfd[0] = fd;
-    pollfd[1] = on === "read" ? POLLIN : POLLOUT;
-    waitBegins();
-    const r = libc.poll(pollfd, 1, slice);
-    const e = r < 0 ? errno() : 0;
-    waitEnds();
-    if (r > 0) return true;
-    if (r === 0) {
-      if (deadline !== undefined && performance.now() >= deadline) return false;
-      continue;
-    }
-    if (e !== Errno.EINTR) fail("poll", e);
-  }
+  pollfd[0] = fd;
+  pollfd[1] = on === "read" ? POLLIN : POLLOUT;
+  return pollLoop(pollfd, 1, timeoutMs);
 }
 
 // struct pollfd[] for `waitAnyReadable`, grown as needed.
@@ -55,15 +41,20 @@ let many = new Int32Array(new ArrayBuffer(8 * 16));
  */
 export function waitAnyReadable(fds: readonly number[], timeoutMs: number | undefined): boolean {
   if (many.length < fds.length * 2) many = new Int32Array(new ArrayBuffer(8 * fds.length * 2));
+  for (const [i, fd] of fds.entries()) {
+    many[2 * i] = fd;
+    many[2 * i + 1] = POLLIN;
+  }
+  return pollLoop(many, fds.length, timeoutMs);
+}
+
+/** poll(2) on the first `count` entries of `fds` (events set), in slices a stop word can end, until one is ready or the time is up. */
+function pollLoop(fds: Int32Array, count: number, timeoutMs: number | undefined): boolean {
   const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
   for (;;) {
-    for (const [i, fd] of fds.entries()) {
-      many[2 * i] = fd;
-      many[2 * i + 1] = POLLIN;
-    }
     const left = deadline === undefined ? -1 : Math.max(0, Math.ceil(deadline - performance.now()));
     waitBegins();
-    const r = libc.poll(many, fds.length, pollSlice(left));
+    const r = libc.poll(fds, count, pollSlice(left));
     const e = r < 0 ? errno() : 0;
     waitEnds();
     if (r > 0) return true;
