@@ -17,6 +17,7 @@ import { setRandomSeed } from "bun:jsc";
 import type { LaunchRequest } from "@multiproc/core";
 import { native, reportUncaught } from "@multiproc/core/internal";
 import { installChildGlobals } from "./child-globals.ts";
+import { reseedCryptoRandom } from "./child-random.ts";
 import { ChildLoop } from "./child-loop.ts";
 import { ChildSignals } from "./child-signals.ts";
 import { markForkChild, parentDescriptors } from "./forked-child.ts";
@@ -61,6 +62,7 @@ function makeSound(plan: ChildPlan, daemon: boolean, dry: boolean): void {
   ownExitPipe = plan.exitPipe;
   forgetParentSlots();
   setRandomSeed(native.kernelRandom32());
+  reseedCryptoRandom();
   native.resetCaughtSignals();
   native.unblockAllSignals();
   // Python's rule: a daemon child ends with its parent (and stops here when

@@ -125,22 +125,37 @@ describe("[fork] targets and memory", () => {
     lock.release();
   });
 
-  test("Math.random and crypto.randomUUID differ between sibling children and the parent", async () => {
+  test("Math.random, crypto.randomUUID and crypto.getRandomValues differ between sibling children and the parent", async () => {
+    // The parent draws first: from then on its generators' state is what a child would inherit.
+    const parentDraws = [crypto.randomUUID(), crypto.getRandomValues(new Uint32Array(4)).join()];
     const outs = [s.file("rand"), s.file("rand"), s.file("rand")];
     const kids = outs.map(
       (out) =>
         new mp.Process({
           target: () =>
-            writeFileSync(out, JSON.stringify({ r: [Math.random(), Math.random()], u: crypto.randomUUID() })),
+            writeFileSync(
+              out,
+              JSON.stringify({
+                r: [Math.random(), Math.random()],
+                u: crypto.randomUUID(),
+                g: crypto.getRandomValues(new Uint32Array(4)).join(),
+                n: (require("node:crypto") as typeof import("node:crypto")).randomUUID(),
+              }),
+            ),
         }),
     );
     for (const k of kids) k.start();
     for (const k of kids) await k.join(CHILD_TIMEOUT);
-    const rs = outs.map((o) => readJson<{ r: number[]; u: string }>(o));
+    const rs = outs.map((o) => readJson<{ r: number[]; u: string; g: string; n: string }>(o));
     const mine = Math.random();
     const firsts = new Set([...rs.map((r) => r.r[0]), mine]);
     expect(firsts.size).toBe(4);
-    expect(new Set(rs.map((r) => r.u)).size).toBe(3);
+    expect(new Set([...rs.map((r) => r.u), parentDraws[0], crypto.randomUUID()]).size).toBe(5);
+    expect(
+      new Set([...rs.map((r) => r.g), parentDraws[1], crypto.getRandomValues(new Uint32Array(4)).join()]).size,
+    ).toBe(5);
+    expect(new Set(rs.map((r) => r.n)).size).toBe(3);
+    for (const r of rs) expect(r.u).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 });
 
