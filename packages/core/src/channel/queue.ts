@@ -15,7 +15,7 @@
  * Waiting: producers wait for HEAD to move (space), consumers for TAIL
  * (items); a side announces sleepers in PUTTERS/GETTERS so the other side
  * calls futexWake only when someone sleeps. A sync get first spins briefly
- * (see `_wait.ts` for why), then sleeps in slices.
+ * (see `wait/tuning.ts` for why), then sleeps in slices.
  */
 import { registerReducer } from "../codec/reducers.ts";
 import { Empty, Full, ProcessError } from "../errors.ts";
@@ -23,7 +23,11 @@ import { forever, forkedSince } from "../inherited-wait.ts";
 import { futexWake } from "../native/futex.ts";
 import { waitReady } from "../native/poll.ts";
 import { checkTimeout } from "../timeout.ts";
-import { awaitWord, deadlineOf, nextTurn, SPIN_TRIES, sleepOnWord, spinStep, waitUntil } from "./_wait.ts";
+import { deadlineOf } from "../wait/deadline.ts";
+import { waitUntil } from "../wait/poll.ts";
+import { nextTurn, spinStep } from "../wait/spin.ts";
+import { SPIN_TRIES, WORD_SPIN_TURNS } from "../wait/tuning.ts";
+import { awaitCounted, sleepCounted } from "../wait/word.ts";
 import { decodeCarrying, type FdRef, shareFd, takeFd } from "./fd-transfer.ts";
 import { Mailbox } from "./mailbox.ts";
 import { appendItem, encodeItem, type Item, type Outcome, releaseItem, type Taken, takeItem } from "./queue-item.ts";
@@ -53,8 +57,6 @@ export interface QueueParts {
 
 /** How long a non-blocking call may wait for the side lock, which is held only for microseconds (ms). */
 const NOWAIT_LOCK_MS = 20;
-/** Event-loop turns an async get re-checks before it asks the waker thread. */
-const ASYNC_SPIN_TURNS = 16;
 
 const released = new FinalizationRegistry<{ ring: Ring; mailbox: Mailbox }>((held) => {
   held.ring.close();
@@ -283,7 +285,7 @@ export class Queue<T = unknown> {
           if (got !== undefined) return decodeCarrying(got.bytes, got.fds) as T;
         }
         if (!block || performance.now() >= deadline) throw new Empty("Queue is empty");
-        if (turns < ASYNC_SPIN_TURNS) await nextTurn();
+        if (turns < WORD_SPIN_TURNS) await nextTurn();
         else await this.#await(ring, Slot.GETTERS, Slot.TAIL, tail, deadline);
       }
     } finally {
@@ -311,7 +313,7 @@ export class Queue<T = unknown> {
         const tail = Atomics.load(ring.words, Slot.TAIL);
         if (!ring.empty()) return true;
         if (performance.now() >= deadline) return false;
-        if (turns < ASYNC_SPIN_TURNS) await nextTurn();
+        if (turns < WORD_SPIN_TURNS) await nextTurn();
         else await this.#await(ring, Slot.GETTERS, Slot.TAIL, tail, deadline);
       }
     } finally {
@@ -326,22 +328,12 @@ export class Queue<T = unknown> {
 
   /** Sleeps on `word` while it holds `seen`, announced in `sleepers`. */
   #sleep(ring: Ring, sleepers: number, word: number, seen: number, deadline: number): void {
-    Atomics.add(ring.words, sleepers, 1);
-    try {
-      sleepOnWord(ring.address(word), seen, deadline);
-    } finally {
-      Atomics.sub(ring.words, sleepers, 1);
-    }
+    sleepCounted(ring.words, sleepers, ring.address(word), seen, deadline);
   }
 
   /** Async form of `#sleep`: this realm's waker thread sleeps on the word for us. */
-  async #await(ring: Ring, sleepers: number, word: number, seen: number, deadline: number): Promise<void> {
-    Atomics.add(ring.words, sleepers, 1);
-    try {
-      await awaitWord(ring.address(word), seen, deadline);
-    } finally {
-      Atomics.sub(ring.words, sleepers, 1);
-    }
+  #await(ring: Ring, sleepers: number, word: number, seen: number, deadline: number): Promise<void> {
+    return awaitCounted(ring.words, sleepers, ring.address(word), seen, deadline);
   }
 
   /** An async operation ended: unmaps a ring closed meanwhile. */
