@@ -75,6 +75,14 @@ const released = new FinalizationRegistry<{ ring: Ring; mailbox: Mailbox }>((hel
  * new mp.Process({ target: producer, args: [q] }).start();
  * const [n, s] = await q.get({ timeout: 1000 });
  */
+/** The Pool's own operations on its queues, set by Queue's static block; use them through pool-queue.ts. */
+export let poolQueueOps: {
+  resident(capacity: number): Queue<unknown>;
+  encode(queue: Queue<unknown>, obj: unknown): Item;
+  putEncodedSync(queue: Queue<unknown>, item: Item, opts?: QueueWaitOptions): void;
+  readable(queue: Queue<unknown>, timeout: number): Promise<boolean>;
+};
+
 export class Queue<T = unknown> {
   #ring: Ring | undefined;
   readonly #mailbox: Mailbox;
@@ -98,15 +106,6 @@ export class Queue<T = unknown> {
     this.#ring = parts.ring;
     this.#mailbox = parts.mailbox;
     released.register(this, { ring: parts.ring, mailbox: parts.mailbox }, this);
-  }
-
-  /**
-   * Internal (the Pool): an unbounded queue on a ring of `capacity` bytes (a
-   * power of two, at most RESIDENT_MAX) whose pages stay resident; items
-   * over an eighth of it go out of line.
-   */
-  static resident<T>(capacity: number): Queue<T> {
-    return new Queue<T>(0, { ring: Ring.create(0, capacity), mailbox: Mailbox.create() });
   }
 
   /** The ring, or a ProcessError when closed (an EOFError when its ring is corrupt, see `ring.ts`). */
@@ -134,20 +133,6 @@ export class Queue<T = unknown> {
     const ring = this.#live("put");
     const timeout = checkTimeout(opts?.timeout, "Queue.put");
     this.#putItemSync(ring, encodeItem(ring, obj), { block: opts?.block, timeout });
-  }
-
-  /**
-   * Internal (the Pool): encodes `obj` now, so a value that cannot be sent
-   * throws where it was given, for a `putEncodedSync` later.
-   * @throws PicklingError naming the path of the bad value
-   */
-  encode(obj: T): Item {
-    return encodeItem(this.#live("put"), obj);
-  }
-
-  /** Internal (the Pool): `putSync` of an item from `encode`, which it consumes. */
-  putEncodedSync(item: Item, opts?: QueueWaitOptions): void {
-    this.#putItemSync(this.#live("put"), item, opts);
   }
 
   #putItemSync(ring: Ring, item: Item, opts: QueueWaitOptions | undefined): void {
@@ -293,14 +278,8 @@ export class Queue<T = unknown> {
     }
   }
 
-  /**
-   * Internal (the Pool): resolves true once the queue holds an item, false
-   * after `timeout` ms, without taking it. The caller then takes items with
-   * `getNowait` in one synchronous run: an item taken inside an async `get`
-   * sits in a promise until the event loop turns, out of reach of a
-   * `getSync` that this thread may run meanwhile.
-   */
-  async readable(timeout: number): Promise<boolean> {
+  /** See `readable` in pool-queue.ts. */
+  async #readable(timeout: number): Promise<boolean> {
     const ring = this.#live("get");
     const deadline = performance.now() + timeout;
     const pid = process.pid;
@@ -424,6 +403,12 @@ export class Queue<T = unknown> {
       reduce: (q: Queue) => q.reduceState(),
       rebuild: (state) => new Queue(0, Queue.partsFrom(state as QueueState)),
     });
+    poolQueueOps = {
+      resident: (capacity) => new Queue(0, { ring: Ring.create(0, capacity), mailbox: Mailbox.create() }),
+      encode: (queue, obj) => encodeItem(queue.#live("put"), obj),
+      putEncodedSync: (queue, item, opts) => queue.#putItemSync(queue.#live("put"), item, opts),
+      readable: (queue, timeout) => queue.#readable(timeout),
+    };
   }
 }
 

@@ -4,6 +4,7 @@
  * parent's event loop while tasks are out (`readLoop`), or from the calling
  * thread by the `Sync` forms (`pumpSync`).
  */
+import { readable } from "../channel/pool-queue.ts";
 import { Empty } from "../errors.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
 import { checkJobs, watchAbort } from "./aborts.ts";
@@ -58,7 +59,7 @@ async function readLoop(core: PoolCore): Promise<void> {
     while (core.hasWork() && !core.terminated()) {
       // Wait without taking: replies are taken and handled in one synchronous
       // run, so a `Sync` call of this thread never waits for a reply held here.
-      await core.results.readable(nextWait(core));
+      await readable(core.results, nextWait(core));
       // The pool forks its workers from its user's async code, often while this step is due.
       if (forkedSince(core.pid)) await forever;
       if (core.terminated()) return;

@@ -2,6 +2,7 @@
  * A job: one task of a Pool from submission to its settling, and the
  * reference by which a worker finds the task's function.
  */
+import { encodeFor } from "../channel/pool-queue.ts";
 import type { Queue } from "../channel/queue.ts";
 import type { Item } from "../channel/queue-item.ts";
 import { PicklingError } from "../errors.ts";
@@ -84,7 +85,7 @@ export function makeJob(
 
 /** Every worker's queue has the same inline limit: any queue encodes for all. */
 export function encodeTask(core: PoolCore, message: TaskMessage): Item {
-  return (core.results as unknown as Queue<TaskMessage>).encode(message);
+  return encodeFor(core.results as unknown as Queue<TaskMessage>, message);
 }
 
 /** Runs alone on its worker, so the pool can stop it by ending that worker. */

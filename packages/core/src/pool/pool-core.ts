@@ -4,7 +4,7 @@
  * is a set of functions over it, so a concept lives in one file while the
  * per-task path stays plain calls on one object.
  */
-import { Queue } from "../channel/queue.ts";
+import { residentQueue } from "../channel/pool-queue.ts";
 import type { ExportRef } from "../codec/exports.ts";
 import type { BackendName } from "../config.ts";
 import type { ProcessError } from "../errors.ts";
@@ -40,7 +40,7 @@ export class PoolCore {
   readonly initializer: TaskFn | null;
   readonly initargs: unknown[];
   readonly maxTasks: number;
-  readonly results = Queue.resident<ReplyMessage>(RESULT_RING_BYTES);
+  readonly results = residentQueue<ReplyMessage>(RESULT_RING_BYTES);
   /** The process that made the pool (a fork worker holds a copy of it, see `readLoop`). */
   readonly pid = process.pid;
   readonly workers: Worker[] = [];

@@ -4,6 +4,7 @@
  * own task queue and the parent chooses the worker, so the parent always
  * knows which tasks a worker holds (see worker-deaths.ts).
  */
+import { putEncodedSync } from "../channel/pool-queue.ts";
 import { Empty, ProcessError } from "../errors.ts";
 import { encodeTask, isAlone, type Job, messageOf } from "./job.ts";
 import { AHEAD_MS, type PoolCore } from "./pool-core.ts";
@@ -54,7 +55,7 @@ function pick(core: PoolCore, job: Job, depth: number): Worker | undefined {
 function send(core: PoolCore, job: Job, w: Worker): void {
   const item = job.item ?? encodeTask(core, messageOf(job));
   job.item = undefined;
-  w.tasks.putEncodedSync(item);
+  putEncodedSync(w.tasks, item);
   job.worker = w;
   // A task's time limit counts from here: it runs alone, so its worker starts it now.
   if (job.timeout !== undefined) job.deadline = performance.now() + job.timeout;

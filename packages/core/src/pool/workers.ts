@@ -3,7 +3,8 @@
  * successor starts), telling it to stop after its queue, and ending them all.
  * What happens when one dies is in worker-deaths.ts.
  */
-import { Queue } from "../channel/queue.ts";
+import { residentQueue } from "../channel/pool-queue.ts";
+import type { Queue } from "../channel/queue.ts";
 import type { Process } from "../process.ts";
 import { type ForkedNames, forkedNames } from "./fork-names.ts";
 import type { Job } from "./job.ts";
@@ -40,7 +41,7 @@ export interface Worker {
 let workerCount = 0;
 
 export function startWorker(core: PoolCore): void {
-  const tasks = Queue.resident<TaskMessage | null>(TASK_RING_BYTES);
+  const tasks = residentQueue<TaskMessage | null>(TASK_RING_BYTES);
   const prefix = core.backend[0]!.toUpperCase() + core.backend.slice(1);
   const name = `${prefix}PoolWorker-${++workerCount}`;
   const setup = {
