@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { dumps, loads } from "../src/codec/index.ts";
 import { Connection, EOFError, PicklingError, Pipe, ProcessError, Queue } from "../src/index.ts";
-import { receiveSpinMs } from "../src/channel/_wait.ts";
+import { receiveSpinMs } from "../src/wait/spin.ts";
 import { dupFd } from "../src/native/socket.ts";
 import { concat, frame, header, rawPair, writeRaw } from "./fixtures/raw-frames.ts";
 

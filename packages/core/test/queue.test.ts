@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, test } from "bun:test";
 import { Mailbox } from "../src/channel/mailbox.ts";
-import { Queue as QueueClass } from "../src/channel/queue.ts";
+import { residentQueue } from "../src/channel/pool-queue.ts";
 import {
   Empty,
   Full,
@@ -116,7 +116,7 @@ describe("Queue", () => {
   });
 
   test("a small resident ring (the Pool's) reuses its pages: 50 laps hold at most its size", () => {
-    const q = QueueClass.resident<Uint8Array>(1 << 20);
+    const q = residentQueue<Uint8Array>(1 << 20);
     const before = shmemKiB();
     const item = new Uint8Array(64 * 1024).fill(7);
     for (let round = 0; round < 800; round++) {

@@ -8,7 +8,8 @@ import { ProcessError } from "../errors.ts";
 import { waitAnyReadable } from "../native/poll.ts";
 import type { Process } from "../process.ts";
 import { checkTimeout } from "../timeout.ts";
-import { deadlineOf, timeLeft, waitUntil } from "./_wait.ts";
+import { deadlineOf, timeLeft } from "../wait/deadline.ts";
+import { waitUntil } from "../wait/poll.ts";
 import { Connection } from "./connection.ts";
 
 /** What `wait` waits for. */

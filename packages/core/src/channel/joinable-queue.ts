@@ -11,7 +11,8 @@ import { registerReducer } from "../codec/reducers.ts";
 import { TimeoutError } from "../errors.ts";
 import { futexWake } from "../native/futex.ts";
 import { checkTimeout } from "../timeout.ts";
-import { awaitWord, deadlineOf, sleepOnWord } from "./_wait.ts";
+import { deadlineOf } from "../wait/deadline.ts";
+import { awaitCounted, sleepCounted } from "../wait/word.ts";
 import { Queue, type QueueState } from "./queue.ts";
 import { type Ring, Slot } from "./ring.ts";
 
@@ -57,12 +58,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
       const done = Atomics.load(ring.words, Slot.DONE);
       if (unfinished(ring) <= 0) return;
       if (performance.now() >= deadline) throw this.#timedOut(ring, ms!);
-      Atomics.add(ring.words, Slot.JOINERS, 1);
-      try {
-        sleepOnWord(ring.address(Slot.DONE), done, deadline);
-      } finally {
-        Atomics.sub(ring.words, Slot.JOINERS, 1);
-      }
+      sleepCounted(ring.words, Slot.JOINERS, ring.address(Slot.DONE), done, deadline);
     }
   }
 
@@ -75,12 +71,7 @@ export class JoinableQueue<T = unknown> extends Queue<T> {
       const done = Atomics.load(ring.words, Slot.DONE);
       if (unfinished(ring) <= 0) return;
       if (performance.now() >= deadline) throw this.#timedOut(ring, ms!);
-      Atomics.add(ring.words, Slot.JOINERS, 1);
-      try {
-        await awaitWord(ring.address(Slot.DONE), done, deadline);
-      } finally {
-        Atomics.sub(ring.words, Slot.JOINERS, 1);
-      }
+      await awaitCounted(ring.words, Slot.JOINERS, ring.address(Slot.DONE), done, deadline);
     }
   }
 

@@ -24,7 +24,8 @@ import {
   type SocketAddress,
 } from "../native/stream-socket.ts";
 import { checkTimeout } from "../timeout.ts";
-import { deadlineOf, timeLeft, waitUntil } from "./_wait.ts";
+import { deadlineOf, timeLeft } from "../wait/deadline.ts";
+import { waitUntil } from "../wait/poll.ts";
 import {
   authenticateClient,
   authenticateClientSync,

@@ -15,7 +15,7 @@
  * Waiting: producers wait for HEAD to move (space), consumers for TAIL
  * (items); a side announces sleepers in PUTTERS/GETTERS so the other side
  * calls futexWake only when someone sleeps. A sync get first spins briefly
- * (see `_wait.ts` for why), then sleeps in slices.
+ * (see `wait/tuning.ts` for why), then sleeps in slices.
  */
 import { registerReducer } from "../codec/reducers.ts";
 import { Empty, Full, ProcessError } from "../errors.ts";
@@ -23,7 +23,11 @@ import { forever, forkedSince } from "../inherited-wait.ts";
 import { futexWake } from "../native/futex.ts";
 import { waitReady } from "../native/poll.ts";
 import { checkTimeout } from "../timeout.ts";
-import { awaitWord, deadlineOf, nextTurn, SPIN_TRIES, sleepOnWord, spinStep, waitUntil } from "./_wait.ts";
+import { deadlineOf } from "../wait/deadline.ts";
+import { waitUntil } from "../wait/poll.ts";
+import { nextTurn, spinStep } from "../wait/spin.ts";
+import { SPIN_TRIES, WORD_SPIN_TURNS } from "../wait/tuning.ts";
+import { awaitCounted, sleepCounted } from "../wait/word.ts";
 import { decodeCarrying, type FdRef, shareFd, takeFd } from "./fd-transfer.ts";
 import { Mailbox } from "./mailbox.ts";
 import { appendItem, encodeItem, type Item, type Outcome, releaseItem, type Taken, takeItem } from "./queue-item.ts";
@@ -53,8 +57,6 @@ export interface QueueParts {
 
 /** How long a non-blocking call may wait for the side lock, which is held only for microseconds (ms). */
 const NOWAIT_LOCK_MS = 20;
-/** Event-loop turns an async get re-checks before it asks the waker thread. */
-const ASYNC_SPIN_TURNS = 16;
 
 const released = new FinalizationRegistry<{ ring: Ring; mailbox: Mailbox }>((held) => {
   held.ring.close();
@@ -73,6 +75,14 @@ const released = new FinalizationRegistry<{ ring: Ring; mailbox: Mailbox }>((hel
  * new mp.Process({ target: producer, args: [q] }).start();
  * const [n, s] = await q.get({ timeout: 1000 });
  */
+/** The Pool's own operations on its queues, set by Queue's static block; use them through pool-queue.ts. */
+export let poolQueueOps: {
+  resident(capacity: number): Queue<unknown>;
+  encode(queue: Queue<unknown>, obj: unknown): Item;
+  putEncodedSync(queue: Queue<unknown>, item: Item, opts?: QueueWaitOptions): void;
+  readable(queue: Queue<unknown>, timeout: number): Promise<boolean>;
+};
+
 export class Queue<T = unknown> {
   #ring: Ring | undefined;
   readonly #mailbox: Mailbox;
@@ -96,15 +106,6 @@ export class Queue<T = unknown> {
     this.#ring = parts.ring;
     this.#mailbox = parts.mailbox;
     released.register(this, { ring: parts.ring, mailbox: parts.mailbox }, this);
-  }
-
-  /**
-   * Internal (the Pool): an unbounded queue on a ring of `capacity` bytes (a
-   * power of two, at most RESIDENT_MAX) whose pages stay resident; items
-   * over an eighth of it go out of line.
-   */
-  static resident<T>(capacity: number): Queue<T> {
-    return new Queue<T>(0, { ring: Ring.create(0, capacity), mailbox: Mailbox.create() });
   }
 
   /** The ring, or a ProcessError when closed (an EOFError when its ring is corrupt, see `ring.ts`). */
@@ -132,20 +133,6 @@ export class Queue<T = unknown> {
     const ring = this.#live("put");
     const timeout = checkTimeout(opts?.timeout, "Queue.put");
     this.#putItemSync(ring, encodeItem(ring, obj), { block: opts?.block, timeout });
-  }
-
-  /**
-   * Internal (the Pool): encodes `obj` now, so a value that cannot be sent
-   * throws where it was given, for a `putEncodedSync` later.
-   * @throws PicklingError naming the path of the bad value
-   */
-  encode(obj: T): Item {
-    return encodeItem(this.#live("put"), obj);
-  }
-
-  /** Internal (the Pool): `putSync` of an item from `encode`, which it consumes. */
-  putEncodedSync(item: Item, opts?: QueueWaitOptions): void {
-    this.#putItemSync(this.#live("put"), item, opts);
   }
 
   #putItemSync(ring: Ring, item: Item, opts: QueueWaitOptions | undefined): void {
@@ -283,7 +270,7 @@ export class Queue<T = unknown> {
           if (got !== undefined) return decodeCarrying(got.bytes, got.fds) as T;
         }
         if (!block || performance.now() >= deadline) throw new Empty("Queue is empty");
-        if (turns < ASYNC_SPIN_TURNS) await nextTurn();
+        if (turns < WORD_SPIN_TURNS) await nextTurn();
         else await this.#await(ring, Slot.GETTERS, Slot.TAIL, tail, deadline);
       }
     } finally {
@@ -291,14 +278,8 @@ export class Queue<T = unknown> {
     }
   }
 
-  /**
-   * Internal (the Pool): resolves true once the queue holds an item, false
-   * after `timeout` ms, without taking it. The caller then takes items with
-   * `getNowait` in one synchronous run: an item taken inside an async `get`
-   * sits in a promise until the event loop turns, out of reach of a
-   * `getSync` that this thread may run meanwhile.
-   */
-  async readable(timeout: number): Promise<boolean> {
+  /** See `readable` in pool-queue.ts. */
+  async #readable(timeout: number): Promise<boolean> {
     const ring = this.#live("get");
     const deadline = performance.now() + timeout;
     const pid = process.pid;
@@ -311,7 +292,7 @@ export class Queue<T = unknown> {
         const tail = Atomics.load(ring.words, Slot.TAIL);
         if (!ring.empty()) return true;
         if (performance.now() >= deadline) return false;
-        if (turns < ASYNC_SPIN_TURNS) await nextTurn();
+        if (turns < WORD_SPIN_TURNS) await nextTurn();
         else await this.#await(ring, Slot.GETTERS, Slot.TAIL, tail, deadline);
       }
     } finally {
@@ -326,22 +307,12 @@ export class Queue<T = unknown> {
 
   /** Sleeps on `word` while it holds `seen`, announced in `sleepers`. */
   #sleep(ring: Ring, sleepers: number, word: number, seen: number, deadline: number): void {
-    Atomics.add(ring.words, sleepers, 1);
-    try {
-      sleepOnWord(ring.address(word), seen, deadline);
-    } finally {
-      Atomics.sub(ring.words, sleepers, 1);
-    }
+    sleepCounted(ring.words, sleepers, ring.address(word), seen, deadline);
   }
 
   /** Async form of `#sleep`: this realm's waker thread sleeps on the word for us. */
-  async #await(ring: Ring, sleepers: number, word: number, seen: number, deadline: number): Promise<void> {
-    Atomics.add(ring.words, sleepers, 1);
-    try {
-      await awaitWord(ring.address(word), seen, deadline);
-    } finally {
-      Atomics.sub(ring.words, sleepers, 1);
-    }
+  #await(ring: Ring, sleepers: number, word: number, seen: number, deadline: number): Promise<void> {
+    return awaitCounted(ring.words, sleepers, ring.address(word), seen, deadline);
   }
 
   /** An async operation ended: unmaps a ring closed meanwhile. */
@@ -432,6 +403,12 @@ export class Queue<T = unknown> {
       reduce: (q: Queue) => q.reduceState(),
       rebuild: (state) => new Queue(0, Queue.partsFrom(state as QueueState)),
     });
+    poolQueueOps = {
+      resident: (capacity) => new Queue(0, { ring: Ring.create(0, capacity), mailbox: Mailbox.create() }),
+      encode: (queue, obj) => encodeItem(queue.#live("put"), obj),
+      putEncodedSync: (queue, item, opts) => queue.#putItemSync(queue.#live("put"), item, opts),
+      readable: (queue, timeout) => queue.#readable(timeout),
+    };
   }
 }
 

@@ -20,7 +20,9 @@ import { futexWait, futexWake } from "../native/futex.ts";
 import { threadAlive } from "../native/liveness.ts";
 import { threadId } from "../native/thread.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
-import { awaitWord, SLICE_MS, SPIN_TRIES, spinStep } from "./_wait.ts";
+import { spinStep } from "../wait/spin.ts";
+import { SLICE_MS, SPIN_TRIES } from "../wait/tuning.ts";
+import { awaitWord } from "../wait/word.ts";
 
 const CONTENDED = 0x4000_0000;
 const OWNER = CONTENDED - 1;

@@ -1,6 +1,6 @@
 /** Shared memory: the arena every synchronization primitive and shared value is carved from, and Value/Array over it. */
 export type { SharedOptions } from "./_lock-option.ts";
-export { allocate, attach, Block, type BlockHandle, segmentFds } from "./arena.ts";
+export { attach, Block, type BlockHandle, segmentFds } from "./arena.ts";
 export {
   type ArrayInit,
   isSharedArray,

@@ -11,10 +11,10 @@
 import { registerReducer } from "../codec/reducers.ts";
 import { BrokenBarrierError } from "../errors.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
-import { futexWait, futexWake } from "../native/futex.ts";
+import { futexWake } from "../native/futex.ts";
 import { allocate, attach, type Block, type BlockHandle } from "../shared/arena.ts";
 import { checkTimeout } from "../timeout.ts";
-import { pollUntil } from "./_poll.ts";
+import { awaitWhile, type SharedWord, sleepWhile } from "../wait/word.ts";
 import { Lock } from "./lock.ts";
 
 const Slot = { STATE: 0, COUNT: 1, GEN: 2 } as const;
@@ -248,14 +248,15 @@ export class Barrier {
     futexWake(this.#block.address(Slot.GEN * 4), WAKE_ALL);
   }
 
+  /** GEN: every sleeper waits for it to change. */
+  #genWord(): SharedWord {
+    return { words: this.#words, index: Slot.GEN, address: this.#block.address(Slot.GEN * 4) };
+  }
+
   #sleepSync(gen: number, deadline: number | undefined): void {
     this.#lock.release();
     try {
-      while (Atomics.load(this.#words, Slot.GEN) === gen) {
-        const left = deadline === undefined ? undefined : deadline - performance.now();
-        if (left !== undefined && left <= 0) break;
-        futexWait(this.#block.address(Slot.GEN * 4), gen, left);
-      }
+      sleepWhile(this.#genWord(), gen, deadline ?? Number.POSITIVE_INFINITY);
     } finally {
       this.#lock.acquireSync();
     }
@@ -266,9 +267,7 @@ export class Barrier {
     this.#lock.release();
     try {
       const left = deadline === undefined ? undefined : Math.max(0, deadline - performance.now());
-      const w = this.#words;
-      const word = { address: this.#block.address(Slot.GEN * 4), read: () => Atomics.load(w, Slot.GEN) };
-      await pollUntil(() => Atomics.load(w, Slot.GEN) !== gen, left, word);
+      await awaitWhile(this.#genWord(), gen, left);
     } finally {
       if (forkedSince(pid)) await forever;
       await this.#lock.acquire();

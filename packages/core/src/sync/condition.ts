@@ -14,12 +14,12 @@
  */
 import { registerReducer } from "../codec/reducers.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
-import { futexWait, futexWake } from "../native/futex.ts";
+import { futexWake } from "../native/futex.ts";
 import { threadAlive } from "../native/liveness.ts";
 import { threadId } from "../native/thread.ts";
 import { allocate, attach, type Block, type BlockHandle } from "../shared/arena.ts";
 import { checkTimeout } from "../timeout.ts";
-import { pollUntil } from "./_poll.ts";
+import { awaitWhile, type SharedWord, sleepWhile } from "../wait/word.ts";
 import type { Held } from "./held.ts";
 import type { Lock } from "./lock.ts";
 import { RLock } from "./rlock.ts";
@@ -180,17 +180,13 @@ export class Condition {
     this.#checkHeld("wait");
     const slot = this.#claim();
     const at = this.#at(slot);
-    const address = this.#block.address((at + Waiter.STATE) * 4);
-    const deadline = ms === undefined ? undefined : performance.now() + ms;
+    const word = this.#stateWord(at);
+    const deadline = ms === undefined ? Number.POSITIVE_INFINITY : performance.now() + ms;
     const depth = this.#releaseAll();
     try {
       // notify sets STATE to NOTIFIED before waking: a notify between the
       // release above and the wait below makes futexWait return at once.
-      while (Atomics.load(this.#words, at + Waiter.STATE) === State.WAITING) {
-        const left = deadline === undefined ? undefined : deadline - performance.now();
-        if (left !== undefined && left <= 0) break;
-        futexWait(address, State.WAITING, left);
-      }
+      sleepWhile(word, State.WAITING, deadline);
     } finally {
       for (let i = 0; i < depth; i++) this.#lock.acquireSync();
     }
@@ -206,18 +202,18 @@ export class Condition {
     const depth = this.#releaseAll();
     const pid = process.pid;
     try {
-      const w = this.#words;
-      const word = {
-        address: this.#block.address((at + Waiter.STATE) * 4),
-        read: () => Atomics.load(w, at + Waiter.STATE),
-      };
-      await pollUntil(() => Atomics.load(w, at + Waiter.STATE) !== State.WAITING, ms, word);
+      await awaitWhile(this.#stateWord(at), State.WAITING, ms);
     } finally {
       if (forkedSince(pid)) await forever;
       await this.#lock.acquire();
       for (let i = 1; i < depth; i++) this.#lock.acquireSync();
     }
     return this.#leave(slot);
+  }
+
+  /** The STATE word of the waiter slot at `at`. */
+  #stateWord(at: number): SharedWord {
+    return { words: this.#words, index: at + Waiter.STATE, address: this.#block.address((at + Waiter.STATE) * 4) };
   }
 
   /**

@@ -1,9 +1,9 @@
 /** Event: a flag processes and threads can wait for (Python: `multiprocessing.Event`). */
 import { registerReducer } from "../codec/reducers.ts";
-import { futexWait, futexWake } from "../native/futex.ts";
+import { futexWake } from "../native/futex.ts";
 import { allocate, attach, type Block, type BlockHandle } from "../shared/arena.ts";
 import { checkTimeout } from "../timeout.ts";
-import { pollUntil } from "./_poll.ts";
+import { awaitWhile, type SharedWord, sleepWhile } from "../wait/word.ts";
 
 /** Named word offsets: FLAG is 1 while set (the futex word); WAITERS counts threads asleep on it. */
 const Slot = { FLAG: 0, WAITERS: 1 } as const;
@@ -29,12 +29,14 @@ export class Event {
   readonly #block: Block;
   readonly #words: Int32Array;
   readonly #flagAddress: number;
+  readonly #flag: SharedWord;
 
   /** @param state internal: rebuilds an event received from another process. */
   constructor(state?: EventState) {
     this.#block = state === undefined ? allocate(WORDS * 4, { reusable: true }) : attach(state.block, WORDS * 4);
     this.#words = this.#block.int32(WORDS);
     this.#flagAddress = this.#block.address(Slot.FLAG * 4);
+    this.#flag = { words: this.#words, index: Slot.FLAG, address: this.#flagAddress };
   }
 
   /** Whether the flag is set (Python: `is_set`). */
@@ -64,16 +66,8 @@ export class Event {
   waitSync(timeout?: number): boolean {
     const ms = checkTimeout(timeout, "Event.wait");
     if (this.isSet()) return true;
-    const deadline = ms === undefined ? undefined : performance.now() + ms;
-    const w = this.#words;
-    for (;;) {
-      const left = deadline === undefined ? undefined : deadline - performance.now();
-      if (left !== undefined && left <= 0) return this.isSet();
-      Atomics.add(w, Slot.WAITERS, 1);
-      futexWait(this.#flagAddress, 0, left);
-      Atomics.sub(w, Slot.WAITERS, 1);
-      if (this.isSet()) return true;
-    }
+    const deadline = ms === undefined ? Number.POSITIVE_INFINITY : performance.now() + ms;
+    return sleepWhile(this.#flag, 0, deadline, Slot.WAITERS) || this.isSet();
   }
 
   /** Waits without blocking the event loop; resolves to the flag (false: timed out). */
@@ -84,17 +78,8 @@ export class Event {
   }
 
   async #waitAsync(timeout: number | undefined): Promise<boolean> {
-    const w = this.#words;
     // Counted like a sleeper, so that set() wakes this realm's waker thread.
-    Atomics.add(w, Slot.WAITERS, 1);
-    try {
-      return await pollUntil(() => this.isSet(), timeout, {
-        address: this.#flagAddress,
-        read: () => Atomics.load(w, Slot.FLAG),
-      });
-    } finally {
-      Atomics.sub(w, Slot.WAITERS, 1);
-    }
+    return (await awaitWhile(this.#flag, 0, timeout, Slot.WAITERS)) || this.isSet();
   }
 
   toString(): string {

@@ -5,7 +5,7 @@
  *
  * Words (Int32, see `Slot`): VALUE is the count of free permits, WAITERS the
  * number of waiters asleep on VALUE (sync ones in futexWait, async ones
- * through their realm's waker thread, see `_poll.ts`), OWNER the thread id of the
+ * through their realm's waker thread, see `wait/poll.ts`), OWNER the thread id of the
  * holder, COUNT the recursion depth (RLock only); a semaphore that tracks
  * more than one holder keeps the others in the words after COUNT.
  *
@@ -14,7 +14,7 @@
  * WAITERS says there is one.
  *
  * Dead holders (something CPython does not handle: its waiters hang): a
- * waiter sleeps in slices of `SLICE_MS` and, after each empty slice, asks
+ * waiter sleeps in slices of `SLICE_MS` (wait/tuning.ts) and, after each empty slice, asks
  * whether the threads recorded as holders still exist. When one has died, the
  * waiter takes its permit over with one compare-and-swap of the holder word
  * (so two waiters cannot both take it): the acquire returns true and the
@@ -26,15 +26,14 @@ import { threadAlive } from "../native/liveness.ts";
 import { threadId } from "../native/thread.ts";
 import { allocate, attach, type Block, type BlockHandle } from "../shared/arena.ts";
 import { checkTimeout } from "../timeout.ts";
-import { pollUntil } from "./_poll.ts";
+import { pollUntil } from "../wait/poll.ts";
+import { SLICE_MS } from "../wait/tuning.ts";
 
 /** Named word offsets inside a SemLock block; `HOLDERS` starts the extra holder words. */
 export const Slot = { VALUE: 0, WAITERS: 1, OWNER: 2, COUNT: 3, HOLDERS: 4 } as const;
 const BASE_WORDS = 4;
 /** At most this many permit holders are recorded (and so recoverable when they die). */
 const MAX_TRACKED = 16;
-/** Longest futex sleep before a waiter checks whether the holders are still alive (ms). */
-const SLICE_MS = 100;
 
 /** Options of `acquire`/`acquireSync` (Python: `block`, `timeout`, in milliseconds). */
 export interface AcquireOptions {

@@ -1,6 +1,6 @@
 /** Conformance: Lock and RLock shared with children. */
 import { describe, expect, test } from "bun:test";
-import { allocate } from "../../src/shared/index.ts";
+import { allocate } from "../../src/shared/arena.ts";
 import * as targets from "../fixtures/targets.ts";
 import { CHILD_TIMEOUT, NO_WAIT_MS, run, type Suite, waitInChild } from "./_harness.ts";
 

@@ -6,7 +6,7 @@ import { Mailbox } from "../../src/channel/mailbox.ts";
 import { Queue } from "../../src/channel/queue.ts";
 import { Ring } from "../../src/channel/ring.ts";
 import { Empty } from "../../src/index.ts";
-import { allocate } from "../../src/shared/index.ts";
+import { allocate } from "../../src/shared/arena.ts";
 import * as ct from "../fixtures/channel-targets.ts";
 import { openFds, openFdsTo } from "../fixtures/os-resources.ts";
 import { putOne, SLOW_IMPORT_MARK } from "../fixtures/slow-import.ts";

@@ -1,0 +1,123 @@
+/**
+ * A Pool's workers: starting one, retiring it (it gets no more tasks and a
+ * successor starts), telling it to stop after its queue, and ending them all.
+ * What happens when one dies is in worker-deaths.ts.
+ */
+import { residentQueue } from "../channel/pool-queue.ts";
+import type { Queue } from "../channel/queue.ts";
+import type { Process } from "../process.ts";
+import { type ForkedNames, forkedNames } from "./fork-names.ts";
+import type { Job } from "./job.ts";
+import type { PoolCore } from "./pool-core.ts";
+import { poolWorker, workerLoop } from "./pool-worker.ts";
+import type { TaskMessage } from "./task.ts";
+
+/**
+ * Bytes of the ring of a worker's task queue: small enough to stay resident
+ * (see ring.ts: no page faults on reuse). Items over an eighth of a ring go
+ * out of line (a map chunk of 12 500 numbers is 100 KB: inline).
+ */
+const TASK_RING_BYTES = 1 << 20;
+/** How long `terminate` waits for a worker to end after SIGTERM before SIGKILL (ms). */
+const TERMINATE_GRACE_MS = 1000;
+
+export interface Worker {
+  readonly proc: Process;
+  readonly tasks: Queue<TaskMessage | null>;
+  /** Tasks sent and not answered, in the order the worker runs them. */
+  readonly inFlight: Job[];
+  /** Length of the fork backend's function table when this worker was forked. */
+  readonly knows: number;
+  /** Fork: the exports it can look up by name. */
+  readonly names: ForkedNames | undefined;
+  sent: number;
+  /** Gets no more tasks: it is being replaced. */
+  retiring: boolean;
+  /** A STOP is in its queue, behind its tasks. */
+  stopSent: boolean;
+}
+
+/** Numbers workers across pools, so names are unique in the process (Python: `ForkPoolWorker-N`). */
+let workerCount = 0;
+
+export function startWorker(core: PoolCore): void {
+  const tasks = residentQueue<TaskMessage | null>(TASK_RING_BYTES);
+  const prefix = core.backend[0]!.toUpperCase() + core.backend.slice(1);
+  const name = `${prefix}PoolWorker-${++workerCount}`;
+  const setup = {
+    tasks,
+    results: core.results,
+    initializer: core.initializer,
+    initargs: core.initargs,
+    maxTasks: core.maxTasks,
+  };
+  const local = core.local;
+  const names = core.inherits ? forkedNames() : undefined;
+  const proc = core.inherits
+    ? new core.Process({ name, daemon: true, target: () => workerLoop(setup, local) })
+    : new core.Process({
+        name,
+        daemon: true,
+        target: poolWorker,
+        args: [tasks, core.results, core.initializer, core.initargs, core.maxTasks],
+      });
+  try {
+    proc.start();
+  } catch (error) {
+    tasks.close();
+    throw error;
+  }
+  core.workers.push({
+    proc,
+    tasks,
+    inFlight: [],
+    knows: local.length,
+    names,
+    sent: 0,
+    retiring: false,
+    stopSent: false,
+  });
+}
+
+/** Takes `w` out of dispatch and starts its successor. */
+export function retire(core: PoolCore, w: Worker): void {
+  w.retiring = true;
+  if (core.mayReplace()) startWorker(core);
+}
+
+/**
+ * Replaces the workers that cannot run a new function (`stale`): each
+ * finishes the tasks it holds, then exits.
+ */
+export function refork(core: PoolCore, stale: (w: Worker) => boolean): void {
+  for (const w of [...core.workers]) {
+    if (w.retiring || !stale(w)) continue;
+    retire(core, w);
+    w.tasks.putSync(null);
+    w.stopSent = true;
+  }
+}
+
+/** After close, once all work is done: each worker exits after its queue. */
+export function sendStops(core: PoolCore): void {
+  for (const w of core.workers) {
+    if (w.stopSent) continue;
+    w.stopSent = true;
+    w.tasks.putSync(null);
+  }
+}
+
+/** Ends every worker now: SIGTERM, then SIGKILL after a grace period; releases their queues. */
+export function endWorkers(core: PoolCore): void {
+  const workers = core.workers.splice(0);
+  for (const w of workers) w.proc.terminate();
+  for (const w of workers) {
+    w.proc.joinSync(TERMINATE_GRACE_MS);
+    if (w.proc.exitCode === null) {
+      w.proc.kill();
+      w.proc.joinSync(TERMINATE_GRACE_MS);
+    }
+    w.tasks.close();
+    if (w.proc.exitCode !== null) w.proc.close();
+  }
+}

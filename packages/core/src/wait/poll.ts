@@ -1,0 +1,70 @@
+/**
+ * Async waits on a condition: the event loop must not block. When the caller
+ * names the futex word its condition depends on, the realm's waker thread
+ * (native/wake-on-change.ts) reports the word's change within microseconds;
+ * otherwise, or where no waker can run, the condition is re-checked with a
+ * growing pause (see `nextPause`).
+ */
+import { forever, forkedSince } from "../inherited-wait.ts";
+import { waitForChange } from "../native/wake-on-change.ts";
+import { nextTurn } from "./spin.ts";
+import { nextPause, POLL_SPIN_TURNS, SLICE_MS } from "./tuning.ts";
+
+/** The futex word a wait depends on: its address and a reader of its current value. */
+export interface WatchedWord {
+  readonly address: number;
+  read(): number;
+}
+
+/**
+ * Resolves true as soon as `ready()` returns true, or with one last `ready()`
+ * once `timeout` ms passed (undefined: no limit). Even with a waker it
+ * re-checks every SLICE_MS: a safety net, never the normal path.
+ */
+export async function pollUntil(
+  ready: () => boolean,
+  timeout: number | undefined,
+  word?: WatchedWord,
+): Promise<boolean> {
+  const deadline = timeout === undefined ? Number.POSITIVE_INFINITY : performance.now() + timeout;
+  const pid = process.pid;
+  let pause = 0;
+  for (;;) {
+    // Read the word before the condition: a change after this read makes
+    // the wait below return at once, so no wake-up falls between the two.
+    const expected = word?.read();
+    if (ready()) return true;
+    const left = deadline - performance.now();
+    if (left <= 0) return ready();
+    const change = word === undefined ? undefined : waitForChange(word.address, expected!, Math.min(left, SLICE_MS));
+    if (change !== undefined) await change;
+    else {
+      await Bun.sleep(Math.min(pause, left));
+      pause = nextPause(pause);
+    }
+    if (forkedSince(pid)) await forever; // ready() takes permits and locks
+  }
+}
+
+/**
+ * Resolves true as soon as `ready()` returns true, or false once `deadline`
+ * passed (after one last check). For waits with no word to watch: it
+ * re-checks on the next POLL_SPIN_TURNS turns of the loop, then with a
+ * growing pause.
+ */
+export async function waitUntil(ready: () => boolean, deadline: number): Promise<boolean> {
+  // TODO(#5): wake async waiters through the futex_waitv waker (native/wake-on-change.ts) instead of re-checking.
+  const pid = process.pid;
+  let pause = 0;
+  for (let turns = 0; ; turns++) {
+    if (ready()) return true;
+    const left = deadline - performance.now();
+    if (left <= 0) return false;
+    if (turns < POLL_SPIN_TURNS) await nextTurn();
+    else {
+      pause = nextPause(pause);
+      await Bun.sleep(Math.min(pause, left));
+    }
+    if (forkedSince(pid)) await forever; // ready() may take what is the parent's
+  }
+}

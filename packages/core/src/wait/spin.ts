@@ -1,0 +1,33 @@
+/** The short waits before a wait sleeps: a yield of the CPU (sync), a turn of the event loop (async). */
+import { yieldThread } from "../native/socket.ts";
+
+/** Longest a blocking receive spins after sending (ms); see `receiveSpinMs`. */
+const RECEIVE_SPIN_MAX_MS = 1;
+const RECEIVE_SPIN_BASE_MS = 0.05;
+/** About two copies of a byte at 4 GB/s: the peer taking it in, and its answer coming back. */
+const RECEIVE_SPIN_PER_BYTE_MS = 0.5e-6;
+
+/**
+ * How long a blocking receive keeps spinning (beyond SPIN_TRIES) before it
+ * sleeps, after its connection sent `sent` payload bytes since the last
+ * receive: the peer has to take those in before it can answer, so the answer
+ * to a big message comes later. Issue #18, point 12: SPIN_TRIES alone (a few
+ * µs when the CPU is free) covers the echo of a 1 KiB message (6 µs) but not
+ * of a 64 KiB one (about 40 µs of copying), which then paid a 20–60 µs
+ * wake-up on top (115 µs a round trip against CPython's 55–84). Zero when
+ * nothing was sent: a wait for a message that comes when it comes spins only
+ * SPIN_TRIES.
+ */
+export function receiveSpinMs(sent: number): number {
+  return sent === 0 ? 0 : Math.min(RECEIVE_SPIN_MAX_MS, RECEIVE_SPIN_BASE_MS + sent * RECEIVE_SPIN_PER_BYTE_MS);
+}
+
+/** Gives up the CPU for one spin step. */
+export function spinStep(): void {
+  yieldThread();
+}
+
+/** Resolves on the next turn of the event loop. */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
