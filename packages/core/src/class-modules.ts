@@ -45,6 +45,12 @@ export const connectionWaitModule = lazy(
   () => require("./channel/connection-wait.ts") as typeof import("./channel/connection-wait.ts"),
 );
 
+export const managerModule = lazy(() => require("./managers/manager.ts") as typeof import("./managers/manager.ts"));
+export const baseManagerModule = lazy(
+  () => require("./managers/base-manager.ts") as typeof import("./managers/base-manager.ts"),
+);
+export const proxyModule = lazy(() => require("./managers/proxy.ts") as typeof import("./managers/proxy.ts"));
+
 export const sharedMemoryModule = lazy(
   () => require("./shared-memory/shared-memory.ts") as typeof import("./shared-memory/shared-memory.ts"),
 );
@@ -111,4 +117,5 @@ loadReducersOnDemand({
   SharedMemory: sharedMemoryModule,
   ShareableList: shareableListModule,
   ShmTracker: trackerModule,
+  ManagerProxy: proxyModule,
 });

@@ -12,6 +12,7 @@ import {
   eventModule,
   joinableModule,
   lockModule,
+  managerModule,
   pipeModule,
   poolModule,
   queueModule,
@@ -28,6 +29,8 @@ import { ProcessError } from "./errors.ts";
 import { activeChildren, boundToContext, cpuCount, currentProcess, parentProcess, Process } from "./process.ts";
 import { getStartMethod, setStartMethod } from "./start-method.ts";
 import type { Connection, JoinableQueue, Queue, SimpleQueue } from "./channel/index.ts";
+import type { ManagerOptions } from "./managers/base-manager.ts";
+import type { SyncManager } from "./managers/manager.ts";
 import type { Pool, PoolOptions } from "./pool/index.ts";
 import type { RawArray, RawValue, SharedArray, Value } from "./shared/index.ts";
 import type { ShareableList, SharedMemory, SharedMemoryManager } from "./shared-memory/index.ts";
@@ -90,6 +93,11 @@ export interface Context {
    * @throws ConfigError naming a bad option
    */
   Pool(processes?: number | PoolOptions): Pool;
+  /**
+   * Starts a SyncManager whose server process runs on this context's backend
+   * (Python: `ctx.Manager()`).
+   */
+  Manager(opts?: Omit<ManagerOptions, "startMethod">): Promise<SyncManager>;
   /** The SharedMemory class: `new mp.SharedMemory({ create: true, size })` (Python: `shared_memory.SharedMemory`). */
   readonly SharedMemory: typeof SharedMemory;
   /** The ShareableList class: `new mp.ShareableList(items)` (Python: `shared_memory.ShareableList`). */
@@ -160,6 +168,8 @@ function makeContext(name: BackendName | undefined): Context {
       const { inheritsMemory } = loadBackend(backend).capabilities;
       return new Pool(getContext(backend).Process, backend, inheritsMemory, opts);
     },
+    Manager: (opts?: Omit<ManagerOptions, "startMethod">) =>
+      managerModule().Manager({ ...opts, startMethod: name ?? getStartMethod() }),
     // Not bound to a backend: a segment is the same on every one.
     SharedMemory: SharedMemoryClass,
     ShareableList: ShareableListClass,

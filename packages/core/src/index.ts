@@ -16,7 +16,31 @@ export { Connection } from "./channel/connection.ts";
 import type { Waitable } from "./channel/connection-wait.ts";
 import type { Address, ClientOptions, Listener as ListenerClass } from "./channel/listener.ts";
 import type { Connection as ConnectionClass } from "./channel/connection.ts";
-import { connectionWaitModule, lazyClass, listenerModule } from "./class-modules.ts";
+import {
+  baseManagerModule,
+  connectionWaitModule,
+  lazyClass,
+  listenerModule,
+  managerModule,
+  proxyModule,
+} from "./class-modules.ts";
+import type { BaseManager as BaseManagerClass } from "./managers/base-manager.ts";
+import type { SyncManager as SyncManagerClass } from "./managers/manager.ts";
+import type { BaseProxy as BaseProxyClass } from "./managers/proxy.ts";
+export type { ManagerOptions, RegisterOptions } from "./managers/base-manager.ts";
+export type { DictKey, DictProxy } from "./managers/dict-proxy.ts";
+export type { ListProxy } from "./managers/list-proxy.ts";
+export type { NamespaceProxy } from "./managers/namespace-proxy.ts";
+export type { AutoProxy, ProxyClass, ProxyState } from "./managers/proxy.ts";
+export type { Server as ManagerServer } from "./managers/server.ts";
+export type {
+  AcquirerProxy,
+  ArrayProxy,
+  BarrierProxy,
+  EventProxy,
+  QueueProxy,
+  ValueProxy,
+} from "./managers/sync-proxies.ts";
 export type { Waitable } from "./channel/connection-wait.ts";
 export type { Address, ClientOptions, ListenerOptions } from "./channel/listener.ts";
 export { allowImports } from "./codec/exports.ts";
@@ -153,6 +177,21 @@ export type ShareableList = ShareableListClass;
 /** Makes segments and unlinks them at shutdown or the program's end (Python: `managers.SharedMemoryManager`). */
 export const SharedMemoryManager = defaultContext.SharedMemoryManager;
 export type SharedMemoryManager = SharedMemoryManagerClass;
+
+/**
+ * Starts a manager's server process and returns the SyncManager (Python:
+ * `multiprocessing.Manager()`): `await using m = await Manager(); const d = await m.dict();`.
+ */
+export const Manager = defaultContext.Manager;
+/** A manager of the usual shared types (Python: `managers.SyncManager`); its module loads at first use. */
+export const SyncManager = lazyClass(() => managerModule().SyncManager);
+export type SyncManager = SyncManagerClass;
+/** A manager of registered types (Python: `managers.BaseManager`); subclass it and `register` types. */
+export const BaseManager = lazyClass(() => baseManagerModule().BaseManager);
+export type BaseManager = BaseManagerClass;
+/** The base class of manager proxies (Python: `managers.BaseProxy`). */
+export const BaseProxy = lazyClass(() => proxyModule().BaseProxy);
+export type BaseProxy = BaseProxyClass;
 
 /**
  * A socket that accepts connections from other programs, on a unix socket

@@ -12,7 +12,7 @@ test("importing @multiproc/core loads no class module (SharedMemory, ShareableLi
   expect(r.stderr.toString()).toBe("");
   const { atImport, afterLock } = JSON.parse(r.stdout.toString()) as { atImport: string[]; afterLock: string[] };
   const classModules =
-    /^(sync\/(lock|rlock|semaphore|condition|event|barrier)|channel\/(queue|pipe|simple-queue|joinable-queue|listener|auth|connection-wait)|native\/stream-socket|shared\/(value|array)|shared-memory\/(shared-memory|shareable-list|shared-memory-manager|tracker)|pool\/pool)\.ts$/;
+    /^(sync\/(lock|rlock|semaphore|condition|event|barrier)|channel\/(queue|pipe|simple-queue|joinable-queue|listener|auth|connection-wait)|native\/stream-socket|shared\/(value|array)|shared-memory\/(shared-memory|shareable-list|shared-memory-manager|tracker)|pool\/pool|managers\/[a-z-]+)\.ts$/;
   expect(atImport.filter((file) => classModules.test(file))).toEqual([]);
   expect(afterLock.filter((file) => classModules.test(file))).toEqual(["sync/lock.ts"]);
 });

@@ -10,6 +10,7 @@ import { conditionTests } from "./condition.ts";
 import { eventTests } from "./event.ts";
 import { listenerTests } from "./listener.ts";
 import { lockTests } from "./lock.ts";
+import { managerTests } from "./managers.ts";
 import { pipeTests } from "./pipe.ts";
 import { poolTests } from "./pool.ts";
 import { processTests } from "./process.ts";
@@ -34,6 +35,7 @@ export function conformance(backend: BackendName): void {
   pipeTests(s);
   queueTests(s);
   listenerTests(s);
+  managerTests(s);
   poolTests(s);
   programTests(s);
 }

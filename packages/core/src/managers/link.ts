@@ -1,0 +1,216 @@
+/**
+ * A process's connections to one manager server (Python: the per-thread
+ * connection of `BaseProxy`): a pool of idle connections, each call taking
+ * one for its request and reply, so that async calls made together neither
+ * wait for each other nor mix their replies (a pending `q.get()` does not
+ * hold up `q.put()`), and each sequence of awaited calls stays in order.
+ * Every connection names this process's client id first: the server drops
+ * what this client referenced when its last connection closes.
+ */
+import { randomBytes } from "node:crypto";
+import type { Connection } from "../channel/connection.ts";
+import { type Address, Client, ClientSync } from "../channel/listener.ts";
+import { AuthenticationError, EOFError, ProcessError } from "../errors.ts";
+import type { Reply, Request } from "./request.ts";
+
+/** Longest wait for a connection to the server (ms). */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+/** How a reply that names a proxy is turned into one (set by proxy.ts, which imports this file). */
+export type ProxyFromReply = (link: Link, typeid: string, id: string, exposed: string[], kind?: string) => unknown;
+
+let makeProxy: ProxyFromReply = () => {
+  throw new Error("proxy.ts is not loaded");
+};
+
+/** @internal */
+export function setProxyMaker(f: ProxyFromReply): void {
+  makeProxy = f;
+}
+
+/** Whether `e` says the connection to the server is lost. */
+function lost(e: unknown): boolean {
+  return e instanceof EOFError || e instanceof ProcessError || (e instanceof Error && e.name === "BackendError");
+}
+
+function keyOf(address: Address): string {
+  return typeof address === "string" ? address : `${address[0]}:${address[1]}`;
+}
+
+function describe(address: Address): string {
+  return typeof address === "string" ? JSON.stringify(address) : `${address[0]}:${address[1]}`;
+}
+
+/** The connections of this process to the server at one address. */
+export class Link {
+  readonly address: Address;
+  readonly authkey: Uint8Array | undefined;
+  readonly #idle: Connection[] = [];
+  #closed: string | undefined;
+  readonly #clientId = `${process.pid}-${randomBytes(6).toString("hex")}`;
+
+  constructor(address: Address, authkey: Uint8Array | undefined) {
+    this.address = address;
+    this.authkey = authkey;
+  }
+
+  /** Marks the server as gone (shut down by this process): every later call throws ProcessError. */
+  markClosed(why: string): void {
+    this.#closed = why;
+    for (const c of this.#idle.splice(0)) c.close();
+  }
+
+  #check(): void {
+    if (this.#closed !== undefined) {
+      throw new ProcessError(`Cannot call the manager at ${describe(this.address)}: ${this.#closed}`);
+    }
+  }
+
+  #gone(cause: unknown): Error {
+    if (cause instanceof AuthenticationError) return cause;
+    return new ProcessError(
+      `The manager server at ${describe(this.address)} is gone (shut down or dead): ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+
+  async #take(): Promise<Connection> {
+    this.#check();
+    const idle = this.#idle.pop();
+    if (idle !== undefined) return idle;
+    let conn: Connection;
+    try {
+      conn = await Client(this.address, { authkey: this.authkey, timeout: CONNECT_TIMEOUT_MS });
+    } catch (e) {
+      throw this.#gone(e);
+    }
+    await this.#exchangeHello(conn);
+    return conn;
+  }
+
+  #takeSync(): Connection {
+    this.#check();
+    const idle = this.#idle.pop();
+    if (idle !== undefined) return idle;
+    let conn: Connection;
+    try {
+      conn = ClientSync(this.address, { authkey: this.authkey, timeout: CONNECT_TIMEOUT_MS });
+    } catch (e) {
+      throw this.#gone(e);
+    }
+    this.#exchangeHelloSync(conn);
+    return conn;
+  }
+
+  #exchangeHelloSync(conn: Connection): void {
+    try {
+      conn.send(["hello", this.#clientId] satisfies Request);
+      if (!conn.poll(CONNECT_TIMEOUT_MS)) throw new ProcessError("no answer to hello");
+      conn.recvSync();
+    } catch (e) {
+      conn.close();
+      throw this.#gone(e);
+    }
+  }
+
+  async #exchangeHello(conn: Connection): Promise<void> {
+    try {
+      conn.send(["hello", this.#clientId] satisfies Request);
+      if (!(await conn.pollAsync(CONNECT_TIMEOUT_MS))) throw new ProcessError("no answer to hello");
+      await conn.recv();
+    } catch (e) {
+      conn.close();
+      throw this.#gone(e);
+    }
+  }
+
+  #give(conn: Connection): void {
+    if (this.#closed === undefined) this.#idle.push(conn);
+    else conn.close();
+  }
+
+  #unwrap(reply: unknown): unknown {
+    if (!Array.isArray(reply)) throw new ProcessError(`Malformed reply from the manager: ${String(reply)}`);
+    const r = reply as unknown as Reply;
+    if (r[0] === "#RETURN") return r[1];
+    if (r[0] === "#ERROR") throw r[1];
+    if (r[0] === "#PROXY") {
+      const [typeid, id, exposed, kind] = r[1];
+      return makeProxy(this, typeid, id, exposed, kind);
+    }
+    throw new ProcessError(`Malformed reply from the manager: ${String(r[0])}`);
+  }
+
+  /**
+   * Opens a connection now (or finds an idle one), so that a wrong key or
+   * nobody listening shows at `connect()`.
+   * @throws AuthenticationError when the keys differ; ProcessError when nobody serves there
+   */
+  async check(): Promise<void> {
+    this.#give(await this.#take());
+  }
+
+  /** Sends `req` and waits for its reply without blocking the event loop. */
+  async request(req: Request): Promise<unknown> {
+    const conn = await this.#take();
+    let reply: unknown;
+    try {
+      conn.send(req);
+      reply = await conn.recv();
+    } catch (e) {
+      if (lost(e)) {
+        conn.close();
+        throw this.#gone(e);
+      }
+      this.#give(conn); // an argument that cannot be sent (PicklingError): the connection stays usable
+      throw e;
+    }
+    this.#give(conn);
+    return this.#unwrap(reply);
+  }
+
+  /** Sends `req` and blocks until its reply. */
+  requestSync(req: Request): unknown {
+    const conn = this.#takeSync();
+    let reply: unknown;
+    try {
+      conn.send(req);
+      reply = conn.recvSync();
+    } catch (e) {
+      if (lost(e)) {
+        conn.close();
+        throw this.#gone(e);
+      }
+      this.#give(conn);
+      throw e;
+    }
+    this.#give(conn);
+    return this.#unwrap(reply);
+  }
+}
+
+/** This process's links, by address; a forked child starts with none (the parent's sockets are not its own). */
+let links = new Map<string, Link>();
+let linksPid = process.pid;
+
+/** The link of this process to the server at `address`. */
+export function linkTo(address: Address, authkey: Uint8Array | undefined): Link {
+  if (linksPid !== process.pid) {
+    links = new Map();
+    linksPid = process.pid;
+  }
+  const key = keyOf(address);
+  let link = links.get(key);
+  if (link === undefined) {
+    link = new Link(address, authkey);
+    links.set(key, link);
+  }
+  return link;
+}
+
+/** Forgets the link to `address` (after a shutdown, a new server may listen there). */
+export function dropLink(address: Address, why: string): void {
+  const key = keyOf(address);
+  links.get(key)?.markClosed(why);
+  links.delete(key);
+}

@@ -1,0 +1,288 @@
+/**
+ * Managers (Python: multiprocessing.managers; CPython's _TestManagerRestart,
+ * _TestDict, _TestList, _TestNamespace, _TestRemoteManager, _TestMyManager),
+ * in one process and between two programs. Per-backend behaviour is in
+ * conformance/managers.ts.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { type AutoProxy, BaseManager, Manager, ProcessError, type SyncManager } from "../src/index.ts";
+import { Counter } from "./fixtures/manager-targets.ts";
+
+const T = 30_000;
+
+class MyManager extends BaseManager {}
+MyManager.register("Counter", Counter);
+MyManager.register("Limited", Counter, { exposed: ["increment"] });
+
+describe("SyncManager", () => {
+  let m: SyncManager;
+  beforeAll(async () => {
+    m = await Manager();
+  }, T);
+  afterAll(async () => {
+    await m.shutdown();
+  }, T);
+
+  test("dict proxy: Map methods, Python's update/pop/popitem/setDefault/copy, both forms", async () => {
+    const d = await m.dict<string, number>({ a: 1 });
+    await d.set("b", 2);
+    d.setSync("c", 3);
+    expect(await d.get("a")).toBe(1);
+    expect(d.getSync("zz")).toBeUndefined();
+    expect(await d.get("zz", 9)).toBe(9);
+    expect(await d.has("b")).toBe(true);
+    expect(await d.size()).toBe(3);
+    expect(await d.keys()).toEqual(["a", "b", "c"]);
+    expect(d.valuesSync()).toEqual([1, 2, 3]);
+    await d.update({ d: 4 });
+    d.updateSync([["e", 5]]);
+    expect(await d.pop("e")).toBe(5);
+    expect(await d.pop("e", -1)).toBe(-1);
+    expect(d.popitemSync()).toEqual(["d", 4]);
+    expect(await d.setDefault("f", 6)).toBe(6);
+    expect(await d.setDefault("f", 7)).toBe(6);
+    const copy = await d.copy();
+    expect(copy).toBeInstanceOf(Map);
+    expect([...copy]).toEqual([
+      ["a", 1],
+      ["b", 2],
+      ["c", 3],
+      ["f", 6],
+    ]);
+    expect(await d.delete("f")).toBe(true);
+    const seen: string[] = [];
+    await d.forEach((v, k) => {
+      seen.push(`${k}=${v}`);
+    });
+    expect(seen).toEqual(["a=1", "b=2", "c=3"]);
+    const keys: string[] = [];
+    for await (const k of d) keys.push(k);
+    expect(keys).toEqual(["a", "b", "c"]);
+    expect([...d.iterSync()]).toEqual(["a", "b", "c"]);
+    await d.clear();
+    expect(await d.size()).toBe(0);
+  });
+
+  test("dict proxy: a missing key is a KeyError; a dict changed during iteration throws", async () => {
+    const d = await m.dict<number, number>([
+      [1, 1],
+      [2, 2],
+    ]);
+    const err = await d.pop(3).catch((e: unknown) => e as Error);
+    expect((err as Error).name).toBe("KeyError");
+    expect((err as Error).stack).toContain("server-types.ts");
+    expect(() => m.dictSync().popitemSync()).toThrow("dictionary is empty");
+    const it = d.iterSync();
+    expect(it.next().value).toBe(1);
+    d.setSync(5, 5);
+    // The next chunk is refused: the dict changed size since the iteration began (Python's RuntimeError).
+    expect(() => [...it]).toThrow("dictionary changed size during iteration");
+  });
+
+  test("list proxy: Python's list methods with negative indices", async () => {
+    const l = await m.list([3, 1, 2]);
+    await l.append(4);
+    l.extendSync([5, 6]);
+    await l.insert(0, 0);
+    expect(await l.length()).toBe(7);
+    expect(await l.get(-1)).toBe(6);
+    await l.set(-1, 60);
+    expect(l.getSync(-1)).toBe(60);
+    expect(await l.pop()).toBe(60);
+    expect(await l.pop(0)).toBe(0);
+    await l.remove(5);
+    expect(await l.index(2)).toBe(2);
+    expect(await l.count(1)).toBe(1);
+    await l.sort();
+    expect(await l.copy()).toEqual([1, 2, 3, 4]);
+    await l.sort({ reverse: true });
+    l.reverseSync();
+    expect(await l.slice(1, -1)).toEqual([2, 3]);
+    const got: number[] = [];
+    for await (const v of l) got.push(v as number);
+    expect(got).toEqual([1, 2, 3, 4]);
+    expect([...l.iterSync()]).toEqual([1, 2, 3, 4]);
+    expect(await l.get(10).catch((e: Error) => e.name)).toBe("IndexError");
+    expect(() => l.removeSync(99)).toThrow("not in list");
+    expect(await l.index(99).catch((e: Error) => e.name)).toBe("ValueError");
+  });
+
+  test("Namespace proxy: attributes through the server; String() is Python's repr", async () => {
+    const ns = await m.Namespace();
+    ns.name = "Bob";
+    ns.age = 30;
+    ns._local = "mine";
+    expect(ns.name).toBe("Bob");
+    expect("age" in ns).toBe(true);
+    expect(String(ns)).toBe("Namespace(age=30, name='Bob')");
+    delete ns.age;
+    expect(String(ns)).toBe("Namespace(name='Bob')");
+    expect(() => ns.missing).toThrow("has no attribute 'missing'");
+    expect(await ns.getAsync("name")).toBe("Bob");
+    // Awaiting a namespace reads no attribute called "then".
+    expect(await Promise.resolve(ns)).toBe(ns);
+  });
+
+  test("a proxy stored in a dict or list proxy stays a proxy (nesting)", async () => {
+    const outer = await m.dict<string, unknown>();
+    const inner = await m.list([1]);
+    await outer.set("inner", inner);
+    const back = (await outer.get("inner")) as typeof inner;
+    await back.append(2);
+    expect(await inner.copy()).toEqual([1, 2]);
+    const l = await m.list<unknown>();
+    await l.append(await m.dict({ x: 1 }));
+    const d = (await l.get(0)) as Awaited<ReturnType<SyncManager["dict"]>>;
+    expect(await d.get("x")).toBe(1);
+  });
+
+  test("Value, Array, Lock, Event, Semaphore, Queue, Barrier proxies", async () => {
+    const v = await m.Value("i", 1);
+    await v.set(2);
+    expect(v.value).toBe(2);
+    v.value = 3;
+    expect(await v.get()).toBe(3);
+    const a = await m.Array("d", [1, 2, 3]);
+    await a.set(-1, 9);
+    expect(await a.toArray()).toEqual([1, 2, 9]);
+    expect(a.lengthSync()).toBe(3);
+    const lock = await m.Lock();
+    expect(await lock.acquire()).toBe(true);
+    expect(await lock.acquire({ timeout: 50 })).toBe(false);
+    await lock.release();
+    {
+      using _ = lock.holdSync();
+    }
+    expect(lock.acquireSync({ block: false })).toBe(true);
+    lock.releaseSync();
+    const ev = await m.Event();
+    const waiting = ev.wait(5000);
+    await ev.set();
+    expect(await waiting).toBe(true);
+    const sem = await m.BoundedSemaphore(1);
+    await sem.acquire();
+    await sem.release();
+    await expect(sem.release()).rejects.toThrow();
+    const q = await m.Queue<string>();
+    const got = q.get(); // a pending get does not hold up the put
+    await q.put("x");
+    expect(await got).toBe("x");
+    q.putSync("y");
+    expect(q.getSync()).toBe("y");
+    const b = await m.Barrier(2);
+    const [r1, r2] = await Promise.all([b.wait(5000), b.wait(5000)]);
+    expect([r1, r2].sort()).toEqual([0, 1]);
+  });
+
+  test(
+    "calls after shutdown throw ProcessError; shutting down twice is allowed",
+    async () => {
+      const m2 = await Manager();
+      const d = await m2.dict();
+      await m2.shutdown();
+      await m2.shutdown();
+      await expect(d.get("k")).rejects.toBeInstanceOf(ProcessError);
+      expect(() => d.getSync("k")).toThrow(ProcessError);
+      await expect(m2.dict()).rejects.toBeInstanceOf(ProcessError);
+    },
+    T,
+  );
+
+  test(
+    "calls when the server died throw ProcessError, never hang",
+    async () => {
+      const m2 = await Manager();
+      const d = await m2.dict();
+      await d.set("a", 1);
+      // Kill the server process: every connection sees the end of the stream.
+      const proc = (await import("../src/index.ts"))
+        .activeChildren()
+        .filter((p) => p.name.startsWith("SyncManager"))
+        .at(-1);
+      expect(proc).toBeDefined();
+      const idle = d.get("a"); // sent before the kill or refused after it: either way it settles
+      proc!.kill();
+      await proc!.join(T);
+      await idle.catch(() => {});
+      await expect(d.get("a")).rejects.toBeInstanceOf(ProcessError);
+      expect(() => d.setSync("a", 2)).toThrow(ProcessError);
+      await m2.shutdown();
+    },
+    T,
+  );
+});
+
+describe("BaseManager", () => {
+  test(
+    "register(): a class's public methods are exposed, in both forms; errors keep their class",
+    async () => {
+      await using m = new MyManager();
+      await m.start();
+      const c = (await (m as unknown as { Counter(): Promise<AutoProxy> }).Counter()) as AutoProxy;
+      expect(await c.increment!(2)).toBe(2);
+      expect(c.incrementSync!(3)).toBe(5);
+      expect(await c.later!(4)).toBe(8); // a Promise returned by the server's method is awaited there
+      const err = await (c.fail!() as Promise<unknown>).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(RangeError);
+      expect((err as Error).message).toBe("counter failed");
+      expect((err as Error).stack).toContain("manager-targets.ts");
+      expect(c._hidden).toBeUndefined();
+      const limited = (await (m as unknown as { Limited(): Promise<AutoProxy> }).Limited()) as AutoProxy;
+      expect(limited.fail).toBeUndefined();
+      await expect(limited._callMethod("fail")).rejects.toThrow("not exposed");
+    },
+    T,
+  );
+
+  test(
+    "start() twice, or a manager used before start, is a ProcessError",
+    async () => {
+      const m = new MyManager();
+      await expect((m as unknown as { Counter(): Promise<unknown> }).Counter()).rejects.toBeInstanceOf(ProcessError);
+      await m.start();
+      await expect(m.start()).rejects.toBeInstanceOf(ProcessError);
+      await m.shutdown();
+    },
+    T,
+  );
+});
+
+describe("remote managers over TCP", () => {
+  class Box {
+    readonly items: unknown[] = [];
+    put(v: unknown): void {
+      this.items.push(v);
+    }
+  }
+  const box = new Box();
+  class QueueManager extends BaseManager {}
+  QueueManager.register("getQueue", () => box);
+
+  test(
+    "getServer().serveForever() in this program, connect() from another one (Python docs' example)",
+    async () => {
+      const m = new QueueManager({ address: ["127.0.0.1", 0], authkey: "secret" });
+      const server = m.getServer();
+      const serving = server.serveForever();
+      const [host, port] = server.address as [string, number];
+      const program = new URL("./fixtures/programs/remote-manager-client.ts", import.meta.url).pathname;
+      const run = async (key: string) => {
+        const p = Bun.spawn([process.execPath, program, host, String(port), key, "hello"], {
+          stdout: "pipe",
+          stderr: "pipe",
+        });
+        const timer = setTimeout(() => p.kill(), T);
+        const out = await new Response(p.stdout).text();
+        await p.exited;
+        clearTimeout(timer);
+        return JSON.parse(out.trim()) as { ok?: boolean; error?: string };
+      };
+      expect(await run("secret")).toEqual({ ok: true });
+      expect(box.items).toEqual(["hello"]);
+      expect(await run("wrong")).toEqual({ error: "AuthenticationError" });
+      server.close();
+      await serving;
+    },
+    T,
+  );
+});
