@@ -4,6 +4,8 @@
  * parent's memory as it was at `start()`, so any function is a valid target,
  * closures included, and arguments need not be sendable. See docs/fork.md
  * for what works in a fork child.
+ *
+ * @module @multiproc/backend-fork
  */
 import type { Backend } from "@multiproc/core";
 import { registerBackend } from "@multiproc/core/internal";

@@ -1,6 +1,8 @@
 /**
  * @multiproc/backend-worker: each child is a Bun Worker thread that imports the
  * target's module afresh in its own realm, like spawn but in this process.
+ *
+ * @module @multiproc/backend-worker
  */
 import type { Backend } from "@multiproc/core";
 import { native, registerBackend } from "@multiproc/core/internal";

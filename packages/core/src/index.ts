@@ -2,6 +2,8 @@
  * @multiproc/core: Python's `multiprocessing` for TypeScript on Bun. The same
  * API as a Python user knows, camelCased, with times in milliseconds; the
  * module-level names are bound to the default context.
+ *
+ * @module @multiproc/core
  */
 import { getContext } from "./context.ts";
 // The module of each library class loads when its first object is made or arrives.
