@@ -17,9 +17,9 @@
  * nothing half-done that anyone can see.
  */
 import { futexWait, futexWake } from "../native/futex.ts";
-import { threadAlive } from "../native/liveness.ts";
 import { threadId } from "../native/thread.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
+import { takeOverDead as takeOverWord } from "../wait/dead-holder.ts";
 import { spinStep } from "../wait/spin.ts";
 import { SLICE_MS, SPIN_TRIES } from "../wait/tuning.ts";
 import { awaitWord } from "../wait/word.ts";
@@ -46,9 +46,7 @@ export function tryLock(lock: SideLock): boolean {
  * caller now holds it. `seen` is the word as last read.
  */
 function takeOverDead(lock: SideLock, seen: number): boolean {
-  const owner = seen & OWNER;
-  if (owner === 0 || owner === threadId() || threadAlive(owner)) return false;
-  if (Atomics.compareExchange(lock.words, lock.index, seen, threadId() | CONTENDED) !== seen) return false;
+  if (!takeOverWord(lock.words, lock.index, seen, seen & OWNER, threadId() | CONTENDED)) return false;
   lock.onTakeOver?.();
   return true;
 }

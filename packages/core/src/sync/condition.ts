@@ -15,10 +15,10 @@
 import { registerReducer } from "../codec/reducers.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
 import { futexWake } from "../native/futex.ts";
-import { threadAlive } from "../native/liveness.ts";
 import { threadId } from "../native/thread.ts";
 import { allocate, attach, type Block, type BlockHandle } from "../shared/arena.ts";
 import { checkTimeout } from "../timeout.ts";
+import { holderDied } from "../wait/dead-holder.ts";
 import { awaitWhile, type SharedWord, sleepWhile } from "../wait/word.ts";
 import type { Held } from "./held.ts";
 import type { Lock } from "./lock.ts";
@@ -144,7 +144,7 @@ export class Condition {
     for (let i = 0; i < MAX_WAITERS; i++) {
       const at = this.#at(i);
       const state = Atomics.load(w, at + Waiter.STATE);
-      if (state !== State.FREE && !threadAlive(w[at + Waiter.TID]!)) {
+      if (state !== State.FREE && holderDied(w[at + Waiter.TID]!)) {
         if (state === State.WAITING) w[Head.WAITING]! -= 1;
         Atomics.store(w, at + Waiter.STATE, State.FREE);
       }
@@ -292,7 +292,7 @@ export class Condition {
    */
   #alive(slot: number): boolean {
     const at = this.#at(slot);
-    if (threadAlive(this.#words[at + Waiter.TID]!)) return true;
+    if (!holderDied(this.#words[at + Waiter.TID]!)) return true;
     Atomics.store(this.#words, at + Waiter.STATE, State.FREE);
     return false;
   }

@@ -22,10 +22,10 @@
  */
 import { AbandonedLockError, PicklingError } from "../errors.ts";
 import { futexWait, futexWake } from "../native/futex.ts";
-import { threadAlive } from "../native/liveness.ts";
 import { threadId } from "../native/thread.ts";
 import { allocate, attach, type Block, type BlockHandle } from "../shared/arena.ts";
 import { checkTimeout } from "../timeout.ts";
+import { takeOverDead } from "../wait/dead-holder.ts";
 import { pollUntil } from "../wait/poll.ts";
 import { SLICE_MS } from "../wait/tuning.ts";
 
@@ -174,8 +174,7 @@ export class SemLock {
     const me = threadId();
     for (const slot of this.#holderSlots) {
       const dead = Atomics.load(w, slot);
-      if (dead === 0 || dead === me || threadAlive(dead)) continue;
-      if (Atomics.compareExchange(w, slot, dead, me) !== dead) continue;
+      if (!takeOverDead(w, slot, dead, dead, me)) continue;
       if (slot === Slot.OWNER) w[Slot.COUNT] = 1; // a fresh hold, as in tryTake
       const error = new AbandonedLockError(
         `${this.constructor.name} held by thread ${dead}, which died without releasing it, is now held by thread ${me}; the data it guards may be inconsistent`,
