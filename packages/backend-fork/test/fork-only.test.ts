@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { currentProcess, parentProcess } from "../../core/src/index.ts";
-import { CHILD_TIMEOUT, readJson, run, suite } from "../../core/test/conformance/_harness.ts";
+import { CHILD_TIMEOUT, readJson, run, suite } from "../../core/test/conformance/harness.ts";
 import { testHooks } from "../src/child-main.ts";
 import { startRetries } from "../src/index.ts";
 

@@ -6,7 +6,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
-import { suite } from "../../core/test/conformance/_harness.ts";
+import { suite } from "../../core/test/conformance/harness.ts";
 import "../src/index.ts";
 
 const s = suite("fork");

@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { suite } from "../../core/test/conformance/_harness.ts";
+import { suite } from "../../core/test/conformance/harness.ts";
 import "../src/index.ts";
 
 const s = suite("fork");

@@ -6,12 +6,16 @@
  * the code.
  */
 // The lean part of core a child needs to start (see core's child-realm.ts),
-// and the native files this entry uses, not all of core.
-import { adoptEnvironment, bootstrapChild, loads, reportUncaught, setInheritedFds } from "@multiproc/core/child-realm";
-import { closeFd, readWhole } from "@multiproc/core/native/file.ts";
-import { dieWithParent } from "@multiproc/core/native/parent-death.ts";
-import { waitReady } from "@multiproc/core/native/poll.ts";
-import { receiveSome } from "@multiproc/core/native/socket.ts";
+// and the few native calls that take a start message (process-child.ts), not all of core.
+import {
+  adoptEnvironment,
+  bootstrapChild,
+  closeFd,
+  loads,
+  reportUncaught,
+  setInheritedFds,
+} from "@multiproc/core/child-realm";
+import { dieWithParent, readWhole, receiveSome, waitReady } from "@multiproc/core/process-child";
 import { decodeStart, START_FD } from "./start-message.ts";
 
 const SIGKILL = 9;

@@ -14,5 +14,5 @@ export {
 export { bootstrapChild, reportUncaught } from "./child.ts";
 export { loads } from "./codec/index.ts";
 export * as native from "./native/index.ts";
-export { arenaRoot } from "./shared/arena.ts";
+export { arenaRoot } from "./arena/arena.ts";
 export { Spare, type SpareChild } from "./spare.ts";

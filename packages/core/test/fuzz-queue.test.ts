@@ -16,7 +16,7 @@ import { EOFError, Empty, MultiprocError, PicklingError, Pipe, Value } from "../
 import { closeFd, dupFd, memfdWith } from "../src/native/index.ts";
 import { mapShared, unmap } from "../src/native/pages.ts";
 import { sendParts } from "../src/native/socket.ts";
-import { attach, type BlockHandle } from "../src/shared/arena.ts";
+import { attach, type BlockHandle } from "../src/arena/arena.ts";
 import { openFds } from "./fixtures/os-resources.ts";
 
 const CAPACITY = 1 << 12;

@@ -2,7 +2,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, test } from "bun:test";
 import { getContext, Lock, RawValue, RLock, Value } from "../src/index.ts";
 import { dumps, loads } from "../src/codec/index.ts";
-import { SharedValue, SynchronizedValue, segmentFds } from "../src/shared/index.ts";
+import { segmentFds } from "../src/arena/index.ts";
+import { SharedValue, SynchronizedValue } from "../src/shared/index.ts";
 import { collectGarbage, memfdMappings } from "./fixtures/os-resources.ts";
 
 const VALID = "b B h H i I l L q Q f d c";

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { futexWake, pauseWaker, waitForChange } from "../src/native/index.ts";
-import { allocate } from "../src/shared/arena.ts";
+import { allocate } from "../src/arena/arena.ts";
 
 /** waitForChange returns undefined while the waker thread starts: retry until it answers. */
 async function watch(address: number, expected: number, timeout: number): Promise<boolean> {

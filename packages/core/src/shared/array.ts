@@ -10,7 +10,7 @@ import { registerReducer } from "../codec/reducers.ts";
 import type { Lock } from "../sync/lock.ts";
 import type { RLock } from "../sync/rlock.ts";
 import { resolveLock, type SharedOptions } from "./_lock-option.ts";
-import { allocate, attach, type Block, type BlockHandle } from "./arena.ts";
+import { allocate, attach, type Block, type BlockHandle } from "../arena/arena.ts";
 import {
   type TypedArrayConstructor,
   type TypedArrayOf,

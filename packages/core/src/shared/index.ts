@@ -1,6 +1,5 @@
-/** Shared memory: the arena every synchronization primitive and shared value is carved from, and Value/Array over it. */
+/** Shared values: Value, Array, RawValue and RawArray over blocks of the arena (arena/). */
 export type { SharedOptions } from "./_lock-option.ts";
-export { attach, Block, type BlockHandle, segmentFds } from "./arena.ts";
 export {
   type ArrayInit,
   isSharedArray,

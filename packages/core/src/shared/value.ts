@@ -9,7 +9,7 @@ import type { Held } from "../sync/held.ts";
 import type { Lock } from "../sync/lock.ts";
 import type { RLock } from "../sync/rlock.ts";
 import type { AcquireOptions } from "../sync/sem-lock.ts";
-import { allocate, attach, type Block, type BlockHandle } from "./arena.ts";
+import { allocate, attach, type Block, type BlockHandle } from "../arena/arena.ts";
 import { resolveLock, type SharedOptions } from "./_lock-option.ts";
 import {
   type ElementOf,

@@ -12,7 +12,7 @@ import { registerReducer } from "../codec/reducers.ts";
 import { BrokenBarrierError } from "../errors.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
 import { futexWake } from "../native/futex.ts";
-import { allocate, attach, type Block, type BlockHandle } from "../shared/arena.ts";
+import { allocate, attach, type Block, type BlockHandle } from "../arena/arena.ts";
 import { checkTimeout } from "../timeout.ts";
 import { awaitWhile, type SharedWord, sleepWhile } from "../wait/word.ts";
 import { Lock } from "./lock.ts";

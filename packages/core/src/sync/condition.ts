@@ -16,7 +16,7 @@ import { registerReducer } from "../codec/reducers.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
 import { futexWake } from "../native/futex.ts";
 import { threadId } from "../native/thread.ts";
-import { allocate, attach, type Block, type BlockHandle } from "../shared/arena.ts";
+import { allocate, attach, type Block, type BlockHandle } from "../arena/arena.ts";
 import { checkTimeout } from "../timeout.ts";
 import { holderDied } from "../wait/dead-holder.ts";
 import { awaitWhile, type SharedWord, sleepWhile } from "../wait/word.ts";

@@ -1,7 +1,7 @@
 /** Event: a flag processes and threads can wait for (Python: `multiprocessing.Event`). */
 import { registerReducer } from "../codec/reducers.ts";
 import { futexWake } from "../native/futex.ts";
-import { allocate, attach, type Block, type BlockHandle } from "../shared/arena.ts";
+import { allocate, attach, type Block, type BlockHandle } from "../arena/arena.ts";
 import { checkTimeout } from "../timeout.ts";
 import { awaitWhile, type SharedWord, sleepWhile } from "../wait/word.ts";
 

@@ -23,7 +23,7 @@
 import { AbandonedLockError, PicklingError } from "../errors.ts";
 import { futexWait, futexWake } from "../native/futex.ts";
 import { threadId } from "../native/thread.ts";
-import { allocate, attach, type Block, type BlockHandle } from "../shared/arena.ts";
+import { allocate, attach, type Block, type BlockHandle } from "../arena/arena.ts";
 import { checkTimeout } from "../timeout.ts";
 import { takeOverDead } from "../wait/dead-holder.ts";
 import { pollUntil } from "../wait/poll.ts";

@@ -1,7 +1,7 @@
 /** Conformance: shared typed arrays (Array, RawArray) sent to children. */
 import { describe, expect, test } from "bun:test";
 import * as targets from "../fixtures/shared-targets.ts";
-import { CHILD_TIMEOUT, readJson, run, type Suite } from "./_harness.ts";
+import { CHILD_TIMEOUT, readJson, run, type Suite } from "./harness.ts";
 
 export function arrayTests(s: Suite): void {
   const { mp } = s;

@@ -3,7 +3,7 @@ import { readFileSync, rmSync } from "node:fs";
 import { describe, expect, test } from "bun:test";
 import { BrokenBarrierError, PicklingError } from "../../src/index.ts";
 import * as targets from "../fixtures/shared-targets.ts";
-import { CHILD_TIMEOUT, NO_WAIT_MS, type Suite, waitInChild } from "./_harness.ts";
+import { CHILD_TIMEOUT, NO_WAIT_MS, type Suite, waitInChild } from "./harness.ts";
 
 async function until(ready: () => boolean, timeout = CHILD_TIMEOUT): Promise<boolean> {
   const deadline = performance.now() + timeout;

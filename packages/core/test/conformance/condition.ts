@@ -1,7 +1,7 @@
 /** Conformance: Condition shared with children: notify(n), notifyAll, waitFor, with both lock kinds. */
 import { describe, expect, test } from "bun:test";
 import * as targets from "../fixtures/shared-targets.ts";
-import { CHILD_TIMEOUT, NO_WAIT_MS, type Suite, waitInChild } from "./_harness.ts";
+import { CHILD_TIMEOUT, NO_WAIT_MS, type Suite, waitInChild } from "./harness.ts";
 
 /** Polls `ready` until it holds or `timeout` ms pass; returns its last answer. */
 async function until(ready: () => boolean, timeout = CHILD_TIMEOUT): Promise<boolean> {

@@ -1,7 +1,7 @@
 /** Conformance: Event shared with children, set and waited for from either side. */
 import { describe, expect, test } from "bun:test";
 import * as targets from "../fixtures/shared-targets.ts";
-import { CHILD_TIMEOUT, NO_WAIT_MS, run, type Suite, waitInChild } from "./_harness.ts";
+import { CHILD_TIMEOUT, NO_WAIT_MS, run, type Suite, waitInChild } from "./harness.ts";
 
 export function eventTests(s: Suite): void {
   const { mp } = s;

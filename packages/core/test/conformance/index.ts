@@ -3,7 +3,7 @@
  * `conformance(name)`, as CPython's per-start-method test packages do.
  */
 import type { BackendName } from "../../src/index.ts";
-import { suite } from "./_harness.ts";
+import { suite } from "./harness.ts";
 import { arrayTests } from "./array.ts";
 import { barrierTests } from "./barrier.ts";
 import { conditionTests } from "./condition.ts";

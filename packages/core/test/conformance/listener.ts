@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { currentProcess, Listener, TimeoutError, wait, waitSync } from "../../src/index.ts";
 import * as ct from "../fixtures/channel-targets.ts";
 import * as targets from "../fixtures/targets.ts";
-import { CHILD_TIMEOUT, type Suite } from "./_harness.ts";
+import { CHILD_TIMEOUT, type Suite } from "./harness.ts";
 
 export function listenerTests(s: Suite): void {
   const { mp } = s;

@@ -1,8 +1,8 @@
 /** Conformance: Lock and RLock shared with children. */
 import { describe, expect, test } from "bun:test";
-import { allocate } from "../../src/shared/arena.ts";
+import { allocate } from "../../src/arena/arena.ts";
 import * as targets from "../fixtures/targets.ts";
-import { CHILD_TIMEOUT, NO_WAIT_MS, run, type Suite, waitInChild } from "./_harness.ts";
+import { CHILD_TIMEOUT, NO_WAIT_MS, run, type Suite, waitInChild } from "./harness.ts";
 
 export function lockTests(s: Suite): void {
   const { mp } = s;

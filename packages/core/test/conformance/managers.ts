@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ProcessError, type SyncManager } from "../../src/index.ts";
 import * as mt from "../fixtures/manager-targets.ts";
-import { CHILD_TIMEOUT, run, type Suite } from "./_harness.ts";
+import { CHILD_TIMEOUT, run, type Suite } from "./harness.ts";
 
 export function managerTests(s: Suite): void {
   const { mp } = s;

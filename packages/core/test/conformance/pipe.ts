@@ -5,7 +5,7 @@ import * as ct from "../fixtures/channel-targets.ts";
 import * as mark from "../fixtures/import-mark.ts";
 import * as tt from "../fixtures/trust-targets.ts";
 import * as targets from "../fixtures/targets.ts";
-import { CHILD_TIMEOUT, NO_WAIT_MS, run, type Suite, waitInChild } from "./_harness.ts";
+import { CHILD_TIMEOUT, NO_WAIT_MS, run, type Suite, waitInChild } from "./harness.ts";
 
 const MARK_MODULE = Bun.resolveSync("../fixtures/import-mark.ts", import.meta.dir);
 

@@ -12,7 +12,7 @@ import {
   TimeoutError,
 } from "../../src/index.ts";
 import * as t from "../fixtures/pool-targets.ts";
-import { CHILD_TIMEOUT, NO_WAIT_MS, type Suite } from "./_harness.ts";
+import { CHILD_TIMEOUT, NO_WAIT_MS, type Suite } from "./harness.ts";
 
 /** Runs `body` with a pool that is terminated afterwards whatever happens. */
 async function withPool(pool: Pool, body: (pool: Pool) => Promise<void>): Promise<void> {

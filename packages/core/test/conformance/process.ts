@@ -15,7 +15,7 @@ import {
 import { reportStartMethod, type StartReport } from "../fixtures/edge-targets.ts";
 import * as lean from "../fixtures/lean-targets.ts";
 import * as targets from "../fixtures/targets.ts";
-import { CHILD_TIMEOUT, NO_WAIT_MS, readJson, run, type Suite } from "./_harness.ts";
+import { CHILD_TIMEOUT, NO_WAIT_MS, readJson, run, type Suite } from "./harness.ts";
 
 export function processTests(s: Suite): void {
   const { mp } = s;

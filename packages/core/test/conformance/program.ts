@@ -2,7 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { alive, firstLine } from "../fixtures/child-processes.ts";
-import { CHILD_TIMEOUT, type Suite } from "./_harness.ts";
+import { CHILD_TIMEOUT, type Suite } from "./harness.ts";
 
 const programs = new URL("../fixtures/programs/", import.meta.url).pathname;
 

@@ -6,12 +6,12 @@ import { Mailbox } from "../../src/channel/mailbox.ts";
 import { Queue } from "../../src/channel/queue.ts";
 import { Ring } from "../../src/channel/ring.ts";
 import { Empty } from "../../src/index.ts";
-import { allocate } from "../../src/shared/arena.ts";
+import { allocate } from "../../src/arena/arena.ts";
 import * as ct from "../fixtures/channel-targets.ts";
 import { openFds, openFdsTo } from "../fixtures/os-resources.ts";
 import { putOne, SLOW_IMPORT_MARK } from "../fixtures/slow-import.ts";
 import * as targets from "../fixtures/targets.ts";
-import { CHILD_TIMEOUT, NO_WAIT_MS, run, type Suite, waitInChild } from "./_harness.ts";
+import { CHILD_TIMEOUT, NO_WAIT_MS, run, type Suite, waitInChild } from "./harness.ts";
 
 /** Checks that every producer's items arrived complete and in its order. */
 function expectPerProducerOrder(items: [number, number][], producers: number, count: number): void {

@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import type { AbandonedLockError, Lock, RLock, Semaphore } from "../../src/index.ts";
 import * as targets from "../fixtures/shared-targets.ts";
-import { CHILD_TIMEOUT, NO_WAIT_MS, run, type Suite, waitInChild } from "./_harness.ts";
+import { CHILD_TIMEOUT, NO_WAIT_MS, run, type Suite, waitInChild } from "./harness.ts";
 
 export function semaphoreTests(s: Suite): void {
   const { mp } = s;

@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { describe, expect, test } from "bun:test";
 import { firstLine } from "../fixtures/child-processes.ts";
 import * as targets from "../fixtures/shared-memory-targets.ts";
-import { CHILD_TIMEOUT, readJson, run, type Suite } from "./_harness.ts";
+import { CHILD_TIMEOUT, readJson, run, type Suite } from "./harness.ts";
 
 const LEAVER = new URL("../fixtures/programs/shm-leaver.ts", import.meta.url).pathname;
 

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { describe, expect, test } from "bun:test";
 import { firstLine } from "../fixtures/child-processes.ts";
 import * as targets from "../fixtures/shared-targets.ts";
-import { CHILD_TIMEOUT, readJson, run, type Suite } from "./_harness.ts";
+import { CHILD_TIMEOUT, readJson, run, type Suite } from "./harness.ts";
 
 const programs = new URL("../fixtures/programs/", import.meta.url).pathname;
 
