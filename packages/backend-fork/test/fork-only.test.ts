@@ -5,11 +5,12 @@
  * a child that is cut off from the parent's timers, sockets and exit hooks.
  */
 import { describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { currentProcess, parentProcess } from "../../core/src/index.ts";
 import { CHILD_TIMEOUT, readJson, run, suite } from "../../core/test/conformance/harness.ts";
 import { testHooks } from "../src/child-main.ts";
 import { startRetries } from "../src/index.ts";
+import { openFds } from "../../core/test/fixtures/os-resources.ts";
 
 const s = suite("fork");
 const { mp } = s;
@@ -275,7 +276,7 @@ describe("[fork] parent resources", () => {
   });
 
   test("Process.start() leaves no descriptor and no zombie in the parent", async () => {
-    const before = readdirSync("/proc/self/fd").length;
+    const before = openFds();
     for (let i = 0; i < 20; i++) {
       const p = new mp.Process({ target: () => {} });
       p.start();
@@ -286,13 +287,13 @@ describe("[fork] parent resources", () => {
       p.close();
       expect(() => readFileSync(`/proc/${pid}/stat`)).toThrow();
     }
-    expect(readdirSync("/proc/self/fd").length).toBeLessThanOrEqual(before);
+    expect(openFds()).toBeLessThanOrEqual(before);
   });
 
   test("a child stuck on a lock before it starts is forked again: start() returns a running child, nothing leaks", async () => {
     // Made first: its lock may open the arena's next segment, which stays.
     const q = mp.Queue<number>();
-    const fds = readdirSync("/proc/self/fd").length;
+    const fds = openFds();
     const retries = startRetries();
     const state = { value: 41 };
     state.value++; // the copies must see the memory of start(), whichever attempt runs
@@ -312,7 +313,7 @@ describe("[fork] parent resources", () => {
     expect(p.exitCode).toBe(0);
     p.close();
     q.close();
-    expect(readdirSync("/proc/self/fd").length).toBeLessThanOrEqual(fds);
+    expect(openFds()).toBeLessThanOrEqual(fds);
   });
 
   test("a started child asleep for good on a runtime lock is reported and killed, never waited on forever", async () => {

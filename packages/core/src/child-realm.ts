@@ -1,8 +1,8 @@
 /**
  * What a backend's child entry needs from core before the target runs, and
  * nothing more: 17 of core's modules. A spawn or worker child loads this at
- * every start, and each module a new realm loads costs it about 0.2 ms here
- * (the whole start of a bare Worker: 1.5 ms). The rest comes when the
+ * every start, and each module a new realm loads adds to it (the start +
+ * join rows of `bun run bench` for spawn and worker, apps/bench/src/ours.ts). The rest comes when the
  * child's own code asks for it.
  */
 // Library objects (a Lock, a Queue...) may arrive in the arguments: the

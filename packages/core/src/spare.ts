@@ -1,7 +1,8 @@
 /**
  * A child made ahead of need, for a backend whose children take long to get
- * ready (a Worker or a `bun` process that loads core's child side, 5-15 ms
- * here): the next `start()` only hands it the child. Python's forkserver does
+ * ready (a Worker or a `bun` process that loads core's child side: see the
+ * start + join rows of `bun run bench`, apps/bench/src/ours.ts): the next
+ * `start()` only hands it the child. Python's forkserver does
  * the like. Set MULTIPROC_SPARE=0 to never keep one.
  */
 
@@ -21,7 +22,7 @@ export interface SpareChild {
 const DISMISS_TIMEOUT_MS = 2000;
 /**
  * Starts closer together than this come about as fast as a spare gets ready
- * (6-8 ms here): the next one is made at once. Further apart, it is made once
+ * (the "start + join of a no-op child" row of `bun run bench`): the next one is made at once. Further apart, it is made once
  * the child has ended, and does not compete with it for the CPU meanwhile.
  */
 const EAGER_WITHIN_MS = 20;

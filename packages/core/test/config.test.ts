@@ -49,9 +49,21 @@ describe("configuration", () => {
     expect(() => configuredBackend()).toThrow(/MULTIPROC_BACKEND: "nope"; expected one of/);
   });
 
-  test("the default is spawn when nothing is configured", () => {
-    delete process.env.MULTIPROC_BACKEND;
-    expect(loadAppConfig(appWith({})).backend ?? "spawn").toBe("spawn");
+  test("configuredBackend() is spawn when nothing is configured, else the app's package.json choice", () => {
+    const cwd = process.cwd();
+    try {
+      delete process.env.MULTIPROC_BACKEND;
+      process.chdir(appWith({ name: "app" }));
+      expect(configuredBackend()).toBe("spawn");
+      // An empty variable counts as unset.
+      process.env.MULTIPROC_BACKEND = "";
+      expect(configuredBackend()).toBe("spawn");
+      // The same call reads package.json when it names a backend (so the default above is not a constant).
+      process.chdir(appWith({ name: "app", multiproc: { backend: "worker" } }));
+      expect(configuredBackend()).toBe("worker");
+    } finally {
+      process.chdir(cwd);
+    }
   });
 });
 

@@ -1,8 +1,8 @@
 /**
  * Importing the library loads only what its names need: the module of each
  * class loads with the first object of that class. Each module costs every
- * spawn or worker child that imports the program's modules (about 0.2 ms each
- * here), so a child whose module imports `Lock` must not load the Pool.
+ * spawn or worker child that imports the program's modules (see the start +
+ * join rows of `bun run bench`), so a child whose module imports `Lock` must not load the Pool.
  */
 import { expect, test } from "bun:test";
 

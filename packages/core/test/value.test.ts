@@ -1,10 +1,9 @@
-import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, test } from "bun:test";
 import { getContext, Lock, RawValue, RLock, Value } from "../src/index.ts";
 import { dumps, loads } from "../src/codec/index.ts";
 import { segmentFds } from "../src/arena/index.ts";
 import { SharedValue, SynchronizedValue } from "../src/shared/index.ts";
-import { collectGarbage, memfdMappings } from "./fixtures/os-resources.ts";
+import { collectGarbage, memfdMappings, openFds } from "./fixtures/os-resources.ts";
 
 const VALID = "b B h H i I l L q Q f d c";
 
@@ -117,11 +116,8 @@ describe("Value (one process)", () => {
   });
 
   test("ten thousand Values cost no new mapping or descriptor per Value (the arena)", () => {
-    const fds = () => readdirSync("/proc/self/fd").length;
-    const maps = () =>
-      readFileSync("/proc/self/maps", "utf8")
-        .split("\n")
-        .filter((l) => l.includes("memfd:")).length;
+    const fds = openFds;
+    const maps = memfdMappings;
     const mp = getContext();
     mp.Value("i", 0); // start from a fresh segment's worth of room
     const before = { fds: fds(), maps: maps(), segments: segmentFds().length };

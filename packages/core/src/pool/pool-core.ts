@@ -18,8 +18,9 @@ import type { Worker } from "./workers.ts";
  * The work, in ms, a worker should hold ahead so that it never waits for the
  * parent. A map's chunks (about four per worker, as in CPython) all go out at
  * once while each takes up to 1 ms. The parent's turnaround between a reply
- * and the next task grows with its heap: in a parent of 1.1 GB, a fork map
- * of 100 000 numbers took 6.7–16 ms with 0.5 here and 5.5 ms with 4.
+ * and the next task grows with its heap, so a fork map in a parent with a
+ * large heap ran several times slower with 0.5 than with 4 (the Pool phase of
+ * `bun run bench`, apps/bench/src/pool-phase.ts; docs/pool.md, "Limits").
  */
 export const AHEAD_MS = 4;
 /**

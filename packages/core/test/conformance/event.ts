@@ -53,16 +53,26 @@ export function eventTests(s: Suite): void {
       expect(() => event.waitSync("5" as unknown as number)).toThrow(/got "5"/);
     });
 
-    test("Event.set() wakes every waiting child at once", async () => {
+    test("Event.set() wakes every waiting child: each was asleep in wait before, each returns true after it", async () => {
       const event = mp.Event();
+      const woke = mp.RawArray("d", 3);
       const kids = [false, true, false].map(
-        (async) => new mp.Process({ target: targets.waitForEvent, args: [event, CHILD_TIMEOUT, async] }),
+        (async, slot) =>
+          new mp.Process({ target: targets.waitForEventTimed, args: [event, woke, slot, CHILD_TIMEOUT, async] }),
       );
       for (const k of kids) k.start();
-      await Bun.sleep(150);
+      // Each child marks -1 just before its wait; give them time to fall asleep in it.
+      const deadline = performance.now() + CHILD_TIMEOUT;
+      while ([...woke].some((t) => t !== -1) && performance.now() < deadline) await Bun.sleep(10);
+      await Bun.sleep(100);
+      // None returned before the set: a wait that returns early fails here.
+      expect([...woke]).toEqual([-1, -1, -1]);
+      const setAt = Date.now();
       event.set();
       for (const k of kids) await k.join(CHILD_TIMEOUT);
+      // Each wait returned true (0, not the timeout's 3), and only after set().
       expect(kids.map((k) => k.exitCode)).toEqual([0, 0, 0]);
+      expect([...woke].map((t) => t >= setAt)).toEqual([true, true, true]);
     });
   });
 }

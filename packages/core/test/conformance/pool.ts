@@ -1,5 +1,4 @@
 /** Conformance: Pool (map, imap, starmap, apply, AsyncResult), crashes, limits and clean ends. */
-import { readdirSync, readlinkSync } from "node:fs";
 import { describe, expect, test } from "bun:test";
 import {
   activeChildren,
@@ -11,6 +10,7 @@ import {
   type Queue,
   TimeoutError,
 } from "../../src/index.ts";
+import { openFdsByKind } from "../fixtures/os-resources.ts";
 import * as t from "../fixtures/pool-targets.ts";
 import { CHILD_TIMEOUT, NO_WAIT_MS, type Suite } from "./harness.ts";
 
@@ -23,37 +23,15 @@ async function withPool(pool: Pool, body: (pool: Pool) => Promise<void>): Promis
   }
 }
 
-/** This process's descriptors by kind (memfd segments, sockets, pidfds, ...). */
-function descriptorKinds(): Record<string, number> {
-  const kinds: Record<string, number> = {};
-  for (const fd of readdirSync("/proc/self/fd")) {
-    let target = "";
-    try {
-      target = readlinkSync(`/proc/self/fd/${fd}`);
-    } catch {
-      continue; // The directory's own descriptor, closed already.
-    }
-    const kind = target.startsWith("/memfd:")
-      ? "memfd"
-      : target.startsWith("socket:")
-        ? "socket"
-        : target.includes("pidfd")
-          ? "pidfd"
-          : "other";
-    kinds[kind] = (kinds[kind] ?? 0) + 1;
-  }
-  return kinds;
-}
-
 /**
- * `descriptorKinds` once it stopped changing: the runtime closes its own
+ * `openFdsByKind` once it stopped changing: the runtime closes its own
  * handle of an ended child on its event loop, a moment after the child ended.
  */
 async function settledDescriptorKinds(): Promise<Record<string, number>> {
-  let last = JSON.stringify(descriptorKinds());
+  let last = JSON.stringify(openFdsByKind());
   for (let i = 0; i < 40; i++) {
     await Bun.sleep(50);
-    const now = JSON.stringify(descriptorKinds());
+    const now = JSON.stringify(openFdsByKind());
     if (now === last) break;
     last = now;
   }
