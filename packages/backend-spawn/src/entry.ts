@@ -15,8 +15,8 @@ import {
   reportUncaught,
   setInheritedFds,
 } from "@multiproc/core/child-realm";
-import { dieWithParent, readWhole, receiveSome, waitReady } from "@multiproc/core/process-child";
-import { decodeStart, START_FD } from "./start-message.ts";
+import { decodeStart, dieWithParent, readWhole, receiveSome, waitReady } from "@multiproc/core/process-child";
+import { START_FD } from "./start-message.ts";
 
 const SIGKILL = 9;
 const SIGTERM = 15;

@@ -1,12 +1,11 @@
 /**
  * A spawn child as its parent sees it: a `bun` process running `entry.ts`,
  * made (`prepareProcess`) before it has a child to run, waiting on a socket
- * for its start message, and given one by `begin` (see `start-message.ts`).
+ * for its start message, and given one by `begin` (see core's protocol/start.ts).
  */
 import { constants } from "node:os";
 import { BackendError, type ChildHandle } from "@multiproc/core";
-import { native, type SpareChild } from "@multiproc/core/internal";
-import { encodeStart } from "./start-message.ts";
+import { encodeStart, native, type SpareChild } from "@multiproc/core/internal";
 
 const ENTRY = new URL("./entry.ts", import.meta.url).pathname;
 

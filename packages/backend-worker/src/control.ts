@@ -4,6 +4,8 @@
  * sides are threads of one process, so the words' address is the same for
  * both, and futex waits and wakes on it meet.
  *
+ * The two messages the worker is posted are core's protocol/control.ts.
+ *
  * Lifecycle: the parent creates the block (STATE = STARTING, EXIT = NO_CODE,
  * STOP = 0) and the Worker, and posts the prepare message. The worker loads
  * core, opens a pidfd for its own thread, stores it in SENTINEL, sets STATE =
@@ -75,59 +77,9 @@ export const State = { STARTING: 0, RUNNING: 1, FAILED: 2, READY: 3 } as const;
 /** `Word.EXIT` before anyone wrote an exit code (no exit code can be this value). */
 export const NO_CODE = -0x8000_0000;
 
-/** The first message the parent posts to a worker: all it needs to load core and get ready. */
-export interface PrepareMessage {
-  /** `WORDS` words over a SharedArrayBuffer, laid out as `Word` says. */
-  readonly control: Int32Array;
-  /** The parent realm's arena words (core's `arenaRoot`): the worker carves shared blocks from the same segments. */
-  readonly arena: Int32Array;
-}
-
-/** The second and last message: the child to be, posted by `start()`. */
-export interface StartMessage {
-  /** The codec bytes of core's bootstrap message (`protocol/bootstrap.ts`). */
-  readonly bootstrap: Uint8Array;
-  /**
-   * The worker's own copies (dups) of `LaunchRequest.fds`, in order:
-   * descriptors are process-wide, and the parent may close its own right
-   * after `start()`.
-   */
-  readonly fds: number[];
-  /**
-   * The parent's environment at `start()`, which the worker's becomes: a
-   * spare Worker was made earlier, and what a Worker copies when it is made
-   * is not reliably the parent's `process.env` of that moment.
-   */
-  readonly env: Record<string, string>;
-}
-
 /** Makes a fresh control block. */
 export function newControlBlock(): Int32Array {
   const control = new Int32Array(new SharedArrayBuffer(WORDS * 4));
   control[Word.EXIT] = NO_CODE;
   return control;
-}
-
-function isSharedWords(value: unknown): value is Int32Array {
-  return value instanceof Int32Array && value.buffer instanceof SharedArrayBuffer;
-}
-
-/** Checks the shape of a prepare message received by the worker entry. */
-export function isPrepareMessage(data: unknown): data is PrepareMessage {
-  if (typeof data !== "object" || data === null) return false;
-  const { control, arena } = data as Partial<PrepareMessage>;
-  return isSharedWords(control) && control.length === WORDS && isSharedWords(arena);
-}
-
-/** Checks the shape of a start message received by the worker entry. */
-export function isStartMessage(data: unknown): data is StartMessage {
-  if (typeof data !== "object" || data === null) return false;
-  const { bootstrap, fds, env } = data as Partial<StartMessage>;
-  return (
-    bootstrap instanceof Uint8Array &&
-    Array.isArray(fds) &&
-    fds.every((fd) => Number.isInteger(fd) && fd >= 0) &&
-    typeof env === "object" &&
-    env !== null
-  );
 }

@@ -6,18 +6,15 @@
  * target's module afresh in this realm, with `import.meta.main === false`)
  * and exit with its code.
  */
+// The message shapes only (core's protocol/control.ts, which loads nothing
+// else of core): the prepare message is checked before core loads.
 import {
-  isPrepareMessage,
-  isStartMessage,
-  NO_CODE,
-  OWNED_FD_SLOTS,
-  OWNED_MAP_SLOTS,
-  OWNED_MAPS,
   type PrepareMessage,
-  type StartMessage,
-  State,
-  Word,
-} from "./control.ts";
+  parsePrepare,
+  parseWorkerStart,
+  type WorkerStartMessage,
+} from "@multiproc/core/protocol/control";
+import { NO_CODE, OWNED_FD_SLOTS, OWNED_MAP_SLOTS, OWNED_MAPS, State, WORDS, Word } from "./control.ts";
 
 /** futexWake count meaning "every waiter". */
 const ALL = 0x7fff_ffff;
@@ -28,14 +25,19 @@ declare const self: {
   addEventListener(type: "error", listener: (event: ErrorEvent) => void): void;
 };
 
-function malformed(what: string): never {
-  console.error(`multiproc worker: malformed ${what} message from the parent`);
-  process.exit(1);
+/** Checks a message from the parent; a malformed one ends this worker (never the parent) with the bad field named. */
+function checked<T>(parse: (message: unknown) => T, message: unknown): T {
+  try {
+    return parse(message);
+  } catch (error) {
+    console.error(`multiproc worker: ${(error as Error).message}`);
+    process.exit(1);
+  }
 }
 
 /** Settles with the start message, which may come while core still loads. */
-let deliverStart: (message: StartMessage) => void = () => {};
-const startMessage = new Promise<StartMessage>((resolve) => {
+let deliverStart: (message: WorkerStartMessage) => void = () => {};
+const startMessage = new Promise<WorkerStartMessage>((resolve) => {
   deliverStart = resolve;
 });
 
@@ -44,11 +46,16 @@ let prepared = false;
 self.addEventListener("message", (event) => {
   if (!prepared) {
     prepared = true;
-    if (!isPrepareMessage(event.data)) malformed("prepare");
-    void run(event.data);
+    const prepare = checked(parsePrepare, event.data);
+    if (prepare.control.length !== WORDS) {
+      console.error(
+        `multiproc worker: Malformed prepare message: control: ${prepare.control.length} words, expected ${WORDS}`,
+      );
+      process.exit(1);
+    }
+    void run(prepare);
   } else {
-    if (!isStartMessage(event.data)) malformed("start");
-    deliverStart(event.data);
+    deliverStart(checked(parseWorkerStart, event.data));
   }
 });
 

@@ -7,17 +7,8 @@
  */
 import type { ChildHandle } from "@multiproc/core";
 import { arenaRoot, closeMirroredFds, native, type SpareChild, unmapMirrored } from "@multiproc/core/internal";
-import {
-  newControlBlock,
-  NO_CODE,
-  OWNED_FD_SLOTS,
-  OWNED_MAP_SLOTS,
-  OWNED_MAPS,
-  type PrepareMessage,
-  type StartMessage,
-  State,
-  Word,
-} from "./control.ts";
+import type { PrepareMessage, WorkerStartMessage } from "@multiproc/core/protocol/control";
+import { newControlBlock, NO_CODE, OWNED_FD_SLOTS, OWNED_MAP_SLOTS, OWNED_MAPS, State, Word } from "./control.ts";
 
 const ENTRY = new URL("./entry.ts", import.meta.url).href;
 /** Longest sleep between two looks at STATE while a worker starts (ms). */
@@ -77,7 +68,7 @@ export class WorkerChild implements ChildHandle, SpareChild {
   /** Gives the worker its child: the bootstrap bytes and the worker's own copies of the descriptors. */
   begin(bootstrap: Uint8Array, fds: number[]): void {
     this.#fds = fds;
-    const message: StartMessage = { bootstrap, fds, env: { ...process.env } as Record<string, string> };
+    const message: WorkerStartMessage = { bootstrap, fds, env: { ...process.env } as Record<string, string> };
     this.#worker.postMessage(message);
   }
 

@@ -13,6 +13,7 @@ export {
 } from "./channel/realm-fds.ts";
 export { bootstrapChild, reportUncaught } from "./child.ts";
 export { loads } from "./codec/index.ts";
+export { encodeStart } from "./protocol/start.ts";
 export * as native from "./native/index.ts";
 export { arenaRoot } from "./arena/arena.ts";
 export { Spare, type SpareChild } from "./spare.ts";

@@ -8,7 +8,8 @@ import { enqueue } from "./driver.ts";
 import { type Job, makeJob, type TaskRef } from "./job.ts";
 import type { PoolCore } from "./pool-core.ts";
 import { finish } from "./scheduler.ts";
-import { Kind, packNumbers } from "./task.ts";
+import { Kind } from "../protocol/task.ts";
+import { packNumbers } from "./task.ts";
 
 /** Chunks an `imap` keeps submitted and not yet consumed, per worker. */
 const IMAP_WINDOW = 16;

@@ -9,7 +9,7 @@ import { PicklingError } from "../errors.ts";
 import { checkTimeout } from "../timeout.ts";
 import type { PoolCore } from "./pool-core.ts";
 import type { ApplyOptions } from "./pool-options.ts";
-import { type FnRef, type Items, Kind, type TaskMessage } from "./task.ts";
+import { type FnRef, type Items, Kind, type TaskMessage } from "../protocol/task.ts";
 import type { Worker } from "./workers.ts";
 
 /** A task function: its arguments are checked by the caller's own types. */

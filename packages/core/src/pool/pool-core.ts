@@ -11,7 +11,7 @@ import type { ProcessError } from "../errors.ts";
 import type { Process } from "../process.ts";
 import type { Job, TaskFn } from "./job.ts";
 import type { PoolOptions } from "./pool-options.ts";
-import type { ReplyMessage } from "./task.ts";
+import type { ReplyMessage } from "../protocol/task.ts";
 import type { Worker } from "./workers.ts";
 
 /**

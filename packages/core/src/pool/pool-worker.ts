@@ -14,10 +14,11 @@ import {
   INITIALIZER_FAILED,
   type Items,
   Kind,
-  PACK_MIN,
+  parseTask,
   type ReplyMessage,
   type TaskMessage,
-} from "./task.ts";
+} from "../protocol/task.ts";
+import { PACK_MIN } from "./task.ts";
 
 type Callable = (...args: unknown[]) => unknown;
 
@@ -80,7 +81,17 @@ export async function workerLoop(setup: WorkerSetup, local?: readonly Callable[]
   };
   for (let done = 0; setup.maxTasks === 0 || done < setup.maxTasks; done++) {
     // The pool's own task channel carries the functions and arguments it runs.
-    const task = withImports(() => tasks.getSync());
+    const raw: unknown = withImports(() => tasks.getSync());
+    let task: TaskMessage | null;
+    try {
+      task = parseTask(raw);
+    } catch (error) {
+      // Answered as that task's error when the message still names one; else this worker ends and the pool replaces it.
+      const id = Array.isArray(raw) ? raw[0] : undefined;
+      if (!Number.isInteger(id) || (id as number) < 0) throw error;
+      reply(results, id as number, false, error, 0);
+      continue;
+    }
     if (task === null) return;
     const [id, ref, kind, items] = task;
     let ok = true;

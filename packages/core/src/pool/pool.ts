@@ -47,7 +47,8 @@ import {
   type PoolOptions,
 } from "./pool-options.ts";
 import { failAll } from "./scheduler.ts";
-import { allNumbers, checkChunksize, chunkOf, defaultChunksize, Kind } from "./task.ts";
+import { Kind } from "../protocol/task.ts";
+import { allNumbers, checkChunksize, chunkOf, defaultChunksize } from "./task.ts";
 import { checkInitializer, refOf } from "./task-refs.ts";
 import { checkWorkers } from "./worker-deaths.ts";
 import { endWorkers, sendStops, startWorker } from "./workers.ts";

@@ -8,7 +8,7 @@ import { putEncodedSync } from "../channel/pool-queue.ts";
 import { Empty, ProcessError } from "../errors.ts";
 import { encodeTask, isAlone, type Job, messageOf } from "./job.ts";
 import { AHEAD_MS, type PoolCore } from "./pool-core.ts";
-import { INITIALIZER_FAILED, type ReplyMessage } from "./task.ts";
+import { INITIALIZER_FAILED, parseReply, type ReplyMessage } from "../protocol/task.ts";
 import { retire, type Worker } from "./workers.ts";
 
 /** Most tasks one worker holds at once. */
@@ -66,7 +66,25 @@ function send(core: PoolCore, job: Job, w: Worker): void {
   if (core.maxTasks > 0 && w.sent >= core.maxTasks) retire(core, w);
 }
 
-export function onReply(core: PoolCore, reply: ReplyMessage): void {
+/**
+ * Settles the job a worker's reply answers. A malformed reply never throws
+ * here (that would end the pool's driver): it fails the job it names, as the
+ * worker's own error would, or when it names none is reported as a warning.
+ */
+export function onReply(core: PoolCore, message: unknown): void {
+  let reply: ReplyMessage;
+  try {
+    reply = parseReply(message);
+  } catch (error) {
+    const id = Array.isArray(message) ? message[0] : undefined;
+    const job = typeof id === "number" ? core.running.get(id) : undefined;
+    if (job === undefined) process.emitWarning(error as Error);
+    else {
+      unrun(core, job);
+      finish(job, false, error);
+    }
+    return;
+  }
   const [id, ok, value, ms] = reply;
   if (id === INITIALIZER_FAILED) {
     breakPool(core, value);
@@ -83,7 +101,7 @@ export function onReply(core: PoolCore, reply: ReplyMessage): void {
 export function drainReplies(core: PoolCore): void {
   const results = core.results;
   while (!results.closed && !results.empty()) {
-    let reply: ReplyMessage;
+    let reply: unknown;
     try {
       reply = results.getNowait();
     } catch (error) {

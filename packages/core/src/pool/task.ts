@@ -1,34 +1,8 @@
 /**
- * What travels between a Pool and its workers (Python: the task and result
- * tuples of `multiprocessing.pool`), and how work is cut into chunks.
+ * How a Pool's work is cut into chunks and packed (the messages that carry
+ * them are in protocol/task.ts).
  */
-import type { ExportRef } from "../codec/exports.ts";
-
-/** How a worker finds a task's function: a module export, or (fork) an index into the pool's table. */
-export type FnRef = ExportRef | number;
-
-/** What a task does with its items. */
-export const Kind = {
-  /** `fn(...items)`, one result. */
-  APPLY: 0,
-  /** `fn(item)` for each item, an array of results. */
-  MAP: 1,
-  /** `fn(...item)` for each item, an array of results. */
-  STARMAP: 2,
-} as const;
-export type Kind = (typeof Kind)[keyof typeof Kind];
-
-/** A task's items or a chunk's results: a Float64Array when they are all numbers (see `packNumbers`). */
-export type Items = unknown[] | Float64Array;
-
-/** `[id, fn, kind, items]`; `null` tells the worker to exit. */
-export type TaskMessage = [id: number, fn: FnRef, kind: Kind, items: Items];
-
-/** `[id, ok, value, ms]`: the result or the error the task threw, and how long it ran. */
-export type ReplyMessage = [id: number, ok: boolean, value: unknown, ms: number];
-
-/** The reply id a worker uses when its initializer threw. */
-export const INITIALIZER_FAILED = -1;
+import type { Items } from "../protocol/task.ts";
 
 /**
  * CPython's default chunksize for `map`: about four chunks per worker.

@@ -10,7 +10,7 @@ import { type ForkedNames, forkedNames } from "./fork-names.ts";
 import type { Job } from "./job.ts";
 import type { PoolCore } from "./pool-core.ts";
 import { poolWorker, workerLoop } from "./pool-worker.ts";
-import type { TaskMessage } from "./task.ts";
+import type { TaskMessage } from "../protocol/task.ts";
 
 /**
  * Bytes of the ring of a worker's task queue: small enough to stay resident

@@ -12,7 +12,7 @@
  */
 import type { z } from "zod";
 import { type BackendName, backendNames } from "../config.ts";
-import { ProcessError } from "../errors.ts";
+import { isObject, lazySchema, parseMessage } from "./parse.ts";
 
 /** A function or class named by the module that exports it (pickle's global reference). */
 export interface ExportRef {
@@ -46,37 +46,30 @@ export interface Bootstrap {
   inherit?: Uint8Array;
 }
 
-let schema: z.ZodType<Bootstrap> | undefined;
-
 /** The zod schema of `Bootstrap` (built on first use). */
-export function bootstrapSchema(): z.ZodType<Bootstrap> {
-  if (schema === undefined) {
-    const { z } = require("zod") as typeof import("zod");
-    const ref = z.object({ module: z.string().min(1), name: z.string().min(1) });
-    const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, {
-      message: "expected codec bytes (a Uint8Array)",
-    });
-    schema = z.object({
-      type: z.literal("bootstrap"),
-      version: z.literal(1),
-      backend: z.enum(backendNames),
-      name: z.string(),
-      daemon: z.boolean(),
-      identity: z.array(z.number().int().positive()),
-      parent: z.object({ pid: z.number().int().positive(), name: z.string() }),
-      cls: ref.nullable(),
-      target: ref.nullable(),
-      argv: z.array(z.string()),
-      authkey: bytes,
-      args: bytes,
-      fields: bytes,
-      inherit: bytes.optional(),
-    });
-  }
-  return schema;
-}
+export const bootstrapSchema: () => z.ZodType<Bootstrap> = lazySchema((z) => {
+  const ref = z.object({ module: z.string().min(1), name: z.string().min(1) });
+  const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, {
+    message: "expected codec bytes (a Uint8Array)",
+  });
+  return z.object({
+    type: z.literal("bootstrap"),
+    version: z.literal(1),
+    backend: z.enum(backendNames),
+    name: z.string(),
+    daemon: z.boolean(),
+    identity: z.array(z.number().int().positive()),
+    parent: z.object({ pid: z.number().int().positive(), name: z.string() }),
+    cls: ref.nullable(),
+    target: ref.nullable(),
+    argv: z.array(z.string()),
+    authkey: bytes,
+    args: bytes,
+    fields: bytes,
+    inherit: bytes.optional(),
+  });
+});
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null;
 const isPositiveInt = (v: unknown): boolean => Number.isInteger(v) && (v as number) > 0;
 const isRef = (v: unknown): boolean =>
   v === null ||
@@ -109,10 +102,5 @@ export function isBootstrap(m: unknown): m is Bootstrap {
 
 /** Validates a decoded bootstrap message. @throws ProcessError naming the bad field */
 export function parseBootstrap(message: unknown): Bootstrap {
-  if (isBootstrap(message)) return message;
-  const r = bootstrapSchema().safeParse(message);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const at = issue.path.length > 0 ? issue.path.join(".") : "(message)";
-  throw new ProcessError(`Malformed bootstrap message: ${at}: ${issue.message}`);
+  return parseMessage({ name: "bootstrap", is: isBootstrap, schema: bootstrapSchema }, message);
 }
