@@ -14,7 +14,7 @@
  */
 import { writeSync } from "node:fs";
 import { setRandomSeed } from "bun:jsc";
-import type { LaunchRequest } from "@multiproc/core";
+import type { InheritedLaunch } from "@multiproc/core";
 import { native, reportUncaught } from "@multiproc/core/internal";
 import { installChildGlobals } from "./child-globals.ts";
 import { reseedCryptoRandom } from "./child-random.ts";
@@ -86,7 +86,7 @@ function reportStuck(name: string): void {
  * through `_exit` with the exit code of `request.runInChild()`. With `dry`
  * (in the parent, see `warmUpChildPath`) it only compiles itself and returns.
  */
-export function becomeChild(request: LaunchRequest, plan: ChildPlan, dry = false): never {
+export function becomeChild(request: InheritedLaunch, plan: ChildPlan, dry = false): never {
   const runInChild = request.runInChild;
   let finishing = false;
   const finish = (code: number): never => {
@@ -105,7 +105,6 @@ export function becomeChild(request: LaunchRequest, plan: ChildPlan, dry = false
   try {
     makeSound(plan, request.daemon, dry);
     if (dry) return undefined as never;
-    if (runInChild === undefined) throw new Error("The fork backend needs LaunchRequest.runInChild");
     const signals = new ChildSignals();
     const loop = new ChildLoop((error) => {
       reportUncaught(request.name, error);
@@ -155,7 +154,8 @@ export function warmUpChildPath(slot: StartSlot): void {
   if (warm) return;
   warm = true;
   const plan: ChildPlan = { exitPipe: -1, slot, parentPid: process.pid, isolation: native.EMPTY_PLAN };
-  becomeChild({ name: "warm-up", daemon: false, bootstrap: undefined, runInChild: undefined, fds: [] }, plan, true);
+  const warmUp = { code: "inherited", name: "warm-up", daemon: false, runInChild: async () => 0, fds: [] } as const;
+  becomeChild(warmUp, plan, true);
   native.applyIsolation(native.EMPTY_PLAN);
   const loop = new ChildLoop(() => {});
   let done = false;

@@ -3,7 +3,7 @@
  * re-mark the mappings the runtime hides from children, fork, and hand back
  * a `ForkedChild`. The child branch goes to `child-main.ts` and never returns.
  */
-import type { ChildHandle, LaunchRequest } from "@multiproc/core";
+import type { ChildHandle, InheritedLaunch, LaunchRequest } from "@multiproc/core";
 import { BackendError } from "@multiproc/core";
 import { native } from "@multiproc/core/internal";
 import { becomeChild, testHooks, warmUpChildPath } from "./child-main.ts";
@@ -50,8 +50,8 @@ export function startRetries(): number {
  * every `start()` the child's set-up time (about 2 ms), so it returns at once.
  */
 export function launch(request: LaunchRequest): ChildHandle {
-  if (request.runInChild === undefined) {
-    throw new BackendError("The fork backend needs LaunchRequest.runInChild (a backend that inherits memory)");
+  if (request.code !== "inherited") {
+    throw new BackendError(`The fork backend inherits memory: ${request.name} came as a "${request.code}" launch`);
   }
   const timeout = startTimeout();
   beforeFork();
@@ -79,7 +79,7 @@ interface Forked {
   readonly slot: StartSlot;
 }
 
-function forkOnce(request: LaunchRequest): Forked {
+function forkOnce(request: InheritedLaunch): Forked {
   const slot = takeSlot();
   warmUpChildPath(slot);
   const isolation = native.planIsolation();

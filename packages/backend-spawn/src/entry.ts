@@ -7,14 +7,7 @@
  */
 // The lean part of core a child needs to start (see core's child-realm.ts),
 // and the few native calls that take a start message (process-child.ts), not all of core.
-import {
-  adoptEnvironment,
-  bootstrapChild,
-  closeFd,
-  loads,
-  reportUncaught,
-  setInheritedFds,
-} from "@multiproc/core/child-realm";
+import { closeFd, runChildEntry, setInheritedFds } from "@multiproc/core/child-realm";
 import { decodeStart, dieWithParent, readWhole, receiveSome, waitReady } from "@multiproc/core/process-child";
 import { START_FD } from "./start-message.ts";
 
@@ -49,26 +42,20 @@ while (open && received.length < header.fds) open = receiveByte(received);
 closeFd(START_FD);
 const inherited = received;
 process.chdir(header.cwd);
-adoptEnvironment(header.env);
-
-const message = loads(bootstrap) as { daemon?: unknown; parent?: { pid?: unknown } };
-const parentPid = typeof message.parent?.pid === "number" ? message.parent.pid : process.ppid;
-// Python's rule: a daemon child ends with its parent, at once (and stops here
-// when the parent is already gone); any other child lives on, re-parented,
-// so the spare's request above is cancelled.
-if (message.daemon === true) {
-  if (!dieWithParent(SIGKILL, parentPid)) process.exit(1);
-} else dieWithParent(NO_SIGNAL, parentPid);
 // Descriptors handed over at start (LaunchRequest.fds), in order.
 setInheritedFds(inherited);
-// An error that escapes run() (thrown from a timer, a promise nobody awaits)
-// ends the child with 1 and its stack, as it would end a plain program: Bun
-// otherwise ignores it while this entry's top-level await is pending.
-const name = (message as { name?: unknown }).name;
-const crash = (error: unknown): void => {
-  reportUncaught(typeof name === "string" ? name : "child", error);
-  process.exit(1);
-};
-process.on("uncaughtException", crash);
-process.on("unhandledRejection", crash);
-process.exit(await bootstrapChild(message));
+
+await runChildEntry({
+  bootstrap,
+  env: header.env,
+  fallbackName: "child",
+  beforeRun(message) {
+    const parentPid = typeof message.parent?.pid === "number" ? message.parent.pid : process.ppid;
+    // Python's rule: a daemon child ends with its parent, at once (and stops here
+    // when the parent is already gone); any other child lives on, re-parented,
+    // so the spare's request above is cancelled.
+    if (message.daemon === true) {
+      if (!dieWithParent(SIGKILL, parentPid)) process.exit(1);
+    } else dieWithParent(NO_SIGNAL, parentPid);
+  },
+});

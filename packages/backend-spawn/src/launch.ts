@@ -15,7 +15,9 @@ const spare = new Spare(prepareProcess);
 
 /** Starts a spawn child; its start message is sent before this returns. */
 export function launch(request: LaunchRequest): ChildHandle {
-  if (request.bootstrap === undefined) throw new BackendError("The spawn backend needs a bootstrap message");
+  if (request.code !== "imported") {
+    throw new BackendError(`The spawn backend imports the program: ${request.name} came as a "${request.code}" launch`);
+  }
   let child = spare.take();
   if (child !== undefined) {
     try {

@@ -82,8 +82,8 @@ async function run({ control, arena }: PrepareMessage): Promise<void> {
     Atomics.store(control, Word.STATE, State.FAILED);
     process.exit(1);
   }
-  const { addressOf, adoptEnvironment, bootstrapChild, closeOwnedFds, futexWake, installStopWord, loads } = core;
-  const { mirrorOwnedFds, mirrorOwnedMappings, openThreadPidfd, reportUncaught, setInheritedFds } = core;
+  const { addressOf, closeOwnedFds, futexWake, installStopWord, mirrorOwnedFds, mirrorOwnedMappings } = core;
+  const { openThreadPidfd, runChildEntry, setInheritedFds } = core;
   ownedFdsCloser = closeOwnedFds;
   // Before anything owns a descriptor: the parent closes what is listed if terminate() ends us.
   mirrorOwnedFds(control, Word.OWNED_FDS, OWNED_FD_SLOTS);
@@ -107,22 +107,14 @@ async function run({ control, arena }: PrepareMessage): Promise<void> {
   // terminate() a worker that has not taken its start message yet. stop()
   // closes the descriptors with the rest this realm owns.
   if (Atomics.load(control, Word.STOP) !== 0) stop();
-  adoptEnvironment(env);
-  const message = loads(bootstrap);
-  // An error that escapes run() (thrown from a timer, a promise nobody awaits)
-  // ends the child with 1 and its stack, as it ends a process; left to the
-  // runtime, a worker's fate would depend on who started the program.
-  const name = (message as { name?: unknown }).name;
-  const crash = (error: unknown): void => {
-    reportUncaught(typeof name === "string" ? name : "worker", error);
-    process.exit(1);
-  };
-  // Bun reports such an error to one or the other: to the process events in
-  // a plain program, to the worker scope's "error" event under `bun test`.
-  process.on("uncaughtException", crash);
-  process.on("unhandledRejection", crash);
-  self.addEventListener("error", (event) => crash(event.error ?? event.message));
-  process.exit(await bootstrapChild(message));
+  await runChildEntry({
+    bootstrap,
+    env,
+    fallbackName: "worker",
+    // Bun reports an uncaught error to one or the other: to the process
+    // events in a plain program, to the worker scope's "error" event under `bun test`.
+    alsoCrashOn: (crash) => self.addEventListener("error", (event) => crash(event.error ?? event.message)),
+  });
 }
 
 /** Closes the descriptors this realm's Connections and Queues own, once core is loaded. */

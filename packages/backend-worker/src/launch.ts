@@ -12,7 +12,11 @@ import { prepareWorker } from "./worker-child.ts";
 
 /** Starts a worker child; the start message is copied before this returns. */
 export function launch(request: LaunchRequest): ChildHandle {
-  if (request.bootstrap === undefined) throw new BackendError("The worker backend needs a bootstrap message");
+  if (request.code !== "imported") {
+    throw new BackendError(
+      `The worker backend imports the program: ${request.name} came as a "${request.code}" launch`,
+    );
+  }
   if (native.inForkChild()) {
     // Measured: the Worker never starts there, and the fork child then cannot exit.
     throw new BackendError(

@@ -19,21 +19,11 @@ export interface BackendCapabilities {
   readonly separateProcess: boolean;
 }
 
-/** What core hands a backend to start one child. */
-export interface LaunchRequest {
+/** What every request to start a child carries, however the child gets its code. */
+interface LaunchCommon {
   /** The child's name, for messages. */
   readonly name: string;
   readonly daemon: boolean;
-  /**
-   * The encoded bootstrap message (see `protocol/bootstrap.ts`) for backends
-   * that re-import the program; undefined for backends that inherit memory.
-   */
-  readonly bootstrap: Uint8Array | undefined;
-  /**
-   * For backends that inherit memory: called in the child's copy of the
-   * program; resolves to the exit code once `run()` settled.
-   */
-  readonly runInChild: (() => Promise<number>) | undefined;
   /**
    * Descriptors the child must receive at start, in order (Connections and
    * Queues in the arguments). They may be closed by the parent as soon as
@@ -44,6 +34,27 @@ export interface LaunchRequest {
    */
   readonly fds: readonly number[];
 }
+
+/** A child that inherits the parent's memory (fork): it runs a function of its copy of the program. */
+export interface InheritedLaunch extends LaunchCommon {
+  readonly code: "inherited";
+  /** Called in the child's copy of the program; resolves to the exit code once `run()` settled. */
+  readonly runInChild: () => Promise<number>;
+}
+
+/** A child that imports the program afresh (spawn, worker) from the bootstrap message. */
+export interface ImportedLaunch extends LaunchCommon {
+  readonly code: "imported";
+  /** The encoded bootstrap message (see `protocol/bootstrap.ts`). */
+  readonly bootstrap: Uint8Array;
+}
+
+/**
+ * What core hands a backend to start one child, keyed by how the child gets
+ * its code: `inheritsMemory` backends get an `InheritedLaunch`, the others an
+ * `ImportedLaunch`.
+ */
+export type LaunchRequest = InheritedLaunch | ImportedLaunch;
 
 /** A started child as the parent sees it. */
 export interface ChildHandle {

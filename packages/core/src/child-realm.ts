@@ -1,17 +1,16 @@
 /**
  * What a backend's child entry needs from core before the target runs, and
- * nothing more: 17 of core's modules. A spawn or worker child loads this at
- * every start, and each module a new realm loads adds to it (the start +
- * join rows of `bun run bench` for spawn and worker, apps/bench/src/ours.ts). The rest comes when the
- * child's own code asks for it.
+ * nothing more (about twenty of core's modules). A spawn or worker child
+ * loads this at every start, and each module a new realm loads adds to it
+ * (the start + join rows of `bun run bench` for spawn and worker,
+ * apps/bench/src/ours.ts). The rest comes when the child's own code asks for it.
  */
 // Library objects (a Lock, a Queue...) may arrive in the arguments: the
 // module of each class loads when the first object of that class is met.
 import "./class-modules.ts";
 
 export { closeOwnedFds, mirrorOwnedFds, mirrorOwnedMappings, setInheritedFds } from "./channel/realm-fds.ts";
-export { adoptEnvironment, bootstrapChild, reportUncaught } from "./child.ts";
-export { loads } from "./codec/decode.ts";
+export { runChildEntry } from "./child-entry.ts";
 export { closeFd } from "./native/file.ts";
 export { futexWake } from "./native/futex.ts";
 export { openThreadPidfd } from "./native/thread-exit.ts";

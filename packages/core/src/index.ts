@@ -9,7 +9,14 @@ import { getContext } from "./context.ts";
 // The module of each library class loads when its first object is made or arrives.
 import "./class-modules.ts";
 
-export type { Backend, BackendCapabilities, ChildHandle, LaunchRequest } from "./backend.ts";
+export type {
+  Backend,
+  BackendCapabilities,
+  ChildHandle,
+  ImportedLaunch,
+  InheritedLaunch,
+  LaunchRequest,
+} from "./backend.ts";
 export { type BackendName, backendNames } from "./config.ts";
 export { type Context, getAllStartMethods, getContext } from "./context.ts";
 // From the files themselves, not the folders' index files: importing this

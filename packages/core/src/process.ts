@@ -160,19 +160,21 @@ export class Process<A extends unknown[] = unknown[]> {
     reapFinished();
     const inherits = backend.capabilities.inheritsMemory;
     // Descriptors in the arguments (Connections, Queues) are collected while encoding.
-    const encoded = inherits
-      ? { value: undefined, fds: [] }
-      : encodeForLaunch(() => dumps(this.#bootstrap(backendName)));
-    this.#handle = backend.launch({
-      name: this.#name,
-      daemon: this.#daemon,
-      bootstrap: encoded.value,
-      runInChild: inherits ? () => this.#becomeChild(backendName) : undefined,
-      fds: encoded.fds,
-    });
+    const common = { name: this.#name, daemon: this.#daemon };
+    this.#handle = backend.launch(
+      inherits
+        ? { ...common, code: "inherited", runInChild: () => this.#becomeChild(backendName), fds: [] }
+        : { ...common, code: "imported", ...this.#encodeBootstrap(backendName) },
+    );
     this.#started = true;
     children.add(this);
     installExitHook();
+  }
+
+  /** The encoded bootstrap message and the descriptors collected while encoding it (Connections, Queues). */
+  #encodeBootstrap(backend: BackendName): { bootstrap: Uint8Array; fds: readonly number[] } {
+    const encoded = encodeForLaunch(() => dumps(this.#bootstrap(backend)));
+    return { bootstrap: encoded.value, fds: encoded.fds };
   }
 
   /** The bootstrap message for a child that re-imports the program. */
