@@ -4,7 +4,8 @@
  * decode the bootstrap, install the crash handlers, run, and exit with the
  * code. Written once here; each backend's entry only gets the message.
  */
-import { adoptEnvironment, bootstrapChild, reportUncaught } from "./child.ts";
+import { adoptEnvironment, bootstrapChild } from "./child.ts";
+import { reportUncaught } from "./child-outcome.ts";
 import { loads } from "./codec/decode.ts";
 
 /** What a child entry hands over once it has its start message. */

@@ -11,7 +11,8 @@ export {
   setInheritedFds,
   unmapMirrored,
 } from "./channel/realm-fds.ts";
-export { bootstrapChild, reportUncaught } from "./child.ts";
+export { bootstrapChild } from "./child.ts";
+export { reportUncaught } from "./child-outcome.ts";
 export { loads } from "./codec/index.ts";
 export { encodeStart } from "./protocol/start.ts";
 export * as native from "./native/index.ts";

@@ -4,6 +4,8 @@
  * misuse checks. Launching is the backend's job (`backend.ts`).
  */
 import type { ChildHandle } from "./backend.ts";
+import { adoptRecordedChildren, bootstrapping, type ChildIdentity } from "./child-identity.ts";
+import { runToExitCode } from "./child-outcome.ts";
 import { loadBackend } from "./backend-registry.ts";
 import { encodeForLaunch } from "./channel/fd-transfer.ts";
 import { dumps } from "./codec/encode.ts";
@@ -15,7 +17,6 @@ import { closeFd } from "./native/file.ts";
 import { sleepSync } from "./native/futex.ts";
 import { pidfdOpen, pollReadable } from "./native/pidfd.ts";
 import type { Bootstrap, ExportRef } from "./protocol/index.ts";
-import { bootstrapping, processModuleLoaded, runProcess } from "./child.ts";
 import { getStartMethod, inheritStartMethod } from "./start-method.ts";
 import { checkTimeout } from "./timeout.ts";
 
@@ -33,15 +34,7 @@ export type ProcessOptions<A extends unknown[] = unknown[]> = {
   daemon?: boolean;
 } & ([] extends A ? { args?: NoInfer<A> } : { args: NoInfer<A> });
 
-/** What the child learns about itself from its parent. */
-export interface ChildIdentity {
-  name: string;
-  daemon: boolean;
-  identity: number[];
-  parent: { pid: number; name: string };
-  /** The parent's auth key for this child; a fork child without one keeps the key it inherited. */
-  authkey?: Uint8Array | undefined;
-}
+export type { ChildIdentity } from "./child-identity.ts";
 
 /** This process's auth key (Python: `current_process().authkey`): random in the main program, inherited by children. */
 let myAuthkey: Uint8Array | undefined;
@@ -438,6 +431,14 @@ export function adoptAsCurrent(proc: Process, who: ChildIdentity): void {
   adopt(proc, who);
 }
 
+/** Runs `proc.run()` to completion; resolves to 0, or 1 after printing an uncaught error. */
+export function runProcess(proc: Process): Promise<number> {
+  return runToExitCode(
+    () => proc.name,
+    () => proc.run(),
+  );
+}
+
 /** The Process object of the caller (Python: `current_process`); "MainProcess" in the main program. */
 export function currentProcess(): Process {
   current ??= describe("MainProcess", process.pid);
@@ -483,6 +484,11 @@ function installExitHook(): void {
   });
 }
 
-// Last, once every binding above is initialised: a child started without
-// this file (see `bootstrapChild`) gets its Process object now.
-processModuleLoaded({ Process, adoptAsCurrent });
+// Last, once every binding above is initialised: a child its bootstrap
+// recorded before this file loaded (child-identity.ts) gets its Process object now.
+adoptRecordedChildren((child) => {
+  const proc = new Process(child.opts);
+  Object.assign(proc, child.fields);
+  adopt(proc, child.who);
+  child.proc = proc;
+});
