@@ -2,10 +2,14 @@
  * Process and the process tree as this process sees it (Python:
  * `multiprocessing.process`): names, the children set, exit bookkeeping and
  * misuse checks. Launching is the backend's job (`backend.ts`).
+ * Over 400 lines because it is one class, Python's BaseProcess, whose
+ * public methods (start, join, terminate, kill, close, the properties) each
+ * need its private state; the parent's handle is in parent-watch.ts.
  */
 import type { ChildHandle } from "./backend.ts";
 import { adoptRecordedChildren, bootstrapping, type ChildIdentity } from "./child-identity.ts";
 import { runToExitCode } from "./child-outcome.ts";
+import { watchParent } from "./parent-watch.ts";
 import { loadBackend } from "./backend-registry.ts";
 import { encodeForLaunch } from "./channel/fd-transfer.ts";
 import { dumps } from "./codec/encode.ts";
@@ -13,9 +17,6 @@ import { describeFunction, findExport } from "./codec/exports.ts";
 import type { BackendName } from "./config.ts";
 import { PicklingError, ProcessError } from "./errors.ts";
 import { inheritedObjects } from "./inherit.ts";
-import { closeFd } from "./native/file.ts";
-import { sleepSync } from "./native/futex.ts";
-import { pidfdOpen, pollReadable } from "./native/pidfd.ts";
 import type { Bootstrap, ExportRef } from "./protocol/index.ts";
 import { getStartMethod, inheritStartMethod } from "./start-method.ts";
 import { checkTimeout } from "./timeout.ts";
@@ -386,44 +387,6 @@ export class Process<A extends unknown[] = unknown[]> {
       return proc;
     };
   }
-}
-
-/**
- * Watches a process that is not our child (the parent): ready when it ends.
- * Its exit status belongs to its own parent, so `poll` reports 0 once it ended.
- */
-function watchParent(pid: number): ChildHandle {
-  // A worker thread's parent is a thread of this same process that outlives
-  // it (a worker's own workers end with it): a pidfd would never be ready and
-  // would leak one descriptor per worker.
-  const sameProcess = pid === process.pid;
-  let fd: number | undefined;
-  try {
-    fd = sameProcess ? undefined : pidfdOpen(pid);
-  } catch {
-    fd = undefined; // Already gone.
-  }
-  const ended = () => !sameProcess && (fd === undefined || pollReadable(fd, 0));
-  return {
-    pid,
-    sentinel: fd,
-    poll: () => (ended() ? 0 : null),
-    waitSync: (ms) => {
-      if (!sameProcess) return fd === undefined || pollReadable(fd, ms) ? 0 : null;
-      // A thread's parent outlives it: only the time passes, and terminate() may end it.
-      if (ms !== undefined) sleepSync(ms);
-      return null;
-    },
-    wait: async (ms) => {
-      const deadline = ms === undefined ? Number.POSITIVE_INFINITY : performance.now() + ms;
-      while (!ended() && performance.now() < deadline) await Bun.sleep(10);
-      return ended() ? 0 : null;
-    },
-    signal: (sig) => process.kill(pid, sig),
-    close: () => {
-      if (fd !== undefined) closeFd(fd);
-    },
-  };
 }
 
 /** Makes `proc` this process's own Process object, as a child sees it. Internal: for bootstraps. */

@@ -13,6 +13,10 @@
  * header field is checked when the header is parsed, before anything is
  * allocated or read on its word (issue #16).
  *
+ * Over 400 lines: one class whose every method reads the same buffer and
+ * descriptor state, and the header checks that guard it; split, each part
+ * would need the other's private fields.
+ *
  * Descriptors are kept in arrival order, each batch with the stream range of
  * the read that brought it. The kernel hands over a message's descriptors
  * with the read that takes its header's first byte, and ends that read with

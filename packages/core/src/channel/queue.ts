@@ -2,6 +2,8 @@
  * Queue: a multi-producer, multi-consumer FIFO shared by processes and
  * threads (Python: `multiprocessing.Queue`), as a ring of records in shared
  * memory (`ring.ts`) plus a mailbox socket for descriptors (`mailbox.ts`).
+ * Over 400 lines: Python's Queue API in both forms (get/getSync, put/putSync,
+ * with timeouts and the nowait variants), each a thin call into one shared body.
  *
  * Why not CPython's pipe + feeder thread: `put` encodes and copies the item
  * into shared memory before it returns, so an encoding error is thrown to the

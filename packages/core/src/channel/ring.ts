@@ -1,6 +1,9 @@
 /**
  * A queue's ring: one memfd segment shared by every process and thread that
  * holds the queue, with a header of named words and a byte ring of records.
+ * Over 400 lines: the layout, the record format and every reader and writer
+ * of those words belong in the one file that owns them (STYLE.md: name every
+ * slot in the file that owns the words).
  *
  * Layout: HEADER_BYTES of header words (see `Slot`), then CAPACITY bytes of
  * ring. Positions are free-running u32 byte counters; a position's place in
