@@ -363,3 +363,19 @@ describe("[worker] library objects among workers", () => {
     q.close();
   });
 });
+
+describe("[worker] malformed messages from the parent", () => {
+  for (const which of ["prepare", "start"] as const) {
+    test(`a malformed ${which} message ends that worker with the bad field named, not its parent`, () => {
+      const program = new URL("./fixtures/malformed-messages.ts", import.meta.url).pathname;
+      const r = Bun.spawnSync([process.execPath, program, which], { stdout: "pipe", stderr: "pipe", timeout: LIMIT });
+      expect(JSON.parse(r.stdout.toString())).toEqual({ code: 1, parentAlive: true });
+      expect(r.stderr.toString()).toMatch(
+        which === "prepare"
+          ? /multiproc worker: Malformed prepare message: control: expected an Int32Array over a SharedArrayBuffer/
+          : /multiproc worker: Malformed worker start message: fds\.0: /,
+      );
+      expect(r.exitCode).toBe(0);
+    });
+  }
+});
