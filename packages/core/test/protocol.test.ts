@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { ProcessError } from "../src/index.ts";
 import type { PoolCore } from "../src/pool/pool-core.ts";
+import { type WorkerSetup, workerLoop } from "../src/pool/pool-worker.ts";
 import { onReply } from "../src/pool/scheduler.ts";
 import {
   bootstrapSchema,
@@ -156,6 +157,27 @@ describe("protocol: task and reply", () => {
       process.off("warning", onWarning);
     }
     expect(warnings.map((w) => w.message)).toEqual([expect.stringMatching(/^Malformed task reply message: /)]);
+  });
+});
+
+describe("protocol: a Pool worker's malformed task", () => {
+  test("workerLoop() answers a malformed task as that task's error naming the field, and goes on", async () => {
+    const tasks: unknown[] = [[5, { module: "/app/work.ts", name: "f" }, 9, []], [6, 0, Kind.APPLY, [2, 3]], null];
+    const replies: unknown[] = [];
+    const setup = {
+      tasks: { getSync: () => tasks.shift() },
+      results: { putSync: (reply: unknown) => replies.push(reply) },
+      initializer: null,
+      initargs: [],
+      maxTasks: 0,
+    } as unknown as WorkerSetup;
+    await workerLoop(setup, [(a: unknown, b: unknown) => (a as number) * (b as number)]);
+    expect(replies).toHaveLength(2);
+    const [id, ok, error] = replies[0] as [number, boolean, Error];
+    expect([id, ok]).toEqual([5, false]);
+    expect(error).toBeInstanceOf(ProcessError);
+    expect(error.message).toMatch(/^Malformed task message: 2: /);
+    expect((replies[1] as unknown[]).slice(0, 3)).toEqual([6, true, 6]);
   });
 });
 
