@@ -39,6 +39,8 @@ import type { BaseProxy as BaseProxyClass } from "./managers/proxy.ts";
 export type { ManagerOptions, RegisterOptions } from "./managers/base-manager.ts";
 export type { DictKey, DictProxy } from "./managers/dict-proxy.ts";
 export type { ListProxy } from "./managers/list-proxy.ts";
+export type { ConditionProxy } from "./managers/condition-proxy.ts";
+export type { RLockProxy } from "./managers/rlock-proxy.ts";
 export type { NamespaceProxy } from "./managers/namespace-proxy.ts";
 export type { AutoProxy, ProxyClass, ProxyState } from "./managers/proxy.ts";
 export type { Server as ManagerServer } from "./managers/server.ts";

@@ -174,6 +174,69 @@ describe("SyncManager", () => {
     expect([r1, r2].sort()).toEqual([0, 1]);
   });
 
+  test("RLock proxy: re-entrant for its owner, free once released as often as taken; an unowned release throws", async () => {
+    const r = await m.RLock();
+    await expect(r.release()).rejects.toThrow("cannot release un-acquired lock");
+    expect(await r.acquire()).toBe(true);
+    expect(r.acquireSync({ timeout: 10 })).toBe(true);
+    await r.release();
+    {
+      using _ = await r.hold();
+    }
+    r.releaseSync();
+    expect(() => r.releaseSync()).toThrow("cannot release un-acquired lock");
+    const err = await r.release().catch((e: Error) => e);
+    expect((err as Error).name).toBe("RuntimeError");
+  });
+
+  test("Condition proxy: wait times out, over a manager Lock passed in; wait releases it and notify wakes the waiter; without the lock it throws", async () => {
+    const c = await m.Condition();
+    await expect(c.wait(10)).rejects.toThrow("cannot wait on un-acquired lock");
+    await expect(c.notify()).rejects.toThrow("cannot notify on un-acquired lock");
+    await c.acquire();
+    await c.acquire(); // its default lock is an RLock: wait gives back both levels
+    const t0 = performance.now();
+    expect(await c.wait(50)).toBe(false);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(45);
+    await c.release();
+    await c.release();
+    const lock = await m.Lock();
+    const c2 = await m.Condition(lock);
+    await c2.acquire();
+    expect(await lock.acquire({ block: false })).toBe(false); // the Condition is over that very Lock
+    const w = c2.wait(5000);
+    await Bun.sleep(20);
+    expect(await lock.acquire({ timeout: 1000 })).toBe(true); // wait released it
+    await c2.notify();
+    await lock.release();
+    expect(await w).toBe(true);
+    await c2.release();
+    const sem = await m.Semaphore(1);
+    expect(() => m.Condition(sem as never)).toThrow(
+      "Condition lock must be a manager Lock or RLock proxy, got <AcquirerProxy",
+    );
+  });
+
+  test("Condition proxy: waitFor runs the predicate here, until true or the timeout", async () => {
+    const c = await m.Condition(await m.RLock());
+    const v = await m.Value("i", 0);
+    await c.acquire();
+    expect(await c.waitFor(async () => (await v.get()) > 0, 30)).toBe(false);
+    // Another task sets the value and notifies while waitFor waits (the wait released the lock on the server).
+    const setter = (async () => {
+      await Bun.sleep(30);
+      await v.set(1);
+      await c.acquire();
+      await c.notify();
+      await c.release();
+    })();
+    const t0 = performance.now();
+    expect(await c.waitFor(async () => (await v.get()) > 0, 5000)).toBe(true);
+    expect(performance.now() - t0).toBeLessThan(4000);
+    await setter;
+    await c.release();
+  });
+
   test(
     "calls after shutdown throw ProcessError; shutting down twice is allowed",
     async () => {
@@ -207,6 +270,35 @@ describe("SyncManager", () => {
       await expect(d.get("a")).rejects.toBeInstanceOf(ProcessError);
       expect(() => d.setSync("a", 2)).toThrow(ProcessError);
       await m2.shutdown();
+    },
+    T,
+  );
+});
+
+describe("proxy references", () => {
+  test(
+    "a proxy collected here decrefs its object: the server frees it; a live proxy of another object keeps it",
+    async () => {
+      await using m2 = await Manager();
+      const kept = await m2.list([1]);
+      const before = await m2._numberOfObjects();
+      await (async () => {
+        const d = await m2.dict({ a: 1 });
+        const again = (await m2.dict({ d })) as unknown as { get(k: string): Promise<unknown> };
+        expect(await d.get("a")).toBe(1);
+        await again.get("d"); // a second proxy of d in this process (nested): d is freed once both are gone
+      })();
+      expect(await m2._numberOfObjects()).toBe(before + 2);
+      const deadline = Date.now() + 10_000;
+      let n = before + 2;
+      while (n > before && Date.now() < deadline) {
+        Bun.gc(true);
+        await Bun.sleep(20);
+        n = await m2._numberOfObjects();
+      }
+      expect(n).toBe(before);
+      expect(await kept.get(0)).toBe(1);
+      expect(m2._numberOfObjectsSync()).toBe(before);
     },
     T,
   );

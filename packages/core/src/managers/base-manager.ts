@@ -184,6 +184,20 @@ export class BaseManager {
   }
 
   /**
+   * How many objects the server holds (Python: `_number_of_objects`, for
+   * tests and leak checks): it goes down as proxies are collected and
+   * clients disconnect.
+   */
+  async _numberOfObjects(): Promise<number> {
+    return (await this.#link("count objects").request(["numberOfObjects"])) as number;
+  }
+
+  /** Blocking form of `_numberOfObjects`. */
+  _numberOfObjectsSync(): number {
+    return this.#link("count objects").requestSync(["numberOfObjects"]) as number;
+  }
+
+  /**
    * A server for this manager's types in this process (Python:
    * `get_server`): `await m.getServer().serveForever()`.
    * @throws ProcessError when the manager is started or connected

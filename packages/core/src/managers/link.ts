@@ -48,10 +48,37 @@ export class Link {
   readonly #idle: Connection[] = [];
   #closed: string | undefined;
   readonly #clientId = `${process.pid}-${randomBytes(6).toString("hex")}`;
+  /** Live proxies of this process per object id: the server counts this client once, this counts the proxies. */
+  readonly #refs = new Map<string, number>();
 
   constructor(address: Address, authkey: Uint8Array | undefined) {
     this.address = address;
     this.authkey = authkey;
+  }
+
+  /** Whether a live proxy of this process already holds a reference on object `id`. */
+  hasRef(id: string): boolean {
+    return (this.#refs.get(id) ?? 0) > 0;
+  }
+
+  /** Counts one more live proxy of object `id` (its reference is taken on the server). */
+  addRef(id: string): void {
+    this.#refs.set(id, (this.#refs.get(id) ?? 0) + 1);
+  }
+
+  /**
+   * Counts one proxy of `id` less; the last one sends `decref` (Python:
+   * `BaseProxy._decref`), without waiting and without failing: a server
+   * that is gone has freed the object already.
+   */
+  dropRef(id: string): void {
+    const n = (this.#refs.get(id) ?? 0) - 1;
+    if (n > 0) {
+      this.#refs.set(id, n);
+      return;
+    }
+    this.#refs.delete(id);
+    if (this.#closed === undefined) this.request(["decref", id]).catch(() => {});
   }
 
   /** Marks the server as gone (shut down by this process): every later call throws ProcessError. */
@@ -206,6 +233,11 @@ export function linkTo(address: Address, authkey: Uint8Array | undefined): Link 
     links.set(key, link);
   }
   return link;
+}
+
+/** This process's link to `address` when one is open (no new one is made). */
+export function openLinkTo(address: Address): Link | undefined {
+  return linksPid === process.pid ? links.get(keyOf(address)) : undefined;
 }
 
 /** Forgets the link to `address` (after a shutdown, a new server may listen there). */

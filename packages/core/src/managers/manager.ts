@@ -1,13 +1,18 @@
 /**
  * SyncManager and `Manager()` (Python: `multiprocessing.managers.SyncManager`,
  * `multiprocessing.Manager()`): a BaseManager with dict, list, Namespace,
- * Value, Array, Lock, Semaphore, BoundedSemaphore, Event, Barrier, Queue and
+ * Value, Array, Lock, RLock, Condition, Semaphore, BoundedSemaphore, Event, Barrier, Queue and
  * JoinableQueue registered.
  */
 import { BaseManager, type ManagerOptions } from "./base-manager.ts";
 import { type DictKey, DictProxy } from "./dict-proxy.ts";
 import { ListProxy } from "./list-proxy.ts";
 import { NamespaceProxy } from "./namespace-proxy.ts";
+import { ConditionProxy } from "./condition-proxy.ts";
+import { type BaseProxy, STATE } from "./proxy.ts";
+import { RLockProxy } from "./rlock-proxy.ts";
+import { ServerCondition } from "./server-condition.ts";
+import { ServerRLock } from "./server-rlock.ts";
 import * as types from "./server-types.ts";
 import { AcquirerProxy, ArrayProxy, BarrierProxy, EventProxy, QueueProxy, ValueProxy } from "./sync-proxies.ts";
 
@@ -50,6 +55,20 @@ export class SyncManager extends BaseManager {
   Lock(): Promise<AcquirerProxy> {
     return this._create("Lock", []) as Promise<AcquirerProxy>;
   }
+  /** A re-entrant lock owned by the calling thread of the calling process (Python: `RLock()`). */
+  RLock(): Promise<RLockProxy> {
+    return this._create("RLock", []) as Promise<RLockProxy>;
+  }
+  RLockSync(): RLockProxy {
+    return this._createSync("RLock", []) as RLockProxy;
+  }
+  /** A Condition over `lock` (a manager Lock or RLock proxy), default a new RLock (Python: `Condition(lock)`). */
+  Condition(lock?: AcquirerProxy | RLockProxy): Promise<ConditionProxy> {
+    return this._create("Condition", [conditionLock(lock)]) as Promise<ConditionProxy>;
+  }
+  ConditionSync(lock?: AcquirerProxy | RLockProxy): ConditionProxy {
+    return this._createSync("Condition", [conditionLock(lock)]) as ConditionProxy;
+  }
   Semaphore(value = 1): Promise<AcquirerProxy> {
     return this._create("Semaphore", [value]) as Promise<AcquirerProxy>;
   }
@@ -71,6 +90,13 @@ export class SyncManager extends BaseManager {
   }
 }
 
+/** Checks at the caller that a Condition's lock is a manager Lock or RLock (a Semaphore is not). */
+function conditionLock(lock: unknown): BaseProxy | null {
+  if (lock === undefined || lock === null) return null;
+  if (lock instanceof RLockProxy || (lock instanceof AcquirerProxy && lock[STATE].typeid === "Lock")) return lock;
+  throw new TypeError(`Condition lock must be a manager Lock or RLock proxy, got ${String(lock)}`);
+}
+
 function dictInit(init: unknown): unknown {
   if (init === undefined || init === null) return null;
   if (typeof init === "object" && Symbol.iterator in init) return [...(init as Iterable<unknown>)];
@@ -84,6 +110,8 @@ SyncManager.register("Namespace", types.ServerNamespace, { ...create, proxyType:
 SyncManager.register("Value", types.ServerValue, { ...create, proxyType: ValueProxy });
 SyncManager.register("Array", types.ServerArray, { ...create, proxyType: ArrayProxy });
 SyncManager.register("Lock", types.makeLock, { ...create, proxyType: AcquirerProxy });
+SyncManager.register("RLock", ServerRLock, { ...create, proxyType: RLockProxy });
+SyncManager.register("Condition", ServerCondition, { ...create, proxyType: ConditionProxy });
 SyncManager.register("Semaphore", types.makeSemaphore, { ...create, proxyType: AcquirerProxy });
 SyncManager.register("BoundedSemaphore", types.makeBoundedSemaphore, { ...create, proxyType: AcquirerProxy });
 SyncManager.register("Event", types.makeEvent, { ...create, proxyType: EventProxy });

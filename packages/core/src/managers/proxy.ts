@@ -10,7 +10,7 @@
 import type { Address } from "../channel/listener.ts";
 import { registerReducer } from "../codec/reducers.ts";
 import { currentProcess } from "../process.ts";
-import { type Link, linkTo, setProxyMaker } from "./link.ts";
+import { type Link, linkTo, openLinkTo, setProxyMaker } from "./link.ts";
 
 /** What a proxy knows of its object; what it travels as. */
 export interface ProxyState {
@@ -28,6 +28,8 @@ export interface LocalServer {
   hold(id: string): void;
   release(id: string): void;
   call(id: string, method: string, args: unknown[]): Promise<unknown>;
+  /** The object held under `id` (Python: `server.id_to_obj[id][0]`). */
+  objectOf(id: string): unknown;
 }
 
 let localServer: LocalServer | undefined;
@@ -42,6 +44,32 @@ function sameAddress(a: Address, b: Address): boolean {
 }
 
 const serverHeld = new FinalizationRegistry<string>((id) => localServer?.release(id));
+
+/** What a collected proxy leaves to drop: this process's reference on the server's object (Python: `BaseProxy._decref`). */
+interface ClientRef {
+  readonly address: Address;
+  readonly id: string;
+  readonly pid: number;
+}
+
+// A proxy collected in the process that took the reference gives it back; the
+// link sends `decref` once no live proxy of this process refers to the object.
+const clientHeld = new FinalizationRegistry<ClientRef>((ref) => {
+  if (ref.pid === process.pid) openLinkTo(ref.address)?.dropRef(ref.id);
+});
+
+/**
+ * The server's own object behind a proxy that arrived in the server process
+ * (Python: `RebuildProxy` returning the referent in the server).
+ * @throws TypeError outside the proxy's manager server
+ */
+export function referentOf(p: BaseProxy): unknown {
+  const state = p[STATE];
+  if (localServer === undefined || !sameAddress(localServer.address, state.address)) {
+    throw new TypeError(`The object of ${String(p)} is reachable only inside its manager's server`);
+  }
+  return localServer.objectOf(state.id);
+}
 
 /** Key of the state getter, readable through a JS Proxy (the Namespace proxy). */
 export const STATE: unique symbol = Symbol("multiproc.managerProxy");
@@ -68,7 +96,15 @@ export class BaseProxy {
    */
   constructor(state: ProxyState, owned = false) {
     this.#state = state;
-    this.#increfedIn = owned ? process.pid : -1;
+    this.#increfedIn = -1;
+    if (owned) this.#held(this.#link());
+  }
+
+  /** Counts this proxy's reference (taken on the server) in this process, until it is collected. */
+  #held(link: Link): void {
+    link.addRef(this.#state.id);
+    this.#increfedIn = process.pid;
+    clientHeld.register(this, { address: this.#state.address, id: this.#state.id, pid: process.pid });
   }
 
   /** @internal */
@@ -95,8 +131,8 @@ export class BaseProxy {
     if (local !== undefined) return local.call(this.#state.id, method, args);
     const link = this.#link();
     if (this.#increfedIn !== process.pid) {
-      await link.request(["incref", this.#state.id]);
-      this.#increfedIn = process.pid;
+      if (!link.hasRef(this.#state.id)) await link.request(["incref", this.#state.id]);
+      if (this.#increfedIn !== process.pid) this.#held(link);
     }
     return link.request(["call", this.#state.id, method, args]);
   }
@@ -110,8 +146,8 @@ export class BaseProxy {
     }
     const link = this.#link();
     if (this.#increfedIn !== process.pid) {
-      link.requestSync(["incref", this.#state.id]);
-      this.#increfedIn = process.pid;
+      if (!link.hasRef(this.#state.id)) link.requestSync(["incref", this.#state.id]);
+      this.#held(link);
     }
     return link.requestSync(["call", this.#state.id, method, args]);
   }
@@ -151,6 +187,8 @@ const builtinKinds: Record<string, () => ProxyClass> = {
   value: () => (require("./sync-proxies.ts") as typeof import("./sync-proxies.ts")).ValueProxy,
   array: () => (require("./sync-proxies.ts") as typeof import("./sync-proxies.ts")).ArrayProxy,
   lock: () => (require("./sync-proxies.ts") as typeof import("./sync-proxies.ts")).AcquirerProxy,
+  rlock: () => (require("./rlock-proxy.ts") as typeof import("./rlock-proxy.ts")).RLockProxy,
+  condition: () => (require("./condition-proxy.ts") as typeof import("./condition-proxy.ts")).ConditionProxy,
   event: () => (require("./sync-proxies.ts") as typeof import("./sync-proxies.ts")).EventProxy,
   queue: () => (require("./sync-proxies.ts") as typeof import("./sync-proxies.ts")).QueueProxy,
   barrier: () => (require("./sync-proxies.ts") as typeof import("./sync-proxies.ts")).BarrierProxy,

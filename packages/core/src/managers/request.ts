@@ -7,6 +7,7 @@
  *   ["create", typeid, args]             -> RETURN [id, exposed]  (the object is held for this client)
  *   ["call", id, method, args]           -> RETURN value | PROXY [typeid, id, exposed, kind] | ERROR error
  *   ["incref", id] / ["decref", id]      -> RETURN exposed / null
+ *   ["numberOfObjects"]                  -> RETURN the count of objects held (Python: `number_of_objects`)
  *   ["shutdown"]                         -> RETURN null, then the server closes
  * A reply is ["#RETURN", value], ["#PROXY", [typeid, id, exposed]] (a method
  * listed in `methodToTypeid`: the result is held on the server, for this
@@ -21,6 +22,7 @@ export type Request =
   | readonly ["call", string, string, unknown[]]
   | readonly ["incref", string]
   | readonly ["decref", string]
+  | readonly ["numberOfObjects"]
   | readonly ["shutdown"];
 
 /** A reply of the server. */
@@ -43,6 +45,7 @@ export function parseRequest(m: unknown): Request | undefined {
       return m.length === 4 && typeof m[1] === "string" && typeof m[2] === "string" && Array.isArray(m[3])
         ? (m as unknown as Request)
         : undefined;
+    case "numberOfObjects":
     case "shutdown":
       return m.length === 1 ? (m as unknown as Request) : undefined;
     default:

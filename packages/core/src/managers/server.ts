@@ -112,6 +112,7 @@ export class Server {
         this.#freeIfUnheld(id, h);
       },
       call: (id, method, args) => this.#call(id, method, args),
+      objectOf: (id) => this.#heldOrThrow(id).obj,
     });
     while (!this.#closed) {
       let conn: Connection;
@@ -225,6 +226,8 @@ export class Server {
           if (h?.holders.delete(client)) this.#freeIfUnheld(req[1], h);
           return ["#RETURN", null];
         }
+        case "numberOfObjects":
+          return ["#RETURN", this.#objects.size];
         case "shutdown":
           return ["#RETURN", null];
         default:

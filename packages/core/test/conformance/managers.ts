@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ProcessError, type SyncManager } from "../../src/index.ts";
 import * as mt from "../fixtures/manager-targets.ts";
-import { CHILD_TIMEOUT, run, type Suite } from "./harness.ts";
+import { CHILD_TIMEOUT, readJson, run, type Suite } from "./harness.ts";
 
 export function managerTests(s: Suite): void {
   const { mp } = s;
@@ -39,6 +39,66 @@ export function managerTests(s: Suite): void {
         expect(err.name).toBe("IndexError");
         expect(err.message).toBe("list index out of range");
         await expect(l.get("x" as never)).rejects.toBeInstanceOf(TypeError);
+      },
+      CHILD_TIMEOUT,
+    );
+
+    test(
+      "RLock: owned by the calling process/thread; a child can neither take it nor release it while the parent holds it",
+      async () => {
+        const rlock = await m.RLock();
+        expect(await rlock.acquire()).toBe(true);
+        expect(rlock.acquireSync({ block: false })).toBe(true); // re-entry by the owner
+        const out = s.file("rlock-foreign");
+        await run(new mp.Process({ target: mt.tryForeignRLock, args: [rlock, out] }));
+        expect(readJson(out)).toEqual({
+          acquired: false,
+          release: "RuntimeError: cannot release un-acquired lock: the RLock is owned by another thread or process",
+        });
+        await rlock.release();
+        await rlock.release();
+        // Free now: the child takes it twice and gives it back.
+        const out2 = s.file("rlock-reenter");
+        await run(new mp.Process({ target: mt.reenterRLock, args: [rlock, out2] }));
+        expect(readJson(out2)).toEqual({ first: true, second: true });
+        expect(await rlock.acquire({ block: false })).toBe(true);
+        await rlock.release();
+      },
+      CHILD_TIMEOUT,
+    );
+
+    test(
+      "Condition: children waiting (Sync form, waitFor) are woken by a notifyAll from another child",
+      async () => {
+        const cond = await m.Condition(await m.Lock());
+        const state = await m.dict<string, unknown>({ woken: 0 });
+        const waiters = [0, 1].map(() => new mp.Process({ target: mt.waitForReady, args: [cond, state] }));
+        for (const w of waiters) w.start();
+        await run(new mp.Process({ target: mt.notifyReady, args: [cond, state] }));
+        for (const w of waiters) await w.join(CHILD_TIMEOUT);
+        expect(waiters.map((w) => w.exitCode)).toEqual([0, 0]);
+        expect(await state.get("woken")).toBe(2);
+      },
+      CHILD_TIMEOUT,
+    );
+
+    test(
+      "a child that ends frees the objects only it referenced; the parent's object it used lives on",
+      async () => {
+        const shared = await m.dict<string, unknown>();
+        const before = await m._numberOfObjects();
+        await run(new mp.Process({ target: mt.makeObjectsAndLeave, args: [m.address!, shared] }));
+        expect(await shared.get("child")).toEqual([1, 2]);
+        // The server sees the child's connections close a moment after it ended.
+        const deadline = Date.now() + 10_000;
+        let n = await m._numberOfObjects();
+        while (n !== before && Date.now() < deadline) {
+          await Bun.sleep(20);
+          n = await m._numberOfObjects();
+        }
+        expect(n).toBe(before);
+        await shared.set("after", true);
+        expect(await shared.get("after")).toBe(true);
       },
       CHILD_TIMEOUT,
     );
