@@ -32,6 +32,50 @@ export function managerTests(s: Suite): void {
     );
 
     test(
+      "a proxy sent through a Queue and through a Pipe reaches the same server object in the child",
+      async () => {
+        const d = await m.dict<string, unknown>();
+        const q = mp.Queue<typeof d>();
+        const child = new mp.Process({ target: mt.setFromQueue, args: [q, "k"] });
+        child.start();
+        await q.put(d);
+        await child.join(CHILD_TIMEOUT);
+        expect(child.exitCode).toBe(0);
+        expect(await d.get("k")).toBe("via queue");
+        q.close();
+
+        const l = await m.list<unknown>([0]);
+        const [here, there] = mp.Pipe();
+        const c2 = new mp.Process({ target: mt.appendFromPipe, args: [there] });
+        c2.start();
+        here.send(l);
+        expect(await here.pollAsync(CHILD_TIMEOUT)).toBe(true);
+        expect(await here.recv()).toBe(2);
+        await c2.join(CHILD_TIMEOUT);
+        expect(c2.exitCode).toBe(0);
+        expect(await l.copy()).toEqual([0, "via pipe"]);
+        here.close();
+        there.close();
+      },
+      CHILD_TIMEOUT,
+    );
+
+    test(
+      "a proxy stored in a dict proxy stays a proxy in a child (nesting), and one the child stores back too",
+      async () => {
+        const inner = await m.list<unknown>();
+        const other = await m.dict<string, unknown>();
+        const outer = await m.dict<string, unknown>({ inner, other });
+        await run(new mp.Process({ target: mt.useNested, args: [outer] }));
+        expect(await inner.copy()).toEqual(["from child"]);
+        const back = (await outer.get("back")) as typeof other;
+        expect(await back.get("seen")).toBe(true);
+        expect(await other.get("seen")).toBe(true);
+      },
+      CHILD_TIMEOUT,
+    );
+
+    test(
       "an error of the server's object reaches the caller with its class",
       async () => {
         const l = await m.list();
