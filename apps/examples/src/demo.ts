@@ -5,7 +5,7 @@
 import { backendNames, getAllStartMethods } from "@multiproc/core";
 import "@multiproc/backend-spawn";
 
-const programs = ["multi1", "multi2", "multi3", "multi4", "primes"];
+const programs = ["multi1", "multi2", "multi3", "multi4", "multi5", "primes"];
 const usable = new Set(getAllStartMethods());
 let failed = 0;
 
