@@ -41,6 +41,7 @@ export type { DictKey, DictProxy } from "./managers/dict-proxy.ts";
 export type { ListProxy } from "./managers/list-proxy.ts";
 export type { ConditionProxy } from "./managers/condition-proxy.ts";
 export type { RLockProxy } from "./managers/rlock-proxy.ts";
+export type { AsyncResultProxy, IteratorProxy, PoolProxy, ProxiedTaskOptions } from "./managers/pool-proxy.ts";
 export type { NamespaceProxy } from "./managers/namespace-proxy.ts";
 export type { AutoProxy, ProxyClass, ProxyState } from "./managers/proxy.ts";
 export type { Server as ManagerServer } from "./managers/server.ts";

@@ -139,7 +139,7 @@ export class Process<A extends unknown[] = unknown[]> {
       throw new ProcessError(`Cannot start a process twice: ${this.#name} was already started`);
     }
     const me = currentProcess();
-    if (me.daemon && me !== this) {
+    if (me.daemon && me !== this && !daemonMayHaveChildren) {
       throw new ProcessError(`Daemonic processes are not allowed to have children (${me.name})`);
     }
     const ctor = this.constructor as typeof Process;
@@ -429,6 +429,18 @@ export function cpuCount(): number {
   // node:os only here: importing it costs each child realm time at start.
   const { availableParallelism } = require("node:os") as typeof import("node:os");
   return availableParallelism();
+}
+
+/** Whether this daemonic process may start children (see `allowDaemonChildren`). */
+let daemonMayHaveChildren = false;
+
+/**
+ * @internal A manager's server process is daemonic so that it ends with the
+ * program that started it; like Python's (non-daemonic) server, it may still
+ * start children: the workers of a manager Pool.
+ */
+export function allowDaemonChildren(): void {
+  daemonMayHaveChildren = true;
 }
 
 let exitHookInstalled = false;

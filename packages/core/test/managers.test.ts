@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { type AutoProxy, BaseManager, Manager, ProcessError, type SyncManager } from "../src/index.ts";
 import { Counter } from "./fixtures/manager-targets.ts";
+import { add, fail, square, squareLater } from "./fixtures/pool-targets.ts";
 
 const T = 30_000;
 
@@ -270,6 +271,87 @@ describe("SyncManager", () => {
       await expect(d.get("a")).rejects.toBeInstanceOf(ProcessError);
       expect(() => d.setSync("a", 2)).toThrow(ProcessError);
       await m2.shutdown();
+    },
+    T,
+  );
+});
+
+describe("Pool proxy", () => {
+  test(
+    "map, starmap, apply, imap, imapUnordered in both forms; applyAsync/mapAsync give result proxies, callbacks run here",
+    async () => {
+      await using m2 = await Manager();
+      const pool = await m2.Pool(2);
+      expect(await pool.map(square, [1, 2, 3])).toEqual([1, 4, 9]);
+      expect(pool.mapSync(square, [4], 1)).toEqual([16]);
+      expect(
+        await pool.starmap(add, [
+          [1, 2],
+          [3, 4],
+        ]),
+      ).toEqual([3, 7]);
+      expect(pool.starmapSync(add, [[5, 6]])).toEqual([11]);
+      expect(await pool.apply(add, [2, 3])).toBe(5);
+      expect(pool.applySync(square, [6])).toBe(36);
+      const got: number[] = [];
+      for await (const v of pool.imap(square, [1, 2, 3])) got.push(v);
+      expect(got).toEqual([1, 4, 9]);
+      expect([...pool.imapSync(square, [3, 2])]).toEqual([9, 4]);
+      const unordered: number[] = [];
+      for await (const v of pool.imapUnordered(square, [1, 2, 3])) unordered.push(v);
+      expect(unordered.sort()).toEqual([1, 4, 9]);
+      // Callbacks are closures of this process: they run here, with this process's state.
+      const seen: unknown[] = [];
+      let settled!: () => void;
+      const done = new Promise<void>((r) => (settled = r));
+      const r = await pool.applyAsync(squareLater, [7, 50], {
+        callback: (v) => {
+          seen.push([v, process.pid]);
+          settled();
+        },
+      });
+      expect(await r.get(10_000)).toBe(49);
+      await done;
+      expect(seen).toEqual([[49, process.pid]]);
+      expect(await r.ready()).toBe(true);
+      expect(r.successfulSync()).toBe(true);
+      const slow = pool.applyAsyncSync(squareLater, [2, 2000]);
+      await expect(slow.get(10)).rejects.toMatchObject({ name: "TimeoutError" });
+      const errors: string[] = [];
+      let failed!: () => void;
+      const failedP = new Promise<void>((r) => (failed = r));
+      const bad = await pool.applyAsync(fail, ["boom"], {
+        errorCallback: (e) => {
+          errors.push((e as Error).message);
+          failed();
+        },
+      });
+      await failedP;
+      expect(errors).toEqual(["boom"]);
+      expect(await bad.successful()).toBe(false);
+      await expect(pool.apply(fail, ["again"])).rejects.toThrow("again");
+      const mr = await pool.mapAsync(square, [1, 2]);
+      expect(mr.getSync(10_000)).toEqual([1, 4]);
+      const sr = await pool.starmapAsync(add, [[1, 1]]);
+      expect(await sr.get(10_000)).toEqual([2]);
+      await pool.close();
+      await expect(pool.map(square, [1])).rejects.toThrow("Pool is not running");
+      await pool.join();
+      const p2 = m2.PoolSync(1);
+      p2.terminateSync();
+      p2.joinSync();
+    },
+    T,
+  );
+
+  test(
+    "a function that is not exported is refused at the caller",
+    async () => {
+      await using m2 = await Manager();
+      const pool = await m2.Pool(1);
+      const local = (x: number) => x + 1;
+      await expect(pool.map(local, [1])).rejects.toMatchObject({ name: "PicklingError" });
+      await pool.terminate();
     },
     T,
   );

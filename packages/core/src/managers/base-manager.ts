@@ -64,6 +64,12 @@ function registryOf(cls: object): Map<string, Registered> {
   return own;
 }
 
+/** The modules this program has loaded (absolute paths), which its manager's server may import for a request. */
+function loadedModules(): string[] {
+  const paths = Object.keys(require.cache).filter((p) => p.startsWith("/"));
+  return Bun.main.startsWith("/") && !paths.includes(Bun.main) ? [...paths, Bun.main] : paths;
+}
+
 function sameKey(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
@@ -235,7 +241,7 @@ export class BaseManager {
     const [reader, writer] = Pipe(false);
     const { Process: Proc } = getContext(backend);
     const init = (initializer ?? null) as ((...a: unknown[]) => unknown) | null;
-    const args = [entries, this.#address ?? null, this.#authkey, writer, init, initargs] as const;
+    const args = [entries, this.#address ?? null, this.#authkey, writer, init, initargs, loadedModules()] as const;
     const name = `${this.constructor.name}-${++managerCount}`;
     const proc = loadBackend(backend).capabilities.inheritsMemory
       ? new Proc({ name, daemon: true, target: () => serveManager(...args) })

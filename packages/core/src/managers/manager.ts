@@ -1,14 +1,17 @@
 /**
  * SyncManager and `Manager()` (Python: `multiprocessing.managers.SyncManager`,
  * `multiprocessing.Manager()`): a BaseManager with dict, list, Namespace,
- * Value, Array, Lock, RLock, Condition, Semaphore, BoundedSemaphore, Event, Barrier, Queue and
+ * Value, Array, Lock, RLock, Condition, Pool, Semaphore, BoundedSemaphore, Event, Barrier, Queue and
  * JoinableQueue registered.
  */
 import { BaseManager, type ManagerOptions } from "./base-manager.ts";
 import { type DictKey, DictProxy } from "./dict-proxy.ts";
 import { ListProxy } from "./list-proxy.ts";
 import { NamespaceProxy } from "./namespace-proxy.ts";
+import type { PoolOptions } from "../pool/pool-options.ts";
 import { ConditionProxy } from "./condition-proxy.ts";
+import { AsyncResultProxy, IteratorProxy, PoolProxy } from "./pool-proxy.ts";
+import { ServerPool } from "./server-pool.ts";
 import { type BaseProxy, STATE } from "./proxy.ts";
 import { RLockProxy } from "./rlock-proxy.ts";
 import { ServerCondition } from "./server-condition.ts";
@@ -69,6 +72,16 @@ export class SyncManager extends BaseManager {
   ConditionSync(lock?: AcquirerProxy | RLockProxy): ConditionProxy {
     return this._createSync("Condition", [conditionLock(lock)]) as ConditionProxy;
   }
+  /**
+   * A Pool in the server process, of its backend (Python: `SyncManager.Pool`);
+   * task functions must be exported; callbacks run in the caller's process.
+   */
+  Pool(processes?: number | PoolOptions): Promise<PoolProxy> {
+    return this._create("Pool", [processes ?? null]) as Promise<PoolProxy>;
+  }
+  PoolSync(processes?: number | PoolOptions): PoolProxy {
+    return this._createSync("Pool", [processes ?? null]) as PoolProxy;
+  }
   Semaphore(value = 1): Promise<AcquirerProxy> {
     return this._create("Semaphore", [value]) as Promise<AcquirerProxy>;
   }
@@ -112,6 +125,19 @@ SyncManager.register("Array", types.ServerArray, { ...create, proxyType: ArrayPr
 SyncManager.register("Lock", types.makeLock, { ...create, proxyType: AcquirerProxy });
 SyncManager.register("RLock", ServerRLock, { ...create, proxyType: RLockProxy });
 SyncManager.register("Condition", ServerCondition, { ...create, proxyType: ConditionProxy });
+SyncManager.register("Pool", ServerPool, {
+  ...create,
+  proxyType: PoolProxy,
+  methodToTypeid: {
+    applyAsync: "AsyncResult",
+    mapAsync: "AsyncResult",
+    starmapAsync: "AsyncResult",
+    imap: "Iterator",
+    imapUnordered: "Iterator",
+  },
+});
+SyncManager.register("AsyncResult", null, { ...create, proxyType: AsyncResultProxy });
+SyncManager.register("Iterator", null, { ...create, proxyType: IteratorProxy });
 SyncManager.register("Semaphore", types.makeSemaphore, { ...create, proxyType: AcquirerProxy });
 SyncManager.register("BoundedSemaphore", types.makeBoundedSemaphore, { ...create, proxyType: AcquirerProxy });
 SyncManager.register("Event", types.makeEvent, { ...create, proxyType: EventProxy });

@@ -5,6 +5,8 @@
  */
 import type { Connection } from "../channel/connection.ts";
 import type { Address } from "../channel/listener.ts";
+import { allowImports } from "../codec/exports.ts";
+import { allowDaemonChildren } from "../process.ts";
 import { type RegistryEntry, Server } from "./server.ts";
 
 /** What the server process tells the manager that started it. */
@@ -21,7 +23,12 @@ export async function serveManager(
   ready: Connection,
   initializer: ((...a: unknown[]) => unknown) | null,
   initargs: unknown[],
+  imports: string[] = [],
 ): Promise<void> {
+  allowDaemonChildren();
+  // Requests may name exports (a Pool task, a Barrier action) of modules the
+  // starting program had loaded: the server imports those on demand, no others.
+  allowImports(...imports);
   let server: Server;
   try {
     server = new Server(entries, { address: address ?? undefined, authkey });

@@ -33,6 +33,14 @@ export interface ServerOptions {
   authkey?: string | Uint8Array | undefined;
 }
 
+/** A method the server calls on an object it frees (a Pool terminates its workers). */
+export const FREED: unique symbol = Symbol("multiproc.managerFreed");
+
+function freed(obj: unknown): void {
+  const f = (obj as { [FREED]?: () => void } | null)?.[FREED];
+  if (typeof f === "function") f.call(obj);
+}
+
 /** An error named as Python's (AttributeError), rebuilt by name at the caller. */
 class AttributeError extends Error {
   override name = "AttributeError";
@@ -133,6 +141,7 @@ export class Server {
     this.#listener.close();
     for (const c of this.#conns) c.close();
     this.#conns.clear();
+    for (const h of this.#objects.values()) freed(h.obj);
     this.#objects.clear();
     setLocalServer(undefined);
   }
@@ -191,7 +200,10 @@ export class Server {
   }
 
   #freeIfUnheld(id: string, h: Held): void {
-    if (h.holders.size === 0 && h.serverHolds <= 0) this.#objects.delete(id);
+    if (h.holders.size === 0 && h.serverHolds <= 0) {
+      this.#objects.delete(id);
+      freed(h.obj);
+    }
   }
 
   async #handle(req: Request, client: string): Promise<Reply> {

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ProcessError, type SyncManager } from "../../src/index.ts";
 import * as mt from "../fixtures/manager-targets.ts";
+import { square } from "../fixtures/pool-targets.ts";
 import { CHILD_TIMEOUT, readJson, run, type Suite } from "./harness.ts";
 
 export function managerTests(s: Suite): void {
@@ -76,6 +77,27 @@ export function managerTests(s: Suite): void {
     );
 
     test(
+      "Pool: the server's pool (of this backend) maps an exported function; a callback runs in the caller",
+      async () => {
+        const pool = await m.Pool(2);
+        expect(await pool.map(square, [1, 2, 3])).toEqual([1, 4, 9]);
+        let pidSeen = -1;
+        const r = await pool.applyAsync(square, [5], {
+          callback: () => {
+            pidSeen = process.pid;
+          },
+        });
+        expect(await r.get(CHILD_TIMEOUT)).toBe(25);
+        const deadline = Date.now() + 5000;
+        while (pidSeen === -1 && Date.now() < deadline) await Bun.sleep(5);
+        expect(pidSeen).toBe(process.pid);
+        await pool.terminate();
+        await pool.join();
+      },
+      CHILD_TIMEOUT,
+    );
+
+    test(
       "an error of the server's object reaches the caller with its class",
       async () => {
         const l = await m.list();
@@ -129,6 +151,8 @@ export function managerTests(s: Suite): void {
     test(
       "a child that ends frees the objects only it referenced; the parent's object it used lives on",
       async () => {
+        // A manager of its own: proxies of other tests collected meanwhile would change the count.
+        await using m = await mp.Manager();
         const shared = await m.dict<string, unknown>();
         const before = await m._numberOfObjects();
         await run(new mp.Process({ target: mt.makeObjectsAndLeave, args: [m.address!, shared] }));
