@@ -47,8 +47,18 @@ function receive(conn: Connection, step: string, deadline: number): Uint8Array {
   try {
     return conn.recvBytesSync(MAX_LENGTH);
   } catch (err) {
-    if (err instanceof EOFError) throw new AuthenticationError(`The peer closed the connection during the ${step}`);
-    if (err instanceof RangeError) throw new AuthenticationError(`The peer sent an oversized ${step} message`);
+    // The reader names a bad frame (a length past the limit, garbage) or a cut one; a clean end is just a close.
+    if (err instanceof EOFError) {
+      throw new AuthenticationError(
+        err.message.startsWith("The other end")
+          ? `The peer closed the connection during the ${step}`
+          : `The peer sent a broken frame instead of the ${step}: ${err.message}`,
+        { cause: err },
+      );
+    }
+    if (err instanceof RangeError) {
+      throw new AuthenticationError(`The peer sent an oversized ${step} message: ${err.message}`, { cause: err });
+    }
     throw err;
   }
 }

@@ -3,7 +3,7 @@
  * a unix stream socket carrying framed messages (see `framing.ts`).
  */
 import { registerReducer } from "../codec/reducers.ts";
-import { ProcessError } from "../errors.ts";
+import { EOFError, ProcessError } from "../errors.ts";
 import { forever, forkedSince } from "../inherited-wait.ts";
 import { closeFd } from "../native/file.ts";
 import { waitReady } from "../native/poll.ts";
@@ -16,6 +16,7 @@ import { decodeCarrying, encodeCarrying, type FdRef, shareFd, takeFd } from "./f
 import { closeOwnedFd, ownFd } from "./realm-fds.ts";
 import { writeMessage } from "./framing.ts";
 import { type Message, MessageReader, type Unread } from "./message-reader.ts";
+import { logBrokenStream } from "./peer-log.ts";
 
 /** Pause of a sync `poll` while part of a message has arrived and the rest has not (ms). */
 const PARTIAL_PAUSE_MS = 1;
@@ -204,7 +205,7 @@ export class Connection {
     this.#sent = 0;
     let spinUntil = 0;
     for (let tries = 0; ; tries++) {
-      const m = this.#reader.next(limit);
+      const m = this.#nextOrLog(limit);
       if (m !== undefined) return m;
       if (tries === 0) spinUntil = performance.now() + receiveSpinMs(sent);
       if (tries < SPIN_TRIES || performance.now() < spinUntil) spinStep();
@@ -218,12 +219,22 @@ export class Connection {
     for (;;) {
       if (forkedSince(pid)) await forever;
       this.#forReading(what); // also when closed while waiting
-      const m = this.#reader.next(limit);
+      const m = this.#nextOrLog(limit);
       if (m !== undefined) return m;
       // Waits taking nothing (issue #18): a recv this process leaves pending
       // when it exits takes no message from the other holders of this end.
       // Another recv of this connection may take the message first: loop.
       await waitUntil(() => this.#fd < 0 || this.#reader.ready(), Number.POSITIVE_INFINITY);
+    }
+  }
+
+  /** The reader's next message; a stream a listener's peer broke is logged (peer-log.ts) before the error goes on. */
+  #nextOrLog(limit: number | undefined): Message | undefined {
+    try {
+      return this.#reader.next(limit);
+    } catch (err) {
+      if (err instanceof EOFError && this.#reader.cutShort) logBrokenStream(this, err.message);
+      throw err;
     }
   }
 

@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AuthenticationError, BackendError, TimeoutError } from "../errors.ts";
+import { BackendError, TimeoutError } from "../errors.ts";
 import { closeFd } from "../native/file.ts";
 import { Errno } from "../native/libc.ts";
 import { waitReady } from "../native/poll.ts";
@@ -35,6 +35,7 @@ import {
   HANDSHAKE_TIMEOUT_MS,
 } from "./auth.ts";
 import { Connection } from "./connection.ts";
+import { logDroppedPeer, notePeer } from "./peer-log.ts";
 import { closeOwnedFd, ownFd } from "./realm-fds.ts";
 
 /** Where a Listener listens: a unix socket path ("\0name": Linux's abstract namespace) or a TCP `[host, port]`. */
@@ -151,7 +152,8 @@ export class Listener {
 
   /**
    * Waits for a client and returns its connection; a client that fails the
-   * auth key handshake is disconnected and the wait goes on.
+   * auth key handshake (or sends anything else instead) is disconnected, with
+   * one line on stderr naming it and why (peer-log.ts), and the wait goes on.
    * @param timeout longest wait in ms (default: forever)
    * @throws TimeoutError when no client came in time
    */
@@ -171,13 +173,11 @@ export class Listener {
         try {
           authenticateClientSync(conn, this.#authkey, handshakeTime(deadline));
         } catch (err) {
-          conn.close();
-          if (err instanceof AuthenticationError) continue;
-          throw err;
+          this.#drop(conn, got.peer, err);
+          continue;
         }
       }
-      this.#lastAccepted = addressOf(got.peer);
-      return conn;
+      return this.#admitted(conn, got.peer);
     }
   }
 
@@ -185,28 +185,64 @@ export class Listener {
   async accept(timeout?: number): Promise<Connection> {
     const deadline = deadlineOf(checkTimeout(timeout, "Listener.accept"));
     for (;;) {
-      let got: ReturnType<typeof acceptOne>;
-      const came = await waitUntil(() => {
-        got = acceptOne(this.#open());
-        return got !== undefined;
-      }, deadline);
-      if (!came || got === undefined) {
-        throw new TimeoutError(`No client connected to ${describeAddress(this.#address)} within ${timeout} ms`);
-      }
-      const { fd, peer } = got;
-      const conn = this.#connection(fd);
+      const { admit } = await this.#arrival(deadline, timeout);
+      const admitted = await admit(handshakeTime(deadline));
+      if (admitted !== undefined) return admitted;
+    }
+  }
+
+  /**
+   * @internal Waits for a client and returns it before its handshake: the
+   * manager server admits each arrival on its own, so a peer that is slow to
+   * answer the challenge holds up no other client. `admit` resolves to the
+   * connection, or to undefined when the peer failed (it is then closed and
+   * logged).
+   */
+  acceptArrival(): Promise<Arrival> {
+    return this.#arrival(Number.POSITIVE_INFINITY, undefined);
+  }
+
+  async #arrival(deadline: number, timeout: number | undefined): Promise<Arrival> {
+    let got: ReturnType<typeof acceptOne>;
+    const came = await waitUntil(() => {
+      got = acceptOne(this.#open());
+      return got !== undefined;
+    }, deadline);
+    if (!came || got === undefined) {
+      throw new TimeoutError(`No client connected to ${describeAddress(this.#address)} within ${timeout} ms`);
+    }
+    const { fd, peer } = got;
+    const conn = this.#connection(fd);
+    const admit = async (time = HANDSHAKE_TIMEOUT_MS): Promise<Connection | undefined> => {
       if (this.#authkey !== undefined) {
         try {
-          await authenticateClient(conn, this.#authkey, handshakeTime(deadline));
+          await authenticateClient(conn, this.#authkey, time);
         } catch (err) {
-          conn.close();
-          if (err instanceof AuthenticationError) continue;
-          throw err;
+          this.#drop(conn, peer, err);
+          return undefined;
         }
       }
-      this.#lastAccepted = addressOf(peer);
-      return conn;
-    }
+      return this.#admitted(conn, peer);
+    };
+    return { conn, peer: describeAddress(peer), admit };
+  }
+
+  /** A connection past its handshake: noted for logging (a broken stream names its peer), and the last accepted. */
+  #admitted(conn: Connection, peer: SocketAddress): Connection {
+    notePeer(conn, this.toString(), describePeer(peer, conn));
+    this.#lastAccepted = addressOf(peer);
+    return conn;
+  }
+
+  /**
+   * Closes a peer that failed the handshake and logs why. Any error of the
+   * handshake is the peer's (it closed, reset or sent nonsense): it must not
+   * end the listener's accept.
+   */
+  #drop(conn: Connection, peer: SocketAddress, err: unknown): void {
+    const peerName = describePeer(peer, conn);
+    conn.close();
+    logDroppedPeer(this.toString(), peerName, err instanceof Error ? err.message : String(err));
   }
 
   #connection(fd: number): Connection {
@@ -228,6 +264,22 @@ export class Listener {
   toString(): string {
     return `<Listener ${describeAddress(this.#address)}${this.#fd < 0 ? " closed" : ""}>`;
   }
+}
+
+/** A connection accepted, its handshake not yet done (see `Listener.acceptArrival`). */
+export interface Arrival {
+  /** The connection; read nothing from it before `admit` resolves to it. */
+  readonly conn: Connection;
+  /** The peer, for messages: `127.0.0.1:41234`, or `unix peer` for a unix socket. */
+  readonly peer: string;
+  /** Runs the handshake (at most `timeout` ms); the connection when it passed, else undefined (closed and logged). */
+  admit(timeout?: number): Promise<Connection | undefined>;
+}
+
+/** A peer as log lines name it: its TCP address, or its descriptor on a unix socket (whose clients have no name). */
+function describePeer(a: SocketAddress, conn: Connection): string {
+  if (!("unix" in a)) return describeAddress(a);
+  return a.unix === "" ? `unix peer${conn.closed ? "" : ` (fd ${conn.fileno()})`}` : JSON.stringify(a.unix);
 }
 
 /** Time for one client's handshake: the default, or what is left of the caller's timeout. */

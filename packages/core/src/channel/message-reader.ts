@@ -144,6 +144,14 @@ export class MessageReader {
     }
   }
 
+  /** Whether the stream ended badly: a bad frame arrived, or the other end closed in the middle of a message. */
+  get cutShort(): boolean {
+    return (
+      this.#broken !== undefined ||
+      (this.#eof && (this.#big !== undefined || this.#skip > 0 || this.#end > this.#start))
+    );
+  }
+
   /**
    * Whether `fill()` would find a message to take, taking nothing from the
    * socket between messages (see the file header): it peeks at the next

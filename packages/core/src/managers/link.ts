@@ -10,7 +10,7 @@
 import { randomBytes } from "node:crypto";
 import type { Connection } from "../channel/connection.ts";
 import { type Address, Client, ClientSync } from "../channel/listener.ts";
-import { AuthenticationError, EOFError, ProcessError } from "../errors.ts";
+import { AuthenticationError, EOFError, PicklingError, ProcessError } from "../errors.ts";
 import type { Reply, Request } from "./request.ts";
 
 /** Longest wait for a connection to the server (ms). */
@@ -39,6 +39,21 @@ function keyOf(address: Address): string {
 
 function describe(address: Address): string {
   return typeof address === "string" ? JSON.stringify(address) : `${address[0]}:${address[1]}`;
+}
+
+/** Where a request keeps the caller's arguments: `["call", id, method, args]`, `["create", typeid, args]`. */
+const ARGS_AT: Partial<Record<Request[0], number>> = { call: 3, create: 2 };
+
+/**
+ * A PicklingError from sending `req`, its path said as the caller wrote the
+ * call (`args[1].cb`), not as the request is laid out (`obj[3][1].cb`).
+ */
+function argumentError(e: unknown, req: Request): unknown {
+  const at = ARGS_AT[req[0]];
+  const prefix = `obj[${at}]`;
+  if (!(e instanceof PicklingError) || at === undefined || !e.path.startsWith(prefix)) return e;
+  const path = `args${e.path.slice(prefix.length)}`;
+  return new PicklingError(e.message.replaceAll(e.path, path), path, { cause: e.cause });
 }
 
 /** The connections of this process to the server at one address. */
@@ -190,7 +205,7 @@ export class Link {
         throw this.#gone(e);
       }
       this.#give(conn); // an argument that cannot be sent (PicklingError): the connection stays usable
-      throw e;
+      throw argumentError(e, req);
     }
     this.#give(conn);
     return this.#unwrap(reply);
@@ -209,7 +224,7 @@ export class Link {
         throw this.#gone(e);
       }
       this.#give(conn);
-      throw e;
+      throw argumentError(e, req);
     }
     this.#give(conn);
     return this.#unwrap(reply);

@@ -8,9 +8,10 @@
  * references die with its last connection.
  */
 import type { Connection } from "../channel/connection.ts";
-import { type Address, Listener } from "../channel/listener.ts";
+import { type Address, type Arrival, Listener } from "../channel/listener.ts";
+import { logDroppedPeer } from "../channel/peer-log.ts";
 import type { Exportable } from "../codec/exports.ts";
-import { PicklingError } from "../errors.ts";
+import { EOFError, PicklingError } from "../errors.ts";
 import { setLocalServer } from "./proxy.ts";
 import { parseRequest, type Reply, type Request } from "./request.ts";
 
@@ -25,6 +26,13 @@ export interface RegistryEntry {
   readonly methodToTypeid: Readonly<Record<string, string>> | null;
   /** The library's proxy kind for results of this typeid (see proxy.ts). */
   readonly proxyKind: string | null;
+}
+
+/** A request that failed `parseRequest`, shortly, for the log: its kind or shape, never the whole value. */
+function describeRequest(m: unknown): string {
+  if (Array.isArray(m))
+    return `[${typeof m[0] === "string" ? JSON.stringify(m[0].slice(0, 40)) : typeof m[0]}, ...] of ${m.length} items`;
+  return `of type ${m === null ? "null" : typeof m}`;
 }
 
 /** Options of a Server. */
@@ -123,14 +131,16 @@ export class Server {
       objectOf: (id) => this.#heldOrThrow(id).obj,
     });
     while (!this.#closed) {
-      let conn: Connection;
+      let arrival: Arrival;
       try {
-        conn = await this.#listener.accept();
+        arrival = await this.#listener.acceptArrival();
       } catch {
         if (this.#closed) break;
         continue;
       }
-      void this.#serve(conn);
+      // Each arrival's handshake runs on its own (Python: a thread per
+      // connection), so a peer slow to answer holds up no other client.
+      void this.#serve(arrival);
     }
   }
 
@@ -146,19 +156,27 @@ export class Server {
     setLocalServer(undefined);
   }
 
-  async #serve(conn: Connection): Promise<void> {
+  async #serve(arrival: Arrival): Promise<void> {
+    const conn = arrival.conn;
     this.#conns.add(conn);
     let client: string | undefined;
     try {
+      if ((await arrival.admit()) === undefined) return; // failed the auth key handshake: closed and logged
       for (;;) {
         let msg: unknown;
         try {
           msg = await conn.recv();
-        } catch {
-          return; // the client went away, or sent a malformed frame
+        } catch (error) {
+          // A clean end is the client leaving; a broken or cut frame is logged
+          // by the connection; a payload that does not decode is logged here.
+          if (!(error instanceof EOFError) && !this.#closed) this.#drop(arrival, `cannot decode a request: ${error}`);
+          return;
         }
         const req = parseRequest(msg);
-        if (req === undefined) return;
+        if (req === undefined) {
+          this.#drop(arrival, `malformed request ${describeRequest(msg)}`);
+          return;
+        }
         if (req[0] === "hello") {
           if (client === undefined) {
             client = req[1];
@@ -167,7 +185,10 @@ export class Server {
           conn.send(["#RETURN", null] satisfies Reply);
           continue;
         }
-        if (client === undefined) return;
+        if (client === undefined) {
+          this.#drop(arrival, `request "${req[0]}" before "hello"`);
+          return;
+        }
         const reply = await this.#handle(req, client);
         try {
           conn.send(reply);
@@ -185,6 +206,10 @@ export class Server {
       this.#conns.delete(conn);
       if (client !== undefined) this.#clientGone(client);
     }
+  }
+
+  #drop(arrival: Arrival, reason: string): void {
+    logDroppedPeer(String(this.#listener), arrival.peer, reason);
   }
 
   #clientGone(client: string): void {
