@@ -14,6 +14,7 @@ import "@multiproc/backend-spawn";
 import { getAllStartMethods } from "@multiproc/core";
 import { runBaselines } from "./baselines.ts";
 import { runChannelBench } from "./channels.ts";
+import { runManagers } from "./managers.ts";
 import type { Curve, Figure } from "./measure.ts";
 import { runOurs } from "./ours.ts";
 import { runPoolPhase } from "./pool-phase.ts";
@@ -59,6 +60,8 @@ for (const f of await runChannelBench(quick)) {
   const workload = f.workload.replace(/ \([^)]*\)$/, "");
   figures.push({ workload, system: f.system, medianMs: f.microseconds / 1000, opsPerSec: 1e6 / f.microseconds });
 }
+phase("managers, Listener/Client");
+figures.push(...(await runManagers(opts)));
 phase("locked Value");
 const LOCKED_VALUE = "locked Value += 1, 4 processes on one Value";
 for (const [i, backend] of getAllStartMethods().entries()) {

@@ -1,5 +1,5 @@
 /** Exported child targets for the benchmarks (spawn and worker children import this module). */
-import { type Connection, type Lock, SharedMemory } from "@multiproc/core";
+import { type Address, ClientSync, type Connection, type Lock, SharedMemory } from "@multiproc/core";
 
 export function noop(): void {}
 
@@ -31,4 +31,20 @@ export function fillQuarter(name: string, part: number, parts: number, value: nu
   const chunk = shm.size / parts;
   shm.buf.fill(value, part * chunk, (part + 1) * chunk);
   shm.close();
+}
+
+/** Connects to a Listener and echoes each value back until null (the Listener/Client round trip). */
+export function echoClient(address: Address): void {
+  const conn = ClientSync(address);
+  for (;;) {
+    const v = conn.recvSync();
+    if (v === null) break;
+    conn.send(v);
+  }
+  conn.close();
+}
+
+/** Connects `n` times with `authkey` and closes at once (the accept benchmark). */
+export function connectMany(address: Address, authkey: string, n: number): void {
+  for (let i = 0; i < n; i++) ClientSync(address, { authkey }).close();
 }
