@@ -20,6 +20,7 @@ import { installChildGlobals } from "./child-globals.ts";
 import { reseedCryptoRandom } from "./child-random.ts";
 import { ChildLoop } from "./child-loop.ts";
 import { ChildSignals } from "./child-signals.ts";
+import { traceStep } from "./fault-trace.ts";
 import { markForkChild, parentDescriptors } from "./forked-child.ts";
 import { forgetParentSlots, markStarted, type StartSlot } from "./start-flags.ts";
 
@@ -55,19 +56,23 @@ function makeSound(plan: ChildPlan, daemon: boolean, dry: boolean): void {
   if (dry) return;
   native.resetThreadId();
   markForkChild();
+  traceStep("identity");
   native.applyIsolation(plan.isolation);
   for (const fd of parentDescriptors) native.closeQuietly(fd);
   parentDescriptors.clear();
   if (ownExitPipe >= 0) native.closeQuietly(ownExitPipe);
   ownExitPipe = plan.exitPipe;
   forgetParentSlots();
+  traceStep("descriptors");
   setRandomSeed(native.kernelRandom32());
   reseedCryptoRandom();
+  traceStep("random");
   native.resetCaughtSignals();
   native.unblockAllSignals();
   // Python's rule: a daemon child ends with its parent (and stops here when
   // the parent is already gone); any other child lives on, re-parented.
   if (daemon && !native.dieWithParent(SIGKILL, plan.parentPid)) native.exitNow(1);
+  traceStep("signals");
 }
 
 function reportStuck(name: string): void {
@@ -99,10 +104,12 @@ export function becomeChild(request: InheritedLaunch, plan: ChildPlan, dry = fal
         code = 1;
       }
     }
+    traceStep("exit listeners");
     // Standard output and error were written synchronously: nothing is left in a buffer.
     native.exitNow(code);
   };
   try {
+    if (!dry) traceStep("forked");
     makeSound(plan, request.daemon, dry);
     if (dry) return undefined as never;
     const signals = new ChildSignals();
@@ -110,11 +117,14 @@ export function becomeChild(request: InheritedLaunch, plan: ChildPlan, dry = fal
       reportUncaught(request.name, error);
       finish(1);
     }, signals);
+    traceStep("loop");
     installChildGlobals(loop, finish);
+    traceStep("globals");
     while (testHooks.hangBeforeStart) Bun.sleepSync(1000);
     // As a runtime lock does: a private futex wait with no timeout.
     if (testHooks.stuckChildren > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
     markStarted(plan.slot);
+    traceStep("announced");
     let code: number | undefined;
     runInChild().then(
       (c) => {
@@ -125,7 +135,9 @@ export function becomeChild(request: InheritedLaunch, plan: ChildPlan, dry = fal
         code = 1;
       },
     );
-    if (loop.run(() => code !== undefined) === "stuck") {
+    const outcome = loop.run(() => code !== undefined);
+    traceStep("target");
+    if (outcome === "stuck") {
       reportStuck(request.name);
       return finish(1);
     }

@@ -11,6 +11,7 @@ import type { Backend } from "@multiproc/core";
 import { registerBackend } from "@multiproc/core/internal";
 import { launch } from "./launch.ts";
 
+export { lastChildTrace, TRACE_STEPS, type TraceStep } from "./fault-trace.ts";
 export { startRetries } from "./launch.ts";
 
 /** The fork backend. */

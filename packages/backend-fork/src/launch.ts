@@ -7,6 +7,7 @@ import type { ChildHandle, InheritedLaunch, LaunchRequest } from "@multiproc/cor
 import { BackendError } from "@multiproc/core";
 import { native } from "@multiproc/core/internal";
 import { becomeChild, testHooks, warmUpChildPath } from "./child-main.ts";
+import { clearTrace } from "./fault-trace.ts";
 import { ForkedChild } from "./forked-child.ts";
 import { beforeFork, forkMayHang } from "./hazards.ts";
 import { releaseSlot, type StartSlot, takeSlot, waitStarted } from "./start-flags.ts";
@@ -85,6 +86,7 @@ function forkOnce(request: InheritedLaunch): Forked {
   const isolation = native.planIsolation();
   const [pipeRead, pipeWrite] = native.makePipe();
   const parentPid = native.realPid();
+  clearTrace();
   native.markAllForkable();
   // A waker thread caught running JavaScript during fork(2) could hold a
   // runtime lock the child (which has only this thread) would wait on forever.

@@ -45,6 +45,7 @@ export {
   takeSignal,
   unblockAllSignals,
 } from "./signals.ts";
+export { minorFaults } from "./rusage.ts";
 export { resetThreadId, threadId } from "./thread.ts";
 export { openThreadPidfd, threadPidfdSupported } from "./thread-exit.ts";
 export { workerThreadCount } from "./threads.ts";

@@ -63,6 +63,7 @@ const SYMBOLS = signatures({
   sigprocmask: { args: [i32, ptr, ptr], returns: i32 },
   sigtimedwait: { args: [ptr, ptr, ptr], returns: i32 },
   getrandom: { args: [ptr, u64, u32], returns: i64 },
+  getrusage: { args: [i32, ptr], returns: i32 },
   // listening and connecting sockets (native/stream-socket.ts)
   bind: { args: [i32, ptr, u32], returns: i32 },
   listen: { args: [i32, i32], returns: i32 },

@@ -1,0 +1,159 @@
+/**
+ * `bun src/fork-faults.ts [--quick]` (issue #23): what a no-op fork child
+ * costs, in time and in minor page faults (the steadier figure on a loaded
+ * machine: each is a page the child copied or mapped again, about 3 µs
+ * here), against CPython's fork in the same run, as ratios. Then where a
+ * child's faults come from: a second pass (this file again, with
+ * MULTIPROC_FORK_TRACE=1) records each child's own count after each step of
+ * its way in and out (backend-fork's fault-trace.ts) and prints the medians.
+ */
+import { getContext, type Process } from "@multiproc/core";
+import { lastChildTrace, TRACE_STEPS } from "@multiproc/backend-fork";
+import { native } from "@multiproc/core/internal";
+import { Bench } from "tinybench";
+import { joinAll, NO_OP_DEADLINE_MS } from "./join-all.ts";
+import { runPythonScript } from "./python.ts";
+import { noop } from "./targets.ts";
+
+const quick = Bun.argv.includes("--quick");
+const samples = quick ? 20 : 200;
+const mp = getContext("fork");
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** One workload's figures: median time of one run and median minor faults per child. */
+interface Cost {
+  ms: number;
+  faults: number;
+}
+
+if (Bun.argv.includes("--trace")) {
+  // The trace pass: cumulative faults at the end of each step, median over the children.
+  const rows: Record<string, number[]> = Object.fromEntries(TRACE_STEPS.map((s) => [s, []]));
+  for (let i = 0; i < samples; i++) {
+    const p = new mp.Process({ target: noop });
+    p.start();
+    await joinAll([p], NO_OP_DEADLINE_MS);
+    p.close();
+    const trace = lastChildTrace();
+    if (trace === undefined) throw new Error("--trace needs MULTIPROC_FORK_TRACE=1 in the environment");
+    for (const s of TRACE_STEPS) rows[s]!.push(trace[s]);
+  }
+  console.log(JSON.stringify(Object.fromEntries(TRACE_STEPS.map((s) => [s, median(rows[s]!)]))));
+  process.exit(0);
+}
+
+const bench = new Bench({
+  time: 0,
+  iterations: samples,
+  warmupTime: 0,
+  warmupIterations: quick ? 2 : 10,
+});
+const faults = new Map<string, number[]>();
+
+/** Adds a task whose every sample also records the minor faults of the children it reaped, per child. */
+function task(name: string, children: number, fn: () => Promise<void> | void): void {
+  const seen: number[] = [];
+  faults.set(name, seen);
+  bench.add(name, async () => {
+    const before = native.minorFaults("children");
+    await fn();
+    seen.push((native.minorFaults("children") - before) / children);
+  });
+}
+
+task("raw", 1, () => {
+  // fork + _exit + wait from JavaScript: the floor under everything below.
+  native.markAllForkable();
+  const pid = native.forkProcess();
+  if (pid === 0) native.exitNow(0);
+  const fd = native.pidfdOpen(pid);
+  native.pollReadable(fd, 10_000);
+  native.reapChild(fd);
+  native.closeFd(fd);
+});
+task("startJoin", 1, async () => {
+  const p = new mp.Process({ target: noop });
+  p.start();
+  await joinAll([p], NO_OP_DEADLINE_MS);
+  p.close();
+});
+task("startJoinSync", 1, () => {
+  const p = new mp.Process({ target: noop });
+  p.start();
+  p.joinSync(NO_OP_DEADLINE_MS);
+  p.close();
+});
+task("start8", 8, async () => {
+  const kids: Process[] = Array.from({ length: 8 }, () => new mp.Process({ target: noop }));
+  for (const k of kids) k.start();
+  await joinAll(kids, NO_OP_DEADLINE_MS);
+  for (const k of kids) k.close();
+});
+task("pool", 2, async () => {
+  const pool = mp.Pool(2);
+  pool.close();
+  await pool.join();
+});
+
+await bench.run();
+const ours: Record<string, Cost> = {};
+for (const t of bench.tasks) {
+  const r = t.result;
+  if (r.state !== "completed") throw new Error(`${t.name}: ${r.state === "errored" ? r.error.message : r.state}`);
+  // The warm-up samples ran through the same function: keep the timed ones only.
+  const f = faults.get(t.name)!.slice(-r.latency.samplesCount);
+  ours[t.name] = { ms: r.latency.p50 ?? r.latency.mean, faults: median(f) };
+}
+
+const python = runPythonScript<Record<string, Cost>>(new URL("./fork-faults.py", import.meta.url).pathname, [
+  String(samples),
+]);
+
+const trace = Bun.spawnSync([process.execPath, import.meta.path, "--trace", ...(quick ? ["--quick"] : [])], {
+  env: { ...process.env, MULTIPROC_FORK_TRACE: "1" },
+  stdout: "pipe",
+  stderr: "inherit",
+  timeout: 300_000,
+});
+
+const LABELS: Record<string, [string, string]> = {
+  raw: ["fork + _exit + wait", "os.fork + os._exit + waitpid"],
+  startJoin: ["start + await join, no-op child", "Process start + join"],
+  startJoinSync: ["start + joinSync, no-op child", "Process start + join"],
+  start8: ["8 children in parallel", "8 in parallel"],
+  pool: ["Pool(2) start + close + join", "Pool(2) start + close + join"],
+};
+const PY_KEY: Record<string, string> = { startJoinSync: "startJoin" };
+const rows = Object.entries(ours).map(([key, c]) => {
+  const py = python?.[PY_KEY[key] ?? key];
+  return {
+    workload: LABELS[key]![0],
+    "ours ms": c.ms.toFixed(3),
+    "CPython ms": py?.ms.toFixed(3) ?? "-",
+    "time ratio (CPython/ours)": py === undefined ? "-" : `${(py.ms / c.ms).toFixed(2)}x`,
+    "ours faults/child": c.faults,
+    "CPython faults/child": py?.faults ?? "-",
+  };
+});
+console.log(`fork children, ${samples} samples each, ${new Date().toISOString()}`);
+console.table(rows);
+if (trace.exitCode === 0) {
+  const steps = JSON.parse(trace.stdout.toString()) as Record<string, number>;
+  let last = 0;
+  console.log("A no-op child's minor faults by step (median of cumulative counts; the step's own share):");
+  console.table(
+    TRACE_STEPS.map((s) => {
+      const at = steps[s]!;
+      const row = { step: s, cumulative: at, step_faults: at - last };
+      last = Number.isNaN(at) ? last : at;
+      return row;
+    }),
+  );
+} else {
+  console.error(`trace pass failed (exit ${trace.exitCode})`);
+}
