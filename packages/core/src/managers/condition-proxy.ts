@@ -4,36 +4,14 @@
  * `wait` waits on the server (which never blocks for it); `waitFor` runs
  * its predicate here, in the caller, as Python's proxy does.
  */
-import { type Held, held } from "../sync/held.ts";
 import { checkTimeout } from "../timeout.ts";
 import { callerId } from "./caller.ts";
-import { BaseProxy } from "./proxy.ts";
-import type { ServerAcquireOptions } from "./server-rlock.ts";
+import { OwnedLockProxy } from "./owned-lock-proxy.ts";
+import { waitForAsync, waitForSync } from "../wait/wait-for.ts";
 
 /** A proxy of a manager Condition. */
-export class ConditionProxy extends BaseProxy {
+export class ConditionProxy extends OwnedLockProxy {
   static readonly proxyKind = "condition";
-  /** Takes the condition's lock. @returns false when not taken in time */
-  acquire(opts?: ServerAcquireOptions): Promise<boolean> {
-    return this._callMethod("acquire", [callerId(), opts ?? {}]) as Promise<boolean>;
-  }
-  acquireSync(opts?: ServerAcquireOptions): boolean {
-    return this._callMethodSync("acquire", [callerId(), opts ?? {}]) as boolean;
-  }
-  /** Releases the condition's lock. @throws RuntimeError when this thread does not hold it */
-  async release(): Promise<void> {
-    await this._callMethod("release", [callerId()]);
-  }
-  releaseSync(): void {
-    this._callMethodSync("release", [callerId()]);
-  }
-  /** Acquires and returns a guard whose dispose releases. @throws TimeoutError */
-  async hold(opts?: ServerAcquireOptions): Promise<Held> {
-    return held({ release: () => this.releaseSync() }, await this.acquire(opts), opts?.timeout);
-  }
-  holdSync(opts?: ServerAcquireOptions): Held {
-    return held({ release: () => this.releaseSync() }, this.acquireSync(opts), opts?.timeout);
-  }
   /**
    * Releases the lock, waits for a notify or `timeout` ms, takes the lock back.
    * @returns true when notified, false when the timeout passed
@@ -66,28 +44,10 @@ export class ConditionProxy extends BaseProxy {
    * (Python: `wait_for`); the lock must be held.
    * @returns the last value of the predicate (falsy only when the timeout passed)
    */
-  async waitFor<T>(predicate: () => T | Promise<T>, timeout?: number): Promise<T> {
-    const ms = checkTimeout(timeout, "Condition.waitFor");
-    const deadline = ms === undefined ? undefined : performance.now() + ms;
-    let result = await predicate();
-    while (!result) {
-      const left = deadline === undefined ? undefined : deadline - performance.now();
-      if (left !== undefined && left <= 0) break;
-      await this.wait(left);
-      result = await predicate();
-    }
-    return result;
+  waitFor<T>(predicate: () => T | Promise<T>, timeout?: number): Promise<T> {
+    return waitForAsync((ms) => this.wait(ms), predicate, timeout);
   }
   waitForSync<T>(predicate: () => T, timeout?: number): T {
-    const ms = checkTimeout(timeout, "Condition.waitFor");
-    const deadline = ms === undefined ? undefined : performance.now() + ms;
-    let result = predicate();
-    while (!result) {
-      const left = deadline === undefined ? undefined : deadline - performance.now();
-      if (left !== undefined && left <= 0) break;
-      this.waitSync(left);
-      result = predicate();
-    }
-    return result;
+    return waitForSync((ms) => this.waitSync(ms), predicate, timeout);
   }
 }

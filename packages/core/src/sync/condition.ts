@@ -24,6 +24,7 @@ import type { Held } from "./held.ts";
 import type { Lock } from "./lock.ts";
 import { RLock } from "./rlock.ts";
 import { type AcquireOptions, heldByCaller } from "./sem-lock.ts";
+import { waitForAsync, waitForSync } from "../wait/wait-for.ts";
 
 /** Named word offsets of the header, then of each slot (relative to the slot's first word). */
 const Head = { NEXT_SEQ: 0, WAITING: 1 } as const;
@@ -221,30 +222,12 @@ export class Condition {
    * @returns the last value of the predicate (falsy only when the timeout passed)
    */
   waitForSync<T>(predicate: () => T, timeout?: number): T {
-    const ms = checkTimeout(timeout, "Condition.waitFor");
-    const deadline = ms === undefined ? undefined : performance.now() + ms;
-    let result = predicate();
-    while (!result) {
-      const left = deadline === undefined ? undefined : deadline - performance.now();
-      if (left !== undefined && left <= 0) break;
-      this.waitSync(left);
-      result = predicate();
-    }
-    return result;
+    return waitForSync((ms) => this.waitSync(ms), predicate, timeout);
   }
 
   /** Async form of `waitForSync`; the predicate may return a promise. */
-  async waitFor<T>(predicate: () => T | Promise<T>, timeout?: number): Promise<T> {
-    const ms = checkTimeout(timeout, "Condition.waitFor");
-    const deadline = ms === undefined ? undefined : performance.now() + ms;
-    let result = await predicate();
-    while (!result) {
-      const left = deadline === undefined ? undefined : deadline - performance.now();
-      if (left !== undefined && left <= 0) break;
-      await this.wait(left);
-      result = await predicate();
-    }
-    return result;
+  waitFor<T>(predicate: () => T | Promise<T>, timeout?: number): Promise<T> {
+    return waitForAsync((ms) => this.wait(ms), predicate, timeout);
   }
 
   /**
