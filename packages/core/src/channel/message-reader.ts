@@ -103,6 +103,12 @@ export class MessageReader {
   #count = 0;
   #size = 0;
   #streamed = 0;
+  /**
+   * Bytes of the next message, header included, when `ready()` last peeked
+   * at it whole (0: unknown): the next read takes it in one system call
+   * instead of two (header, then payload). Forgotten at every read.
+   */
+  #peekedWhole = 0;
 
   constructor(fd: number, unread?: Unread) {
     this.#fd = fd;
@@ -177,7 +183,12 @@ export class MessageReader {
     if (!fieldsKeepRules(view, 0)) return true;
     const whole = HEADER + view.getUint32(Field.LENGTH, true);
     if (size === EXTENDED_HEADER || whole > this.#buf.byteLength) return true;
-    return n >= whole || receiveQueued(this.#fd) >= whole || peerDone(this.#fd);
+    if (n >= whole || receiveQueued(this.#fd) >= whole) {
+      // Only a message without descriptors: those arrive with the read of its first byte, in their own batch.
+      if (view.getUint16(Field.FDS, true) === 0) this.#peekedWhole = whole;
+      return true;
+    }
+    return peerDone(this.#fd);
   }
 
   /**
@@ -215,6 +226,7 @@ export class MessageReader {
 
   /** Reads from the socket into `into`, keeping track of the stream position and of where descriptors came. */
   #receive(into: Uint8Array, offset: number, length: number): number {
+    this.#peekedWhole = 0;
     const had = this.#fds.length;
     const n = receiveSome(this.#fd, into, offset, length, this.#fds);
     if (this.#fds.length !== had) {
@@ -231,7 +243,10 @@ export class MessageReader {
   #receiveBuffered(): number {
     const have = this.#end - this.#start;
     let want: number;
-    if (this.#length >= 0) want = this.#size + this.#streamed - have;
+    // A message `ready()` saw whole: all of it, never more (another reader
+    // taking it in between is a race the two readers had anyway).
+    if (have === 0 && this.#peekedWhole > 0) want = this.#peekedWhole;
+    else if (this.#length >= 0) want = this.#size + this.#streamed - have;
     else if (have >= HEADER && this.#buf[this.#start + Field.FLAGS] === OUT_OF_LINE) want = EXTENDED_HEADER - have;
     else want = HEADER - have;
     this.#ensureRoom(want);
