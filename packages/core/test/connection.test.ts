@@ -205,6 +205,21 @@ describe("Connection", () => {
     b.close();
   });
 
+  test("Connection.recvBytes(): sizes around the read buffer's start (1 KiB) and its limit (64 KiB) arrive intact, in order", async () => {
+    const [a, b] = Pipe();
+    // The buffer starts small and grows: each size below crosses a growth step or the limit.
+    const sizes = [1, 1016, 1017, 1024, 2040, 5000, 40_000, 65_528, 65_529, 70_000, 3, 65_528];
+    const made = sizes.map((n, i) => new Uint8Array(n).fill(i + 1));
+    for (const m of made) a.sendBytes(m);
+    for (const [i, m] of made.entries()) {
+      const got = i % 2 === 0 ? await b.recvBytes() : (b.poll(5000), b.recvBytesSync());
+      expect(got.byteLength).toBe(sizes[i]!);
+      expect(got).toEqual(m);
+    }
+    a.close();
+    b.close();
+  });
+
   test("Connection is disposable", () => {
     let kept: Connection;
     {

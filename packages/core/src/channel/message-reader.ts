@@ -31,9 +31,24 @@ import { peerDone } from "../native/poll.ts";
 import { MAX_FDS, receiveQueued, receiveSome } from "../native/socket.ts";
 import { EXTENDED_HEADER, Field, HEADER, MAX_MESSAGE, OUT_OF_LINE } from "./framing.ts";
 
+/** Messages up to this size (header included) are read into the buffer; longer ones into their own array. */
 const BUFFER = 64 * 1024;
+/**
+ * The buffer a reader starts with; it grows (up to BUFFER, or more for
+ * handed-over bytes) when a longer message comes. Allocating 64 KiB for every
+ * Connection cost an accept or connect tens of µs in allocation and garbage
+ * collection (#20: accepts with an auth key measured 0.2x CPython).
+ */
+const INITIAL_BUFFER = 1024;
 /** Bytes `ready()` peeks at: a message this small is seen whole without counting the queue. */
 const PEEK = 1024;
+/**
+ * Where `ready()` peeks at the next header, and at the whole of a message of
+ * up to PEEK bytes: one for all readers, since a peek is looked at only
+ * within the `ready()` that made it.
+ */
+const peeked = new Uint8Array(new ArrayBuffer(PEEK));
+const peekedView = new DataView(peeked.buffer);
 /** Shared by every message without descriptors; never modified. */
 const NO_FDS: number[] = [];
 
@@ -77,11 +92,8 @@ interface Batch {
 
 export class MessageReader {
   readonly #fd: number;
-  #buf = new Uint8Array(BUFFER);
+  #buf = new Uint8Array(INITIAL_BUFFER);
   #view = new DataView(this.#buf.buffer);
-  /** Where `ready()` peeks at the next header, and at the whole of a message of up to PEEK bytes. */
-  readonly #peeked = new Uint8Array(new ArrayBuffer(PEEK));
-  readonly #peekedView = new DataView(this.#peeked.buffer);
   #start = 0;
   #end = 0;
   /** Received descriptors not yet given to a message. */
@@ -169,9 +181,9 @@ export class MessageReader {
   ready(): boolean {
     if (this.#eof || this.#broken !== undefined || this.#big !== undefined || this.#skip > 0) return this.fill();
     if (this.#end > this.#start) return this.fill();
-    const n = receiveSome(this.#fd, this.#peeked, 0, PEEK, undefined, true);
+    const n = receiveSome(this.#fd, peeked, 0, PEEK, undefined, true);
     if (n <= 0) return n === 0; // nothing yet, or the end of the stream
-    const view = this.#peekedView;
+    const view = peekedView;
     const size = n >= HEADER && view.getUint8(Field.FLAGS) === OUT_OF_LINE ? EXTENDED_HEADER : HEADER;
     if (n < size) {
       // The rest of the header is on its way, unless the peek stopped at a
@@ -182,7 +194,7 @@ export class MessageReader {
     }
     if (!fieldsKeepRules(view, 0)) return true;
     const whole = HEADER + view.getUint32(Field.LENGTH, true);
-    if (size === EXTENDED_HEADER || whole > this.#buf.byteLength) return true;
+    if (size === EXTENDED_HEADER || whole > this.#capacity) return true;
     if (n >= whole || receiveQueued(this.#fd) >= whole) {
       // Only a message without descriptors: those arrive with the read of its first byte, in their own batch.
       if (view.getUint16(Field.FDS, true) === 0) this.#peekedWhole = whole;
@@ -204,6 +216,7 @@ export class MessageReader {
       const big = this.#big;
       if (this.#skip > 0) {
         // The buffer is empty while skipping: read the refused bytes into it and forget them.
+        this.#ensureRoom(Math.min(this.#skip, BUFFER));
         n = this.#receive(this.#buf, 0, Math.min(this.#skip, this.#buf.byteLength));
         if (n > 0) this.#skip -= n;
       } else if (big !== undefined) {
@@ -211,7 +224,7 @@ export class MessageReader {
         n = this.#receive(big.bytes, big.got, big.streamed - big.got);
         if (n > 0) big.got += n;
       } else if (this.#parse()) {
-        if (this.#size === EXTENDED_HEADER || HEADER + this.#length > this.#buf.byteLength || this.#wholeSmall()) {
+        if (this.#size === EXTENDED_HEADER || HEADER + this.#length > this.#capacity || this.#wholeSmall()) {
           return true;
         }
         n = this.#receiveBuffered();
@@ -411,6 +424,11 @@ export class MessageReader {
   #starved(n: number): boolean {
     if (n === 0) this.#eof = true;
     return n === 0;
+  }
+
+  /** Longest message (header included) read into the buffer rather than its own array. */
+  get #capacity(): number {
+    return Math.max(BUFFER, this.#buf.byteLength);
   }
 
   /** Makes room for at least `bytes` more past the buffered data. */
