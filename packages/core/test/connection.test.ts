@@ -212,7 +212,8 @@ describe("Connection", () => {
     const made = sizes.map((n, i) => new Uint8Array(n).fill(i + 1));
     for (const m of made) a.sendBytes(m);
     for (const [i, m] of made.entries()) {
-      const got = i % 2 === 0 ? await b.recvBytes() : (b.poll(5000), b.recvBytesSync());
+      if (i % 2 === 1) expect(b.poll(5000)).toBe(true);
+      const got = i % 2 === 0 ? await b.recvBytes() : b.recvBytesSync();
       expect(got.byteLength).toBe(sizes[i]!);
       expect(got).toEqual(m);
     }
