@@ -240,8 +240,8 @@ export class Connection {
   }
 
   /**
-   * The answer to what this end just sent, when it comes within a short,
-   * bounded spin (`receiveSpinMs`): a manager call's or an echo's reply comes
+   * The answer to what this end just sent, when it comes within the short,
+   * bounded spin of `recvSync` (SPIN_TRIES yields, at least `receiveSpinMs`): a manager call's or an echo's reply comes
    * in tens of µs, while the event loop's re-checks (`waitUntil`) add a turn
    * or a sleep to every round trip (#20: an awaited manager call measured
    * 10x its Sync form). Blocks the event loop at most that long. Like the
@@ -250,10 +250,11 @@ export class Connection {
    */
   #spinForAnswer(what: string, limit: number | undefined, sent: number): Message | undefined {
     const until = performance.now() + receiveSpinMs(sent);
-    for (;;) {
+    for (let tries = 0; ; tries++) {
       this.#forReading(what);
       if (this.#reader.ready()) return this.#nextOrLog(limit);
-      if (performance.now() >= until) return undefined;
+      // As `recvSync`: SPIN_TRIES yields, and as long as the answer may take.
+      if (tries >= SPIN_TRIES && performance.now() >= until) return undefined;
       spinStep();
     }
   }
