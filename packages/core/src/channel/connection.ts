@@ -207,11 +207,13 @@ export class Connection {
     const sent = this.#sent;
     this.#sent = 0;
     let spinUntil = 0;
+    let spin = true;
     for (let tries = 0; ; tries++) {
       const m = this.#nextOrLog(limit);
       if (m !== undefined) return m;
       if (tries === 0) spinUntil = performance.now() + receiveSpinMs(sent);
-      if (tries < SPIN_TRIES || performance.now() < spinUntil) spinStep();
+      // A contended CPU (a slow yield) ends the spin: see `spinStep`.
+      if (spin && (tries < SPIN_TRIES || performance.now() < spinUntil)) spin = spinStep();
       else waitReady(fd, "read", undefined);
     }
   }
@@ -255,6 +257,7 @@ export class Connection {
       if (this.#reader.ready()) return this.#nextOrLog(limit);
       // As `recvSync`: SPIN_TRIES yields, and as long as the answer may take.
       if (tries >= SPIN_TRIES && performance.now() >= until) return undefined;
+      // Even on a contended CPU: the event loop's wait is no kernel sleep a reply would wake.
       spinStep();
     }
   }
