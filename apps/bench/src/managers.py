@@ -7,6 +7,8 @@ Usage: python3 managers.py quick|full
 """
 import json
 import multiprocessing as mp
+import os
+import socket
 import statistics
 import sys
 import time
@@ -20,6 +22,7 @@ W = {
     "tcp": "Listener/Client round trip over TCP, small object",
     "unix": "Listener/Client round trip over a unix socket, small object",
     "accept": "Listener.accept with an authkey (connect + HMAC handshake both ways + close)",
+    "floor": "Raw round trip floor: 48 bytes over a unix socket pair, bare system calls, no framing or codec",
 }
 
 
@@ -83,6 +86,31 @@ def accepts(rounds, per_round):
     return statistics.median(samples)
 
 
+def raw_floor(rounds, per_round, warm_up):
+    """48 bytes to a forked child and back over a socket pair, blocking socket calls."""
+    a, b = socket.socketpair()
+    pid = os.fork()
+    if pid == 0:
+        a.close()
+        while True:
+            m = b.recv(256)
+            if not m or m[0] == 0:
+                os._exit(0)
+            b.sendall(m)
+    b.close()
+    msg = b"\x01" * 48
+
+    def op():
+        a.sendall(msg)
+        a.recv(256)
+
+    ms = per_op_ms(op, rounds, per_round, warm_up)
+    a.sendall(b"\x00")
+    os.waitpid(pid, 0)
+    a.close()
+    return ms
+
+
 def main():
     quick = sys.argv[1] == "quick"
     rounds = 3 if quick else 10
@@ -101,6 +129,7 @@ def main():
     for family in ["tcp", "unix"]:
         out.append({"workload": W[family], "medianMs": round_trip(family, rounds, 1000, 1000)})
     out.append({"workload": W["accept"], "medianMs": accepts(rounds, 50 if quick else 200)})
+    out.append({"workload": W["floor"], "medianMs": raw_floor(rounds, 1000, 1000)})
     for f in out:
         f["system"] = "CPython"
     print(json.dumps(out))

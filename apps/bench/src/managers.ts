@@ -7,11 +7,11 @@
  * runs the HMAC handshake both ways). Ours with tinybench, CPython's
  * (managers.py) in the same run.
  */
-import { type Connection, getContext, Listener, Manager } from "@multiproc/core";
+import { type Connection, getContext, Listener, Manager, Pipe } from "@multiproc/core";
 import { Bench } from "tinybench";
 import { add, type Figure, makeBench, type RunOptions } from "./measure.ts";
 import { runPythonScript } from "./python.ts";
-import { connectMany, echoClient } from "./targets.ts";
+import { connectMany, echoClient, rawEcho, rawReceive, rawSend } from "./targets.ts";
 
 /** The workloads (the same strings in managers.py). */
 export const WM = {
@@ -20,6 +20,7 @@ export const WM = {
   tcp: "Listener/Client round trip over TCP, small object",
   unix: "Listener/Client round trip over a unix socket, small object",
   accept: "Listener.accept with an authkey (connect + HMAC handshake both ways + close)",
+  floor: "Raw round trip floor: 48 bytes over a unix socket pair, bare system calls, no framing or codec",
 } as const;
 
 const SMALL = { id: 1, name: "spam", tags: ["a", "b"] };
@@ -132,13 +133,18 @@ async function accepts(opts: RunOptions): Promise<Figure[]> {
   using listener = new Listener({ address: ["127.0.0.1", 0], authkey: KEY });
   const iterations = opts.quick ? 3 : 10;
   const warmups = opts.quick ? 1 : 2;
+  // Accepts before timing: both sides' handshake code is cold JavaScript at
+  // first (the child is a fresh process); as for the round trips (`warmUp`),
+  // tinybench's warm-up iterations are too few to settle it.
+  const warm = opts.quick ? 100 : 400;
   const p = new (getContext("spawn").Process)({
     target: connectMany,
-    args: [listener.address, KEY, (iterations + warmups + 2) * ACCEPTS + 1],
+    args: [listener.address, KEY, (iterations + warmups + 2) * ACCEPTS + warm + 1],
   });
   p.start();
   try {
-    listener.acceptSync(CHILD_MS).close(); // the child is up: time the rest
+    listener.acceptSync(CHILD_MS).close(); // the child is up
+    for (let i = 0; i < warm; i++) listener.acceptSync(CHILD_MS).close();
     // A fixed number of iterations: the child makes that many connections.
     const bench = new Bench({ time: 0, iterations, warmupTime: 0, warmupIterations: warmups });
     const read = add(
@@ -166,6 +172,46 @@ async function accepts(opts: RunOptions): Promise<Figure[]> {
   }
 }
 
+/**
+ * The kernel's part of every round trip above (#20): 48 bytes to a forked
+ * child and back with bare send/recv system calls through bun:ffi, spinning
+ * as a Connection does; managers.py measures CPython's raw sockets, blocking.
+ * No round trip of this library can be faster than this row.
+ */
+async function rawFloor(opts: RunOptions): Promise<Figure[]> {
+  const [mine, theirs] = Pipe();
+  const p = new (getContext("fork").Process)({ target: rawEcho, args: [theirs] });
+  p.start();
+  theirs.close();
+  try {
+    const fd = mine.fileno();
+    const out = new Uint8Array(48).fill(1);
+    const back = new Uint8Array(256);
+    const op = () => {
+      rawSend(fd, out);
+      if (rawReceive(fd, back) !== out.byteLength) throw new Error("Raw floor benchmark: the echo was cut");
+    };
+    warmUp(opts, op);
+    const bench = makeBench(opts);
+    const read = add(
+      bench,
+      WM.floor,
+      "ours (raw bun:ffi)",
+      () => {
+        for (let i = 0; i < PER; i++) op();
+      },
+      PER,
+    );
+    await bench.run();
+    rawSend(fd, new Uint8Array(1)); // a 0 byte: the child stops
+    await p.join(CHILD_MS);
+    return [read()].filter((f): f is Figure => f !== undefined);
+  } finally {
+    mine.close();
+    if (p.isAlive()) p.kill();
+  }
+}
+
 /** Ours and CPython's figures of the manager and Listener/Client workloads. */
 export async function runManagers(opts: RunOptions): Promise<Figure[]> {
   const figures = [
@@ -173,6 +219,7 @@ export async function runManagers(opts: RunOptions): Promise<Figure[]> {
     ...(await roundTrip(opts, true)),
     ...(await roundTrip(opts, false)),
     ...(await accepts(opts)),
+    ...(await rawFloor(opts)),
   ];
   const python = runPythonScript<{ workload: string; system: string; medianMs: number }[]>(SCRIPT, [
     opts.quick ? "quick" : "full",

@@ -85,6 +85,11 @@ async function rawPeer(address: string | [string, number], bytes: Uint8Array, en
   };
 }
 
+/** A codec payload in its JSON form (codec/_wire.ts), written by hand as a hostile peer would. */
+function json(value: unknown): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(value));
+}
+
 /** The log lines that drop a peer. */
 function drops(): string[] {
   return lines.filter((l) => l.includes("dropped peer"));
@@ -244,6 +249,32 @@ describe("manager server: bad peers are dropped and logged; other clients go on"
         [(c) => c.send(["call", "1", "increment", []]), /request "call" before "hello"/],
         [(c) => writeSync(c.fileno(), header({ length: 2 ** 31 })), /length 2147483648 exceeds the limit/],
         [(c) => c.send(new Tripwire()), /cannot decode a request: .*a Tripwire was decoded/],
+        // Codec refusals: the payload is framed well but the decoder will not rebuild it.
+        [
+          (c) => writeSync(c.fileno(), frame(json(["call", "1", "get", "{"]).subarray(0, 9))),
+          /cannot decode a request: PicklingError: Cannot load value: the payload is not valid/,
+        ],
+        [
+          (c) =>
+            writeSync(
+              c.fileno(),
+              frame(json({ __mp: "#root", s: ["call", "1", "get", [{ __mp: "no.such.tag", s: 1 }]] })),
+            ),
+          /cannot decode a request: PicklingError: Cannot load value\[3\]\[0\]: no reducer is registered for tag "no.such.tag"/,
+        ],
+        [
+          (c) =>
+            writeSync(
+              c.fileno(),
+              frame(
+                json({
+                  __mp: "#root",
+                  s: ["call", "1", "get", [{ __mp: "#f", s: ["file:///nowhere/evil.ts", "run"] }]],
+                }),
+              ),
+            ),
+          /cannot decode a request: PicklingError: Cannot load value\[3\]\[0\]: .*file:\/\/\/nowhere\/evil\.ts, a module this process has not loaded/,
+        ],
       ];
       for (const [act, reason] of cases) {
         lines = [];

@@ -168,6 +168,59 @@ describe("Connection", () => {
     expect(receiveSpinMs(1 << 30)).toBe(1); // bounded
   });
 
+  test("Connection.recv() after a send spins for the answer a bounded time and takes nothing partial (#18, #20)", async () => {
+    const [a, b] = Pipe();
+    // Half a message is in when the awaited receive starts: its spin must
+    // leave it in the socket, so another descriptor of the end can read it.
+    const message = frame(dumps({ answer: 42 }));
+    const other = new Connection(dupFd(a.fileno()));
+    a.send("question");
+    writeRaw(b.fileno(), message.subarray(0, 10));
+    const start = performance.now();
+    const pending = a.recv();
+    // The spin blocked this thread at most its bound (generous: a loaded machine).
+    expect(performance.now() - start).toBeLessThan(receiveSpinMs(1 << 30) + 250);
+    writeRaw(b.fileno(), message.subarray(10));
+    expect(recv(other)).toEqual({ answer: 42 });
+    // The pending receive takes the next answer, which comes after its spin ended.
+    b.send("later");
+    expect(await pending).toBe("later");
+    for (const x of [a, b, other]) x.close();
+  });
+
+  test("Connection.recv() with nobody answering sleeps: it does not burn a core while it waits", async () => {
+    const [a, b] = Pipe();
+    a.send("question");
+    const pending = a.recv();
+    const cpu = process.cpuUsage();
+    const wall = performance.now();
+    await Bun.sleep(300);
+    const used = process.cpuUsage(cpu);
+    const busyMs = (used.user + used.system) / 1000;
+    // A spinning wait would use about all of the 300 ms; a sleeping one a few.
+    expect(busyMs).toBeLessThan((performance.now() - wall) / 2);
+    b.send("answer");
+    expect(await pending).toBe("answer");
+    a.close();
+    b.close();
+  });
+
+  test("Connection.recvBytes(): sizes around the read buffer's start (1 KiB) and its limit (64 KiB) arrive intact, in order", async () => {
+    const [a, b] = Pipe();
+    // The buffer starts small and grows: each size below crosses a growth step or the limit.
+    const sizes = [1, 1016, 1017, 1024, 2040, 5000, 40_000, 65_528, 65_529, 70_000, 3, 65_528];
+    const made = sizes.map((n, i) => new Uint8Array(n).fill(i + 1));
+    for (const m of made) a.sendBytes(m);
+    for (const [i, m] of made.entries()) {
+      if (i % 2 === 1) expect(b.poll(5000)).toBe(true);
+      const got = i % 2 === 0 ? await b.recvBytes() : b.recvBytesSync();
+      expect(got.byteLength).toBe(sizes[i]!);
+      expect(got).toEqual(m);
+    }
+    a.close();
+    b.close();
+  });
+
   test("Connection is disposable", () => {
     let kept: Connection;
     {

@@ -164,6 +164,62 @@ describe("auth keys", () => {
     closeAll(client, server, listener);
   });
 
+  test("Client() sends its challenge right behind its answer, before the listener's welcome (four trips, not six)", async () => {
+    // The listener's part played by hand, in Python's order, over a listener without a key.
+    const enc = new TextEncoder();
+    const hmac = (m: Uint8Array) => {
+      const h = new Bun.CryptoHasher("sha256", enc.encode("secret"));
+      h.update(m.subarray("#CHALLENGE#".length));
+      return h.digest() as Uint8Array;
+    };
+    const listener = new Listener();
+    const client = Client(listener.address, { authkey: "secret", timeout: 5000 });
+    const raw = await listener.accept(5000);
+    const challenge = new Uint8Array([...enc.encode("#CHALLENGE#{sha256}"), ...new Uint8Array(40).fill(7)]);
+    raw.sendBytes(challenge);
+    expect(await raw.pollAsync(5000)).toBe(true);
+    expect(await raw.recvBytes(256)).toEqual(hmac(challenge));
+    // Nothing sent back yet, and the client's challenge is already on its way.
+    expect(await raw.pollAsync(5000)).toBe(true);
+    const theirs = await raw.recvBytes(256);
+    expect(new TextDecoder().decode(theirs.subarray(0, 19))).toBe("#CHALLENGE#{sha256}");
+    raw.sendBytes(enc.encode("#WELCOME#"));
+    raw.sendBytes(hmac(theirs));
+    expect(await raw.pollAsync(5000)).toBe(true);
+    expect(new TextDecoder().decode(await raw.recvBytes(256))).toBe("#WELCOME#");
+    const conn = await client;
+    conn.send("past the handshake");
+    expect(await raw.recv()).toBe("past the handshake");
+    closeAll(conn, raw, listener);
+  });
+
+  test("Listener accepts a client in Python's order too (its challenge only after the welcome)", async () => {
+    const enc = new TextEncoder();
+    const hmac = (m: Uint8Array) => {
+      const h = new Bun.CryptoHasher("sha256", enc.encode("secret"));
+      h.update(m.subarray("#CHALLENGE#".length));
+      return h.digest() as Uint8Array;
+    };
+    const listener = new Listener({ authkey: "secret" });
+    const accepted = listener.accept(5000);
+    const raw = await Client(listener.address); // no key: the client's part is played by hand
+    const next = async () => {
+      expect(await raw.pollAsync(5000)).toBe(true);
+      return await raw.recvBytes(256);
+    };
+    raw.sendBytes(hmac(await next()));
+    expect(new TextDecoder().decode(await next())).toBe("#WELCOME#");
+    expect(await raw.pollAsync(50)).toBe(false); // the listener waits for our challenge
+    const challenge = new Uint8Array([...enc.encode("#CHALLENGE#{sha256}"), ...new Uint8Array(40).fill(9)]);
+    raw.sendBytes(challenge);
+    expect(await next()).toEqual(hmac(challenge));
+    raw.sendBytes(enc.encode("#WELCOME#"));
+    const conn = await accepted;
+    raw.send("in");
+    expect(await conn.recv()).toBe("in");
+    closeAll(conn, raw, listener);
+  });
+
   test("a wrong key fails that client only; the listener goes on and accepts the next one", async () => {
     const listener = new Listener({ address: ["127.0.0.1", 0], authkey: "right" });
     const accepted = listener.accept(10_000);

@@ -264,10 +264,12 @@ describe("SyncManager", () => {
         .filter((p) => p.name.startsWith("SyncManager"))
         .at(-1);
       expect(proc).toBeDefined();
-      const idle = d.get("a"); // sent before the kill or refused after it: either way it settles
+      // Sent before the kill or refused after it: either way it settles. The
+      // handler goes on now: it may reject while the join below waits.
+      const idle = d.get("a").catch(() => {});
       proc!.kill();
       await proc!.join(T);
-      await idle.catch(() => {});
+      await idle;
       await expect(d.get("a")).rejects.toBeInstanceOf(ProcessError);
       expect(() => d.setSync("a", 2)).toThrow(ProcessError);
       await m2.shutdown();

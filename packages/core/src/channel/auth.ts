@@ -4,7 +4,16 @@
  * random challenge, the other answers with HMAC-SHA256(authkey, challenge),
  * and the challenger says welcome or failure. Only raw bytes with a length
  * limit are read until both sides have proved the key: nothing from an
- * unauthenticated peer is decoded.
+ * unauthenticated peer is decoded. The six messages, each a frame of its own:
+ *
+ *     listener -> client   #CHALLENGE#{sha256} + 40 random bytes
+ *     client -> listener   HMAC of it        , then the client's own #CHALLENGE#{sha256} + 40 bytes
+ *     listener -> client   #WELCOME# (or #FAILURE# and close), then the HMAC of the client's challenge
+ *     client -> listener   #WELCOME# (or #FAILURE# and close)
+ *
+ * The listener keeps Python's order; the client sends its challenge behind
+ * its answer instead of after the welcome (see `clientSteps`): four trips
+ * across the connection instead of six.
  */
 import { timingSafeEqual } from "node:crypto";
 import { AuthenticationError, EOFError } from "../errors.ts";
@@ -74,14 +83,16 @@ function silent(step: string): AuthenticationError {
   );
 }
 
-/** The challenger's side, as steps: send a challenge, check the answer, say welcome or failure. */
-function* challenge(conn: Connection, key: Uint8Array): Generator<string, void, Uint8Array> {
-  const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES));
+/** A fresh challenge message: the CHALLENGE prefix and NONCE_BYTES random bytes. */
+function newChallenge(): Uint8Array {
   const message = new Uint8Array(CHALLENGE.byteLength + NONCE_BYTES);
   message.set(CHALLENGE);
-  message.set(nonce, CHALLENGE.byteLength);
-  conn.sendBytes(message);
-  const answer = yield "challenge's answer";
+  crypto.getRandomValues(message.subarray(CHALLENGE.byteLength));
+  return message;
+}
+
+/** Checks the peer's answer to `message`; says welcome, or failure and throws. */
+function judge(conn: Connection, key: Uint8Array, message: Uint8Array, answer: Uint8Array): void {
   const expected = digest(key, message.subarray("#CHALLENGE#".length));
   if (!same(answer, expected)) {
     try {
@@ -94,15 +105,54 @@ function* challenge(conn: Connection, key: Uint8Array): Generator<string, void, 
   conn.sendBytes(WELCOME);
 }
 
-/** The answering side, as steps: answer the challenge, then expect welcome. */
-function* answer(conn: Connection, key: Uint8Array): Generator<string, void, Uint8Array> {
-  const message = yield "challenge";
+/** Answers the challenge `message` from the peer. */
+function respond(conn: Connection, key: Uint8Array, message: Uint8Array): void {
   if (!startsWith(message, CHALLENGE)) {
     throw new AuthenticationError("The peer sent no auth key challenge: it has no auth key, or another one's protocol");
   }
   conn.sendBytes(digest(key, message.subarray("#CHALLENGE#".length)));
-  const verdict = yield "verdict";
+}
+
+/** Throws unless `verdict` is the peer's welcome. */
+function welcomed(verdict: Uint8Array): void {
   if (!same(verdict, WELCOME)) throw new AuthenticationError("The peer rejected our auth key: the keys differ");
+}
+
+/**
+ * The listener's side, as steps, in Python's order: challenge the client,
+ * check its answer, say welcome or failure; then answer the client's
+ * challenge and expect its welcome.
+ */
+function* listenerSteps(conn: Connection, key: Uint8Array): Generator<string, void, Uint8Array> {
+  const message = newChallenge();
+  conn.sendBytes(message);
+  judge(conn, key, message, yield "challenge's answer");
+  respond(conn, key, yield "challenge");
+  welcomed(yield "verdict");
+}
+
+/**
+ * The client's side, as steps: answer the listener's challenge and send our
+ * own right behind the answer, then expect the listener's welcome and its
+ * answer, and say welcome or failure. Python's client waits for the welcome
+ * before it challenges: the same six messages, but sent this way the
+ * listener finds our challenge queued once it has welcomed us and answers at
+ * once, so the handshake takes four trips across the connection, not six
+ * (#20: accepts with an auth key measured 0.2-0.4x CPython). The listener
+ * still answers only after it checked our answer; our challenge is random
+ * bytes, which it reads with the same length limit and never decodes.
+ */
+function* clientSteps(conn: Connection, key: Uint8Array): Generator<string, void, Uint8Array> {
+  respond(conn, key, yield "challenge");
+  const message = newChallenge();
+  try {
+    conn.sendBytes(message);
+  } catch (err) {
+    // The listener already refused our answer and closed: its verdict (or the close) says so below.
+    if (!(err instanceof EOFError)) throw err;
+  }
+  welcomed(yield "verdict");
+  judge(conn, key, message, yield "challenge's answer");
 }
 
 function runSync(conn: Connection, steps: Generator<string, void, Uint8Array>, deadline: number): void {
@@ -122,9 +172,7 @@ async function runAsync(conn: Connection, steps: Generator<string, void, Uint8Ar
  * within `timeout` ms in all. @throws AuthenticationError
  */
 export function authenticateClientSync(conn: Connection, key: Uint8Array, timeout = HANDSHAKE_TIMEOUT_MS): void {
-  const deadline = performance.now() + timeout;
-  runSync(conn, challenge(conn, key), deadline);
-  runSync(conn, answer(conn, key), deadline);
+  runSync(conn, listenerSteps(conn, key), performance.now() + timeout);
 }
 
 /** Async form of `authenticateClientSync`. */
@@ -133,19 +181,15 @@ export async function authenticateClient(
   key: Uint8Array,
   timeout = HANDSHAKE_TIMEOUT_MS,
 ): Promise<void> {
-  const deadline = performance.now() + timeout;
-  await runAsync(conn, challenge(conn, key), deadline);
-  await runAsync(conn, answer(conn, key), deadline);
+  await runAsync(conn, listenerSteps(conn, key), performance.now() + timeout);
 }
 
 /**
- * The client's side: answer the listener's challenge, then challenge it,
- * within `timeout` ms in all. @throws AuthenticationError
+ * The client's side: answer the listener's challenge and challenge it
+ * (see `clientSteps`), within `timeout` ms in all. @throws AuthenticationError
  */
 export function authenticateListenerSync(conn: Connection, key: Uint8Array, timeout = HANDSHAKE_TIMEOUT_MS): void {
-  const deadline = performance.now() + timeout;
-  runSync(conn, answer(conn, key), deadline);
-  runSync(conn, challenge(conn, key), deadline);
+  runSync(conn, clientSteps(conn, key), performance.now() + timeout);
 }
 
 /** Async form of `authenticateListenerSync`. */
@@ -154,7 +198,5 @@ export async function authenticateListener(
   key: Uint8Array,
   timeout = HANDSHAKE_TIMEOUT_MS,
 ): Promise<void> {
-  const deadline = performance.now() + timeout;
-  await runAsync(conn, answer(conn, key), deadline);
-  await runAsync(conn, challenge(conn, key), deadline);
+  await runAsync(conn, clientSteps(conn, key), performance.now() + timeout);
 }

@@ -185,6 +185,9 @@ export class Connection {
       const left = timeLeft(deadline);
       if (left === 0) return false;
       if (!waitReady(fd, "read", left)) return this.#reader.ready();
+      // Just woken: look at once. A yield here, on a loaded machine, hands the
+      // CPU away for a time slice on every wake (an auth handshake has three).
+      if (this.#reader.ready()) return true;
       // Readable, yet no whole message: the rest of one is on its way, and
       // since nothing was taken the socket stays readable, so pause instead.
       if (tries < SPIN_TRIES) spinStep();
@@ -204,27 +207,58 @@ export class Connection {
     const sent = this.#sent;
     this.#sent = 0;
     let spinUntil = 0;
+    let spin = true;
     for (let tries = 0; ; tries++) {
       const m = this.#nextOrLog(limit);
       if (m !== undefined) return m;
       if (tries === 0) spinUntil = performance.now() + receiveSpinMs(sent);
-      if (tries < SPIN_TRIES || performance.now() < spinUntil) spinStep();
+      // A contended CPU (a slow yield) ends the spin: see `spinStep`.
+      if (spin && (tries < SPIN_TRIES || performance.now() < spinUntil)) spin = spinStep();
       else waitReady(fd, "read", undefined);
     }
   }
 
   async #next(what: string, limit?: number): Promise<Message> {
     const pid = process.pid;
+    const sent = this.#sent;
     this.#sent = 0;
+    if (sent > 0) {
+      const m = this.#spinForAnswer(what, limit, sent);
+      if (m !== undefined) return m;
+    }
     for (;;) {
       if (forkedSince(pid)) await forever;
       this.#forReading(what); // also when closed while waiting
-      const m = this.#nextOrLog(limit);
-      if (m !== undefined) return m;
+      // Only a message `ready()` saw whole (or the end, or a big one's header) is taken.
+      if (this.#reader.ready()) {
+        const m = this.#nextOrLog(limit);
+        if (m !== undefined) return m;
+      }
       // Waits taking nothing (issue #18): a recv this process leaves pending
       // when it exits takes no message from the other holders of this end.
       // Another recv of this connection may take the message first: loop.
       await waitUntil(() => this.#fd < 0 || this.#reader.ready(), Number.POSITIVE_INFINITY);
+    }
+  }
+
+  /**
+   * The answer to what this end just sent, when it comes within the short,
+   * bounded spin of `recvSync` (SPIN_TRIES yields, at least `receiveSpinMs`): a manager call's or an echo's reply comes
+   * in tens of µs, while the event loop's re-checks (`waitUntil`) add a turn
+   * or a sleep to every round trip (#20: an awaited manager call measured
+   * 10x its Sync form). Blocks the event loop at most that long. Like the
+   * async wait, it takes a message only once `ready()` says it is whole, so a
+   * receive left pending takes nothing (issue #18).
+   */
+  #spinForAnswer(what: string, limit: number | undefined, sent: number): Message | undefined {
+    const until = performance.now() + receiveSpinMs(sent);
+    for (let tries = 0; ; tries++) {
+      this.#forReading(what);
+      if (this.#reader.ready()) return this.#nextOrLog(limit);
+      // As `recvSync`: SPIN_TRIES yields, and as long as the answer may take.
+      if (tries >= SPIN_TRIES && performance.now() >= until) return undefined;
+      // Even on a contended CPU: the event loop's wait is no kernel sleep a reply would wake.
+      spinStep();
     }
   }
 

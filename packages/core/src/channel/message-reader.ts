@@ -31,9 +31,24 @@ import { peerDone } from "../native/poll.ts";
 import { MAX_FDS, receiveQueued, receiveSome } from "../native/socket.ts";
 import { EXTENDED_HEADER, Field, HEADER, MAX_MESSAGE, OUT_OF_LINE } from "./framing.ts";
 
+/** Messages up to this size (header included) are read into the buffer; longer ones into their own array. */
 const BUFFER = 64 * 1024;
+/**
+ * The buffer a reader starts with; it grows (up to BUFFER, or more for
+ * handed-over bytes) when a longer message comes. Allocating 64 KiB for every
+ * Connection cost an accept or connect tens of µs in allocation and garbage
+ * collection (#20: accepts with an auth key measured 0.2x CPython).
+ */
+const INITIAL_BUFFER = 1024;
 /** Bytes `ready()` peeks at: a message this small is seen whole without counting the queue. */
 const PEEK = 1024;
+/**
+ * Where `ready()` peeks at the next header, and at the whole of a message of
+ * up to PEEK bytes: one for all readers, since a peek is looked at only
+ * within the `ready()` that made it.
+ */
+const peeked = new Uint8Array(new ArrayBuffer(PEEK));
+const peekedView = new DataView(peeked.buffer);
 /** Shared by every message without descriptors; never modified. */
 const NO_FDS: number[] = [];
 
@@ -77,11 +92,8 @@ interface Batch {
 
 export class MessageReader {
   readonly #fd: number;
-  #buf = new Uint8Array(BUFFER);
+  #buf = new Uint8Array(INITIAL_BUFFER);
   #view = new DataView(this.#buf.buffer);
-  /** Where `ready()` peeks at the next header, and at the whole of a message of up to PEEK bytes. */
-  readonly #peeked = new Uint8Array(new ArrayBuffer(PEEK));
-  readonly #peekedView = new DataView(this.#peeked.buffer);
   #start = 0;
   #end = 0;
   /** Received descriptors not yet given to a message. */
@@ -103,6 +115,12 @@ export class MessageReader {
   #count = 0;
   #size = 0;
   #streamed = 0;
+  /**
+   * Bytes of the next message, header included, when `ready()` last peeked
+   * at it whole (0: unknown): the next read takes it in one system call
+   * instead of two (header, then payload). Forgotten at every read.
+   */
+  #peekedWhole = 0;
 
   constructor(fd: number, unread?: Unread) {
     this.#fd = fd;
@@ -163,9 +181,9 @@ export class MessageReader {
   ready(): boolean {
     if (this.#eof || this.#broken !== undefined || this.#big !== undefined || this.#skip > 0) return this.fill();
     if (this.#end > this.#start) return this.fill();
-    const n = receiveSome(this.#fd, this.#peeked, 0, PEEK, undefined, true);
+    const n = receiveSome(this.#fd, peeked, 0, PEEK, undefined, true);
     if (n <= 0) return n === 0; // nothing yet, or the end of the stream
-    const view = this.#peekedView;
+    const view = peekedView;
     const size = n >= HEADER && view.getUint8(Field.FLAGS) === OUT_OF_LINE ? EXTENDED_HEADER : HEADER;
     if (n < size) {
       // The rest of the header is on its way, unless the peek stopped at a
@@ -176,8 +194,13 @@ export class MessageReader {
     }
     if (!fieldsKeepRules(view, 0)) return true;
     const whole = HEADER + view.getUint32(Field.LENGTH, true);
-    if (size === EXTENDED_HEADER || whole > this.#buf.byteLength) return true;
-    return n >= whole || receiveQueued(this.#fd) >= whole || peerDone(this.#fd);
+    if (size === EXTENDED_HEADER || whole > this.#capacity) return true;
+    if (n >= whole || receiveQueued(this.#fd) >= whole) {
+      // Only a message without descriptors: those arrive with the read of its first byte, in their own batch.
+      if (view.getUint16(Field.FDS, true) === 0) this.#peekedWhole = whole;
+      return true;
+    }
+    return peerDone(this.#fd);
   }
 
   /**
@@ -193,6 +216,7 @@ export class MessageReader {
       const big = this.#big;
       if (this.#skip > 0) {
         // The buffer is empty while skipping: read the refused bytes into it and forget them.
+        this.#ensureRoom(Math.min(this.#skip, BUFFER));
         n = this.#receive(this.#buf, 0, Math.min(this.#skip, this.#buf.byteLength));
         if (n > 0) this.#skip -= n;
       } else if (big !== undefined) {
@@ -200,7 +224,7 @@ export class MessageReader {
         n = this.#receive(big.bytes, big.got, big.streamed - big.got);
         if (n > 0) big.got += n;
       } else if (this.#parse()) {
-        if (this.#size === EXTENDED_HEADER || HEADER + this.#length > this.#buf.byteLength || this.#wholeSmall()) {
+        if (this.#size === EXTENDED_HEADER || HEADER + this.#length > this.#capacity || this.#wholeSmall()) {
           return true;
         }
         n = this.#receiveBuffered();
@@ -215,6 +239,7 @@ export class MessageReader {
 
   /** Reads from the socket into `into`, keeping track of the stream position and of where descriptors came. */
   #receive(into: Uint8Array, offset: number, length: number): number {
+    this.#peekedWhole = 0;
     const had = this.#fds.length;
     const n = receiveSome(this.#fd, into, offset, length, this.#fds);
     if (this.#fds.length !== had) {
@@ -231,7 +256,10 @@ export class MessageReader {
   #receiveBuffered(): number {
     const have = this.#end - this.#start;
     let want: number;
-    if (this.#length >= 0) want = this.#size + this.#streamed - have;
+    // A message `ready()` saw whole: all of it, never more (another reader
+    // taking it in between is a race the two readers had anyway).
+    if (have === 0 && this.#peekedWhole > 0) want = this.#peekedWhole;
+    else if (this.#length >= 0) want = this.#size + this.#streamed - have;
     else if (have >= HEADER && this.#buf[this.#start + Field.FLAGS] === OUT_OF_LINE) want = EXTENDED_HEADER - have;
     else want = HEADER - have;
     this.#ensureRoom(want);
@@ -396,6 +424,11 @@ export class MessageReader {
   #starved(n: number): boolean {
     if (n === 0) this.#eof = true;
     return n === 0;
+  }
+
+  /** Longest message (header included) read into the buffer rather than its own array. */
+  get #capacity(): number {
+    return Math.max(BUFFER, this.#buf.byteLength);
   }
 
   /** Makes room for at least `bytes` more past the buffered data. */

@@ -1,5 +1,6 @@
 /** The short waits before a wait sleeps: a yield of the CPU (sync), a turn of the event loop (async). */
 import { yieldThread } from "../native/socket.ts";
+import { CONTENDED_YIELD_MS } from "./tuning.ts";
 
 /** Longest a blocking receive spins after sending (ms); see `receiveSpinMs`. */
 const RECEIVE_SPIN_MAX_MS = 1;
@@ -22,9 +23,17 @@ export function receiveSpinMs(sent: number): number {
   return sent === 0 ? 0 : Math.min(RECEIVE_SPIN_MAX_MS, RECEIVE_SPIN_BASE_MS + sent * RECEIVE_SPIN_PER_BYTE_MS);
 }
 
-/** Gives up the CPU for one spin step. */
-export function spinStep(): void {
+/**
+ * Gives up the CPU for one spin step. Returns whether the CPU looked free:
+ * the yield came back within CONTENDED_YIELD_MS. When it did not, other
+ * threads are waiting for this CPU, and a waiter that keeps spinning only
+ * lengthens its own wait: one that sleeps in the kernel is woken (and
+ * scheduled) as soon as its data comes.
+ */
+export function spinStep(): boolean {
+  const before = performance.now();
   yieldThread();
+  return performance.now() - before < CONTENDED_YIELD_MS;
 }
 
 /** Resolves on the next turn of the event loop. */
