@@ -1,0 +1,83 @@
+/**
+ * A caller's link to the broker: publishes tasks (each stored by the broker
+ * before the call goes on, at most MAX_IN_FLIGHT unconfirmed at once) and
+ * reads this caller's results from the results stream with an ordered
+ * consumer, which resumes where it was after a reconnect.
+ */
+import type { ClusterOptions } from "@multiproc/core";
+import { type ConsumerMessages, type JetStreamClient, jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/transport-node";
+import { connectBroker } from "./broker-connection.ts";
+import type { PoolNames } from "./pool-name.ts";
+import { ensureStreams } from "./streams.ts";
+import { H, type TaskHeaders, taskHeaders } from "./task-message.ts";
+
+/** Tasks published and not yet confirmed stored: enough to fill the pipe, few enough to bound memory. */
+const MAX_IN_FLIGHT = 256;
+
+export type ResultHandler = (id: string, ok: boolean, body: Uint8Array) => void;
+
+export class BrokerLink {
+  readonly #nc: NatsConnection;
+  readonly #js: JetStreamClient;
+  readonly #names: PoolNames;
+  #results: ConsumerMessages | undefined;
+  #inFlight = 0;
+  #gate: (() => void)[] = [];
+
+  private constructor(nc: NatsConnection, names: PoolNames) {
+    this.#nc = nc;
+    this.#js = jetstream(nc);
+    this.#names = names;
+  }
+
+  /** Connects, creates the pool's streams if needed and starts reading results sent to `reply`. */
+  static async open(
+    opts: ClusterOptions,
+    names: PoolNames,
+    reply: string,
+    onResult: ResultHandler,
+  ): Promise<BrokerLink> {
+    const nc = await connectBroker(opts);
+    try {
+      await ensureStreams(await jetstreamManager(nc), names);
+      const link = new BrokerLink(nc, names);
+      const consumer = await link.#js.consumers.get(names.resultStream, {
+        // A string, not an array: nats-server 2.9 (Debian's) knows only the single filter_subject.
+        filter_subjects: reply,
+      });
+      const messages = await consumer.consume();
+      link.#results = messages;
+      (async () => {
+        for await (const m of messages) {
+          const id = m.headers?.get(H.task);
+          if (id) onResult(id, m.headers?.get(H.ok) === "1", m.data);
+        }
+      })().catch(() => {
+        // Ends with the connection.
+      });
+      return link;
+    } catch (error) {
+      await nc.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  /** Publishes a task and resolves once the broker has stored it. */
+  async publish(task: TaskHeaders, body: Uint8Array): Promise<void> {
+    while (this.#inFlight >= MAX_IN_FLIGHT) await new Promise<void>((wake) => this.#gate.push(wake));
+    this.#inFlight++;
+    try {
+      await this.#js.publish(this.#names.taskSubject, body, { headers: taskHeaders(task) });
+    } finally {
+      this.#inFlight--;
+      this.#gate.shift()?.();
+    }
+  }
+
+  /** Stops reading results and closes the connection. */
+  async close(): Promise<void> {
+    this.#results?.stop();
+    if (!this.#nc.isClosed()) await this.#nc.close();
+  }
+}

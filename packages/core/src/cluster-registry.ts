@@ -1,0 +1,46 @@
+/**
+ * Loads `@multiproc/cluster` the way backend-registry.ts loads a backend: on
+ * first use, from core, the app's main module or the working directory, with
+ * a ConfigError naming the package when the app does not have it (#22).
+ */
+import { ConfigError } from "./errors.ts";
+import type { ClusterPool, ClusterPoolOptions } from "./pool/cluster-pool.ts";
+
+/** What core needs from the cluster package. */
+export interface ClusterModule {
+  /** Makes a cluster Pool; connects in the background. @throws ConfigError for a bad option */
+  Pool(opts: ClusterPoolOptions): ClusterPool;
+}
+
+export const clusterPackage = "@multiproc/cluster";
+
+let loaded: ClusterModule | undefined;
+
+function resolveCluster(): string | undefined {
+  const { dirname } = require("node:path") as typeof import("node:path");
+  for (const from of [import.meta.dir, dirname(Bun.main), process.cwd()]) {
+    try {
+      return Bun.resolveSync(clusterPackage, from);
+    } catch {
+      // Not reachable from here: try the next place.
+    }
+  }
+  return undefined;
+}
+
+/** The cluster package, loaded on first use. @throws ConfigError when it is not installed */
+export function loadCluster(): ClusterModule {
+  if (loaded !== undefined) return loaded;
+  const path = resolveCluster();
+  if (path === undefined) {
+    throw new ConfigError(
+      `The Pool option "cluster" needs the package ${clusterPackage}: add it to your app (bun add ${clusterPackage})`,
+    );
+  }
+  const mod = require(path) as { cluster?: ClusterModule };
+  if (typeof mod.cluster?.Pool !== "function") {
+    throw new ConfigError(`Package ${clusterPackage} at ${path} does not export "cluster" with a Pool factory`);
+  }
+  loaded = mod.cluster;
+  return loaded;
+}
