@@ -1,0 +1,41 @@
+/** A worker host SIGKILLed mid-map gives its tasks back after the ack wait (#22 point 3). */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { Pool } from "@multiproc/core";
+import { type Broker, type Host, skipReason, startBroker, startHost } from "./broker.ts";
+import { slowTagged } from "./fixtures/tasks.ts";
+
+const NAME = "deathtest";
+const ACK_WAIT = 1000;
+
+describe.skipIf(skipReason !== undefined)("cluster Pool and a dying host", () => {
+  let broker: Broker;
+  let hosts: Host[] = [];
+
+  beforeAll(async () => {
+    broker = await startBroker();
+    const extra = ["--ack-wait", String(ACK_WAIT)];
+    hosts = await Promise.all([startHost(broker, NAME, extra), startHost(broker, NAME, extra)]);
+  }, 30_000);
+
+  afterAll(async () => {
+    await Promise.all(hosts.map((h) => h.stop()));
+    await broker?.stop();
+  }, 30_000);
+
+  test("Pool.map completes with every result once, in order, when a host is SIGKILLed mid-run", async () => {
+    await using pool = Pool({ cluster: { servers: broker.url, token: broker.token }, name: NAME });
+    const items = Array.from({ length: 300 }, (_, i) => i);
+    const result = pool.mapAsync(slowTagged, items, 1);
+    const [victim, survivor] = hosts as [Host, Host];
+    await Bun.sleep(500);
+    expect(result.ready()).toBe(false);
+    victim.proc.kill("SIGKILL");
+    const killedAt = performance.now();
+    const out = await result.get(20_000);
+    expect(out.map((r) => r.v)).toEqual(items.map((x) => x * x));
+    const byHost = new Set(out.map((r) => r.host));
+    // Both hosts served tasks; the map finished after the killed host's tasks waited out the ack wait.
+    expect(byHost).toEqual(new Set([victim.proc.pid, survivor.proc.pid]));
+    expect(performance.now() - killedAt).toBeGreaterThanOrEqual(ACK_WAIT * 0.9);
+  }, 30_000);
+});
