@@ -21,12 +21,14 @@ export class BrokerLink {
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #names: PoolNames;
+  readonly #reply: string;
   #results: ConsumerMessages | undefined;
   #inFlight = 0;
   #gate: (() => void)[] = [];
 
-  private constructor(nc: NatsConnection, names: PoolNames) {
+  private constructor(nc: NatsConnection, names: PoolNames, reply: string) {
     this.#nc = nc;
+    this.#reply = reply;
     this.#js = jetstream(nc);
     this.#names = names;
   }
@@ -41,7 +43,7 @@ export class BrokerLink {
     const nc = await connectBroker(opts);
     try {
       await ensureStreams(await jetstreamManager(nc), names);
-      const link = new BrokerLink(nc, names);
+      const link = new BrokerLink(nc, names, reply);
       const consumer = await link.#js.consumers.get(names.resultStream, {
         // A string, not an array: nats-server 2.9 (Debian's) knows only the single filter_subject.
         filter_subjects: reply,
@@ -75,9 +77,16 @@ export class BrokerLink {
     }
   }
 
-  /** Stops reading results and closes the connection. */
+  /** Stops reading results, drops the ones still stored for this caller, and closes the connection. */
   async close(): Promise<void> {
     this.#results?.stop();
-    if (!this.#nc.isClosed()) await this.#nc.close();
+    if (this.#nc.isClosed()) return;
+    try {
+      const jsm = await jetstreamManager(this.#nc);
+      await jsm.streams.purge(this.#names.resultStream, { filter: this.#reply });
+    } catch {
+      // The broker is gone: its max_age drops them instead.
+    }
+    await this.#nc.close();
   }
 }

@@ -1,6 +1,6 @@
 /** Pool({ cluster, name }) against `multiproc worker` hosts on a test broker (#22). */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { ConfigError, PicklingError, Pool, ProcessError } from "@multiproc/core";
+import { ConfigError, PicklingError, Pool, ProcessError, TimeoutError } from "@multiproc/core";
 import { type Broker, type Host, skipReason, startBroker, startHost } from "./broker.ts";
 import { add, failCustom, failRange, slowSquare, square, TaskFailed } from "./fixtures/tasks.ts";
 
@@ -97,6 +97,22 @@ describe.skipIf(skipReason !== undefined)("cluster Pool", () => {
       /Unknown option "processes"/,
     );
     expect(() => Pool({ cluster: { servers: 42 } as never, name: "x" })).toThrow(/cluster\.servers/);
+  });
+
+  test("Pool.applyAsync timeout and signal work as on the local Pool", async () => {
+    await using p = pool();
+    const timedOut = await p
+      .applyAsync(slowSquare, [2, 5000], { timeout: 200 })
+      .get(10_000)
+      .catch((e: unknown) => e);
+    expect(timedOut).toBeInstanceOf(TimeoutError);
+    const controller = new AbortController();
+    const aborted = p.applyAsync(slowSquare, [2, 5000], { signal: controller.signal });
+    controller.abort(new Error("stop it"));
+    await expect(aborted.get(1000)).rejects.toThrow("stop it");
+    let called: number | undefined;
+    await p.applyAsync(square, [6], { callback: (v) => (called = v) }).get(10_000);
+    expect(called).toBe(36);
   });
 
   test("Pool.close and join wait for the results sent; terminate fails the rest", async () => {
