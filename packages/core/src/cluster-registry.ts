@@ -16,9 +16,8 @@ export const clusterPackage = "@multiproc/cluster";
 
 let loaded: ClusterModule | undefined;
 
-function resolveCluster(): string | undefined {
-  const { dirname } = require("node:path") as typeof import("node:path");
-  for (const from of [import.meta.dir, dirname(Bun.main), process.cwd()]) {
+function resolveCluster(places: string[]): string | undefined {
+  for (const from of places) {
     try {
       return Bun.resolveSync(clusterPackage, from);
     } catch {
@@ -28,10 +27,20 @@ function resolveCluster(): string | undefined {
   return undefined;
 }
 
-/** The cluster package, loaded on first use. @throws ConfigError when it is not installed */
-export function loadCluster(): ClusterModule {
+/** Where the package is looked for: core itself, the app's main module, the working directory. */
+function defaultPlaces(): string[] {
+  const { dirname } = require("node:path") as typeof import("node:path");
+  return [import.meta.dir, dirname(Bun.main), process.cwd()];
+}
+
+/**
+ * The cluster package, loaded on first use.
+ * @param places Directories to resolve it from (tests pass their own).
+ * @throws ConfigError when it is not installed
+ */
+export function loadCluster(places = defaultPlaces()): ClusterModule {
   if (loaded !== undefined) return loaded;
-  const path = resolveCluster();
+  const path = resolveCluster(places);
   if (path === undefined) {
     throw new ConfigError(
       `The Pool option "cluster" needs the package ${clusterPackage}: add it to your app (bun add ${clusterPackage})`,
