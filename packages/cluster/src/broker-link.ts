@@ -9,6 +9,7 @@ import { type ConsumerMessages, type JetStreamClient, jetstream, jetstreamManage
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connectBroker } from "./broker-connection.ts";
 import type { PoolNames } from "./pool-name.ts";
+import { publishStored } from "./publish-retry.ts";
 import { ensureStreams } from "./streams.ts";
 import { H, type TaskHeaders, taskHeaders } from "./task-message.ts";
 
@@ -70,7 +71,10 @@ export class BrokerLink {
     while (this.#inFlight >= MAX_IN_FLIGHT) await new Promise<void>((wake) => this.#gate.push(wake));
     this.#inFlight++;
     try {
-      await this.#js.publish(this.#names.taskSubject, body, { headers: taskHeaders(task) });
+      await publishStored(this.#nc, this.#js, this.#names.taskSubject, body, {
+        headers: taskHeaders(task),
+        msgID: task.id,
+      });
     } finally {
       this.#inFlight--;
       this.#gate.shift()?.();

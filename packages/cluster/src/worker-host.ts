@@ -21,6 +21,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { toAppPath } from "./app-path.ts";
 import { connectBroker } from "./broker-connection.ts";
 import { type PoolNames, poolNames } from "./pool-name.ts";
+import { publishStored } from "./publish-retry.ts";
 import { ensureConsumer, ensureStreams } from "./streams.ts";
 import { parseTaskHeaders, resultHeaders, type TaskHeaders } from "./task-message.ts";
 
@@ -183,7 +184,7 @@ export class WorkerHost {
       ok = false;
       body = dumps(error, { path: "error" });
     }
-    await this.#js.publish(task.reply, body, { headers: resultHeaders(task.id, ok) });
+    await publishStored(this.#nc, this.#js, task.reply, body, { headers: resultHeaders(task.id, ok), msgID: task.id });
   }
 
   /** Stops taking tasks, finishes the ones held, then ends the local pool and the connection. */

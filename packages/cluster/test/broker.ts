@@ -16,6 +16,8 @@ if (skipReason !== undefined) console.warn(skipReason);
 export interface Broker {
   url: string;
   token: string;
+  /** Stops the server (SIGTERM) and starts it again on the same port and store after `downMs`. */
+  restart(downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -26,11 +28,8 @@ function freePort(): number {
   return port;
 }
 
-/** Starts a broker and waits (at most 5 s) until it accepts connections. */
-export async function startBroker(): Promise<Broker> {
-  const dir = mkdtempSync(join(tmpdir(), "multiproc-nats-"));
-  const token = `t${crypto.randomUUID().replaceAll("-", "")}`;
-  const port = freePort();
+/** Starts nats-server and waits (at most 5 s) until it accepts connections. */
+async function launch(port: number, dir: string, token: string) {
   const proc = Bun.spawn(
     ["nats-server", "-js", "-a", "127.0.0.1", "-p", String(port), "--store_dir", dir, "--auth", token],
     { stdout: "ignore", stderr: "pipe" },
@@ -40,7 +39,7 @@ export async function startBroker(): Promise<Broker> {
     try {
       const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
       socket.end();
-      break;
+      return proc;
     } catch {
       if (performance.now() > deadline || proc.exitCode !== null) {
         proc.kill();
@@ -49,9 +48,23 @@ export async function startBroker(): Promise<Broker> {
       await Bun.sleep(10);
     }
   }
+}
+
+/** Starts a broker of the test's own. */
+export async function startBroker(): Promise<Broker> {
+  const dir = mkdtempSync(join(tmpdir(), "multiproc-nats-"));
+  const token = `t${crypto.randomUUID().replaceAll("-", "")}`;
+  const port = freePort();
+  let proc = await launch(port, dir, token);
   return {
     url: `nats://127.0.0.1:${port}`,
     token,
+    async restart(downMs: number) {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      await Bun.sleep(downMs);
+      proc = await launch(port, dir, token);
+    },
     async stop() {
       proc.kill();
       await proc.exited;
