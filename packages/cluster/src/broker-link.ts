@@ -13,6 +13,9 @@ import { publishStored } from "./publish-retry.ts";
 import { ensureStreams } from "./streams.ts";
 import { H, type TaskHeaders, taskHeaders } from "./task-message.ts";
 
+/** Results read between two purges of this caller's stored results, so a long-running caller's results do not pile up. */
+const PURGE_EVERY = 1024;
+
 /** Tasks published and not yet confirmed stored: enough to fill the pipe, few enough to bound memory. */
 const MAX_IN_FLIGHT = 256;
 
@@ -52,9 +55,11 @@ export class BrokerLink {
       const messages = await consumer.consume();
       link.#results = messages;
       (async () => {
+        let read = 0;
         for await (const m of messages) {
           const id = m.headers?.get(H.task);
           if (id) onResult(id, m.headers?.get(H.ok) === "1", m.data);
+          if (++read % PURGE_EVERY === 0) link.#purge(m.seq + 1);
         }
       })().catch(() => {
         // Ends with the connection.
@@ -79,6 +84,15 @@ export class BrokerLink {
       this.#inFlight--;
       this.#gate.shift()?.();
     }
+  }
+
+  /** Drops this caller's stored results below stream sequence `below` (already read); in the background. */
+  #purge(below: number): void {
+    jetstreamManager(this.#nc)
+      .then((jsm) => jsm.streams.purge(this.#names.resultStream, { filter: this.#reply, seq: below }))
+      .catch(() => {
+        // The next purge, or the one at close, or max_age, gets them.
+      });
   }
 
   /** Stops reading results, drops the ones still stored for this caller, and closes the connection. */

@@ -1,6 +1,8 @@
 /** Pool({ cluster, name }) against `multiproc worker` hosts on a test broker (#22). */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { ConfigError, PicklingError, Pool, ProcessError, TimeoutError } from "@multiproc/core";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { type Broker, type Host, skipReason, startBroker, startHost } from "./broker.ts";
 import { add, failCustom, failRange, slowSquare, square, TaskFailed } from "./fixtures/tasks.ts";
 
@@ -55,6 +57,40 @@ describe.skipIf(skipReason !== undefined)("cluster Pool", () => {
     const unordered: number[] = [];
     for await (const v of p.imapUnordered(slowSquare, gen())) unordered.push(v);
     expect(unordered.sort((a, b) => a - b)).toEqual([...gen()].map((x) => x * x));
+  });
+
+  test("Pool.imap reads its input a bounded number of chunks ahead of the consumer", async () => {
+    await using p = pool();
+    let read = 0;
+    function* endless() {
+      for (let i = 0; ; i++) {
+        read++;
+        yield i;
+      }
+    }
+    const it = p.imap(square, endless(), 10)[Symbol.asyncIterator]();
+    for (let i = 0; i < 50; i++) expect((await it.next()).value).toBe(i * i);
+    await Bun.sleep(200);
+    // 32 chunks of 10 ahead at most (cluster-imap.ts), whatever the hosts' speed.
+    expect(read).toBeLessThanOrEqual(50 + 33 * 10);
+    await it.return?.();
+  });
+
+  test("Pool drops the results it read from the broker as it goes, and the rest when it disconnects", async () => {
+    const nc = await connect({ servers: broker.url, token: broker.token });
+    const jsm = await jetstreamManager(nc);
+    const stored = async () => (await jsm.streams.info(`MULTIPROC_${NAME}_RESULTS`)).state.messages;
+    const before = await stored();
+    const p = pool();
+    const items = Array.from({ length: 2100 }, (_, i) => i);
+    expect(await p.map(square, items, 1)).toEqual(items.map((x) => x * x));
+    const deadline = performance.now() + 5000;
+    while ((await stored()) - before > 2100 - 2048 && performance.now() < deadline) await Bun.sleep(20);
+    expect((await stored()) - before).toBeLessThanOrEqual(2100 - 2048);
+    p.close();
+    await p.join();
+    expect((await stored()) - before).toBe(0);
+    await nc.close();
   });
 
   test("Pool.imap yields the results before an input error, then throws it", async () => {
