@@ -7,6 +7,7 @@
  */
 import type { ClusterModule } from "@multiproc/core/internal";
 import { ClusterPoolImpl } from "./cluster-pool.ts";
+import { ClusterQueueImpl } from "./cluster-queue.ts";
 
 export { parseWorkerArgs, USAGE } from "./worker-args.ts";
 export { DEFAULT_ACK_WAIT, WorkerHost, type WorkerHostOptions } from "./worker-host.ts";
@@ -14,4 +15,5 @@ export { DEFAULT_ACK_WAIT, WorkerHost, type WorkerHostOptions } from "./worker-h
 /** What core's cluster-registry.ts loads. */
 export const cluster: ClusterModule = {
   Pool: (opts) => new ClusterPoolImpl(opts),
+  Queue: (opts) => new ClusterQueueImpl(opts),
 };

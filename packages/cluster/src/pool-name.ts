@@ -21,12 +21,18 @@ export interface PoolNames {
 }
 
 /** @throws ConfigError unless `name` is a non-empty string of letters, digits, `_` and `-` */
-export function poolNames(name: unknown): PoolNames {
+export function checkClusterName(name: unknown, what: string): string {
   if (typeof name !== "string" || !NAME.test(name)) {
     throw new ConfigError(
-      `A cluster pool needs a name of letters, digits, "_" and "-" (it names the broker's stream), got ${JSON.stringify(name) ?? String(name)}`,
+      `A cluster ${what} needs a name of letters, digits, "_" and "-" (it names the broker's stream), got ${JSON.stringify(name) ?? String(name)}`,
     );
   }
+  return name;
+}
+
+/** @throws ConfigError for a bad name */
+export function poolNames(given: unknown): PoolNames {
+  const name = checkClusterName(given, "pool");
   return {
     name,
     taskStream: `MULTIPROC_${name}`,

@@ -4,12 +4,15 @@
  * a ConfigError naming the package when the app does not have it (#22).
  */
 import { ConfigError } from "./errors.ts";
+import type { ClusterQueue, ClusterQueueOptions } from "./channel/cluster-queue.ts";
 import type { ClusterPool, ClusterPoolOptions } from "./pool/cluster-pool.ts";
 
 /** What core needs from the cluster package. */
 export interface ClusterModule {
   /** Makes a cluster Pool; connects in the background. @throws ConfigError for a bad option */
   Pool(opts: ClusterPoolOptions): ClusterPool;
+  /** Makes a cluster Queue; connects in the background. @throws ConfigError for a bad option */
+  Queue<T>(opts: ClusterQueueOptions): ClusterQueue<T>;
 }
 
 export const clusterPackage = "@multiproc/cluster";
@@ -47,8 +50,10 @@ export function loadCluster(places = defaultPlaces()): ClusterModule {
     );
   }
   const mod = require(path) as { cluster?: ClusterModule };
-  if (typeof mod.cluster?.Pool !== "function") {
-    throw new ConfigError(`Package ${clusterPackage} at ${path} does not export "cluster" with a Pool factory`);
+  if (typeof mod.cluster?.Pool !== "function" || typeof mod.cluster.Queue !== "function") {
+    throw new ConfigError(
+      `Package ${clusterPackage} at ${path} does not export "cluster" with Pool and Queue factories`,
+    );
   }
   loaded = mod.cluster;
   return loaded;

@@ -34,6 +34,7 @@ import type { SyncManager } from "./managers/manager.ts";
 import type { Pool, PoolOptions } from "./pool/index.ts";
 import { type ClusterPool, type ClusterPoolOptions, isClusterPoolOptions } from "./pool/cluster-pool.ts";
 import { loadCluster } from "./cluster-registry.ts";
+import { type ClusterQueue, type ClusterQueueOptions, isClusterQueueOptions } from "./channel/cluster-queue.ts";
 import type { RawArray, RawValue, SharedArray, Value } from "./shared/index.ts";
 import type { ShareableList, SharedMemory, SharedMemoryManager } from "./shared-memory/index.ts";
 import type {
@@ -86,6 +87,12 @@ export interface Context {
   Pipe(duplex?: boolean): [Connection, Connection];
   /** A new process-shared FIFO queue; `maxsize` 0 for no limit (Python: `ctx.Queue(maxsize)`). */
   Queue<T = unknown>(maxsize?: number): Queue<T>;
+  /**
+   * A queue kept by a NATS JetStream broker, shared by every process on any
+   * host that names it (API.md "Beyond one machine"); needs `@multiproc/cluster`.
+   * @throws ConfigError when the package is missing or an option is bad
+   */
+  Queue<T = unknown>(opts: ClusterQueueOptions): ClusterQueue<T>;
   /** A new queue with `taskDone` and `join` (Python: `ctx.JoinableQueue(maxsize)`). */
   JoinableQueue<T = unknown>(maxsize?: number): JoinableQueue<T>;
   /** A new unbounded queue with Python's small method set (Python: `ctx.SimpleQueue()`). */
@@ -156,10 +163,11 @@ function makeContext(name: BackendName | undefined): Context {
     Array: lazyArray,
     RawArray: lazyRawArray,
     Pipe: (duplex?: boolean) => pipeModule().Pipe(duplex),
-    Queue: <T>(maxsize?: number) => {
+    Queue: (<T>(maxsize?: number | ClusterQueueOptions) => {
+      if (isClusterQueueOptions(maxsize)) return loadCluster().Queue<T>(maxsize);
       const { Queue } = queueModule();
       return new Queue<T>(maxsize);
-    },
+    }) as Context["Queue"],
     JoinableQueue: <T>(maxsize?: number) => {
       const { JoinableQueue } = joinableModule();
       return new JoinableQueue<T>(maxsize);
