@@ -48,27 +48,64 @@ export class BrokerLink {
     try {
       await ensureStreams(await jetstreamManager(nc), names);
       const link = new BrokerLink(nc, names, reply);
-      const consumer = await link.#js.consumers.get(names.resultStream, {
-        // A string, not an array: nats-server 2.9 (Debian's) knows only the single filter_subject.
-        filter_subjects: reply,
-      });
-      const messages = await consumer.consume();
-      link.#results = messages;
-      (async () => {
-        let read = 0;
-        for await (const m of messages) {
-          const id = m.headers?.get(H.task);
-          if (id) onResult(id, m.headers?.get(H.ok) === "1", m.data);
-          if (++read % PURGE_EVERY === 0) link.#purge(m.seq + 1);
-        }
-      })().catch(() => {
-        // Ends with the connection.
-      });
+      await link.#readResults(onResult, 1);
+      link.#rereadAfterReconnect(onResult);
       return link;
     } catch (error) {
       await nc.close().catch(() => {});
       throw error;
     }
+  }
+
+  /** Stream sequence of the last result read. */
+  #lastSeq = 0;
+
+  /** Reads this caller's results from stream sequence `from` on, with an ordered consumer. */
+  async #readResults(onResult: ResultHandler, from: number): Promise<void> {
+    const consumer = await this.#js.consumers.get(this.#names.resultStream, {
+      // A string, not an array: nats-server 2.9 (Debian's) knows only the single filter_subject.
+      filter_subjects: this.#reply,
+      opt_start_seq: from,
+    });
+    const messages = await consumer.consume();
+    this.#results = messages;
+    (async () => {
+      let read = 0;
+      for await (const m of messages) {
+        this.#lastSeq = m.seq;
+        const id = m.headers?.get(H.task);
+        if (id) onResult(id, m.headers?.get(H.ok) === "1", m.data);
+        if (++read % PURGE_EVERY === 0) this.#purge(m.seq + 1);
+      }
+    })().catch(() => {
+      // Ends with the connection.
+    });
+  }
+
+  /**
+   * After a reconnect, reads the results again from the last one read: a
+   * restarted broker has lost the ordered consumer (kept in memory), and the
+   * client did not resume it (measured: results stored after a restart never
+   * arrived). Results read twice are dropped by task id.
+   */
+  #rereadAfterReconnect(onResult: ResultHandler): void {
+    (async () => {
+      for await (const status of this.#nc.status()) {
+        if (status.type !== "reconnect") continue;
+        this.#results?.stop();
+        for (;;) {
+          try {
+            await this.#readResults(onResult, this.#lastSeq + 1);
+            break;
+          } catch {
+            if (this.#nc.isClosed()) return;
+            await Bun.sleep(250); // JetStream not ready yet after the restart.
+          }
+        }
+      }
+    })().catch(() => {
+      // Ends with the connection.
+    });
   }
 
   /** Publishes a task and resolves once the broker has stored it. */

@@ -24,9 +24,15 @@ describe.skipIf(skipReason !== undefined)("cluster Pool and a dying host", () =>
 
   test("Pool.map completes with every result once, in order, when a host is SIGKILLed mid-run", async () => {
     await using pool = Pool({ cluster: { servers: broker.url, token: broker.token }, name: NAME });
+    const [victim, survivor] = hosts as [Host, Host];
+    // Both hosts' local pools up first (spawn workers start slowly on a loaded machine).
+    const seen = new Set<number>();
+    for (let i = 0; i < 100 && seen.size < 2; i++) {
+      for (const r of await pool.map(slowTagged, [1, 2, 3, 4, 5, 6, 7, 8], 1)) seen.add(r.host);
+    }
+    expect(seen.size).toBe(2);
     const items = Array.from({ length: 300 }, (_, i) => i);
     const result = pool.mapAsync(slowTagged, items, 1);
-    const [victim, survivor] = hosts as [Host, Host];
     await Bun.sleep(500);
     expect(result.ready()).toBe(false);
     victim.proc.kill("SIGKILL");
