@@ -22,6 +22,19 @@ describe.skipIf(skipReason !== undefined)("cluster Pool and a dying host", () =>
     await broker?.stop();
   }, 30_000);
 
+  test("Pool keeps tasks sent before any worker host serves its name, and a host started later runs them", async () => {
+    await using pool = Pool({ cluster: { servers: broker.url, token: broker.token }, name: "nohostyet" });
+    const result = pool.mapAsync(slowTagged, [1, 2, 3], 1);
+    await Bun.sleep(300);
+    expect(result.ready()).toBe(false);
+    const late = await startHost(broker, "nohostyet");
+    try {
+      expect((await result.get(20_000)).map((r) => r.v)).toEqual([1, 4, 9]);
+    } finally {
+      await late.stop();
+    }
+  }, 30_000);
+
   test("Pool.map completes with every result once, in order, when a host is SIGKILLed mid-run", async () => {
     await using pool = Pool({ cluster: { servers: broker.url, token: broker.token }, name: NAME });
     const [victim, survivor] = hosts as [Host, Host];
