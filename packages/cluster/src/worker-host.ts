@@ -11,6 +11,7 @@ import { isAbsolute, resolve } from "node:path";
 import { type BackendName, type ClusterOptions, getContext, type Pool } from "@multiproc/core";
 import { dumps, loads } from "@multiproc/core/internal";
 import {
+  type Consumer,
   type ConsumerMessages,
   type JetStreamClient,
   type JsMsg,
@@ -43,6 +44,8 @@ export interface WorkerHostOptions {
 
 /** Tasks a host holds per local process. */
 const PULL_PER_PROCESS = 8;
+/** Longest one pull waits for tasks, in ms; then it pulls again with the room there is then. */
+const FETCH_MS = 1000;
 
 type TaskFn = (...args: unknown[]) => unknown;
 
@@ -55,7 +58,9 @@ export class WorkerHost {
   readonly #log: (line: string) => void;
   readonly #held = new Set<JsMsg>();
   readonly #heartbeat: Timer;
-  #messages: ConsumerMessages | undefined;
+  #limit = 1;
+  #stopping = false;
+  #batch: ConsumerMessages | undefined;
   #loop: Promise<void> | undefined;
   #running = new Set<Promise<void>>();
   /** Messages refused: malformed, foreign, or naming a function this host does not serve. */
@@ -113,9 +118,9 @@ export class WorkerHost {
       // the running of others (measured on a loaded 2-core machine, 2000
       // applyAsync over two hosts of 2 processes: 2 per process gave 410
       // tasks/s, 8 gave 580), few enough that other hosts get a share of a
-      // short map.
-      host.#messages = await consumer.consume({ max_messages: opts.processes * PULL_PER_PROCESS });
-      host.#loop = host.#serve(host.#messages);
+      // short map and a host that dies takes few tasks with it.
+      host.#limit = opts.processes * PULL_PER_PROCESS;
+      host.#loop = host.#serve(consumer);
       return host;
     } catch (error) {
       pool?.terminate();
@@ -124,11 +129,32 @@ export class WorkerHost {
     }
   }
 
-  async #serve(messages: ConsumerMessages): Promise<void> {
-    for await (const m of messages) {
-      const run = this.#handle(m).catch((error) => this.#log(`multiproc worker: ${String(error)}`));
-      this.#running.add(run);
-      void run.finally(() => this.#running.delete(run));
+  /**
+   * Pulls at most as many tasks as there is room for (fetch, not consume:
+   * consume pulls again as soon as a message is handed over, so a host would
+   * take every task in the stream while its local pool runs a few), and
+   * starts each as it arrives.
+   */
+  async #serve(consumer: Consumer): Promise<void> {
+    while (!this.#stopping) {
+      const room = this.#limit - this.#running.size;
+      if (room <= 0) {
+        await Promise.race(this.#running);
+        continue;
+      }
+      try {
+        this.#batch = await consumer.fetch({ max_messages: room, expires: FETCH_MS });
+        for await (const m of this.#batch) {
+          const run = this.#handle(m).catch((error) => this.#log(`multiproc worker: ${String(error)}`));
+          this.#running.add(run);
+          void run.finally(() => this.#running.delete(run));
+        }
+      } catch (error) {
+        if (this.#stopping || this.#nc.isClosed()) return;
+        // The broker away (a restart): pull again shortly.
+        this.#log(`multiproc worker: pulling tasks failed (${String(error)}); retrying`);
+        await Bun.sleep(250);
+      }
     }
   }
 
@@ -189,7 +215,8 @@ export class WorkerHost {
 
   /** Stops taking tasks, finishes the ones held, then ends the local pool and the connection. */
   async close(): Promise<void> {
-    this.#messages?.stop();
+    this.#stopping = true;
+    this.#batch?.stop();
     await this.#loop;
     await Promise.allSettled([...this.#running]);
     clearInterval(this.#heartbeat);

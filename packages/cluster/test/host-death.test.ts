@@ -1,8 +1,10 @@
 /** A worker host SIGKILLed mid-map gives its tasks back after the ack wait (#22 point 3). */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Pool } from "@multiproc/core";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { type Broker, type Host, skipReason, startBroker, startHost } from "./broker.ts";
-import { slowTagged } from "./fixtures/tasks.ts";
+import { slowSquare, slowTagged } from "./fixtures/tasks.ts";
 
 const NAME = "deathtest";
 const ACK_WAIT = 1000;
@@ -20,6 +22,24 @@ describe.skipIf(skipReason !== undefined)("cluster Pool and a dying host", () =>
   afterAll(async () => {
     await Promise.all(hosts.map((h) => h.stop()));
     await broker?.stop();
+  }, 30_000);
+
+  test("multiproc worker holds at most 8 tasks per local process, leaving the rest to other hosts", async () => {
+    await using pool = Pool({ cluster: { servers: broker.url, token: broker.token }, name: "bounded" });
+    const host = await startHost(broker, "bounded"); // 2 processes
+    const nc = await connect({ servers: broker.url, token: broker.token });
+    try {
+      const items = Array.from({ length: 60 }, (_, i) => [i, 300] as [number, number]);
+      const result = pool.starmapAsync(slowSquare, items, 1);
+      await Bun.sleep(1000);
+      const info = await (await jetstreamManager(nc)).consumers.info("MULTIPROC_bounded", "workers");
+      expect(info.num_ack_pending).toBeGreaterThan(0);
+      expect(info.num_ack_pending).toBeLessThanOrEqual(16);
+      expect(await result.get(25_000)).toEqual(items.map(([x]) => x * x));
+    } finally {
+      await nc.close();
+      await host.stop();
+    }
   }, 30_000);
 
   test("Pool keeps tasks sent before any worker host serves its name, and a host started later runs them", async () => {
