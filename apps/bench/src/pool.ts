@@ -9,6 +9,7 @@ import Tinypool from "tinypool";
 import { add, type Figure, makeBench, type RunOptions } from "./measure.ts";
 import { square } from "./pool-task.ts";
 import { runPythonScript } from "./python.ts";
+import { runClusterGroup } from "./cluster.ts";
 
 /** The Pool workloads, by name. */
 export const PW = {
@@ -65,16 +66,17 @@ function jsPools(): Runner[] {
  * (pool-phase.ts): a fork pool must not fork while another group's worker
  * threads run (see the Hangs section of docs/fork.md).
  */
-export type PoolGroup = BackendName | "js" | "python";
+export type PoolGroup = BackendName | "js" | "python" | "cluster";
 
 /** Every group, in the order they run. */
 export function poolGroups(): PoolGroup[] {
-  return [...getAllStartMethods(), "js", "python"];
+  return [...getAllStartMethods(), "js", "python", "cluster"];
 }
 
 /** Runs the Pool workloads of one group; returns one figure per workload and system. */
 export async function runPoolGroup(opts: RunOptions, group: PoolGroup): Promise<Figure[]> {
   if (group === "python") return pythonPools(opts);
+  if (group === "cluster") return runClusterGroup(opts);
   const roundTrips = opts.quick ? 50 : 200;
   const inFlight = opts.quick ? 2_000 : 10_000;
   const mapped = opts.quick ? 20_000 : 100_000;

@@ -32,6 +32,9 @@ import type { Connection, JoinableQueue, Queue, SimpleQueue } from "./channel/in
 import type { ManagerOptions } from "./managers/base-manager.ts";
 import type { SyncManager } from "./managers/manager.ts";
 import type { Pool, PoolOptions } from "./pool/index.ts";
+import { type ClusterPool, type ClusterPoolOptions, isClusterPoolOptions } from "./pool/cluster-pool.ts";
+import { loadCluster } from "./cluster-registry.ts";
+import { type ClusterQueue, type ClusterQueueOptions, isClusterQueueOptions } from "./channel/cluster-queue.ts";
 import type { RawArray, RawValue, SharedArray, Value } from "./shared/index.ts";
 import type { ShareableList, SharedMemory, SharedMemoryManager } from "./shared-memory/index.ts";
 import type {
@@ -84,6 +87,12 @@ export interface Context {
   Pipe(duplex?: boolean): [Connection, Connection];
   /** A new process-shared FIFO queue; `maxsize` 0 for no limit (Python: `ctx.Queue(maxsize)`). */
   Queue<T = unknown>(maxsize?: number): Queue<T>;
+  /**
+   * A queue kept by a NATS JetStream broker, shared by every process on any
+   * host that names it (API.md "Beyond one machine"); needs `@multiproc/cluster`.
+   * @throws ConfigError when the package is missing or an option is bad
+   */
+  Queue<T = unknown>(opts: ClusterQueueOptions): ClusterQueue<T>;
   /** A new queue with `taskDone` and `join` (Python: `ctx.JoinableQueue(maxsize)`). */
   JoinableQueue<T = unknown>(maxsize?: number): JoinableQueue<T>;
   /** A new unbounded queue with Python's small method set (Python: `ctx.SimpleQueue()`). */
@@ -93,6 +102,12 @@ export interface Context {
    * @throws ConfigError naming a bad option
    */
   Pool(processes?: number | PoolOptions): Pool;
+  /**
+   * A pool whose workers are `multiproc worker` hosts serving `name` through a
+   * NATS JetStream broker (API.md "Beyond one machine"); needs `@multiproc/cluster`.
+   * @throws ConfigError when the package is missing or an option is bad
+   */
+  Pool(opts: ClusterPoolOptions): ClusterPool;
   /**
    * Starts a SyncManager whose server process runs on this context's backend
    * (Python: `ctx.Manager()`).
@@ -148,10 +163,11 @@ function makeContext(name: BackendName | undefined): Context {
     Array: lazyArray,
     RawArray: lazyRawArray,
     Pipe: (duplex?: boolean) => pipeModule().Pipe(duplex),
-    Queue: <T>(maxsize?: number) => {
+    Queue: (<T>(maxsize?: number | ClusterQueueOptions) => {
+      if (isClusterQueueOptions(maxsize)) return loadCluster().Queue<T>(maxsize);
       const { Queue } = queueModule();
       return new Queue<T>(maxsize);
-    },
+    }) as Context["Queue"],
     JoinableQueue: <T>(maxsize?: number) => {
       const { JoinableQueue } = joinableModule();
       return new JoinableQueue<T>(maxsize);
@@ -160,14 +176,16 @@ function makeContext(name: BackendName | undefined): Context {
       const { SimpleQueue } = simpleQueueModule();
       return new SimpleQueue<T>();
     },
-    Pool: (processes?: number | PoolOptions) => {
+    Pool: ((processes?: number | PoolOptions | ClusterPoolOptions) => {
+      // Before parsePoolOptions, which refuses keys it does not know.
+      if (isClusterPoolOptions(processes)) return loadCluster().Pool(processes);
       const { parsePoolOptions, Pool } = poolModule();
       const opts = parsePoolOptions(processes, cpuCount());
       // The backend is fixed when the pool starts, as its workers are.
       const backend = name ?? getStartMethod();
       const { inheritsMemory } = loadBackend(backend).capabilities;
       return new Pool(getContext(backend).Process, backend, inheritsMemory, opts);
-    },
+    }) as Context["Pool"],
     Manager: (opts?: Omit<ManagerOptions, "startMethod">) =>
       managerModule().Manager({ ...opts, startMethod: name ?? getStartMethod() }),
     // Not bound to a backend: a segment is the same on every one.

@@ -13,7 +13,16 @@ export {
 } from "./channel/realm-fds.ts";
 export { bootstrapChild } from "./child.ts";
 export { reportUncaught } from "./child-outcome.ts";
-export { loads } from "./codec/index.ts";
+export { dumps, findExport, loads } from "./codec/index.ts";
+// For @multiproc/cluster (#22): its Pool settles the same AsyncResult as the local one.
+export { AsyncResult, settleResult } from "./pool/async-result.ts";
+export type { ApplyOptions } from "./pool/pool-options.ts";
+export type { ClusterModule } from "./cluster-registry.ts";
+export type { ClusterOptions, ClusterPool, ClusterPoolOptions } from "./pool/cluster-pool.ts";
+export type { ClusterQueue, ClusterQueueOptions, ClusterQueueWait } from "./channel/cluster-queue.ts";
+export { checkApplyOptions, isAsyncIterable, iteratorOf, materialise, checkArgLists } from "./pool/pool-options.ts";
+export { checkChunksize, defaultChunksize } from "./pool/task.ts";
+export { checkTimeout } from "./timeout.ts";
 export { encodeStart } from "./protocol/start.ts";
 export * as native from "./native/index.ts";
 export { arenaRoot } from "./arena/arena.ts";

@@ -1,0 +1,127 @@
+/**
+ * The cluster Pool (#22) on the Pool workloads of pool.ts: a nats-server of
+ * its own on 127.0.0.1 and two `multiproc worker` hosts of one spawn process
+ * each (two cores here), so its rows sit beside the local pools and CPython's
+ * in the same run. Without nats-server the group prints why and gives no rows.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { Pool } from "@multiproc/core";
+import { add, type Figure, makeBench, type RunOptions } from "./measure.ts";
+import { PW } from "./pool.ts";
+import { square } from "./pool-task.ts";
+
+const SYSTEM = "ours/cluster (NATS, 2 hosts x 1 spawn)";
+const NAME = "bench";
+const READY_MS = 15_000;
+
+async function freePort(): Promise<number> {
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const { port } = server;
+  server.stop(true);
+  return port;
+}
+
+/** Waits until `port` accepts a connection, or throws after `ms`. */
+async function waitForPort(port: number, ms: number): Promise<void> {
+  const deadline = performance.now() + ms;
+  for (;;) {
+    try {
+      (await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } })).end();
+      return;
+    } catch {
+      if (performance.now() > deadline) throw new Error(`nats-server did not listen on ${port} within ${ms} ms`);
+      await Bun.sleep(10);
+    }
+  }
+}
+
+/** Starts `multiproc worker` and waits for its "serving" line. */
+async function startHost(url: string, token: string): Promise<Bun.Subprocess> {
+  const bin = join(dirname(Bun.resolveSync("@multiproc/cluster/package.json", import.meta.dir)), "bin/multiproc.ts");
+  const args = [
+    "worker",
+    "--servers",
+    url,
+    "--name",
+    NAME,
+    "--processes",
+    "1",
+    "--backend",
+    "spawn",
+    "src/pool-task.ts",
+  ];
+  const proc = Bun.spawn([process.execPath, bin, ...args], {
+    cwd: join(import.meta.dir, ".."),
+    env: { ...process.env, MULTIPROC_CLUSTER_TOKEN: token },
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), READY_MS);
+  let out = "";
+  for await (const chunk of proc.stdout) {
+    out += new TextDecoder().decode(chunk);
+    if (out.includes("serving")) break;
+  }
+  clearTimeout(timer);
+  if (!out.includes("serving")) throw new Error(`multiproc worker did not start: ${out}`);
+  return proc;
+}
+
+/** The cluster rows of the Pool workloads; none without nats-server. */
+export async function runClusterGroup(opts: RunOptions): Promise<Figure[]> {
+  if (Bun.which("nats-server") === null) {
+    console.error("bench: nats-server is not installed (apt-get install nats-server): no cluster Pool rows (#22)");
+    return [];
+  }
+  const dir = mkdtempSync(join(tmpdir(), "multiproc-bench-nats-"));
+  const token = crypto.randomUUID();
+  const port = await freePort();
+  const broker = Bun.spawn(
+    ["nats-server", "-js", "-a", "127.0.0.1", "-p", String(port), "--store_dir", dir, "--auth", token],
+    { stdout: "ignore", stderr: "ignore" }, // It logs its banner to stderr.
+  );
+  const hosts: Bun.Subprocess[] = [];
+  try {
+    await waitForPort(port, 5000);
+    const url = `nats://127.0.0.1:${port}`;
+    hosts.push(...(await Promise.all([startHost(url, token), startHost(url, token)])));
+    await using pool = Pool({ cluster: { servers: url, token }, name: NAME });
+    const roundTrips = opts.quick ? 50 : 200;
+    const inFlight = opts.quick ? 2_000 : 10_000;
+    const mapped = opts.quick ? 20_000 : 100_000;
+    const items = Array.from({ length: mapped }, (_, i) => i);
+    for (let i = 0; i < 50; i++) await pool.apply(square, [i]); // Connected and warm before timing.
+    const bench = makeBench(opts);
+    const readers = [
+      add(
+        bench,
+        PW.rt,
+        SYSTEM,
+        async () => {
+          for (let i = 0; i < roundTrips; i++) await pool.apply(square, [i]);
+        },
+        roundTrips,
+      ),
+      add(
+        bench,
+        PW.inFlight,
+        SYSTEM,
+        async () => {
+          await Promise.all(Array.from({ length: inFlight }, (_, i) => pool.applyAsync(square, [i]).get()));
+        },
+        inFlight,
+      ),
+      add(bench, PW.map, SYSTEM, () => pool.map(square, items), mapped),
+    ];
+    await bench.run();
+    return readers.map((read) => read()).filter((f): f is Figure => f !== undefined);
+  } finally {
+    for (const h of hosts) h.kill("SIGTERM");
+    await Promise.all(hosts.map((h) => Promise.race([h.exited, Bun.sleep(10_000)])));
+    broker.kill();
+    await broker.exited;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Test fixtures: a nats-server of the test's own (127.0.0.1, a free port, a
+ * temporary store, a token) and `multiproc worker` hosts as child processes.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** Why the cluster tests cannot run here, or undefined when they can. */
+export const skipReason =
+  Bun.which("nats-server") === null
+    ? "nats-server is not installed (apt-get install nats-server): the cluster tests of #22 are skipped"
+    : undefined;
+if (skipReason !== undefined) console.warn(skipReason);
+
+export interface Broker {
+  url: string;
+  token: string;
+  /** Stops the server (SIGTERM) and starts it again on the same port and store after `downMs`. */
+  restart(downMs: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function freePort(): number {
+  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const { port } = server;
+  server.stop(true);
+  return port;
+}
+
+/** Starts nats-server and waits (at most 5 s) until it accepts connections. */
+async function launch(port: number, dir: string, token: string) {
+  const proc = Bun.spawn(
+    ["nats-server", "-js", "-a", "127.0.0.1", "-p", String(port), "--store_dir", dir, "--auth", token],
+    { stdout: "ignore", stderr: "pipe" },
+  );
+  const deadline = performance.now() + 5000;
+  for (;;) {
+    try {
+      const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
+      socket.end();
+      return proc;
+    } catch {
+      if (performance.now() > deadline || proc.exitCode !== null) {
+        proc.kill();
+        throw new Error(`nats-server did not start on port ${port}: ${await new Response(proc.stderr).text()}`);
+      }
+      await Bun.sleep(10);
+    }
+  }
+}
+
+/** Starts a broker of the test's own. */
+export async function startBroker(): Promise<Broker> {
+  const dir = mkdtempSync(join(tmpdir(), "multiproc-nats-"));
+  const token = `t${crypto.randomUUID().replaceAll("-", "")}`;
+  const port = freePort();
+  let proc = await launch(port, dir, token);
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    token,
+    async restart(downMs: number) {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      await Bun.sleep(downMs);
+      proc = await launch(port, dir, token);
+    },
+    async stop() {
+      proc.kill();
+      await proc.exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface Host {
+  proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  /** Everything it wrote to stderr so far. */
+  stderr(): string;
+  stop(): Promise<void>;
+}
+
+const bin = join(import.meta.dir, "../bin/multiproc.ts");
+
+/** Starts `multiproc worker` for `name` and waits (at most 15 s) for its "serving" line. */
+export async function startHost(broker: Broker, name: string, extra: string[] = []): Promise<Host> {
+  const proc = Bun.spawn(
+    [
+      "bun",
+      bin,
+      "worker",
+      "--servers",
+      broker.url,
+      "--name",
+      name,
+      "--processes",
+      "2",
+      ...extra,
+      "test/fixtures/tasks.ts",
+    ],
+    {
+      cwd: join(import.meta.dir, ".."),
+      env: { ...process.env, MULTIPROC_CLUSTER_TOKEN: broker.token },
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  );
+  let err = "";
+  void (async () => {
+    for await (const chunk of proc.stderr) err += new TextDecoder().decode(chunk);
+  })();
+  const reader = proc.stdout.getReader();
+  let out = "";
+  const timer = setTimeout(() => proc.kill(), 15_000);
+  while (!out.includes("serving")) {
+    const { value, done } = await reader.read();
+    if (done) {
+      clearTimeout(timer);
+      throw new Error(`multiproc worker exited before serving (code ${await proc.exited}): ${err}`);
+    }
+    out += new TextDecoder().decode(value);
+  }
+  clearTimeout(timer);
+  reader.releaseLock();
+  return {
+    proc,
+    stderr: () => err,
+    async stop() {
+      proc.kill("SIGTERM");
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+      await proc.exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,90 @@
+/**
+ * The shape of a Pool across hosts (`Pool({ cluster, name })`): the options
+ * core recognises and the interface `@multiproc/cluster` implements, so core
+ * types the call without depending on the package (#22).
+ */
+import type { AsyncResult } from "./async-result.ts";
+import type { ApplyOptions } from "./pool-options.ts";
+
+/** Where the broker is and how to log in; passed to NATS as given (API.md "Beyond one machine"). */
+export interface ClusterOptions {
+  /** One URL or several, e.g. `"nats://host:4222"`. */
+  servers: string | string[];
+  token?: string;
+  user?: string;
+  pass?: string;
+  /** Passed to the NATS client's `tls` option as given. */
+  tls?: Record<string, unknown>;
+  /** Longest wait for the first connection, in ms; default 10000. */
+  connectTimeout?: number;
+}
+
+/** Options of a Pool whose workers are `multiproc worker` hosts serving `name`. */
+export interface ClusterPoolOptions {
+  cluster: ClusterOptions;
+  /** The pool's name, shared by callers and workers: letters, digits, `_` and `-`. */
+  name: string;
+}
+
+/** Whether `Pool(arg)` asks for a cluster Pool: an object with a `cluster` key. */
+export function isClusterPoolOptions(arg: unknown): arg is ClusterPoolOptions {
+  return typeof arg === "object" && arg !== null && "cluster" in arg;
+}
+
+/**
+ * A Pool whose tasks run on other hosts: the local Pool's methods and
+ * semantics. The `Sync` forms exist and throw ConfigError naming the async
+ * form, as waiting on the network must not block the event loop that reads it.
+ */
+export interface ClusterPool extends AsyncDisposable, Disposable {
+  applyAsync<R>(fn: () => R, args?: [], opts?: ApplyOptions<Awaited<R>>): AsyncResult<Awaited<R>>;
+  applyAsync<A extends unknown[], R>(
+    fn: (...args: A) => R,
+    args: A,
+    opts?: ApplyOptions<Awaited<R>>,
+  ): AsyncResult<Awaited<R>>;
+  apply<R>(fn: () => R, args?: []): Promise<Awaited<R>>;
+  apply<A extends unknown[], R>(fn: (...args: A) => R, args: A): Promise<Awaited<R>>;
+  mapAsync<T, R>(
+    fn: (item: T) => R,
+    iterable: Iterable<T>,
+    chunksize?: number,
+    opts?: ApplyOptions<Awaited<R>[]>,
+  ): AsyncResult<Awaited<R>[]>;
+  map<T, R>(fn: (item: T) => R, iterable: Iterable<T> | AsyncIterable<T>, chunksize?: number): Promise<Awaited<R>[]>;
+  starmapAsync<A extends unknown[], R>(
+    fn: (...args: A) => R,
+    iterable: Iterable<A>,
+    chunksize?: number,
+    opts?: ApplyOptions<Awaited<R>[]>,
+  ): AsyncResult<Awaited<R>[]>;
+  starmap<A extends unknown[], R>(
+    fn: (...args: A) => R,
+    iterable: Iterable<A> | AsyncIterable<A>,
+    chunksize?: number,
+  ): Promise<Awaited<R>[]>;
+  imap<T, R>(
+    fn: (item: T) => R,
+    iterable: Iterable<T> | AsyncIterable<T>,
+    chunksize?: number,
+  ): AsyncIterable<Awaited<R>>;
+  imapUnordered<T, R>(
+    fn: (item: T) => R,
+    iterable: Iterable<T> | AsyncIterable<T>,
+    chunksize?: number,
+  ): AsyncIterable<Awaited<R>>;
+  /** @throws ConfigError: use `apply` */
+  applySync(fn: (...args: never[]) => unknown, args?: unknown[]): never;
+  /** @throws ConfigError: use `map` */
+  mapSync(fn: (item: never) => unknown, iterable: Iterable<unknown>, chunksize?: number): never;
+  /** @throws ConfigError: use `starmap` */
+  starmapSync(fn: (...args: never[]) => unknown, iterable: Iterable<unknown[]>, chunksize?: number): never;
+  /** Accepts no more work; `join` then waits for the results of what was sent. */
+  close(): void;
+  /** Fails every task not finished with ProcessError and disconnects. */
+  terminate(): void;
+  /** Waits for every result, then disconnects; call `close()` or `terminate()` first. */
+  join(): Promise<void>;
+  /** @throws ConfigError: use `join` */
+  joinSync(): never;
+}
