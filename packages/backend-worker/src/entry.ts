@@ -37,6 +37,8 @@ function checked<T>(parse: (message: unknown) => T, message: unknown): T {
 
 /** Settles with the start message, which may come while core still loads. */
 let deliverStart: (message: WorkerStartMessage) => void = () => {};
+/** Whether the start message came: a worker that already has its child does not warm core up ahead of it. */
+let started = false;
 const startMessage = new Promise<WorkerStartMessage>((resolve) => {
   deliverStart = resolve;
 });
@@ -55,6 +57,7 @@ self.addEventListener("message", (event) => {
     }
     void run(prepare);
   } else {
+    started = true;
     deliverStart(checked(parseWorkerStart, event.data));
   }
 });
@@ -94,6 +97,12 @@ async function run({ control, arena }: PrepareMessage): Promise<void> {
   // From here on, a stop ends native waits (futex, poll) through stop(); in
   // JavaScript, the parent's worker.terminate() ends us.
   installStopWord(control, { stop: Word.STOP, waiting: Word.WAITING }, stop);
+  // While this worker waits for its child (a spare), it loads core's public
+  // entry, which nearly every target module imports: a start message that
+  // comes meanwhile finds the load under way, and the target's import joins
+  // it. A worker made for a start that is already here (no spare was ready)
+  // does not: its target may import nothing of core.
+  if (!started) void core.warmPublicApi();
 
   const { bootstrap, fds, env } = await startMessage;
   // The descriptors are ours from RUNNING on, and the parent may then

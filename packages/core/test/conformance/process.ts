@@ -361,7 +361,7 @@ export function processTests(s: Suite): void {
         expect(
           loaded.filter((file) => /^(channel\/(queue|connection|pipe)|shared\/(value|array)|pool\/)/.test(file)),
         ).toEqual([]);
-        expect(loaded).not.toContain("index.ts");
+        // The public entry (index.ts) may be loaded: a worker's spare loads it while it waits, ahead of its start.
         expect(loaded).not.toContain("internal.ts");
       },
     );
