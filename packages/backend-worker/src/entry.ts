@@ -19,6 +19,9 @@ import { NO_CODE, OWNED_FD_SLOTS, OWNED_MAP_SLOTS, OWNED_MAPS, State, WORDS, Wor
 /** futexWake count meaning "every waiter". */
 const ALL = 0x7fff_ffff;
 
+/** Ends the thread; `process.exit` itself also stores ENDED once core is loaded (see `run`). */
+const exit: typeof process.exit = process.exit.bind(process);
+
 /** The worker's global scope, as much of it as this file uses. */
 declare const self: {
   addEventListener(type: "message", listener: (event: MessageEvent) => void): void;
@@ -88,6 +91,20 @@ async function run({ control, arena }: PrepareMessage): Promise<void> {
   const { addressOf, closeOwnedFds, futexWake, installStopWord, mirrorOwnedFds, mirrorOwnedMappings } = core;
   const { openThreadPidfd, runChildEntry, setInheritedFds } = core;
   ownedFdsCloser = closeOwnedFds;
+  // ENDED (control.ts) after the last "exit" listener: one added as exit
+  // begins runs after every listener registered before, and none added
+  // later runs at all. Every way this worker ends on its own goes through
+  // here; a stop (stop() below) does not: a killed child is joined once its
+  // thread is gone, for the waits that look whether a holder or waiter died.
+  const ended = (): void => {
+    Atomics.store(control, Word.ENDED, 1);
+    Atomics.notify(control, Word.ENDED);
+    futexWake(addressOf(control, Word.ENDED), ALL);
+  };
+  process.exit = ((code?: number | string | null) => {
+    process.on("exit", ended);
+    return exit(code);
+  }) as typeof process.exit;
   // Before anything owns a descriptor: the parent closes what is listed if terminate() ends us.
   mirrorOwnedFds(control, Word.OWNED_FDS, OWNED_FD_SLOTS);
   mirrorOwnedMappings(control, OWNED_MAPS, OWNED_MAP_SLOTS);
@@ -138,5 +155,5 @@ let ownedFdsCloser: (() => void) | undefined;
 function stop(): never {
   ownedFdsCloser?.();
   process.removeAllListeners("exit");
-  process.exit(0);
+  exit(0);
 }

@@ -1,9 +1,10 @@
 /**
  * A worker child as its parent sees it: the Worker, made and prepared
  * (`prepareWorker`) before it has a child to run, and given one by `begin`.
- * Joins wait on the worker thread's pidfd, so `joinSync` needs no event loop
- * and works inside a process "exit" handler; `join` also wakes on the
- * worker's "close" event.
+ * A join ends when the worker stores ENDED (control.ts), or its thread is
+ * gone (its pidfd, or the "close" event), whichever comes first: `joinSync`
+ * sleeps on the ENDED futex, needs no event loop and works inside a process
+ * "exit" handler; `join` awaits ENDED with `Atomics.waitAsync`.
  */
 import type { ChildHandle } from "@multiproc/core";
 import { arenaRoot, closeMirroredFds, native, type SpareChild, unmapMirrored } from "@multiproc/core/internal";
@@ -13,6 +14,12 @@ import { newControlBlock, NO_CODE, OWNED_FD_SLOTS, OWNED_MAP_SLOTS, OWNED_MAPS, 
 const ENTRY = new URL("./entry.ts", import.meta.url).href;
 /** Longest sleep between two looks at STATE while a worker starts (ms). */
 const STARTING_SLICE_MS = 50;
+/**
+ * Longest sleep on ENDED before `waitSync` looks at the thread's pidfd: a
+ * worker ended by a crash or `worker.terminate()` never stores ENDED, and one
+ * sleep cannot wait on both. Bounds how late such an end is seen.
+ */
+const ENDED_SLICE_MS = 50;
 
 /** Makes a Worker running `entry.ts` and sends it what it needs to load core; it has no child to run yet. */
 export function prepareWorker(): WorkerChild {
@@ -107,16 +114,24 @@ export class WorkerChild implements ChildHandle, SpareChild {
 
   poll(): number | null {
     if (this.#code !== null) return this.#code;
-    if (this.#closeCode === undefined) {
+    let gone = this.#closeCode !== undefined;
+    if (!gone) {
       const state = Atomics.load(this.#control, Word.STATE);
       if (state === State.STARTING || state === State.READY) return null;
-      if (state === State.RUNNING && !native.pollReadable(Atomics.load(this.#control, Word.SENTINEL), 0)) return null;
+      gone = state !== State.RUNNING || this.#threadGone();
+      if (!gone && Atomics.load(this.#control, Word.ENDED) === 0) return null;
     }
     const code = Atomics.load(this.#control, Word.EXIT);
     // No code at all: the thread ended without running "exit" handlers, as only a crash does.
     this.#code = code !== NO_CODE ? code : (this.#closeCode ?? 1);
-    this.#releaseOrphans();
+    // Ended but not gone: the thread still tears its realm down, and the "close" event releases them.
+    if (gone) this.#releaseOrphans();
     return this.#code;
+  }
+
+  /** Whether the worker's thread has ended (its pidfd is readable). */
+  #threadGone(): boolean {
+    return native.pollReadable(Atomics.load(this.#control, Word.SENTINEL), 0);
   }
 
   /**
@@ -136,29 +151,44 @@ export class WorkerChild implements ChildHandle, SpareChild {
   waitSync(timeoutMs: number | undefined): number | null {
     if (this.poll() !== null) return this.#code;
     const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
-    if (this.#awaitSentinel(deadline)) {
-      const left = deadline === undefined ? undefined : Math.max(0, deadline - performance.now());
-      native.pollReadable(Atomics.load(this.#control, Word.SENTINEL), left);
+    if (!this.#awaitSentinel(deadline)) return this.poll();
+    const ended = native.addressOf(this.#control, Word.ENDED);
+    while (this.poll() === null) {
+      const left = deadline === undefined ? ENDED_SLICE_MS : Math.min(ENDED_SLICE_MS, deadline - performance.now());
+      if (left <= 0) break;
+      // The worker stores ENDED, then wakes: a store before this call makes it return at once.
+      native.futexWait(ended, 0, left);
     }
-    return this.poll();
+    return this.#code;
   }
 
   async wait(timeoutMs: number | undefined): Promise<number | null> {
     if (this.poll() !== null) return this.#code;
     if (this.#waiters++ === 0) this.#worker.ref();
     let timer: Timer | undefined;
+    let timedOut = false;
+    const timeout = new Promise<void>((resolve) => {
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          timedOut = true;
+          resolve();
+        }, timeoutMs);
+      }
+    });
+    const c = this.#control;
     try {
-      await Promise.race([
-        this.#closed,
-        new Promise<void>((resolve) => {
-          if (timeoutMs !== undefined) timer = setTimeout(resolve, timeoutMs);
-        }),
-      ]);
+      while (this.poll() === null && !timedOut) {
+        // ENDED stored before this call: "not-equal" at once. A wake may be
+        // another join's notify below: the loop then looks again.
+        await Promise.race([this.#closed, Atomics.waitAsync(c, Word.ENDED, 0).value, timeout]);
+      }
     } finally {
       clearTimeout(timer);
+      // Settles our waitAsync if it is still pending (the thread closed, or the time ran out).
+      Atomics.notify(c, Word.ENDED);
       if (--this.#waiters === 0) this.#worker.unref();
     }
-    return this.poll();
+    return this.#code;
   }
 
   signal(signal: 9 | 15): void {

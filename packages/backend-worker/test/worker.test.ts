@@ -28,10 +28,15 @@ afterAll(() => {
 
 /**
  * Descriptors and memfd mappings of the process, counted without the spare
- * Worker: whether it exists and is ready yet depends on timing.
+ * Worker (whether it exists and is ready yet depends on timing) and once the
+ * threads of joined children are gone: join() returns when a child's program
+ * has ended, and its thread then still holds its event loop's descriptors
+ * for a few milliseconds.
  */
 function resources(): { fds: number; maps: number } {
   spare.dismiss();
+  const deadline = performance.now() + LIMIT;
+  while (native.workerThreadCount() > 0 && performance.now() < deadline) Bun.sleepSync(5);
   return { fds: openFds(), maps: memfdMappings() };
 }
 
