@@ -16,8 +16,9 @@ const ENTRY = new URL("./entry.ts", import.meta.url).href;
 const STARTING_SLICE_MS = 50;
 /**
  * Longest sleep on ENDED before `waitSync` looks at the thread's pidfd: a
- * worker ended by a crash or `worker.terminate()` never stores ENDED, and one
- * sleep cannot wait on both. Bounds how late such an end is seen.
+ * worker that crashes outside JavaScript never stores ENDED, and one sleep
+ * cannot wait on both. Bounds how late such an end is seen (a worker we
+ * stopped is waited for on its pidfd alone).
  */
 const ENDED_SLICE_MS = 50;
 
@@ -154,10 +155,15 @@ export class WorkerChild implements ChildHandle, SpareChild {
     if (!this.#awaitSentinel(deadline)) return this.poll();
     const ended = native.addressOf(this.#control, Word.ENDED);
     while (this.poll() === null) {
-      const left = deadline === undefined ? ENDED_SLICE_MS : Math.min(ENDED_SLICE_MS, deadline - performance.now());
-      if (left <= 0) break;
+      const remaining = deadline === undefined ? undefined : deadline - performance.now();
+      if (remaining !== undefined && remaining <= 0) break;
+      if (Atomics.load(this.#control, Word.STOP) !== 0) {
+        // Stopped by us: it never stores ENDED, and its end is its thread's.
+        native.pollReadable(Atomics.load(this.#control, Word.SENTINEL), remaining);
+        continue;
+      }
       // The worker stores ENDED, then wakes: a store before this call makes it return at once.
-      native.futexWait(ended, 0, left);
+      native.futexWait(ended, 0, Math.min(ENDED_SLICE_MS, remaining ?? ENDED_SLICE_MS));
     }
     return this.#code;
   }

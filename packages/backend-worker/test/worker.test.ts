@@ -173,6 +173,18 @@ describe("[worker] exit codes", () => {
     expect(p.exitCode).toBe(1);
   });
 
+  for (const how of ["join", "joinSync"] as const) {
+    test(`Process.${how}() returns after the child's last "exit" listener ran, not before`, async () => {
+      const out = join(dir, `exit-listener-${how}.txt`);
+      const p = new mp.Process({ target: targets.slowExitListener, args: [out, 100] });
+      p.start();
+      if (how === "join") await p.join(LIMIT);
+      else p.joinSync(LIMIT);
+      expect(p.exitCode).toBe(0);
+      expect(readFileSync(out, "utf8")).toBe("done");
+    });
+  }
+
   test("process.exit(n) keeps the low 8 bits, as for a process", async () => {
     const p = new mp.Process({ target: targets.exitWith, args: [300] });
     p.start();
