@@ -62,8 +62,14 @@ export const Word = {
   WAITING: 4,
   /** 1 once the worker ran every "exit" listener (its end is near, its child over); 0 before. Written by the worker only. */
   ENDED: 5,
+  /**
+   * 1 once the thread of a supervised worker (supervisor.ts) is gone: its
+   * "close" event comes to the supervisor, which stores this and wakes it
+   * (futex and `Atomics.notify`). Unused for a Worker its parent made itself.
+   */
+  GONE: 6,
   /** First of `OWNED_FD_SLOTS` words: each 0, or a descriptor the worker owns, plus one. Written by the worker only. */
-  OWNED_FDS: 6,
+  OWNED_FDS: 7,
 } as const;
 
 /** How many owned descriptors the block lists at a time; more are not closed if the worker is terminated. */

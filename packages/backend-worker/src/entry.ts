@@ -15,6 +15,7 @@ import {
   type WorkerStartMessage,
 } from "@multiproc/core/protocol/control";
 import { NO_CODE, OWNED_FD_SLOTS, OWNED_MAP_SLOTS, OWNED_MAPS, State, WORDS, Word } from "./control.ts";
+import { adoptSupervisorLine } from "./supervisor.ts";
 
 /** futexWake count meaning "every waiter". */
 const ALL = 0x7fff_ffff;
@@ -58,6 +59,7 @@ self.addEventListener("message", (event) => {
       );
       process.exit(1);
     }
+    adoptSupervisorLine(prepare.supervisor);
     void run(prepare);
   } else {
     started = true;

@@ -10,6 +10,7 @@ import type { ChildHandle } from "@multiproc/core";
 import { arenaRoot, closeMirroredFds, native, type SpareChild, unmapMirrored } from "@multiproc/core/internal";
 import type { PrepareMessage, WorkerStartMessage } from "@multiproc/core/protocol/control";
 import { newControlBlock, NO_CODE, OWNED_FD_SLOTS, OWNED_MAP_SLOTS, OWNED_MAPS, State, Word } from "./control.ts";
+import { holdsLine, type LineHolder, newSupervisorLine } from "./supervisor.ts";
 
 const ENTRY = new URL("./entry.ts", import.meta.url).href;
 /** Longest sleep between two looks at STATE while a worker starts (ms). */
@@ -26,13 +27,16 @@ const ENDED_SLICE_MS = 50;
 export function prepareWorker(): WorkerChild {
   const control = newControlBlock();
   const worker = new Worker(ENTRY);
-  const message: PrepareMessage = { control, arena: arenaRoot() };
-  worker.postMessage(message);
-  return new WorkerChild(worker, control);
+  const supervisor = newSupervisorLine();
+  const message: PrepareMessage = { control, arena: arenaRoot(), supervisor };
+  worker.postMessage(message, [supervisor]);
+  const child = new WorkerChild(worker, control);
+  holdsLine(child);
+  return child;
 }
 
 /** A worker thread, then the child it runs (`begin`). */
-export class WorkerChild implements ChildHandle, SpareChild {
+export class WorkerChild implements ChildHandle, SpareChild, LineHolder {
   /** Threads share the process id (API.md: the worker backend has no pid of its own). */
   readonly pid = process.pid;
   readonly #worker: Worker;
@@ -47,6 +51,8 @@ export class WorkerChild implements ChildHandle, SpareChild {
   /** Async joins in progress: the worker holds the event loop open while there is one. */
   #waiters = 0;
   #released = false;
+  /** `close()` was called: the sentinel is closed once the thread is gone. */
+  #closeWanted = false;
   /** Let go without a child (`dismiss`): whatever it still holds is closed when its thread is gone. */
   #dismissed = false;
 
@@ -62,7 +68,7 @@ export class WorkerChild implements ChildHandle, SpareChild {
         (event) => {
           this.#closeCode = (event as Event & { code?: number }).code ?? 1;
           this.#releaseOrphans();
-          if (this.#dismissed) this.close();
+          if (this.#dismissed || this.#closeWanted) this.close();
           resolve();
         },
         { once: true },
@@ -83,6 +89,11 @@ export class WorkerChild implements ChildHandle, SpareChild {
   /** Settles once the worker's thread has ended (its "close" event). */
   get ended(): Promise<void> {
     return this.#closed;
+  }
+
+  /** Whether the worker can no longer ask the supervisor for a Worker: its program ended, or it was let go. */
+  get lineDone(): boolean {
+    return this.#dismissed || this.#closeCode !== undefined || Atomics.load(this.#control, Word.ENDED) === 1;
   }
 
   /** Whether the worker may still be given a child: it has not failed to load core, nor ended. */
@@ -217,8 +228,18 @@ export class WorkerChild implements ChildHandle, SpareChild {
   close(): void {
     if (this.#released) return;
     if (!hasSentinel(Atomics.load(this.#control, Word.STATE))) return; // none (yet)
+    // Joined at ENDED, its thread may still be on its way out: the sentinel
+    // stays open until it is gone (the "close" event closes it), for `awaitThreadEnd`.
+    this.#closeWanted = true;
+    if (this.#closeCode === undefined && !this.#threadGone()) return;
     this.#released = true;
     native.closeFd(Atomics.load(this.#control, Word.SENTINEL));
+  }
+
+  /** Before a fork: a child joined at ENDED whose thread still tears down is waited for (at most `timeoutMs`). */
+  awaitThreadEnd(timeoutMs: number): void {
+    if (this.#released || this.#closeCode !== undefined || Atomics.load(this.#control, Word.ENDED) === 0) return;
+    native.pollReadable(Atomics.load(this.#control, Word.SENTINEL), timeoutMs);
   }
 
   /**

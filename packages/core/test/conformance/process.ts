@@ -225,29 +225,25 @@ export function processTests(s: Suite): void {
       expect(p.exitCode).toBe(-9);
     });
 
-    // A thread child's own children are Workers it made, which end with it: skipped there until #18 point 4 is done on worker.
-    test.skipIf(!s.caps.separateProcess)(
-      "a non-daemon child of a terminated child lives on; a daemon one ends with its parent (#18 point 4)",
-      async () => {
-        const normal = s.file("grandchild-normal");
-        const daemon = s.file("grandchild-daemon");
-        const go = s.file("grandchildren-go");
-        const started = mp.Event();
-        const parent = new mp.Process({ target: targets.parentOfTwo, args: [normal, daemon, go, started] });
-        parent.start();
-        expect(await started.wait(CHILD_TIMEOUT)).toBe(true);
-        parent.terminate();
-        await parent.join(CHILD_TIMEOUT);
-        expect(parent.exitCode).toBe(-15);
-        await Bun.sleep(200); // the daemon grandchild's end follows its parent's
-        writeFileSync(go, "go");
-        const deadline = performance.now() + CHILD_TIMEOUT;
-        while (!existsSync(normal) && performance.now() < deadline) await Bun.sleep(20);
-        expect(existsSync(normal) ? readFileSync(normal, "utf8") : "no report").toBe("alive");
-        await Bun.sleep(200);
-        expect(existsSync(daemon)).toBe(false);
-      },
-    );
+    test("a non-daemon child of a terminated child lives on; a daemon one ends with its parent (#18 point 4)", async () => {
+      const normal = s.file("grandchild-normal");
+      const daemon = s.file("grandchild-daemon");
+      const go = s.file("grandchildren-go");
+      const started = mp.Event();
+      const parent = new mp.Process({ target: targets.parentOfTwo, args: [normal, daemon, go, started] });
+      parent.start();
+      expect(await started.wait(CHILD_TIMEOUT)).toBe(true);
+      parent.terminate();
+      await parent.join(CHILD_TIMEOUT);
+      expect(parent.exitCode).toBe(-15);
+      await Bun.sleep(200); // the daemon grandchild's end follows its parent's
+      writeFileSync(go, "go");
+      const deadline = performance.now() + CHILD_TIMEOUT;
+      while (!existsSync(normal) && performance.now() < deadline) await Bun.sleep(20);
+      expect(existsSync(normal) ? readFileSync(normal, "utf8") : "no report").toBe("alive");
+      await Bun.sleep(200);
+      expect(existsSync(daemon)).toBe(false);
+    });
 
     test("a child's getStartMethod() is the method that started it, and its module-level Process starts grandchildren that way (#18)", async () => {
       // The parent's default (and the environment a child takes on) name another method.
