@@ -33,6 +33,8 @@ function take(request: SupervisorRequest): void {
 
 function listen(port: MessagePort): void {
   port.onmessage = (event) => take(event.data as SupervisorRequest);
+  // The other end's thread ended (Bun says so with "close"): the line is let go, not kept for every worker ever made.
+  port.addEventListener("close", () => port.close(), { once: true });
 }
 
 /** Stores 1 in `words[index]` and wakes both kinds of waiter (futex, `Atomics.waitAsync`). */
