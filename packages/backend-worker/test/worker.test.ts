@@ -225,6 +225,22 @@ describe("[worker] joins and identity", () => {
     });
   });
 
+  test("a spare that loaded core ahead of its child gives the target the same classes: arguments are instances of what it imports", async () => {
+    const first = new mp.Process({ target: targets.reportIdentity, args: [join(dir, "identity-first.json")] });
+    first.start();
+    await first.join(LIMIT);
+    await Bun.sleep(500); // the spare made at its end gets ready and loads core's public entry
+    const out = join(dir, "class-identity.json");
+    const [mine, theirs] = mp.Pipe();
+    const p = new mp.Process({ target: targets.reportClassIdentity, args: [out, theirs, mp.Lock()] });
+    p.start();
+    theirs.close();
+    await p.join(LIMIT);
+    mine.close();
+    expect(p.exitCode).toBe(0);
+    expect(JSON.parse(readFileSync(out, "utf8"))).toEqual({ connection: true, lock: true, entries: 1 });
+  });
+
   test("Process.sentinel becomes readable when the worker ends, not before", async () => {
     const p = new mp.Process({ target: targets.sleepFor, args: [150] });
     p.start();
