@@ -4,6 +4,7 @@ import { PIPE_PAYLOADS, W } from "./workloads.ts";
 
 const ECHO_CHILD = new URL("./echo-child.ts", import.meta.url).pathname;
 const ECHO_WORKER = new URL("./echo-worker.ts", import.meta.url).pathname;
+const EXIT_WORKER = new URL("./exit-worker.ts", import.meta.url).pathname;
 
 /** Runs the baselines; returns one figure per workload and baseline. */
 export async function runBaselines(opts: RunOptions): Promise<Figure[]> {
@@ -26,6 +27,16 @@ export async function runBaselines(opts: RunOptions): Promise<Figure[]> {
           w.postMessage("ready?");
         });
         await w.terminate();
+      },
+    },
+    {
+      // As a child is joined: the Worker ends itself, and its "close" event says it is gone.
+      system: "Bun Worker, exits",
+      once: async () => {
+        const w = new Worker(EXIT_WORKER);
+        const closed = new Promise<void>((resolve) => w.addEventListener("close", () => resolve(), { once: true }));
+        w.postMessage("exit");
+        await closed;
       },
     },
   ];

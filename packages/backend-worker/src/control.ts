@@ -27,6 +27,15 @@
  * may end it before its bootstrap (which first imports the target's module)
  * has given them to their Queues and Connections.
  *
+ * ENDED: the worker stores 1 and wakes it (futex and `Atomics.notify`) once
+ * every "exit" listener has run, its own and its program's: its child is
+ * over and its descriptors closed. A join returns then, not when the thread
+ * is gone: the thread's teardown (the realm's heap) took 3-8 ms more, most
+ * of a no-op child's start + join. What only the thread's end may release
+ * (the mirrored descriptors and rings below) still waits for it. A thread
+ * ended by `worker.terminate()` or a crash never stores ENDED: its end is
+ * seen on SENTINEL or at the "close" event, as before.
+ *
  * OWNED_FDS: the worker lists there the descriptors its Connections and
  * Queues own (core's `mirrorOwnedFds`): a worker ended by terminate() cannot
  * close them itself, and descriptors outlive their thread, so the parent
@@ -51,8 +60,16 @@ export const Word = {
   STOP: 3,
   /** 1 while the worker sleeps in a native wait, where it sees STOP itself (`installStopWord`). */
   WAITING: 4,
+  /** 1 once the worker ran every "exit" listener (its end is near, its child over); 0 before. Written by the worker only. */
+  ENDED: 5,
+  /**
+   * 1 once the thread of a supervised worker (supervisor.ts) is gone: its
+   * "close" event comes to the supervisor, which stores this and wakes it
+   * (futex and `Atomics.notify`). Unused for a Worker its parent made itself.
+   */
+  GONE: 6,
   /** First of `OWNED_FD_SLOTS` words: each 0, or a descriptor the worker owns, plus one. Written by the worker only. */
-  OWNED_FDS: 5,
+  OWNED_FDS: 7,
 } as const;
 
 /** How many owned descriptors the block lists at a time; more are not closed if the worker is terminated. */

@@ -15,9 +15,13 @@ import {
   type WorkerStartMessage,
 } from "@multiproc/core/protocol/control";
 import { NO_CODE, OWNED_FD_SLOTS, OWNED_MAP_SLOTS, OWNED_MAPS, State, WORDS, Word } from "./control.ts";
+import { adoptSupervisorLine } from "./supervisor.ts";
 
 /** futexWake count meaning "every waiter". */
 const ALL = 0x7fff_ffff;
+
+/** Ends the thread; `process.exit` itself also stores ENDED once core is loaded (see `run`). */
+const exit: typeof process.exit = process.exit.bind(process);
 
 /** The worker's global scope, as much of it as this file uses. */
 declare const self: {
@@ -37,6 +41,8 @@ function checked<T>(parse: (message: unknown) => T, message: unknown): T {
 
 /** Settles with the start message, which may come while core still loads. */
 let deliverStart: (message: WorkerStartMessage) => void = () => {};
+/** Whether the start message came: a worker that already has its child does not warm core up ahead of it. */
+let started = false;
 const startMessage = new Promise<WorkerStartMessage>((resolve) => {
   deliverStart = resolve;
 });
@@ -53,8 +59,10 @@ self.addEventListener("message", (event) => {
       );
       process.exit(1);
     }
+    adoptSupervisorLine(prepare.supervisor);
     void run(prepare);
   } else {
+    started = true;
     deliverStart(checked(parseWorkerStart, event.data));
   }
 });
@@ -85,6 +93,20 @@ async function run({ control, arena }: PrepareMessage): Promise<void> {
   const { addressOf, closeOwnedFds, futexWake, installStopWord, mirrorOwnedFds, mirrorOwnedMappings } = core;
   const { openThreadPidfd, runChildEntry, setInheritedFds } = core;
   ownedFdsCloser = closeOwnedFds;
+  // ENDED (control.ts) after the last "exit" listener: one added as exit
+  // begins runs after every listener registered before, and none added
+  // later runs at all. Every way this worker ends on its own goes through
+  // here; a stop (stop() below) does not: a killed child is joined once its
+  // thread is gone, for the waits that look whether a holder or waiter died.
+  const ended = (): void => {
+    Atomics.store(control, Word.ENDED, 1);
+    Atomics.notify(control, Word.ENDED);
+    futexWake(addressOf(control, Word.ENDED), ALL);
+  };
+  process.exit = ((code?: number | string | null) => {
+    process.on("exit", ended);
+    return exit(code);
+  }) as typeof process.exit;
   // Before anything owns a descriptor: the parent closes what is listed if terminate() ends us.
   mirrorOwnedFds(control, Word.OWNED_FDS, OWNED_FD_SLOTS);
   mirrorOwnedMappings(control, OWNED_MAPS, OWNED_MAP_SLOTS);
@@ -94,6 +116,12 @@ async function run({ control, arena }: PrepareMessage): Promise<void> {
   // From here on, a stop ends native waits (futex, poll) through stop(); in
   // JavaScript, the parent's worker.terminate() ends us.
   installStopWord(control, { stop: Word.STOP, waiting: Word.WAITING }, stop);
+  // While this worker waits for its child (a spare), it loads core's public
+  // entry, which nearly every target module imports: a start message that
+  // comes meanwhile finds the load under way, and the target's import joins
+  // it. A worker made for a start that is already here (no spare was ready)
+  // does not: its target may import nothing of core.
+  if (!started) void core.warmPublicApi();
 
   const { bootstrap, fds, env } = await startMessage;
   // The descriptors are ours from RUNNING on, and the parent may then
@@ -129,5 +157,5 @@ let ownedFdsCloser: (() => void) | undefined;
 function stop(): never {
   ownedFdsCloser?.();
   process.removeAllListeners("exit");
-  process.exit(0);
+  exit(0);
 }

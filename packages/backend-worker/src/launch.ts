@@ -2,12 +2,15 @@
  * The worker backend's parent side: the child runs in the spare Worker
  * (`spare.ts`) or, when there is none, in a new one; either way it gets the
  * bootstrap bytes and its descriptors as a start message. Then the next spare
- * is made, at once or once this child has ended.
+ * is made, at once or once this child has ended. A worker child's
+ * non-daemon children are made by the supervisor instead (supervisor.ts).
  */
 import type { ChildHandle, LaunchRequest } from "@multiproc/core";
 import { BackendError } from "@multiproc/core";
 import { native } from "@multiproc/core/internal";
 import { spare } from "./spare.ts";
+import { SupervisedChild } from "./supervised-child.ts";
+import { hasSupervisor } from "./supervisor.ts";
 import { prepareWorker } from "./worker-child.ts";
 
 /** Starts a worker child; the start message is copied before this returns. */
@@ -25,6 +28,8 @@ export function launch(request: LaunchRequest): ChildHandle {
   }
   // Copies of the descriptors in the arguments: the parent may close its own right after start().
   const fds = request.fds.map((fd) => native.dupFd(fd));
+  // A Worker made here would end with this worker: a non-daemon child must outlive it (#18 point 4).
+  if (!Bun.isMainThread && !request.daemon && hasSupervisor()) return new SupervisedChild(request.bootstrap, fds);
   let child: ReturnType<typeof prepareWorker>;
   try {
     child = spare.take() ?? prepareWorker();

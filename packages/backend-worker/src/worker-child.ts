@@ -1,30 +1,42 @@
 /**
  * A worker child as its parent sees it: the Worker, made and prepared
  * (`prepareWorker`) before it has a child to run, and given one by `begin`.
- * Joins wait on the worker thread's pidfd, so `joinSync` needs no event loop
- * and works inside a process "exit" handler; `join` also wakes on the
- * worker's "close" event.
+ * A join ends when the worker stores ENDED (control.ts), or its thread is
+ * gone (its pidfd, or the "close" event), whichever comes first: `joinSync`
+ * sleeps on the ENDED futex, needs no event loop and works inside a process
+ * "exit" handler; `join` awaits ENDED with `Atomics.waitAsync`.
  */
 import type { ChildHandle } from "@multiproc/core";
 import { arenaRoot, closeMirroredFds, native, type SpareChild, unmapMirrored } from "@multiproc/core/internal";
 import type { PrepareMessage, WorkerStartMessage } from "@multiproc/core/protocol/control";
 import { newControlBlock, NO_CODE, OWNED_FD_SLOTS, OWNED_MAP_SLOTS, OWNED_MAPS, State, Word } from "./control.ts";
+import { holdsLine, type LineHolder, newSupervisorLine } from "./supervisor.ts";
 
 const ENTRY = new URL("./entry.ts", import.meta.url).href;
 /** Longest sleep between two looks at STATE while a worker starts (ms). */
 const STARTING_SLICE_MS = 50;
+/**
+ * Longest sleep on ENDED before `waitSync` looks at the thread's pidfd: a
+ * worker that crashes outside JavaScript never stores ENDED, and one sleep
+ * cannot wait on both. Bounds how late such an end is seen (a worker we
+ * stopped is waited for on its pidfd alone).
+ */
+const ENDED_SLICE_MS = 50;
 
 /** Makes a Worker running `entry.ts` and sends it what it needs to load core; it has no child to run yet. */
 export function prepareWorker(): WorkerChild {
   const control = newControlBlock();
   const worker = new Worker(ENTRY);
-  const message: PrepareMessage = { control, arena: arenaRoot() };
-  worker.postMessage(message);
-  return new WorkerChild(worker, control);
+  const supervisor = newSupervisorLine();
+  const message: PrepareMessage = { control, arena: arenaRoot(), supervisor };
+  worker.postMessage(message, [supervisor]);
+  const child = new WorkerChild(worker, control);
+  holdsLine(child);
+  return child;
 }
 
 /** A worker thread, then the child it runs (`begin`). */
-export class WorkerChild implements ChildHandle, SpareChild {
+export class WorkerChild implements ChildHandle, SpareChild, LineHolder {
   /** Threads share the process id (API.md: the worker backend has no pid of its own). */
   readonly pid = process.pid;
   readonly #worker: Worker;
@@ -39,6 +51,8 @@ export class WorkerChild implements ChildHandle, SpareChild {
   /** Async joins in progress: the worker holds the event loop open while there is one. */
   #waiters = 0;
   #released = false;
+  /** `close()` was called: the sentinel is closed once the thread is gone. */
+  #closeWanted = false;
   /** Let go without a child (`dismiss`): whatever it still holds is closed when its thread is gone. */
   #dismissed = false;
 
@@ -54,7 +68,7 @@ export class WorkerChild implements ChildHandle, SpareChild {
         (event) => {
           this.#closeCode = (event as Event & { code?: number }).code ?? 1;
           this.#releaseOrphans();
-          if (this.#dismissed) this.close();
+          if (this.#dismissed || this.#closeWanted) this.close();
           resolve();
         },
         { once: true },
@@ -75,6 +89,11 @@ export class WorkerChild implements ChildHandle, SpareChild {
   /** Settles once the worker's thread has ended (its "close" event). */
   get ended(): Promise<void> {
     return this.#closed;
+  }
+
+  /** Whether the worker can no longer ask the supervisor for a Worker: its program ended, or it was let go. */
+  get lineDone(): boolean {
+    return this.#dismissed || this.#closeCode !== undefined || Atomics.load(this.#control, Word.ENDED) === 1;
   }
 
   /** Whether the worker may still be given a child: it has not failed to load core, nor ended. */
@@ -107,16 +126,24 @@ export class WorkerChild implements ChildHandle, SpareChild {
 
   poll(): number | null {
     if (this.#code !== null) return this.#code;
-    if (this.#closeCode === undefined) {
+    let gone = this.#closeCode !== undefined;
+    if (!gone) {
       const state = Atomics.load(this.#control, Word.STATE);
       if (state === State.STARTING || state === State.READY) return null;
-      if (state === State.RUNNING && !native.pollReadable(Atomics.load(this.#control, Word.SENTINEL), 0)) return null;
+      gone = state !== State.RUNNING || this.#threadGone();
+      if (!gone && Atomics.load(this.#control, Word.ENDED) === 0) return null;
     }
     const code = Atomics.load(this.#control, Word.EXIT);
     // No code at all: the thread ended without running "exit" handlers, as only a crash does.
     this.#code = code !== NO_CODE ? code : (this.#closeCode ?? 1);
-    this.#releaseOrphans();
+    // Ended but not gone: the thread still tears its realm down, and the "close" event releases them.
+    if (gone) this.#releaseOrphans();
     return this.#code;
+  }
+
+  /** Whether the worker's thread has ended (its pidfd is readable). */
+  #threadGone(): boolean {
+    return native.pollReadable(Atomics.load(this.#control, Word.SENTINEL), 0);
   }
 
   /**
@@ -136,29 +163,49 @@ export class WorkerChild implements ChildHandle, SpareChild {
   waitSync(timeoutMs: number | undefined): number | null {
     if (this.poll() !== null) return this.#code;
     const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
-    if (this.#awaitSentinel(deadline)) {
-      const left = deadline === undefined ? undefined : Math.max(0, deadline - performance.now());
-      native.pollReadable(Atomics.load(this.#control, Word.SENTINEL), left);
+    if (!this.#awaitSentinel(deadline)) return this.poll();
+    const ended = native.addressOf(this.#control, Word.ENDED);
+    while (this.poll() === null) {
+      const remaining = deadline === undefined ? undefined : deadline - performance.now();
+      if (remaining !== undefined && remaining <= 0) break;
+      if (Atomics.load(this.#control, Word.STOP) !== 0) {
+        // Stopped by us: it never stores ENDED, and its end is its thread's.
+        native.pollReadable(Atomics.load(this.#control, Word.SENTINEL), remaining);
+        continue;
+      }
+      // The worker stores ENDED, then wakes: a store before this call makes it return at once.
+      native.futexWait(ended, 0, Math.min(ENDED_SLICE_MS, remaining ?? ENDED_SLICE_MS));
     }
-    return this.poll();
+    return this.#code;
   }
 
   async wait(timeoutMs: number | undefined): Promise<number | null> {
     if (this.poll() !== null) return this.#code;
     if (this.#waiters++ === 0) this.#worker.ref();
     let timer: Timer | undefined;
+    let timedOut = false;
+    const timeout = new Promise<void>((resolve) => {
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          timedOut = true;
+          resolve();
+        }, timeoutMs);
+      }
+    });
+    const c = this.#control;
     try {
-      await Promise.race([
-        this.#closed,
-        new Promise<void>((resolve) => {
-          if (timeoutMs !== undefined) timer = setTimeout(resolve, timeoutMs);
-        }),
-      ]);
+      while (this.poll() === null && !timedOut) {
+        // ENDED stored before this call: "not-equal" at once. A wake may be
+        // another join's notify below: the loop then looks again.
+        await Promise.race([this.#closed, Atomics.waitAsync(c, Word.ENDED, 0).value, timeout]);
+      }
     } finally {
       clearTimeout(timer);
+      // Settles our waitAsync if it is still pending (the thread closed, or the time ran out).
+      Atomics.notify(c, Word.ENDED);
       if (--this.#waiters === 0) this.#worker.unref();
     }
-    return this.poll();
+    return this.#code;
   }
 
   signal(signal: 9 | 15): void {
@@ -181,8 +228,18 @@ export class WorkerChild implements ChildHandle, SpareChild {
   close(): void {
     if (this.#released) return;
     if (!hasSentinel(Atomics.load(this.#control, Word.STATE))) return; // none (yet)
+    // Joined at ENDED, its thread may still be on its way out: the sentinel
+    // stays open until it is gone (the "close" event closes it), for `awaitThreadEnd`.
+    this.#closeWanted = true;
+    if (this.#closeCode === undefined && !this.#threadGone()) return;
     this.#released = true;
     native.closeFd(Atomics.load(this.#control, Word.SENTINEL));
+  }
+
+  /** Before a fork: a child joined at ENDED whose thread still tears down is waited for (at most `timeoutMs`). */
+  awaitThreadEnd(timeoutMs: number): void {
+    if (this.#released || this.#closeCode !== undefined || Atomics.load(this.#control, Word.ENDED) === 0) return;
+    native.pollReadable(Atomics.load(this.#control, Word.SENTINEL), timeoutMs);
   }
 
   /**

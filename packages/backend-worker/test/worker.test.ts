@@ -28,10 +28,16 @@ afterAll(() => {
 
 /**
  * Descriptors and memfd mappings of the process, counted without the spare
- * Worker: whether it exists and is ready yet depends on timing.
+ * Worker (whether it exists and is ready yet depends on timing) and once the
+ * threads of joined children are gone: join() returns when a child's program
+ * has ended, and its thread then still holds its event loop's descriptors
+ * for a few milliseconds.
  */
 function resources(): { fds: number; maps: number } {
   spare.dismiss();
+  const deadline = performance.now() + LIMIT;
+  // One thread stays: the supervisor (supervisor.ts), made with the first worker child.
+  while (native.workerThreadCount() > 1 && performance.now() < deadline) Bun.sleepSync(5);
   return { fds: openFds(), maps: memfdMappings() };
 }
 
@@ -168,6 +174,18 @@ describe("[worker] exit codes", () => {
     expect(p.exitCode).toBe(1);
   });
 
+  for (const how of ["join", "joinSync"] as const) {
+    test(`Process.${how}() returns after the child's last "exit" listener ran, not before`, async () => {
+      const out = join(dir, `exit-listener-${how}.txt`);
+      const p = new mp.Process({ target: targets.slowExitListener, args: [out, 100] });
+      p.start();
+      if (how === "join") await p.join(LIMIT);
+      else p.joinSync(LIMIT);
+      expect(p.exitCode).toBe(0);
+      expect(readFileSync(out, "utf8")).toBe("done");
+    });
+  }
+
   test("process.exit(n) keeps the low 8 bits, as for a process", async () => {
     const p = new mp.Process({ target: targets.exitWith, args: [300] });
     p.start();
@@ -207,6 +225,22 @@ describe("[worker] joins and identity", () => {
     });
   });
 
+  test("a spare that loaded core ahead of its child gives the target the same classes: arguments are instances of what it imports", async () => {
+    const first = new mp.Process({ target: targets.reportIdentity, args: [join(dir, "identity-first.json")] });
+    first.start();
+    await first.join(LIMIT);
+    await Bun.sleep(500); // the spare made at its end gets ready and loads core's public entry
+    const out = join(dir, "class-identity.json");
+    const [mine, theirs] = mp.Pipe();
+    const p = new mp.Process({ target: targets.reportClassIdentity, args: [out, theirs, mp.Lock()] });
+    p.start();
+    theirs.close();
+    await p.join(LIMIT);
+    mine.close();
+    expect(p.exitCode).toBe(0);
+    expect(JSON.parse(readFileSync(out, "utf8"))).toEqual({ connection: true, lock: true, entries: 1 });
+  });
+
   test("Process.sentinel becomes readable when the worker ends, not before", async () => {
     const p = new mp.Process({ target: targets.sleepFor, args: [150] });
     p.start();
@@ -233,12 +267,12 @@ describe("[worker] the spare Worker", () => {
     return r.stdout.toString().trim();
   }
 
-  test("children that ended leave one Worker thread, the spare made for the next start()", () => {
-    expect(threadsAfter({})).toBe("1");
+  test("children that ended leave two Worker threads: the spare made for the next start(), and the supervisor", () => {
+    expect(threadsAfter({})).toBe("2");
   });
 
-  test("MULTIPROC_SPARE=0: children that ended leave no Worker thread", () => {
-    expect(threadsAfter({ MULTIPROC_SPARE: "0" })).toBe("0");
+  test("MULTIPROC_SPARE=0: children that ended leave one Worker thread, the supervisor", () => {
+    expect(threadsAfter({ MULTIPROC_SPARE: "0" })).toBe("1");
   });
 });
 

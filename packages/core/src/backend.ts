@@ -11,11 +11,7 @@ export interface BackendCapabilities {
   readonly available: boolean;
   /** The child is a copy of the parent's memory: closures, unexported classes, live globals. */
   readonly inheritsMemory: boolean;
-  /**
-   * The child is another OS process with its own pid (false for threads).
-   * Only then does a non-daemon child of a child outlive its terminated parent
-   * (Python's rule); a thread child's own children end with it.
-   */
+  /** The child is another OS process with its own pid (false for threads). */
   readonly separateProcess: boolean;
 }
 

@@ -15,3 +15,19 @@ export { closeFd } from "./native/file.ts";
 export { futexWake } from "./native/futex.ts";
 export { openThreadPidfd } from "./native/thread-exit.ts";
 export { addressOf, installStopWord } from "./native/thread-stop.ts";
+
+/**
+ * Loads core's public entry (`@multiproc/core`) into this realm ahead of
+ * need: a child made before it has work (a backend's spare) calls it while
+ * it waits, so a target module that imports the library finds it loaded, the
+ * same module instance (this realm has one), at no cost to its start. About
+ * half of a worker child's start + join was that import (docs/benchmarks.md).
+ * Never rejects: a core that fails to load fails the target's own import,
+ * which reports it as the child's error.
+ */
+export function warmPublicApi(): Promise<void> {
+  return import("./index.ts").then(
+    () => {},
+    () => {},
+  );
+}

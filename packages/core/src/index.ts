@@ -21,12 +21,12 @@ export { type BackendName, backendNames } from "./config.ts";
 export { type Context, getAllStartMethods, getContext } from "./context.ts";
 // From the files themselves, not the folders' index files: importing this
 // module loads only what these names need (each module costs a child realm's start).
-export { Connection } from "./channel/connection.ts";
 import type { Waitable } from "./channel/connection-wait.ts";
 import type { Address, ClientOptions, Listener as ListenerClass } from "./channel/listener.ts";
 import type { Connection as ConnectionClass } from "./channel/connection.ts";
 import {
   baseManagerModule,
+  connectionModule,
   connectionWaitModule,
   lazyClass,
   listenerModule,
@@ -206,6 +206,14 @@ export type BaseManager = BaseManagerClass;
 /** The base class of manager proxies (Python: `managers.BaseProxy`). */
 export const BaseProxy = lazyClass(() => proxyModule().BaseProxy);
 export type BaseProxy = BaseProxyClass;
+
+/**
+ * One end of a Pipe, or a connection to or from a Listener (Python:
+ * `multiprocessing.connection.Connection`); its module loads with the first
+ * Connection made or received: a realm that has none never pays for the channels.
+ */
+export const Connection = lazyClass(() => connectionModule().Connection);
+export type Connection = ConnectionClass;
 
 /**
  * A socket that accepts connections from other programs, on a unix socket

@@ -11,8 +11,6 @@ import { adoptRecordedChildren, bootstrapping, type ChildIdentity } from "./chil
 import { runToExitCode } from "./child-outcome.ts";
 import { watchParent } from "./parent-watch.ts";
 import { loadBackend } from "./backend-registry.ts";
-import { encodeForLaunch } from "./channel/fd-transfer.ts";
-import { dumps } from "./codec/encode.ts";
 import { describeFunction, findExport } from "./codec/exports.ts";
 import type { BackendName } from "./config.ts";
 import { PicklingError, ProcessError } from "./errors.ts";
@@ -44,6 +42,21 @@ function ownAuthkey(): Uint8Array {
   myAuthkey ??= crypto.getRandomValues(new Uint8Array(32));
   return myAuthkey;
 }
+
+/**
+ * The encoder and the descriptor collector, loaded by the first `start()` of
+ * a child that re-imports the program: a worker or spawn child whose target
+ * only imports the library never starts one, and these modules (the codec's
+ * encoder, the channels' descriptor transfer) were a fifth of what importing
+ * `@multiproc/core` cost its realm.
+ */
+function launchCodec(): { dumps: Dumps; encodeForLaunch: EncodeForLaunch } {
+  const { encodeForLaunch } = require("./channel/fd-transfer.ts") as typeof import("./channel/fd-transfer.ts");
+  const { dumps } = require("./codec/encode.ts") as typeof import("./codec/encode.ts");
+  return { dumps, encodeForLaunch };
+}
+type Dumps = typeof import("./codec/encode.ts").dumps;
+type EncodeForLaunch = typeof import("./channel/fd-transfer.ts").encodeForLaunch;
 
 /** How long daemon children get to end after SIGTERM when the parent exits. */
 const DAEMON_GRACE_MS = 1000;
@@ -167,12 +180,13 @@ export class Process<A extends unknown[] = unknown[]> {
 
   /** The encoded bootstrap message and the descriptors collected while encoding it (Connections, Queues). */
   #encodeBootstrap(backend: BackendName): { bootstrap: Uint8Array; fds: readonly number[] } {
-    const encoded = encodeForLaunch(() => dumps(this.#bootstrap(backend)));
+    const { dumps, encodeForLaunch } = launchCodec();
+    const encoded = encodeForLaunch(() => dumps(this.#bootstrap(backend, dumps)));
     return { bootstrap: encoded.value, fds: encoded.fds };
   }
 
   /** The bootstrap message for a child that re-imports the program. */
-  #bootstrap(backend: BackendName): Bootstrap {
+  #bootstrap(backend: BackendName, dumps: Dumps): Bootstrap {
     const ctor = this.constructor as typeof Process;
     const isBase = ctor === Process || Object.hasOwn(ctor, boundToContext);
     let cls: ExportRef | null = null;

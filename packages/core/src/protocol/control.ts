@@ -17,6 +17,11 @@ export interface PrepareMessage {
   readonly control: Int32Array;
   /** The parent realm's arena words (core's `arenaRoot`): the worker carves shared blocks from the same segments. */
   readonly arena: Int32Array;
+  /**
+   * The worker's line to the supervisor (backend-worker's supervisor.ts),
+   * which makes the Workers of its non-daemon children so that they outlive it.
+   */
+  readonly supervisor?: MessagePort | undefined;
 }
 
 /** The second and last message: the child to be, posted by `start()`. */
@@ -41,7 +46,8 @@ const isSharedWords = (v: unknown): v is Int32Array => v instanceof Int32Array &
 
 /** Exactly the shape `prepareSchema()` accepts. */
 export function isPrepare(m: unknown): m is PrepareMessage {
-  return isObject(m) && isSharedWords(m.control) && isSharedWords(m.arena);
+  if (!isObject(m) || !isSharedWords(m.control) || !isSharedWords(m.arena)) return false;
+  return m.supervisor === undefined || m.supervisor instanceof MessagePort;
 }
 
 /** Exactly the shape `workerStartSchema()` accepts. */
@@ -55,7 +61,8 @@ export function isWorkerStart(m: unknown): m is WorkerStartMessage {
 /** The zod schema of `PrepareMessage` (built on first use). */
 export const prepareSchema: () => z.ZodType<PrepareMessage> = lazySchema((z) => {
   const words = z.custom<Int32Array>(isSharedWords, { message: "expected an Int32Array over a SharedArrayBuffer" });
-  return z.object({ control: words, arena: words });
+  const port = z.custom<MessagePort>((v) => v instanceof MessagePort, { message: "expected a MessagePort" });
+  return z.object({ control: words, arena: words, supervisor: port.optional() });
 });
 
 /** The zod schema of `WorkerStartMessage` (built on first use). */
