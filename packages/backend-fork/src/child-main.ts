@@ -15,6 +15,7 @@
 import { writeSync } from "node:fs";
 import { setRandomSeed } from "bun:jsc";
 import type { InheritedLaunch } from "@multiproc/core";
+import { BackendError } from "@multiproc/core";
 import { native, reportUncaught } from "@multiproc/core/internal";
 import { installChildGlobals } from "./child-globals.ts";
 import { reseedCryptoRandom } from "./child-random.ts";
@@ -22,7 +23,7 @@ import { ChildLoop } from "./child-loop.ts";
 import { ChildSignals } from "./child-signals.ts";
 import { traceStep } from "./fault-trace.ts";
 import { markForkChild, parentDescriptors } from "./forked-child.ts";
-import { forgetParentSlots, markStarted, type StartSlot } from "./start-flags.ts";
+import { forgetParentSlots, markStarted, slotDescriptors, type StartSlot } from "./start-flags.ts";
 
 const SIGKILL = 9;
 /** Exit code of a child whose own setup failed (BSD's EX_SOFTWARE). */
@@ -33,9 +34,11 @@ const SETUP_FAILED = 70;
  * announce their start (supervisor tests); `stuckChildren` makes that many
  * next children park for good there instead, like a child stuck on a
  * runtime lock (`launch` counts it down, forking again); `checkStart` makes
- * `launch` check starts as it does without the JSC settings.
+ * `launch` check starts as it does without the JSC settings;
+ * `javascriptSetup` makes children set themselves up in JavaScript, as they
+ * do when bun:ffi's cc is unavailable.
  */
-export const testHooks = { hangBeforeStart: false, stuckChildren: 0, checkStart: false };
+export const testHooks = { hangBeforeStart: false, stuckChildren: 0, checkStart: false, javascriptSetup: false };
 
 /** This process's own write end of its exit pipe, if it is a fork child; its children must not keep it. */
 let ownExitPipe = -1;
@@ -46,32 +49,58 @@ export interface ChildPlan {
   readonly slot: StartSlot;
   readonly parentPid: number;
   readonly isolation: native.IsolationPlan;
+  /** The child's system-call set-up was done natively (`native.forkWithSetup`): its JavaScript skips it. */
+  readonly nativeSetup: boolean;
+  /** The native set-up already announced the start. */
+  readonly announced: boolean;
 }
 
-/** Makes the just-forked process its own: identity, loop, descriptors, randomness, signals, parent death. */
+/**
+ * The descriptors a new child closes first thing: its siblings' (pidfds,
+ * exit pipes), this process's own exit pipe if it is a fork child itself,
+ * and the start-flag pages' descriptors.
+ */
+export function inheritedDescriptors(): number[] {
+  const fds = [...parentDescriptors, ...slotDescriptors()];
+  if (ownExitPipe >= 0) fds.push(ownExitPipe);
+  return fds;
+}
+
+/**
+ * Makes the just-forked process its own: identity, loop, descriptors,
+ * randomness, signals, parent death. With a native set-up only what lives in
+ * JavaScript remains (caches of the thread id and of the parent's records).
+ */
 function makeSound(plan: ChildPlan, daemon: boolean, dry: boolean): void {
-  const pid = dry ? process.pid : native.realPid();
-  // The runtime caches process.pid; everything (core's adopt(), block handles, users) must see ours.
-  Object.defineProperty(process, "pid", { value: pid, configurable: true, writable: true, enumerable: true });
   if (dry) return;
+  if (plan.nativeSetup) {
+    const failure = native.childSetupFailure();
+    if (failure !== undefined) throw new BackendError(`Native set-up of the fork child: ${failure}`);
+  } else {
+    // The runtime caches process.pid; everything (core's adopt(), block handles, users) must see ours.
+    native.setOwnPid(native.realPid());
+  }
   native.resetThreadId();
   markForkChild();
   traceStep("identity");
-  native.applyIsolation(plan.isolation);
-  for (const fd of parentDescriptors) native.closeQuietly(fd);
+  if (!plan.nativeSetup) {
+    native.applyIsolation(plan.isolation);
+    for (const fd of inheritedDescriptors()) native.closeQuietly(fd);
+  }
   parentDescriptors.clear();
-  if (ownExitPipe >= 0) native.closeQuietly(ownExitPipe);
   ownExitPipe = plan.exitPipe;
   forgetParentSlots();
   traceStep("descriptors");
   setRandomSeed(native.kernelRandom32());
   reseedCryptoRandom();
   traceStep("random");
-  native.resetCaughtSignals();
-  native.unblockAllSignals();
-  // Python's rule: a daemon child ends with its parent (and stops here when
-  // the parent is already gone); any other child lives on, re-parented.
-  if (daemon && !native.dieWithParent(SIGKILL, plan.parentPid)) native.exitNow(1);
+  if (!plan.nativeSetup) {
+    native.resetCaughtSignals();
+    native.unblockAllSignals();
+    // Python's rule: a daemon child ends with its parent (and stops here when
+    // the parent is already gone); any other child lives on, re-parented.
+    if (daemon && !native.dieWithParent(SIGKILL, plan.parentPid)) native.exitNow(1);
+  }
   traceStep("signals");
 }
 
@@ -123,7 +152,7 @@ export function becomeChild(request: InheritedLaunch, plan: ChildPlan, dry = fal
     while (testHooks.hangBeforeStart) Bun.sleepSync(1000);
     // As a runtime lock does: a private futex wait with no timeout.
     if (testHooks.stuckChildren > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
-    markStarted(plan.slot);
+    if (!plan.announced) markStarted(plan.slot);
     traceStep("announced");
     let code: number | undefined;
     runInChild().then(
@@ -165,7 +194,15 @@ let warm = false;
 export function warmUpChildPath(slot: StartSlot): void {
   if (warm) return;
   warm = true;
-  const plan: ChildPlan = { exitPipe: -1, slot, parentPid: process.pid, isolation: native.EMPTY_PLAN };
+  native.installPidGetter();
+  const plan: ChildPlan = {
+    exitPipe: -1,
+    slot,
+    parentPid: process.pid,
+    isolation: native.EMPTY_PLAN,
+    nativeSetup: false,
+    announced: false,
+  };
   const warmUp = { code: "inherited", name: "warm-up", daemon: false, runInChild: async () => 0, fds: [] } as const;
   becomeChild(warmUp, plan, true);
   native.applyIsolation(native.EMPTY_PLAN);

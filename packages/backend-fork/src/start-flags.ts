@@ -91,13 +91,17 @@ export function releaseSlot(slot: StartSlot): void {
   free.push(slot.index);
 }
 
+/** The pages' descriptors: a new child closes them (see `forgetParentSlots`). */
+export function slotDescriptors(): number[] {
+  return pages.map((p) => p.fd);
+}
+
 /**
- * In a just-forked child: the pages are the parent's, so the child's own
- * children must get new ones. The mappings stay (the child still sets its
- * own flag through them); only the descriptors are closed.
+ * In a just-forked child, whose descriptors of the pages are closed already:
+ * the pages are the parent's, so the child's own children must get new ones.
+ * The mappings stay (the child still sets its own flag through them).
  */
 export function forgetParentSlots(): void {
-  for (const page of pages) native.closeQuietly(page.fd);
   pages = [];
   free = [];
 }

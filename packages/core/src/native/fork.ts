@@ -23,6 +23,11 @@ export function inForkChild(): boolean {
   return process.pid !== loadedIn;
 }
 
+/** Counts a fork about to happen (by `forkProcess` or fork-child.ts's `forkWithSetup`). */
+export function countFork(): void {
+  forks++;
+}
+
 /** How many times this realm has forked (a fork child starts with its parent's count). */
 export function forkCount(): number {
   return forks;
@@ -40,7 +45,7 @@ export function forkProcess(): number {
   // The child must find every libc function bound: binding one calls dlopen,
   // whose locks another thread of the parent may have held at the fork.
   bindAllSymbols();
-  forks++;
+  countFork();
   const old = blockEndSignals();
   const pid = libc.fork();
   if (pid === 0) return 0;
