@@ -17,13 +17,13 @@ import { setRandomSeed } from "bun:jsc";
 import type { InheritedLaunch } from "@multiproc/core";
 import { BackendError } from "@multiproc/core";
 import { native, reportUncaught } from "@multiproc/core/internal";
-import { installChildGlobals } from "./child-globals.ts";
-import { reseedCryptoRandom } from "./child-random.ts";
+import { type ChildGlobals, installChildGlobals, prepareChildGlobals } from "./child-globals.ts";
+import { separateCryptoRandom } from "./child-random.ts";
 import { ChildLoop } from "./child-loop.ts";
 import { ChildSignals } from "./child-signals.ts";
 import { traceStep } from "./fault-trace.ts";
-import { markForkChild, parentDescriptors } from "./forked-child.ts";
-import { forgetParentSlots, markStarted, slotDescriptors, type StartSlot } from "./start-flags.ts";
+import { parentDescriptors } from "./forked-child.ts";
+import { markStarted, slotDescriptors, type StartSlot } from "./start-flags.ts";
 
 const SIGKILL = 9;
 /** Exit code of a child whose own setup failed (BSD's EX_SOFTWARE). */
@@ -81,18 +81,17 @@ function makeSound(plan: ChildPlan, daemon: boolean, dry: boolean): void {
     native.setOwnPid(native.realPid());
   }
   native.resetThreadId();
-  markForkChild();
   traceStep("identity");
   if (!plan.nativeSetup) {
     native.applyIsolation(plan.isolation);
     for (const fd of inheritedDescriptors()) native.closeQuietly(fd);
   }
+  // The start-flag pages are the parent's: start-flags.ts sees by itself that they are not this process's.
   parentDescriptors.clear();
   ownExitPipe = plan.exitPipe;
-  forgetParentSlots();
   traceStep("descriptors");
-  setRandomSeed(native.kernelRandom32());
-  reseedCryptoRandom();
+  // crypto's functions switch by themselves (separateCryptoRandom); the seed came with the native set-up.
+  setRandomSeed(plan.nativeSetup ? native.childSeed() : native.kernelRandom32());
   traceStep("random");
   if (!plan.nativeSetup) {
     native.resetCaughtSignals();
@@ -115,62 +114,96 @@ function reportStuck(name: string): void {
   );
 }
 
+/** The running child's state: module-level, so that the child allocates no closures for it. */
+const running = { name: "", finishing: false, code: undefined as number | undefined };
+
+/**
+ * Ends the child (what `process.exit` becomes): its own exit listeners, then
+ * `_exit`. With `dry` (in the parent) it only compiles itself and returns.
+ */
+function finish(code: number, dry = false): never {
+  if (dry) return undefined as never;
+  if (!running.finishing) {
+    running.finishing = true;
+    // No listener (the common case): nothing to emit, and no JavaScript to run.
+    if (process.listenerCount("exit") > 0) {
+      try {
+        process.emit("exit", code);
+      } catch (error) {
+        reportUncaught(running.name, error);
+        code = 1;
+      }
+    }
+  }
+  traceStep("exit listeners");
+  // Standard output and error were written synchronously: nothing is left in a buffer.
+  native.exitNow(code);
+}
+
+function onLoopError(error: unknown): void {
+  reportUncaught(running.name, error);
+  finish(1);
+}
+
+function targetSettled(code: number): void {
+  running.code = code;
+}
+
+function targetFailed(error: unknown): void {
+  reportUncaught(running.name, error);
+  running.code = 1;
+}
+
+function targetDone(): boolean {
+  return running.code !== undefined;
+}
+
+/**
+ * The next child's loop, signal listeners and globals, made in the parent
+ * before it forks (#23): a child that made them would write fresh heap pages,
+ * each a copy-on-write fault. A child takes them; its own children get new
+ * ones, made by it before its first fork.
+ */
+let prepared: { signals: ChildSignals; loop: ChildLoop; globals: ChildGlobals } | undefined;
+
+/** In the parent, before each fork: makes the next child's objects unless they exist. */
+export function prepareChild(): void {
+  if (prepared !== undefined) return;
+  const signals = new ChildSignals();
+  const loop = new ChildLoop(onLoopError, signals);
+  prepared = { signals, loop, globals: prepareChildGlobals(loop, finish) };
+}
+
 /**
  * Runs in the child right after fork and never returns: the child ends
  * through `_exit` with the exit code of `request.runInChild()`. With `dry`
  * (in the parent, see `warmUpChildPath`) it only compiles itself and returns.
  */
 export function becomeChild(request: InheritedLaunch, plan: ChildPlan, dry = false): never {
-  const runInChild = request.runInChild;
-  let finishing = false;
-  const finish = (code: number): never => {
-    if (!finishing) {
-      finishing = true;
-      try {
-        process.emit("exit", code);
-      } catch (error) {
-        reportUncaught(request.name, error);
-        code = 1;
-      }
-    }
-    traceStep("exit listeners");
-    // Standard output and error were written synchronously: nothing is left in a buffer.
-    native.exitNow(code);
-  };
+  running.name = request.name;
   try {
     if (!dry) traceStep("forked");
     makeSound(plan, request.daemon, dry);
     if (dry) return undefined as never;
-    const signals = new ChildSignals();
-    const loop = new ChildLoop((error) => {
-      reportUncaught(request.name, error);
-      finish(1);
-    }, signals);
+    const own = prepared!;
+    prepared = undefined;
+    own.signals.listen(false);
     traceStep("loop");
-    installChildGlobals(loop, finish);
+    installChildGlobals(own.globals, false);
     traceStep("globals");
     while (testHooks.hangBeforeStart) Bun.sleepSync(1000);
     // As a runtime lock does: a private futex wait with no timeout.
     if (testHooks.stuckChildren > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
     if (!plan.announced) markStarted(plan.slot);
     traceStep("announced");
-    let code: number | undefined;
-    runInChild().then(
-      (c) => {
-        code = c;
-      },
-      (error: unknown) => {
-        reportUncaught(request.name, error);
-        code = 1;
-      },
-    );
-    const outcome = loop.run(() => code !== undefined);
+    request.runInChild().then(targetSettled, targetFailed);
+    const outcome = own.loop.run(targetDone);
     traceStep("target");
     if (outcome === "stuck") {
       reportStuck(request.name);
       return finish(1);
     }
-    return finish(code ?? 1);
+    return finish(running.code ?? 1);
   } catch (error) {
     if (dry) throw error;
     try {
@@ -195,6 +228,19 @@ export function warmUpChildPath(slot: StartSlot): void {
   if (warm) return;
   warm = true;
   native.installPidGetter();
+  separateCryptoRandom();
+  // A function's first call compiles all of it (allocations, so faults in a
+  // child): the child's path is called here, harmlessly (`dry`, or no effect).
+  prepareChild();
+  prepared!.signals.listen(true);
+  installChildGlobals(prepared!.globals, true);
+  finish(0, true);
+  targetDone();
+  targetSettled(0);
+  running.code = undefined;
+  native.childSetupFailure();
+  native.childSeed();
+  native.resetThreadId();
   const plan: ChildPlan = {
     exitPipe: -1,
     slot,

@@ -6,7 +6,7 @@
 import type { ChildHandle, InheritedLaunch, LaunchRequest } from "@multiproc/core";
 import { BackendError } from "@multiproc/core";
 import { native } from "@multiproc/core/internal";
-import { becomeChild, inheritedDescriptors, testHooks, warmUpChildPath } from "./child-main.ts";
+import { becomeChild, inheritedDescriptors, prepareChild, testHooks, warmUpChildPath } from "./child-main.ts";
 import { clearTrace } from "./fault-trace.ts";
 import { ForkedChild } from "./forked-child.ts";
 import { beforeFork, forkMayHang } from "./hazards.ts";
@@ -90,6 +90,7 @@ interface Forked {
 function forkOnce(request: InheritedLaunch, checking: boolean): Forked {
   const slot = takeSlot();
   warmUpChildPath(slot);
+  prepareChild();
   const isolation = native.planIsolation();
   const [pipeRead, pipeWrite] = native.makePipe();
   const parentPid = native.realPid();

@@ -27,6 +27,7 @@ int sigaction(int, const void *, void *);
 int sigprocmask(int, const void *, void *);
 int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long);
 int *__errno_location(void);
+long getrandom(void *, unsigned long, unsigned int);
 
 /* plan: head */
 #define P_FLAGS 0
@@ -55,6 +56,7 @@ int *__errno_location(void);
 #define O_PID 0
 #define O_FAILED_STEP 1
 #define O_ERRNO 2
+#define O_SEED 3
 /* failed steps (fork-child.ts FailedStep) */
 #define S_EPOLL 1
 #define S_EVENTFD 2
@@ -183,6 +185,8 @@ int mp_fork_child(const int *plan, int *out, volatile int *started) {
   }
   out[O_PID] = getpid();
   out[O_FAILED_STEP] = 0;
+  /* Math.random's new seed; GRND_NONBLOCK: the pool is long initialised, and a miss keeps the pid as seed. */
+  if (getrandom(out + O_SEED, 4, 1) != 4) out[O_SEED] = out[O_PID];
   /* Isolation first: a sibling's exit pipe the parent reads asynchronously is registered, becomes a dead socket, then closes. */
   if (isolate(closing + plan[P_NCLOSE], plan[P_NLOOPS], out) == 0) {
     for (i = 0; i < plan[P_NCLOSE]; i++) close(closing[i]);

@@ -11,7 +11,7 @@
  * - plan: [flags, parentPid, nClose, nLoops], then nClose descriptors to
  *   close, then per loop [epfd, flags, nRegs] and per registration RegField's
  *   seven words.
- * - out (one per realm, written by the child): [pid, failed step, errno].
+ * - out (one per realm, written by the child): [pid, failed step, errno, random seed].
  * - started: the address of the child's start word (start-flags.ts), set to 1.
  */
 import { cc, ptr } from "bun:ffi";
@@ -23,7 +23,7 @@ const PlanHead = { FLAGS: 0, PARENT: 1, NCLOSE: 2, NLOOPS: 3, SIZE: 4 } as const
 const PlanFlag = { DAEMON: 1, ANNOUNCE: 2 } as const;
 const RegField = { FD: 0, ACTION: 1, FLAGS: 2, EVENTS: 3, DATA_LO: 4, DATA_HI: 5, CLOCK: 6, SIZE: 7 } as const;
 const ACTIONS: Record<Action, number> = { eventfd: 0, timerfd: 1, dead: 2, devnull: 3 };
-const Out = { PID: 0, FAILED_STEP: 1, ERRNO: 2 } as const;
+const Out = { PID: 0, FAILED_STEP: 1, ERRNO: 2, SEED: 3 } as const;
 const FAILED_STEPS = [
   "",
   "epoll_create1",
@@ -143,6 +143,11 @@ export function childSetupFailure(): string | undefined {
   const step = out[Out.FAILED_STEP]!;
   if (step === 0) return undefined;
   return `${FAILED_STEPS[step] ?? `step ${step}`} failed (errno ${out[Out.ERRNO]})`;
+}
+
+/** In a child of `forkWithSetup`: 32 bits from the kernel (getrandom) to seed Math.random with. */
+export function childSeed(): number {
+  return out[Out.SEED]! >>> 0;
 }
 
 /** Records this process's pid after a fork done without `forkWithSetup` (the JavaScript path). */

@@ -89,9 +89,11 @@ export function closeQuietly(fd: number): void {
   libc.close(fd);
 }
 
+// Allocated here, in the parent: a child that allocates touches fresh heap pages.
+const word = new Uint32Array(new ArrayBuffer(4));
+
 /** 32 bits from the kernel's random pool (getrandom), for reseeding a forked child. */
 export function kernelRandom32(): number {
-  const word = new Uint32Array(1);
   if (Number(libc.getrandom(ptr(word), 4, GRND_NONBLOCK)) !== 4) {
     // The pool is always initialised long after boot; fall back to time bits anyway.
     word[0] = (performance.now() * 1e6) ^ libc.getpid();

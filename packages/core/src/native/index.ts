@@ -15,6 +15,7 @@ export {
 } from "./fork.ts";
 export {
   type ChildSetup,
+  childSeed,
   childSetupFailure,
   forkWithSetup,
   installPidGetter,
