@@ -19,6 +19,9 @@ const timersPromisesModule = require("node:timers/promises") as Record<string, u
 void process.stdout;
 void process.stderr;
 
+/** The parent's listeners a child drops. */
+const DROPPED_EVENTS = ["exit", "beforeExit", ...SIGNAL_EVENTS] as const;
+
 type Writer = (chunk: unknown, encoding?: unknown, callback?: unknown) => boolean;
 
 function syncWriter(fd: number): Writer {
@@ -129,9 +132,8 @@ export function installChildGlobals(own: ChildGlobals, dry: boolean): void {
 
   // The parent's exit and signal listeners are the parent's business (Python
   // runs no atexit handler in a fork child either); the child's own ones run.
-  process.removeAllListeners("exit");
-  process.removeAllListeners("beforeExit");
-  for (const sig of SIGNAL_EVENTS) process.removeAllListeners(sig);
+  // Only where there are some: a write to the emitter is a page the child copies.
+  for (const event of DROPPED_EVENTS) if (process.listenerCount(event) > 0) process.removeAllListeners(event);
   process.exitCode = 0;
   process.exit = own.exit;
 }

@@ -16,7 +16,7 @@ import { writeSync } from "node:fs";
 import { setRandomSeed } from "bun:jsc";
 import type { InheritedLaunch } from "@multiproc/core";
 import { BackendError } from "@multiproc/core";
-import { native, reportUncaught } from "@multiproc/core/internal";
+import { native, reportUncaught, warmUpInheritedChild } from "@multiproc/core/internal";
 import { type ChildGlobals, installChildGlobals, prepareChildGlobals } from "./child-globals.ts";
 import { separateCryptoRandom } from "./child-random.ts";
 import { ChildLoop } from "./child-loop.ts";
@@ -241,6 +241,8 @@ export function warmUpChildPath(slot: StartSlot): void {
   native.childSetupFailure();
   native.childSeed();
   native.resetThreadId();
+  warmUpInheritedChild();
+  traceStep("forked"); // forkOnce clears the trace before each fork
   const plan: ChildPlan = {
     exitPipe: -1,
     slot,

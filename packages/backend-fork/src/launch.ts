@@ -106,7 +106,8 @@ function forkOnce(request: InheritedLaunch, checking: boolean): Forked {
     pid = nativeSetup
       ? native.forkWithSetup({
           isolation,
-          close: inheritedDescriptors(),
+          // The exit pipe's read end is the parent's.
+          close: [...inheritedDescriptors(), pipeRead],
           daemon: request.daemon,
           parentPid,
           announceAt: announce ? slot.address : 0,
@@ -120,7 +121,7 @@ function forkOnce(request: InheritedLaunch, checking: boolean): Forked {
     throw new BackendError(`Cannot fork ${request.name}: ${(error as Error).message}`, { cause: error });
   }
   if (pid === 0) {
-    native.closeQuietly(pipeRead);
+    if (!nativeSetup) native.closeQuietly(pipeRead);
     becomeChild(request, { exitPipe: pipeWrite, slot, parentPid, isolation, nativeSetup, announced: announce });
   }
   resumeWaker();

@@ -12,6 +12,7 @@ export {
   unmapMirrored,
 } from "./channel/realm-fds.ts";
 export { bootstrapChild } from "./child.ts";
+export { warmUpInheritedChild } from "./process.ts";
 export { reportUncaught } from "./child-outcome.ts";
 export { loads } from "./codec/index.ts";
 export { encodeStart } from "./protocol/start.ts";
