@@ -62,7 +62,8 @@ export function nativeForkReady(): boolean {
   }
   try {
     const lib = cc({
-      source: new URL("./fork-child.c", import.meta.url).pathname,
+      // A path, not a URL's pathname: that one would keep a space in the path as %20.
+      source: `${import.meta.dir}/fork-child.c`,
       symbols: { mp_fork_child: { args: ["ptr", "ptr", "ptr"], returns: "i32" } },
     });
     compiled = lib.symbols as unknown as Compiled;
