@@ -7,6 +7,7 @@
  * MULTIPROC_FORK_TRACE=1) records each child's own count after each step of
  * its way in and out (backend-fork's fault-trace.ts) and prints the medians.
  */
+import { writeFileSync } from "node:fs";
 import { getContext, type Process } from "@multiproc/core";
 import { lastChildTrace, TRACE_STEPS } from "@multiproc/backend-fork";
 import { native } from "@multiproc/core/internal";
@@ -140,20 +141,46 @@ const rows = Object.entries(ours).map(([key, c]) => {
     "CPython faults/child": py?.faults ?? "-",
   };
 });
-console.log(`fork children, ${samples} samples each, ${new Date().toISOString()}`);
+const when = new Date().toISOString();
+console.log(`fork children, ${samples} samples each, ${when}`);
 console.table(rows);
+let stepRows: Array<{ step: string; cumulative: number; step_faults: number }> = [];
 if (trace.exitCode === 0) {
   const steps = JSON.parse(trace.stdout.toString()) as Record<string, number>;
   let last = 0;
+  stepRows = TRACE_STEPS.map((s) => {
+    const at = steps[s]!;
+    const row = { step: s, cumulative: at, step_faults: at - last };
+    last = Number.isNaN(at) ? last : at;
+    return row;
+  });
   console.log("A no-op child's minor faults by step (median of cumulative counts; the step's own share):");
-  console.table(
-    TRACE_STEPS.map((s) => {
-      const at = steps[s]!;
-      const row = { step: s, cumulative: at, step_faults: at - last };
-      last = Number.isNaN(at) ? last : at;
-      return row;
-    }),
-  );
+  console.table(stepRows);
 } else {
   console.error(`trace pass failed (exit ${trace.exitCode})`);
+}
+
+// A full run keeps its figures in docs/fork-faults.md; `bun run bench` appends that file to docs/benchmarks.md.
+if (!quick) {
+  const md = [
+    "## Fork child: minor faults and start + join against CPython's fork (#23)",
+    "",
+    `\`apps/bench/src/fork-faults.ts\`, ${samples} samples each, ${when}, in one run with CPython ` +
+      `(native child set-up: ${native.nativeForkReady() ? "on" : `off, ${native.nativeForkUnavailable()}`}).`,
+    "",
+    "| workload | ours | CPython | × CPython | ours faults/child | CPython faults/child |",
+    "|---|---|---|---|---|---|",
+    ...rows.map(
+      (r) =>
+        `| ${r.workload} | ${r["ours ms"]} ms | ${r["CPython ms"]} ms | ${r["time ratio (CPython/ours)"]} | ${r["ours faults/child"]} | ${r["CPython faults/child"]} |`,
+    ),
+    "",
+    "A no-op child's minor faults by step (MULTIPROC_FORK_TRACE=1; median of cumulative counts):",
+    "",
+    "| step | cumulative | the step's own |",
+    "|---|---|---|",
+    ...stepRows.map((r) => `| ${r.step} | ${r.cumulative} | ${r.step_faults} |`),
+    "",
+  ].join("\n");
+  writeFileSync(new URL("../../../docs/fork-faults.md", import.meta.url).pathname, md);
 }

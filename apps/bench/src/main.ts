@@ -7,7 +7,7 @@
  * (full runs only) to docs/: quick runs without `--out` print only, so CI
  * smoke runs leave the docs alone.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import "@multiproc/backend-spawn";
@@ -109,7 +109,9 @@ console.log(`(took ${((performance.now() - started) / 1000).toFixed(1)} s)`);
 const out = outDir === undefined ? (quick ? undefined : new URL("../../../docs/", import.meta.url).pathname) : outDir;
 if (out !== undefined) {
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, "benchmarks.md"), report);
+  // The fork-fault figures of the last full `bun src/fork-faults.ts` (#23) stay part of the page.
+  const faults = join(out, "fork-faults.md");
+  writeFileSync(join(out, "benchmarks.md"), existsSync(faults) ? `${report}\n${readFileSync(faults, "utf8")}` : report);
   writeFileSync(join(out, "benchmarks.json"), `${JSON.stringify({ machine, figures, curves }, null, 2)}\n`);
   writeFileSync(join(out, "benchmarks.svg"), `${svg(figures)}\n`);
   console.log(`(wrote ${out})`);

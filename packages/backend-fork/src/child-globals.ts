@@ -19,6 +19,9 @@ const timersPromisesModule = require("node:timers/promises") as Record<string, u
 void process.stdout;
 void process.stderr;
 
+/** The parent's listeners a child drops. */
+const DROPPED_EVENTS = ["exit", "beforeExit", ...SIGNAL_EVENTS] as const;
+
 type Writer = (chunk: unknown, encoding?: unknown, callback?: unknown) => boolean;
 
 function syncWriter(fd: number): Writer {
@@ -70,11 +73,49 @@ function promiseTimers(loop: ChildLoop) {
   return { setTimeout, setImmediate, setInterval, scheduler };
 }
 
+/** What a child installs, made in the parent by `prepareChildGlobals`. */
+export interface ChildGlobals {
+  readonly loop: ChildLoop;
+  readonly timers: Record<string, unknown>;
+  readonly promises: ReturnType<typeof promiseTimers>;
+  readonly stdout: Writer;
+  readonly stderr: Writer;
+  readonly exit: typeof process.exit;
+}
+
 /**
- * Installs the child's timers, standard streams and exit. `finish(code)`
- * ends the child (it is what `process.exit` becomes).
+ * In the parent, before a fork: the next child's timers, standard stream
+ * writers and exit over `loop`. `finish(code)` ends the child (it is what
+ * `process.exit` becomes).
  */
-export function installChildGlobals(loop: ChildLoop, finish: (code: number) => never): void {
+export function prepareChildGlobals(loop: ChildLoop, finish: (code: number) => never): ChildGlobals {
+  return {
+    loop,
+    timers: {
+      setTimeout: loop.setTimeout,
+      setInterval: loop.setInterval,
+      setImmediate: loop.setImmediate,
+      clearTimeout: loop.clear,
+      clearInterval: loop.clear,
+      clearImmediate: loop.clear,
+    },
+    promises: promiseTimers(loop),
+    stdout: syncWriter(1),
+    stderr: syncWriter(2),
+    exit: ((code?: number | string | null) => {
+      const n = code === undefined || code === null ? Number(process.exitCode ?? 0) : Number(code);
+      finish(Number.isInteger(n) ? n : 1);
+    }) as typeof process.exit,
+  };
+}
+
+/**
+ * In the child, right after fork: installs its timers, standard streams and
+ * exit (`prepareChildGlobals`). With `dry` (in the parent) it only compiles itself.
+ */
+export function installChildGlobals(own: ChildGlobals, dry: boolean): void {
+  if (dry) return;
+  const loop = own.loop;
   const g = globalThis as unknown as Record<string, unknown>;
   g.setTimeout = loop.setTimeout;
   g.setInterval = loop.setInterval;
@@ -83,27 +124,16 @@ export function installChildGlobals(loop: ChildLoop, finish: (code: number) => n
   g.clearInterval = loop.clear;
   g.clearImmediate = loop.clear;
   (Bun as unknown as { sleep: ChildLoop["sleep"] }).sleep = loop.sleep;
-  Object.assign(timersModule, {
-    setTimeout: loop.setTimeout,
-    setInterval: loop.setInterval,
-    setImmediate: loop.setImmediate,
-    clearTimeout: loop.clear,
-    clearInterval: loop.clear,
-    clearImmediate: loop.clear,
-  });
-  Object.assign(timersPromisesModule, promiseTimers(loop));
+  Object.assign(timersModule, own.timers);
+  Object.assign(timersPromisesModule, own.promises);
 
-  (process.stdout as unknown as { write: Writer }).write = syncWriter(1);
-  (process.stderr as unknown as { write: Writer }).write = syncWriter(2);
+  (process.stdout as unknown as { write: Writer }).write = own.stdout;
+  (process.stderr as unknown as { write: Writer }).write = own.stderr;
 
   // The parent's exit and signal listeners are the parent's business (Python
   // runs no atexit handler in a fork child either); the child's own ones run.
-  process.removeAllListeners("exit");
-  process.removeAllListeners("beforeExit");
-  for (const sig of SIGNAL_EVENTS) process.removeAllListeners(sig);
+  // Only where there are some: a write to the emitter is a page the child copies.
+  for (const event of DROPPED_EVENTS) if (process.listenerCount(event) > 0) process.removeAllListeners(event);
   process.exitCode = 0;
-  process.exit = ((code?: number | string | null) => {
-    const n = code === undefined || code === null ? Number(process.exitCode ?? 0) : Number(code);
-    finish(Number.isInteger(n) ? n : 1);
-  }) as typeof process.exit;
+  process.exit = own.exit;
 }

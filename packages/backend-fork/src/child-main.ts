@@ -15,14 +15,15 @@
 import { writeSync } from "node:fs";
 import { setRandomSeed } from "bun:jsc";
 import type { InheritedLaunch } from "@multiproc/core";
-import { native, reportUncaught } from "@multiproc/core/internal";
-import { installChildGlobals } from "./child-globals.ts";
-import { reseedCryptoRandom } from "./child-random.ts";
+import { BackendError } from "@multiproc/core";
+import { native, reportUncaught, warmUpInheritedChild } from "@multiproc/core/internal";
+import { type ChildGlobals, installChildGlobals, prepareChildGlobals } from "./child-globals.ts";
+import { separateCryptoRandom } from "./child-random.ts";
 import { ChildLoop } from "./child-loop.ts";
 import { ChildSignals } from "./child-signals.ts";
 import { traceStep } from "./fault-trace.ts";
-import { markForkChild, parentDescriptors } from "./forked-child.ts";
-import { forgetParentSlots, markStarted, type StartSlot } from "./start-flags.ts";
+import { parentDescriptors } from "./forked-child.ts";
+import { markStarted, slotDescriptors, type StartSlot } from "./start-flags.ts";
 
 const SIGKILL = 9;
 /** Exit code of a child whose own setup failed (BSD's EX_SOFTWARE). */
@@ -33,9 +34,11 @@ const SETUP_FAILED = 70;
  * announce their start (supervisor tests); `stuckChildren` makes that many
  * next children park for good there instead, like a child stuck on a
  * runtime lock (`launch` counts it down, forking again); `checkStart` makes
- * `launch` check starts as it does without the JSC settings.
+ * `launch` check starts as it does without the JSC settings;
+ * `javascriptSetup` makes children set themselves up in JavaScript, as they
+ * do when bun:ffi's cc is unavailable.
  */
-export const testHooks = { hangBeforeStart: false, stuckChildren: 0, checkStart: false };
+export const testHooks = { hangBeforeStart: false, stuckChildren: 0, checkStart: false, javascriptSetup: false };
 
 /** This process's own write end of its exit pipe, if it is a fork child; its children must not keep it. */
 let ownExitPipe = -1;
@@ -46,32 +49,57 @@ export interface ChildPlan {
   readonly slot: StartSlot;
   readonly parentPid: number;
   readonly isolation: native.IsolationPlan;
+  /** The child's system-call set-up was done natively (`native.forkWithSetup`): its JavaScript skips it. */
+  readonly nativeSetup: boolean;
+  /** The native set-up already announced the start. */
+  readonly announced: boolean;
 }
 
-/** Makes the just-forked process its own: identity, loop, descriptors, randomness, signals, parent death. */
+/**
+ * The descriptors a new child closes first thing: its siblings' (pidfds,
+ * exit pipes), this process's own exit pipe if it is a fork child itself,
+ * and the start-flag pages' descriptors.
+ */
+export function inheritedDescriptors(): number[] {
+  const fds = [...parentDescriptors, ...slotDescriptors()];
+  if (ownExitPipe >= 0) fds.push(ownExitPipe);
+  return fds;
+}
+
+/**
+ * Makes the just-forked process its own: identity, loop, descriptors,
+ * randomness, signals, parent death. With a native set-up only what lives in
+ * JavaScript remains (caches of the thread id and of the parent's records).
+ */
 function makeSound(plan: ChildPlan, daemon: boolean, dry: boolean): void {
-  const pid = dry ? process.pid : native.realPid();
-  // The runtime caches process.pid; everything (core's adopt(), block handles, users) must see ours.
-  Object.defineProperty(process, "pid", { value: pid, configurable: true, writable: true, enumerable: true });
   if (dry) return;
+  if (plan.nativeSetup) {
+    const failure = native.childSetupFailure();
+    if (failure !== undefined) throw new BackendError(`Native set-up of the fork child: ${failure}`);
+  } else {
+    // The runtime caches process.pid; everything (core's adopt(), block handles, users) must see ours.
+    native.setOwnPid(native.realPid());
+  }
   native.resetThreadId();
-  markForkChild();
   traceStep("identity");
-  native.applyIsolation(plan.isolation);
-  for (const fd of parentDescriptors) native.closeQuietly(fd);
+  if (!plan.nativeSetup) {
+    native.applyIsolation(plan.isolation);
+    for (const fd of inheritedDescriptors()) native.closeQuietly(fd);
+  }
+  // The start-flag pages are the parent's: start-flags.ts sees by itself that they are not this process's.
   parentDescriptors.clear();
-  if (ownExitPipe >= 0) native.closeQuietly(ownExitPipe);
   ownExitPipe = plan.exitPipe;
-  forgetParentSlots();
   traceStep("descriptors");
-  setRandomSeed(native.kernelRandom32());
-  reseedCryptoRandom();
+  // crypto's functions switch by themselves (separateCryptoRandom); the seed came with the native set-up.
+  setRandomSeed(plan.nativeSetup ? native.childSeed() : native.kernelRandom32());
   traceStep("random");
-  native.resetCaughtSignals();
-  native.unblockAllSignals();
-  // Python's rule: a daemon child ends with its parent (and stops here when
-  // the parent is already gone); any other child lives on, re-parented.
-  if (daemon && !native.dieWithParent(SIGKILL, plan.parentPid)) native.exitNow(1);
+  if (!plan.nativeSetup) {
+    native.resetCaughtSignals();
+    native.unblockAllSignals();
+    // Python's rule: a daemon child ends with its parent (and stops here when
+    // the parent is already gone); any other child lives on, re-parented.
+    if (daemon && !native.dieWithParent(SIGKILL, plan.parentPid)) native.exitNow(1);
+  }
   traceStep("signals");
 }
 
@@ -86,62 +114,96 @@ function reportStuck(name: string): void {
   );
 }
 
+/** The running child's state: module-level, so that the child allocates no closures for it. */
+const running = { name: "", finishing: false, code: undefined as number | undefined };
+
+/**
+ * Ends the child (what `process.exit` becomes): its own exit listeners, then
+ * `_exit`. With `dry` (in the parent) it only compiles itself and returns.
+ */
+function finish(code: number, dry = false): never {
+  if (dry) return undefined as never;
+  if (!running.finishing) {
+    running.finishing = true;
+    // No listener (the common case): nothing to emit, and no JavaScript to run.
+    if (process.listenerCount("exit") > 0) {
+      try {
+        process.emit("exit", code);
+      } catch (error) {
+        reportUncaught(running.name, error);
+        code = 1;
+      }
+    }
+  }
+  traceStep("exit listeners");
+  // Standard output and error were written synchronously: nothing is left in a buffer.
+  native.exitNow(code);
+}
+
+function onLoopError(error: unknown): void {
+  reportUncaught(running.name, error);
+  finish(1);
+}
+
+function targetSettled(code: number): void {
+  running.code = code;
+}
+
+function targetFailed(error: unknown): void {
+  reportUncaught(running.name, error);
+  running.code = 1;
+}
+
+function targetDone(): boolean {
+  return running.code !== undefined;
+}
+
+/**
+ * The next child's loop, signal listeners and globals, made in the parent
+ * before it forks (#23): a child that made them would write fresh heap pages,
+ * each a copy-on-write fault. A child takes them; its own children get new
+ * ones, made by it before its first fork.
+ */
+let prepared: { signals: ChildSignals; loop: ChildLoop; globals: ChildGlobals } | undefined;
+
+/** In the parent, before each fork: makes the next child's objects unless they exist. */
+export function prepareChild(): void {
+  if (prepared !== undefined) return;
+  const signals = new ChildSignals();
+  const loop = new ChildLoop(onLoopError, signals);
+  prepared = { signals, loop, globals: prepareChildGlobals(loop, finish) };
+}
+
 /**
  * Runs in the child right after fork and never returns: the child ends
  * through `_exit` with the exit code of `request.runInChild()`. With `dry`
  * (in the parent, see `warmUpChildPath`) it only compiles itself and returns.
  */
 export function becomeChild(request: InheritedLaunch, plan: ChildPlan, dry = false): never {
-  const runInChild = request.runInChild;
-  let finishing = false;
-  const finish = (code: number): never => {
-    if (!finishing) {
-      finishing = true;
-      try {
-        process.emit("exit", code);
-      } catch (error) {
-        reportUncaught(request.name, error);
-        code = 1;
-      }
-    }
-    traceStep("exit listeners");
-    // Standard output and error were written synchronously: nothing is left in a buffer.
-    native.exitNow(code);
-  };
+  running.name = request.name;
   try {
     if (!dry) traceStep("forked");
     makeSound(plan, request.daemon, dry);
     if (dry) return undefined as never;
-    const signals = new ChildSignals();
-    const loop = new ChildLoop((error) => {
-      reportUncaught(request.name, error);
-      finish(1);
-    }, signals);
+    const own = prepared!;
+    prepared = undefined;
+    own.signals.listen(false);
     traceStep("loop");
-    installChildGlobals(loop, finish);
+    installChildGlobals(own.globals, false);
     traceStep("globals");
     while (testHooks.hangBeforeStart) Bun.sleepSync(1000);
     // As a runtime lock does: a private futex wait with no timeout.
     if (testHooks.stuckChildren > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
-    markStarted(plan.slot);
+    if (!plan.announced) markStarted(plan.slot);
     traceStep("announced");
-    let code: number | undefined;
-    runInChild().then(
-      (c) => {
-        code = c;
-      },
-      (error: unknown) => {
-        reportUncaught(request.name, error);
-        code = 1;
-      },
-    );
-    const outcome = loop.run(() => code !== undefined);
+    request.runInChild().then(targetSettled, targetFailed);
+    const outcome = own.loop.run(targetDone);
     traceStep("target");
     if (outcome === "stuck") {
       reportStuck(request.name);
       return finish(1);
     }
-    return finish(code ?? 1);
+    return finish(running.code ?? 1);
   } catch (error) {
     if (dry) throw error;
     try {
@@ -165,7 +227,30 @@ let warm = false;
 export function warmUpChildPath(slot: StartSlot): void {
   if (warm) return;
   warm = true;
-  const plan: ChildPlan = { exitPipe: -1, slot, parentPid: process.pid, isolation: native.EMPTY_PLAN };
+  native.installPidGetter();
+  separateCryptoRandom();
+  // A function's first call compiles all of it (allocations, so faults in a
+  // child): the child's path is called here, harmlessly (`dry`, or no effect).
+  prepareChild();
+  prepared!.signals.listen(true);
+  installChildGlobals(prepared!.globals, true);
+  finish(0, true);
+  targetDone();
+  targetSettled(0);
+  running.code = undefined;
+  native.childSetupFailure();
+  native.childSeed();
+  native.resetThreadId();
+  warmUpInheritedChild();
+  traceStep("forked"); // forkOnce clears the trace before each fork
+  const plan: ChildPlan = {
+    exitPipe: -1,
+    slot,
+    parentPid: process.pid,
+    isolation: native.EMPTY_PLAN,
+    nativeSetup: false,
+    announced: false,
+  };
   const warmUp = { code: "inherited", name: "warm-up", daemon: false, runInChild: async () => 0, fds: [] } as const;
   becomeChild(warmUp, plan, true);
   native.applyIsolation(native.EMPTY_PLAN);

@@ -31,15 +31,22 @@ export class ChildSignals {
   /** Numbers of the held signals. */
   readonly #held: number[] = [];
 
-  /** Call in the child, before its target runs: listeners added from then on are the child's own. */
-  constructor() {
-    process.on("newListener", (event: string | symbol) => {
-      if (typeof event !== "string" || !(SIGNAL_EVENTS as readonly string[]).includes(event)) return;
-      const signal = NUMBERS[event]!;
-      if (this.#held.includes(signal)) return;
-      native.holdSignal(signal);
-      this.#held.push(signal);
-    });
+  /** Made in the parent (see child-main.ts `prepareChild`), so the listener below is no child's allocation. */
+  readonly #onNewListener = (event: string | symbol): void => {
+    if (typeof event !== "string" || !(SIGNAL_EVENTS as readonly string[]).includes(event)) return;
+    const signal = NUMBERS[event]!;
+    if (this.#held.includes(signal)) return;
+    native.holdSignal(signal);
+    this.#held.push(signal);
+  };
+
+  /**
+   * Call in the child, before its target runs: listeners added from then on
+   * are the child's own. With `dry` (in the parent) it only compiles itself.
+   */
+  listen(dry: boolean): void {
+    if (dry) return;
+    process.on("newListener", this.#onNewListener);
   }
 
   /** Whether the child listens to some signal (then the loop looks for one every turn). */

@@ -24,13 +24,6 @@ const PARKED_CHECK_MS = 1000;
 /** Polling steps (ms) for a child that closed its exit pipe early, or for waits inside a fork child. */
 const BACKOFF_MAX_MS = 50;
 
-let inForkChild = false;
-
-/** Called in a just-forked child: its async joins cannot use runtime streams (see `child-loop.ts`). */
-export function markForkChild(): void {
-  inForkChild = true;
-}
-
 const finalizer = new FinalizationRegistry<number[]>((fds) => {
   for (const fd of fds) {
     parentDescriptors.delete(fd);
@@ -231,7 +224,8 @@ export class ForkedChild implements ChildHandle {
           limit = Math.min(limit, Math.max(0, this.#startDeadline - now) + 1);
           if (this.poll() !== null) return this.#code;
         }
-        if (this.#pipeEnded || inForkChild || this.#pipe < 0) {
+        // A fork child's async joins cannot use runtime streams (see `child-loop.ts`).
+        if (this.#pipeEnded || native.inForkChild() || this.#pipe < 0) {
           // EOF came and the zombie is not reapable yet (a few µs), the child
           // closed its pipe itself, or we run in a fork child: poll with backoff.
           const step = sleep(Math.min(limit, backoff));

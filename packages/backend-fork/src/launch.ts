@@ -6,7 +6,7 @@
 import type { ChildHandle, InheritedLaunch, LaunchRequest } from "@multiproc/core";
 import { BackendError } from "@multiproc/core";
 import { native } from "@multiproc/core/internal";
-import { becomeChild, testHooks, warmUpChildPath } from "./child-main.ts";
+import { becomeChild, inheritedDescriptors, prepareChild, testHooks, warmUpChildPath } from "./child-main.ts";
 import { clearTrace } from "./fault-trace.ts";
 import { ForkedChild } from "./forked-child.ts";
 import { beforeFork, forkMayHang } from "./hazards.ts";
@@ -58,7 +58,7 @@ export function launch(request: LaunchRequest): ChildHandle {
   beforeFork();
   const checking = forkMayHang() || testHooks.checkStart;
   for (let attempt = 1; ; attempt++) {
-    const child = forkOnce(request);
+    const child = forkOnce(request, checking);
     const forkedAt = performance.now();
     const stuck =
       checking &&
@@ -80,9 +80,17 @@ interface Forked {
   readonly slot: StartSlot;
 }
 
-function forkOnce(request: InheritedLaunch): Forked {
+/**
+ * Forks once. The child's system-call set-up runs natively when `cc` is
+ * usable (`native.forkWithSetup`), else in JavaScript (child-main.ts). The
+ * native code announces the start too, unless the parent checks starts
+ * (`checking`): then the announcement must come after the child's
+ * JavaScript set-up, where a child gets stuck, and wake the waiting parent.
+ */
+function forkOnce(request: InheritedLaunch, checking: boolean): Forked {
   const slot = takeSlot();
   warmUpChildPath(slot);
+  prepareChild();
   const isolation = native.planIsolation();
   const [pipeRead, pipeWrite] = native.makePipe();
   const parentPid = native.realPid();
@@ -91,9 +99,20 @@ function forkOnce(request: InheritedLaunch): Forked {
   // A waker thread caught running JavaScript during fork(2) could hold a
   // runtime lock the child (which has only this thread) would wait on forever.
   const resumeWaker = native.pauseWaker();
+  const nativeSetup = !testHooks.javascriptSetup && native.nativeForkReady();
+  const announce = nativeSetup && !checking && !testHooks.hangBeforeStart && testHooks.stuckChildren === 0;
   let pid: number;
   try {
-    pid = native.forkProcess();
+    pid = nativeSetup
+      ? native.forkWithSetup({
+          isolation,
+          // The exit pipe's read end is the parent's.
+          close: [...inheritedDescriptors(), pipeRead],
+          daemon: request.daemon,
+          parentPid,
+          announceAt: announce ? slot.address : 0,
+        })
+      : native.forkProcess();
   } catch (error) {
     resumeWaker();
     native.closeQuietly(pipeRead);
@@ -102,8 +121,8 @@ function forkOnce(request: InheritedLaunch): Forked {
     throw new BackendError(`Cannot fork ${request.name}: ${(error as Error).message}`, { cause: error });
   }
   if (pid === 0) {
-    native.closeQuietly(pipeRead);
-    becomeChild(request, { exitPipe: pipeWrite, slot, parentPid, isolation });
+    if (!nativeSetup) native.closeQuietly(pipeRead);
+    becomeChild(request, { exitPipe: pipeWrite, slot, parentPid, isolation, nativeSetup, announced: announce });
   }
   resumeWaker();
   if (testHooks.stuckChildren > 0) testHooks.stuckChildren--;

@@ -19,6 +19,14 @@ interface Page {
 
 let pages: Page[] = [];
 let free: number[] = [];
+/**
+ * The process the pages belong to. A fork child's copies are its parent's
+ * (the child closed their descriptors at once: `slotDescriptors`): its own
+ * children need new ones, made on its first `takeSlot`, so that a child that
+ * forks nothing spends nothing on it. The mappings stay (the child still sets
+ * its own flag through them).
+ */
+let pagesOwner = process.pid;
 
 /** A slot: the page's words and the index in them. */
 export interface StartSlot {
@@ -31,6 +39,11 @@ export interface StartSlot {
 
 /** Takes a fresh slot, in the PENDING state. */
 export function takeSlot(): StartSlot {
+  if (pagesOwner !== process.pid) {
+    pages = [];
+    free = [];
+    pagesOwner = process.pid;
+  }
   let index = free.pop();
   if (index === undefined) {
     const segment = native.createSegment(SLOTS_PER_PAGE * 4, "multiproc-fork-started");
@@ -91,13 +104,7 @@ export function releaseSlot(slot: StartSlot): void {
   free.push(slot.index);
 }
 
-/**
- * In a just-forked child: the pages are the parent's, so the child's own
- * children must get new ones. The mappings stay (the child still sets its
- * own flag through them); only the descriptors are closed.
- */
-export function forgetParentSlots(): void {
-  for (const page of pages) native.closeQuietly(page.fd);
-  pages = [];
-  free = [];
+/** The pages' descriptors: a new child closes them (see `pagesOwner`). */
+export function slotDescriptors(): number[] {
+  return pages.map((p) => p.fd);
 }

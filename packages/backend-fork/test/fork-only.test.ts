@@ -4,7 +4,7 @@
  * library objects used with no re-encoding, fresh randomness per child, and
  * a child that is cut off from the parent's timers, sockets and exit hooks.
  */
-import { describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
 import { currentProcess, parentProcess } from "../../core/src/index.ts";
 import { CHILD_TIMEOUT, readJson, run, suite } from "../../core/test/conformance/harness.ts";
@@ -19,146 +19,6 @@ const { mp } = s;
 let moduleCounter = 0;
 /** A RawValue only a fork child's target names, through this binding (see the arena test below). */
 let forkShared: { value: number } | undefined;
-
-describe("[fork] targets and memory", () => {
-  test("Process target may be a closure over local variables and unsendable arguments", async () => {
-    const out = s.file("closure");
-    const secret = { n: 41, bump: (x: number) => x + 1 };
-    class Local {
-      constructor(readonly v: string) {}
-      shout(): string {
-        return this.v.toUpperCase();
-      }
-    }
-    const p = await run(
-      new mp.Process({
-        target: (local: Local, fn: (x: number) => number) => {
-          writeFileSync(out, JSON.stringify({ n: secret.bump(secret.n), shout: local.shout(), fn: fn(1) }));
-        },
-        args: [new Local("hi"), (x: number) => x * 10],
-      }),
-    );
-    expect(p.exitCode).toBe(0);
-    expect(readJson(out)).toEqual({ n: 42, shout: "HI", fn: 10 });
-  });
-
-  test("Process child sees module globals as they were at start(), not later changes", async () => {
-    const out = s.file("globals");
-    moduleCounter = 5;
-    const p = new mp.Process({
-      target: async () => {
-        await Bun.sleep(100);
-        writeFileSync(out, JSON.stringify({ moduleCounter }));
-      },
-    });
-    p.start();
-    moduleCounter = 99;
-    await p.join(CHILD_TIMEOUT);
-    expect(p.exitCode).toBe(0);
-    expect(readJson(out)).toEqual({ moduleCounter: 5 });
-    expect(moduleCounter).toBe(99);
-  });
-
-  test("Process unexported subclass runs its own run() with its fields", async () => {
-    const out = s.file("subclass");
-    class Hidden extends mp.Process {
-      constructor(readonly words: string[]) {
-        super({ name: "hidden" });
-      }
-      override run(): void {
-        writeFileSync(
-          out,
-          JSON.stringify({ name: currentProcess().name, words: this.words, me: this instanceof Hidden }),
-        );
-      }
-    }
-    const p = await run(new Hidden(["a", "b"]));
-    expect(p.exitCode).toBe(0);
-    expect(readJson(out)).toEqual({ name: "hidden", words: ["a", "b"], me: true });
-  });
-
-  test("Process child has its own pid; currentProcess() and parentProcess() are right", async () => {
-    const out = s.file("pid");
-    const p = await run(
-      new mp.Process({
-        target: () => {
-          const status = readFileSync("/proc/self/status", "utf8");
-          const real = Number(/^Pid:\s+(\d+)/m.exec(status)?.[1]);
-          writeFileSync(
-            out,
-            JSON.stringify({
-              pid: process.pid,
-              real,
-              current: currentProcess().pid,
-              parent: parentProcess()?.pid,
-              ppid: process.ppid,
-            }),
-          );
-        },
-      }),
-    );
-    const r = readJson(out);
-    expect(r.pid).toBe(p.pid);
-    expect(r.real).toBe(p.pid);
-    expect(r.current).toBe(p.pid);
-    expect(r.parent).toBe(process.pid);
-    expect(r.ppid).toBe(process.pid);
-  });
-
-  test("Lock created before start() is used by a closure in the child with no re-encoding", async () => {
-    const lock = mp.Lock();
-    lock.acquireSync();
-    const out = s.file("lock");
-    const p = new mp.Process({
-      target: () => {
-        const got = lock.acquireSync({ timeout: CHILD_TIMEOUT });
-        writeFileSync(out, JSON.stringify({ got }));
-        lock.release();
-      },
-    });
-    p.start();
-    await Bun.sleep(50);
-    expect(p.isAlive()).toBe(true);
-    lock.release();
-    await p.join(CHILD_TIMEOUT);
-    expect(readJson(out)).toEqual({ got: true });
-    expect(lock.acquireSync({ timeout: 1000 })).toBe(true);
-    lock.release();
-  });
-
-  test("Math.random, crypto.randomUUID and crypto.getRandomValues differ between sibling children and the parent", async () => {
-    // The parent draws first: from then on its generators' state is what a child would inherit.
-    const parentDraws = [crypto.randomUUID(), crypto.getRandomValues(new Uint32Array(4)).join()];
-    const outs = [s.file("rand"), s.file("rand"), s.file("rand")];
-    const kids = outs.map(
-      (out) =>
-        new mp.Process({
-          target: () =>
-            writeFileSync(
-              out,
-              JSON.stringify({
-                r: [Math.random(), Math.random()],
-                u: crypto.randomUUID(),
-                g: crypto.getRandomValues(new Uint32Array(4)).join(),
-                n: (require("node:crypto") as typeof import("node:crypto")).randomUUID(),
-              }),
-            ),
-        }),
-    );
-    for (const k of kids) k.start();
-    for (const k of kids) await k.join(CHILD_TIMEOUT);
-    const rs = outs.map((o) => readJson<{ r: number[]; u: string; g: string; n: string }>(o));
-    const mine = Math.random();
-    const firsts = new Set([...rs.map((r) => r.r[0]), mine]);
-    expect(firsts.size).toBe(4);
-    expect(new Set([...rs.map((r) => r.u), parentDraws[0], crypto.randomUUID()]).size).toBe(5);
-    expect(
-      new Set([...rs.map((r) => r.g), parentDraws[1], crypto.getRandomValues(new Uint32Array(4)).join()]).size,
-    ).toBe(5);
-    expect(new Set(rs.map((r) => r.n)).size).toBe(3);
-    for (const r of rs) expect(r.u).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-  });
-});
 
 describe("[fork] the child's own loop", () => {
   test("setTimeout, setInterval, setImmediate, nextTick and node:timers/promises run in order in a child", async () => {
@@ -220,228 +80,6 @@ describe("[fork] the child's own loop", () => {
     );
     expect(p.exitCode).toBe(1);
   });
-});
-
-describe("[fork] parent resources", () => {
-  test("a child cannot write to the parent's sockets, and the parent's server answers alone", async () => {
-    const received: string[] = [];
-    const server = Bun.listen({
-      hostname: "127.0.0.1",
-      port: 0,
-      socket: { data: (_sock, data) => void received.push(data.toString()) },
-    });
-    const client = await Bun.connect({ hostname: "127.0.0.1", port: server.port, socket: { data() {} } });
-    const out = s.file("socket");
-    const p = await run(
-      new mp.Process({
-        target: () => {
-          let wrote: unknown;
-          try {
-            wrote = client.write("from the child");
-          } catch (e) {
-            wrote = String(e);
-          }
-          writeFileSync(out, JSON.stringify({ wrote }));
-        },
-      }),
-    );
-    expect(p.exitCode).toBe(0);
-    client.write("from the parent");
-    const deadline = performance.now() + 5000;
-    while (!received.join("").includes("from the parent") && performance.now() < deadline) await Bun.sleep(10);
-    expect(received.join("")).toBe("from the parent");
-    client.end();
-    server.stop(true);
-  });
-
-  test("Process in a child: the parent's exit listeners do not run there, the child's own do", async () => {
-    const out = s.file("exit-listeners");
-    writeFileSync(out, "");
-    const parentListener = () => writeFileSync(out, `${readFileSync(out, "utf8")}parent-listener ${process.pid}\n`);
-    process.on("exit", parentListener);
-    try {
-      const p = await run(
-        new mp.Process({
-          target: () => {
-            process.on("exit", (code) => writeFileSync(out, `${readFileSync(out, "utf8")}child-listener ${code}\n`));
-            process.exit(4);
-          },
-        }),
-      );
-      expect(p.exitCode).toBe(4);
-    } finally {
-      process.off("exit", parentListener);
-    }
-    expect(readFileSync(out, "utf8")).toBe("child-listener 4\n");
-  });
-
-  test("Process.start() leaves no descriptor and no zombie in the parent", async () => {
-    const before = openFds();
-    for (let i = 0; i < 20; i++) {
-      const p = new mp.Process({ target: () => {} });
-      p.start();
-      if (i % 2 === 0) await p.join(CHILD_TIMEOUT);
-      else p.joinSync(CHILD_TIMEOUT);
-      expect(p.exitCode).toBe(0);
-      const pid = p.pid!;
-      p.close();
-      expect(() => readFileSync(`/proc/${pid}/stat`)).toThrow();
-    }
-    expect(openFds()).toBeLessThanOrEqual(before);
-  });
-
-  test("a child stuck on a lock before it starts is forked again: start() returns a running child, nothing leaks", async () => {
-    // Made first: its lock may open the arena's next segment, which stays.
-    const q = mp.Queue<number>();
-    const fds = openFds();
-    const retries = startRetries();
-    const state = { value: 41 };
-    state.value++; // the copies must see the memory of start(), whichever attempt runs
-    const p = new mp.Process({ target: () => q.putSync(state.value) });
-    // As without the JSC settings, where such children occur (docs/fork.md, "Hangs").
-    testHooks.checkStart = true;
-    testHooks.stuckChildren = 2;
-    try {
-      p.start();
-    } finally {
-      testHooks.stuckChildren = 0;
-      testHooks.checkStart = false;
-    }
-    expect(startRetries() - retries).toBe(2);
-    expect(q.getSync({ timeout: CHILD_TIMEOUT })).toBe(42);
-    await p.join(CHILD_TIMEOUT);
-    expect(p.exitCode).toBe(0);
-    p.close();
-    q.close();
-    expect(openFds()).toBeLessThanOrEqual(fds);
-  });
-
-  test("a started child asleep for good on a runtime lock is reported and killed, never waited on forever", async () => {
-    // Atomics.wait with no timeout sleeps the way the residual runtime hang
-    // does (docs/fork.md, "Hangs"): nothing in a one-thread fork child can end it.
-    const p = new mp.Process({ target: () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0) });
-    p.start();
-    const t0 = performance.now();
-    await p.join(); // no timeout: the check must end it
-    expect(p.exitCode).toBe(-9);
-    expect(performance.now() - t0).toBeLessThan(CHILD_TIMEOUT);
-  });
-
-  test("a child that never reports it started is reported and killed, never waited on forever", async () => {
-    const old = process.env.MULTIPROC_FORK_START_TIMEOUT_MS;
-    process.env.MULTIPROC_FORK_START_TIMEOUT_MS = "300";
-    testHooks.hangBeforeStart = true;
-    const p = new mp.Process({ target: () => {} });
-    try {
-      p.start();
-    } finally {
-      testHooks.hangBeforeStart = false;
-      if (old === undefined) delete process.env.MULTIPROC_FORK_START_TIMEOUT_MS;
-      else process.env.MULTIPROC_FORK_START_TIMEOUT_MS = old;
-    }
-    const t0 = performance.now();
-    await p.join(); // no timeout: the supervisor must end it
-    expect(p.exitCode).toBe(-9);
-    expect(performance.now() - t0).toBeLessThan(CHILD_TIMEOUT);
-    const q = new mp.Process({ target: () => {} });
-    await run(q);
-    expect(q.exitCode).toBe(0);
-  });
-});
-
-describe("[fork] signals", () => {
-  /** Runs `body` with listeners of the parent (this process) on SIGTERM, SIGINT and SIGHUP that log to `out`. */
-  async function withParentListeners(out: string, body: () => Promise<void>): Promise<void> {
-    writeFileSync(out, "");
-    const listener = (sig: string) => writeFileSync(out, `${readFileSync(out, "utf8")}${sig} in ${process.pid}\n`);
-    const signals = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
-    for (const sig of signals) process.on(sig, listener);
-    try {
-      await body();
-    } finally {
-      for (const sig of signals) process.off(sig, listener);
-    }
-  }
-
-  test(
-    "a child ends by SIGTERM, SIGINT, SIGHUP right after start() though the parent listens to them",
-    async () => {
-      const out = s.file("parent-listeners");
-      await withParentListeners(out, async () => {
-        for (const [sig, code] of [
-          ["SIGTERM", -15],
-          ["SIGINT", -2],
-          ["SIGHUP", -1],
-        ] as const) {
-          const p = new mp.Process({ target: () => Bun.sleep(600_000) });
-          p.start();
-          // At once: the signal may come before the child has done anything of its own.
-          if (sig === "SIGTERM") p.terminate();
-          else process.kill(p.pid!, sig);
-          await p.join(CHILD_TIMEOUT);
-          if (p.exitCode === null) p.kill();
-          await p.join(CHILD_TIMEOUT);
-          expect([sig, p.exitCode]).toEqual([sig, code]);
-        }
-      });
-      expect(readFileSync(out, "utf8")).toBe("");
-    },
-    4 * CHILD_TIMEOUT,
-  );
-
-  test("Process.terminate() of a started child ends it with -15 though the parent listens to SIGTERM", async () => {
-    const out = s.file("parent-listeners");
-    await withParentListeners(out, async () => {
-      const ready = mp.Event();
-      const p = new mp.Process({
-        target: async () => {
-          ready.set();
-          await Bun.sleep(600_000);
-        },
-      });
-      p.start();
-      expect(await ready.wait(CHILD_TIMEOUT)).toBe(true);
-      p.terminate();
-      await p.join(CHILD_TIMEOUT);
-      if (p.exitCode === null) p.kill();
-      await p.join(CHILD_TIMEOUT);
-      expect(p.exitCode).toBe(-15);
-    });
-    expect(readFileSync(out, "utf8")).toBe("");
-  });
-
-  test(
-    "a child's own SIGTERM listener runs on terminate(); once removed, terminate() ends the child",
-    async () => {
-      const out = s.file("child-listener");
-      await withParentListeners(out, async () => {
-        for (const keep of [true, false]) {
-          const ready = mp.Event();
-          const p = new mp.Process({
-            target: async () => {
-              const own = (sig: string) => {
-                writeFileSync(out, `${readFileSync(out, "utf8")}child ${sig}\n`);
-                process.exit(7);
-              };
-              process.on("SIGTERM", own);
-              if (!keep) process.off("SIGTERM", own);
-              ready.set();
-              await Bun.sleep(600_000);
-            },
-          });
-          p.start();
-          expect(await ready.wait(CHILD_TIMEOUT)).toBe(true);
-          p.terminate();
-          await p.join(CHILD_TIMEOUT);
-          if (p.exitCode === null) p.kill();
-          await p.join(CHILD_TIMEOUT);
-          expect([keep, p.exitCode]).toEqual([keep, keep ? 7 : -15]);
-        }
-      });
-      expect(readFileSync(out, "utf8")).toBe("child SIGTERM\n");
-    },
-    4 * CHILD_TIMEOUT,
-  );
 });
 
 describe("[fork] shared memory after fork", () => {
@@ -513,3 +151,382 @@ describe("[fork] output", () => {
     expect(r.stderr.toString()).toContain("stderr-end");
   });
 });
+
+/**
+ * The tests that depend on the child's set-up, run with the native one
+ * (fork-child.c, the default) and with the JavaScript one (used when bun:ffi's
+ * cc is unavailable): the same promises hold on both.
+ */
+function setupDependent(label: string, javascriptSetup: boolean): void {
+  beforeAll(() => {
+    testHooks.javascriptSetup = javascriptSetup;
+  });
+  afterAll(() => {
+    testHooks.javascriptSetup = false;
+  });
+
+  describe(`[fork${label}] targets and memory`, () => {
+    test("Process target may be a closure over local variables and unsendable arguments", async () => {
+      const out = s.file("closure");
+      const secret = { n: 41, bump: (x: number) => x + 1 };
+      class Local {
+        constructor(readonly v: string) {}
+        shout(): string {
+          return this.v.toUpperCase();
+        }
+      }
+      const p = await run(
+        new mp.Process({
+          target: (local: Local, fn: (x: number) => number) => {
+            writeFileSync(out, JSON.stringify({ n: secret.bump(secret.n), shout: local.shout(), fn: fn(1) }));
+          },
+          args: [new Local("hi"), (x: number) => x * 10],
+        }),
+      );
+      expect(p.exitCode).toBe(0);
+      expect(readJson(out)).toEqual({ n: 42, shout: "HI", fn: 10 });
+    });
+
+    test("Process child sees module globals as they were at start(), not later changes", async () => {
+      const out = s.file("globals");
+      moduleCounter = 5;
+      const p = new mp.Process({
+        target: async () => {
+          await Bun.sleep(100);
+          writeFileSync(out, JSON.stringify({ moduleCounter }));
+        },
+      });
+      p.start();
+      moduleCounter = 99;
+      await p.join(CHILD_TIMEOUT);
+      expect(p.exitCode).toBe(0);
+      expect(readJson(out)).toEqual({ moduleCounter: 5 });
+      expect(moduleCounter).toBe(99);
+    });
+
+    test("Process unexported subclass runs its own run() with its fields", async () => {
+      const out = s.file("subclass");
+      class Hidden extends mp.Process {
+        constructor(readonly words: string[]) {
+          super({ name: "hidden" });
+        }
+        override run(): void {
+          writeFileSync(
+            out,
+            JSON.stringify({ name: currentProcess().name, words: this.words, me: this instanceof Hidden }),
+          );
+        }
+      }
+      const p = await run(new Hidden(["a", "b"]));
+      expect(p.exitCode).toBe(0);
+      expect(readJson(out)).toEqual({ name: "hidden", words: ["a", "b"], me: true });
+    });
+
+    test("Process child has its own pid; currentProcess() and parentProcess() are right", async () => {
+      const out = s.file("pid");
+      const p = await run(
+        new mp.Process({
+          target: () => {
+            const status = readFileSync("/proc/self/status", "utf8");
+            const real = Number(/^Pid:\s+(\d+)/m.exec(status)?.[1]);
+            writeFileSync(
+              out,
+              JSON.stringify({
+                pid: process.pid,
+                real,
+                current: currentProcess().pid,
+                parent: parentProcess()?.pid,
+                ppid: process.ppid,
+              }),
+            );
+          },
+        }),
+      );
+      const r = readJson(out);
+      expect(r.pid).toBe(p.pid);
+      expect(r.real).toBe(p.pid);
+      expect(r.current).toBe(p.pid);
+      expect(r.parent).toBe(process.pid);
+      expect(r.ppid).toBe(process.pid);
+    });
+
+    test("Lock created before start() is used by a closure in the child with no re-encoding", async () => {
+      const lock = mp.Lock();
+      lock.acquireSync();
+      const out = s.file("lock");
+      const p = new mp.Process({
+        target: () => {
+          const got = lock.acquireSync({ timeout: CHILD_TIMEOUT });
+          writeFileSync(out, JSON.stringify({ got }));
+          lock.release();
+        },
+      });
+      p.start();
+      await Bun.sleep(50);
+      expect(p.isAlive()).toBe(true);
+      lock.release();
+      await p.join(CHILD_TIMEOUT);
+      expect(readJson(out)).toEqual({ got: true });
+      expect(lock.acquireSync({ timeout: 1000 })).toBe(true);
+      lock.release();
+    });
+
+    test("Math.random, crypto.randomUUID and crypto.getRandomValues differ between sibling children and the parent", async () => {
+      // The parent draws first: from then on its generators' state is what a child would inherit.
+      const parentDraws = [crypto.randomUUID(), crypto.getRandomValues(new Uint32Array(4)).join()];
+      const outs = [s.file("rand"), s.file("rand"), s.file("rand")];
+      const kids = outs.map(
+        (out) =>
+          new mp.Process({
+            target: () =>
+              writeFileSync(
+                out,
+                JSON.stringify({
+                  r: [Math.random(), Math.random()],
+                  u: crypto.randomUUID(),
+                  g: crypto.getRandomValues(new Uint32Array(4)).join(),
+                  n: (require("node:crypto") as typeof import("node:crypto")).randomUUID(),
+                }),
+              ),
+          }),
+      );
+      for (const k of kids) k.start();
+      for (const k of kids) await k.join(CHILD_TIMEOUT);
+      const rs = outs.map((o) => readJson<{ r: number[]; u: string; g: string; n: string }>(o));
+      const mine = Math.random();
+      const firsts = new Set([...rs.map((r) => r.r[0]), mine]);
+      expect(firsts.size).toBe(4);
+      expect(new Set([...rs.map((r) => r.u), parentDraws[0], crypto.randomUUID()]).size).toBe(5);
+      expect(
+        new Set([...rs.map((r) => r.g), parentDraws[1], crypto.getRandomValues(new Uint32Array(4)).join()]).size,
+      ).toBe(5);
+      expect(new Set(rs.map((r) => r.n)).size).toBe(3);
+      for (const r of rs) expect(r.u).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    });
+  });
+
+  describe(`[fork${label}] parent resources`, () => {
+    test("a child cannot write to the parent's sockets, and the parent's server answers alone", async () => {
+      const received: string[] = [];
+      const server = Bun.listen({
+        hostname: "127.0.0.1",
+        port: 0,
+        socket: { data: (_sock, data) => void received.push(data.toString()) },
+      });
+      const client = await Bun.connect({ hostname: "127.0.0.1", port: server.port, socket: { data() {} } });
+      const out = s.file("socket");
+      const p = await run(
+        new mp.Process({
+          target: () => {
+            let wrote: unknown;
+            try {
+              wrote = client.write("from the child");
+            } catch (e) {
+              wrote = String(e);
+            }
+            writeFileSync(out, JSON.stringify({ wrote }));
+          },
+        }),
+      );
+      expect(p.exitCode).toBe(0);
+      client.write("from the parent");
+      const deadline = performance.now() + 5000;
+      while (!received.join("").includes("from the parent") && performance.now() < deadline) await Bun.sleep(10);
+      expect(received.join("")).toBe("from the parent");
+      client.end();
+      server.stop(true);
+    });
+
+    test("Process in a child: the parent's exit listeners do not run there, the child's own do", async () => {
+      const out = s.file("exit-listeners");
+      writeFileSync(out, "");
+      const parentListener = () => writeFileSync(out, `${readFileSync(out, "utf8")}parent-listener ${process.pid}\n`);
+      process.on("exit", parentListener);
+      try {
+        const p = await run(
+          new mp.Process({
+            target: () => {
+              process.on("exit", (code) => writeFileSync(out, `${readFileSync(out, "utf8")}child-listener ${code}\n`));
+              process.exit(4);
+            },
+          }),
+        );
+        expect(p.exitCode).toBe(4);
+      } finally {
+        process.off("exit", parentListener);
+      }
+      expect(readFileSync(out, "utf8")).toBe("child-listener 4\n");
+    });
+
+    test("Process.start() leaves no descriptor and no zombie in the parent", async () => {
+      const before = openFds();
+      for (let i = 0; i < 20; i++) {
+        const p = new mp.Process({ target: () => {} });
+        p.start();
+        if (i % 2 === 0) await p.join(CHILD_TIMEOUT);
+        else p.joinSync(CHILD_TIMEOUT);
+        expect(p.exitCode).toBe(0);
+        const pid = p.pid!;
+        p.close();
+        expect(() => readFileSync(`/proc/${pid}/stat`)).toThrow();
+      }
+      expect(openFds()).toBeLessThanOrEqual(before);
+    });
+
+    test("a child stuck on a lock before it starts is forked again: start() returns a running child, nothing leaks", async () => {
+      // Made first: its lock may open the arena's next segment, which stays.
+      const q = mp.Queue<number>();
+      const fds = openFds();
+      const retries = startRetries();
+      const state = { value: 41 };
+      state.value++; // the copies must see the memory of start(), whichever attempt runs
+      const p = new mp.Process({ target: () => q.putSync(state.value) });
+      // As without the JSC settings, where such children occur (docs/fork.md, "Hangs").
+      testHooks.checkStart = true;
+      testHooks.stuckChildren = 2;
+      try {
+        p.start();
+      } finally {
+        testHooks.stuckChildren = 0;
+        testHooks.checkStart = false;
+      }
+      expect(startRetries() - retries).toBe(2);
+      expect(q.getSync({ timeout: CHILD_TIMEOUT })).toBe(42);
+      await p.join(CHILD_TIMEOUT);
+      expect(p.exitCode).toBe(0);
+      p.close();
+      q.close();
+      expect(openFds()).toBeLessThanOrEqual(fds);
+    });
+
+    test("a started child asleep for good on a runtime lock is reported and killed, never waited on forever", async () => {
+      // Atomics.wait with no timeout sleeps the way the residual runtime hang
+      // does (docs/fork.md, "Hangs"): nothing in a one-thread fork child can end it.
+      const p = new mp.Process({ target: () => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0) });
+      p.start();
+      const t0 = performance.now();
+      await p.join(); // no timeout: the check must end it
+      expect(p.exitCode).toBe(-9);
+      expect(performance.now() - t0).toBeLessThan(CHILD_TIMEOUT);
+    });
+
+    test("a child that never reports it started is reported and killed, never waited on forever", async () => {
+      const old = process.env.MULTIPROC_FORK_START_TIMEOUT_MS;
+      process.env.MULTIPROC_FORK_START_TIMEOUT_MS = "300";
+      testHooks.hangBeforeStart = true;
+      const p = new mp.Process({ target: () => {} });
+      try {
+        p.start();
+      } finally {
+        testHooks.hangBeforeStart = false;
+        if (old === undefined) delete process.env.MULTIPROC_FORK_START_TIMEOUT_MS;
+        else process.env.MULTIPROC_FORK_START_TIMEOUT_MS = old;
+      }
+      const t0 = performance.now();
+      await p.join(); // no timeout: the supervisor must end it
+      expect(p.exitCode).toBe(-9);
+      expect(performance.now() - t0).toBeLessThan(CHILD_TIMEOUT);
+      const q = new mp.Process({ target: () => {} });
+      await run(q);
+      expect(q.exitCode).toBe(0);
+    });
+  });
+
+  describe(`[fork${label}] signals`, () => {
+    /** Runs `body` with listeners of the parent (this process) on SIGTERM, SIGINT and SIGHUP that log to `out`. */
+    async function withParentListeners(out: string, body: () => Promise<void>): Promise<void> {
+      writeFileSync(out, "");
+      const listener = (sig: string) => writeFileSync(out, `${readFileSync(out, "utf8")}${sig} in ${process.pid}\n`);
+      const signals = ["SIGTERM", "SIGINT", "SIGHUP"] as const;
+      for (const sig of signals) process.on(sig, listener);
+      try {
+        await body();
+      } finally {
+        for (const sig of signals) process.off(sig, listener);
+      }
+    }
+
+    test(
+      "a child ends by SIGTERM, SIGINT, SIGHUP right after start() though the parent listens to them",
+      async () => {
+        const out = s.file("parent-listeners");
+        await withParentListeners(out, async () => {
+          for (const [sig, code] of [
+            ["SIGTERM", -15],
+            ["SIGINT", -2],
+            ["SIGHUP", -1],
+          ] as const) {
+            const p = new mp.Process({ target: () => Bun.sleep(600_000) });
+            p.start();
+            // At once: the signal may come before the child has done anything of its own.
+            if (sig === "SIGTERM") p.terminate();
+            else process.kill(p.pid!, sig);
+            await p.join(CHILD_TIMEOUT);
+            if (p.exitCode === null) p.kill();
+            await p.join(CHILD_TIMEOUT);
+            expect([sig, p.exitCode]).toEqual([sig, code]);
+          }
+        });
+        expect(readFileSync(out, "utf8")).toBe("");
+      },
+      4 * CHILD_TIMEOUT,
+    );
+
+    test("Process.terminate() of a started child ends it with -15 though the parent listens to SIGTERM", async () => {
+      const out = s.file("parent-listeners");
+      await withParentListeners(out, async () => {
+        const ready = mp.Event();
+        const p = new mp.Process({
+          target: async () => {
+            ready.set();
+            await Bun.sleep(600_000);
+          },
+        });
+        p.start();
+        expect(await ready.wait(CHILD_TIMEOUT)).toBe(true);
+        p.terminate();
+        await p.join(CHILD_TIMEOUT);
+        if (p.exitCode === null) p.kill();
+        await p.join(CHILD_TIMEOUT);
+        expect(p.exitCode).toBe(-15);
+      });
+      expect(readFileSync(out, "utf8")).toBe("");
+    });
+
+    test(
+      "a child's own SIGTERM listener runs on terminate(); once removed, terminate() ends the child",
+      async () => {
+        const out = s.file("child-listener");
+        await withParentListeners(out, async () => {
+          for (const keep of [true, false]) {
+            const ready = mp.Event();
+            const p = new mp.Process({
+              target: async () => {
+                const own = (sig: string) => {
+                  writeFileSync(out, `${readFileSync(out, "utf8")}child ${sig}\n`);
+                  process.exit(7);
+                };
+                process.on("SIGTERM", own);
+                if (!keep) process.off("SIGTERM", own);
+                ready.set();
+                await Bun.sleep(600_000);
+              },
+            });
+            p.start();
+            expect(await ready.wait(CHILD_TIMEOUT)).toBe(true);
+            p.terminate();
+            await p.join(CHILD_TIMEOUT);
+            if (p.exitCode === null) p.kill();
+            await p.join(CHILD_TIMEOUT);
+            expect([keep, p.exitCode]).toEqual([keep, keep ? 7 : -15]);
+          }
+        });
+        expect(readFileSync(out, "utf8")).toBe("child SIGTERM\n");
+      },
+      4 * CHILD_TIMEOUT,
+    );
+  });
+}
+
+describe("[fork] native set-up", () => setupDependent("", false));
+describe("[fork] JavaScript set-up", () => setupDependent(", JavaScript set-up", true));

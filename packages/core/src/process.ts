@@ -71,7 +71,8 @@ let current: Process | undefined;
 let parent: Process | null = null;
 
 // Set in a static block: they reach private state, which only the class can.
-let adopt: (proc: Process, who: ChildIdentity) => void;
+/** `who` undefined: compile only (`warmUpInheritedChild`). */
+let adopt: (proc: Process, who: ChildIdentity | undefined) => void;
 let describe: (name: string, pid: number, watch?: (pid: number) => ChildHandle) => Process;
 
 /**
@@ -377,6 +378,7 @@ export class Process<A extends unknown[] = unknown[]> {
 
   static {
     adopt = (proc, who) => {
+      if (who === undefined) return;
       proc.#name = who.name;
       proc.#daemon = who.daemon;
       proc.#identity = who.identity;
@@ -406,6 +408,22 @@ export class Process<A extends unknown[] = unknown[]> {
 /** Makes `proc` this process's own Process object, as a child sees it. Internal: for bootstraps. */
 export function adoptAsCurrent(proc: Process, who: ChildIdentity): void {
   adopt(proc, who);
+}
+
+/**
+ * @internal In a parent about to fork (#23): compiles the functions a fork
+ * child runs on its way into its Process (a function's first call compiles
+ * all of it, and a child would do that on fresh heap pages, each a
+ * copy-on-write fault). Harmless: nothing is adopted, no descriptor stays.
+ */
+export function warmUpInheritedChild(): void {
+  void runToExitCode(
+    () => "",
+    () => undefined,
+  );
+  watchParent(process.pid).close();
+  inheritStartMethod(getStartMethod(), true);
+  adopt(currentProcess(), undefined);
 }
 
 /** Runs `proc.run()` to completion; resolves to 0, or 1 after printing an uncaught error. */

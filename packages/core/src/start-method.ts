@@ -30,7 +30,9 @@ export function setStartMethod(name: BackendName, opts?: { force?: boolean }): v
  * `_force_start_method` in `BaseProcess._bootstrap`, `set_start_method` in
  * spawn's `prepare`).
  */
-export function inheritStartMethod(name: BackendName): void {
+export function inheritStartMethod(name: BackendName, dry = false): void {
+  // dry: compiled ahead only (process.ts warmUpInheritedChild).
+  if (dry) return;
   chosen = name;
   inherited = true;
 }

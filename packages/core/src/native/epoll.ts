@@ -95,13 +95,14 @@ function addRegistration(epfd: number, reg: Registration): void {
 }
 
 /** What to do with one registered descriptor in the child. */
-type Action = "eventfd" | "timerfd" | "dead" | "devnull";
+export type Action = "eventfd" | "timerfd" | "dead" | "devnull";
 
 /** One epoll instance to replace in the child, with what becomes of its registrations. */
-interface PlannedLoop {
+export interface PlannedLoop {
   fd: number;
   flags: number;
-  regs: Array<Registration & { action: Action; flags: number }>;
+  /** `flags`: the descriptor's open flags (eventfd, timerfd); `clock`: a timerfd's clock id. */
+  regs: Array<Registration & { action: Action; flags: number; clock: number }>;
 }
 
 /**
@@ -131,7 +132,10 @@ export function planIsolation(): IsolationPlan {
       if (kind === "anon_inode:[eventfd]") action = "eventfd";
       else if (kind === "anon_inode:[timerfd]") action = "timerfd";
       else if (reg.fd === 0) action = "devnull";
-      regs.push({ ...reg, action, flags: action === "eventfd" || action === "timerfd" ? flagsOf(fdinfo(reg.fd)) : 0 });
+      const info = action === "eventfd" || action === "timerfd" ? fdinfo(reg.fd) : "";
+      // The clock is read here, in the parent: a child reading /proc costs it faults.
+      const clock = action === "timerfd" ? Number(/^clockid:\s+(\d+)/m.exec(info)?.[1] ?? 1) : 0;
+      regs.push({ ...reg, action, flags: flagsOf(info), clock });
     }
     loops.push({ fd: epfd, flags: flagsOf(fdinfo(epfd)), regs });
   }
@@ -168,7 +172,7 @@ export function applyIsolation(plan: IsolationPlan): void {
     for (const reg of loop.regs) {
       if (reg.action === "eventfd" || reg.action === "timerfd") {
         if (reg.action === "eventfd") freshEventfd(reg.fd, reg.flags);
-        else freshTimerfd(reg.fd, reg.flags, Number(/^clockid:\s+(\d+)/m.exec(fdinfo(reg.fd))?.[1] ?? 1));
+        else freshTimerfd(reg.fd, reg.flags, reg.clock);
         addRegistration(fresh, reg);
       } else if (reg.action === "devnull") {
         if (devNull < 0) devNull = openFile("/dev/null", "read");

@@ -23,6 +23,11 @@ export function inForkChild(): boolean {
   return process.pid !== loadedIn;
 }
 
+/** Counts a fork about to happen (by `forkProcess` or fork-child.ts's `forkWithSetup`). */
+export function countFork(): void {
+  forks++;
+}
+
 /** How many times this realm has forked (a fork child starts with its parent's count). */
 export function forkCount(): number {
   return forks;
@@ -40,7 +45,7 @@ export function forkProcess(): number {
   // The child must find every libc function bound: binding one calls dlopen,
   // whose locks another thread of the parent may have held at the fork.
   bindAllSymbols();
-  forks++;
+  countFork();
   const old = blockEndSignals();
   const pid = libc.fork();
   if (pid === 0) return 0;
@@ -84,9 +89,11 @@ export function closeQuietly(fd: number): void {
   libc.close(fd);
 }
 
+// Allocated here, in the parent: a child that allocates touches fresh heap pages.
+const word = new Uint32Array(new ArrayBuffer(4));
+
 /** 32 bits from the kernel's random pool (getrandom), for reseeding a forked child. */
 export function kernelRandom32(): number {
-  const word = new Uint32Array(1);
   if (Number(libc.getrandom(ptr(word), 4, GRND_NONBLOCK)) !== 4) {
     // The pool is always initialised long after boot; fall back to time bits anyway.
     word[0] = (performance.now() * 1e6) ^ libc.getpid();

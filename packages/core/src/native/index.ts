@@ -13,6 +13,16 @@ export {
   realPid,
   writeByte,
 } from "./fork.ts";
+export {
+  type ChildSetup,
+  childSeed,
+  childSetupFailure,
+  forkWithSetup,
+  installPidGetter,
+  nativeForkReady,
+  nativeForkUnavailable,
+  setOwnPid,
+} from "./fork-child.ts";
 export { futexWait, futexWake, sleepSync, type WaitResult } from "./futex.ts";
 export { closeFd, type FileStat, fileStat, readAt, readWhole } from "./file.ts";
 export { Errno } from "./libc.ts";
