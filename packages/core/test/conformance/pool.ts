@@ -25,11 +25,16 @@ async function withPool(pool: Pool, body: (pool: Pool) => Promise<void>): Promis
 
 /**
  * `openFdsByKind` once it stopped changing: the runtime closes its own
- * handle of an ended child on its event loop, a moment after the child ended.
+ * handle of an ended child on its event loop, a moment after the child ended,
+ * and a collected child's sentinel (as Python's, open while its Process
+ * lives) closes when the collector finalizes it, so collect before each count.
  */
 async function settledDescriptorKinds(): Promise<Record<string, number>> {
+  Bun.gc(true);
+  await Bun.sleep(50);
   let last = JSON.stringify(openFdsByKind());
   for (let i = 0; i < 40; i++) {
+    Bun.gc(true);
     await Bun.sleep(50);
     const now = JSON.stringify(openFdsByKind());
     if (now === last) break;
