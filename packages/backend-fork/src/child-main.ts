@@ -38,7 +38,14 @@ const SETUP_FAILED = 70;
  * `javascriptSetup` makes children set themselves up in JavaScript, as they
  * do when bun:ffi's cc is unavailable.
  */
-export const testHooks = { hangBeforeStart: false, stuckChildren: 0, checkStart: false, javascriptSetup: false };
+export const testHooks = {
+  hangBeforeStart: false,
+  stuckChildren: 0,
+  checkStart: false,
+  javascriptSetup: false,
+  /** Replaces launch.ts's START_WAIT_MS: a loaded machine can take longer than it to reach the stuck point. */
+  startWaitMs: undefined as number | undefined,
+};
 
 /** This process's own write end of its exit pipe, if it is a fork child; its children must not keep it. */
 let ownExitPipe = -1;

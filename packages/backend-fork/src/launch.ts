@@ -62,7 +62,12 @@ export function launch(request: LaunchRequest): ChildHandle {
     const forkedAt = performance.now();
     const stuck =
       checking &&
-      waitStarted(child.slot, child.pid, child.pidfd, forkedAt + Math.min(timeout, START_WAIT_MS)) === "stuck";
+      waitStarted(
+        child.slot,
+        child.pid,
+        child.pidfd,
+        forkedAt + Math.min(timeout, testHooks.startWaitMs ?? START_WAIT_MS),
+      ) === "stuck";
     if (stuck && attempt < START_ATTEMPTS) {
       discard(child);
       retries++;

@@ -384,11 +384,15 @@ function setupDependent(label: string, javascriptSetup: boolean): void {
       // As without the JSC settings, where such children occur (docs/fork.md, "Hangs").
       testHooks.checkStart = true;
       testHooks.stuckChildren = 2;
+      // A stuck child is found as soon as it sleeps; a loaded machine (CI) can
+      // take longer than the usual 250 ms window to get it there.
+      testHooks.startWaitMs = 10_000;
       try {
         p.start();
       } finally {
         testHooks.stuckChildren = 0;
         testHooks.checkStart = false;
+        testHooks.startWaitMs = undefined;
       }
       expect(startRetries() - retries).toBe(2);
       expect(q.getSync({ timeout: CHILD_TIMEOUT })).toBe(42);
