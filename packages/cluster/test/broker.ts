@@ -15,7 +15,10 @@ if (skipReason !== undefined) console.warn(skipReason);
 
 export interface Broker {
   url: string;
+  /** The token, or "" for a broker started with a user and password. */
   token: string;
+  /** Credentials as a `cluster` option takes them (the token, or the user and password). */
+  credentials: { token: string } | { user: string; pass: string };
   /** Stops the server (SIGTERM) and starts it again on the same port and store after `downMs`. */
   restart(downMs: number): Promise<void>;
   stop(): Promise<void>;
@@ -29,11 +32,11 @@ function freePort(): number {
 }
 
 /** Starts nats-server and waits (at most 5 s) until it accepts connections. */
-async function launch(port: number, dir: string, token: string) {
-  const proc = Bun.spawn(
-    ["nats-server", "-js", "-a", "127.0.0.1", "-p", String(port), "--store_dir", dir, "--auth", token],
-    { stdout: "ignore", stderr: "pipe" },
-  );
+async function launch(port: number, dir: string, auth: string[]) {
+  const proc = Bun.spawn(["nats-server", "-js", "-a", "127.0.0.1", "-p", String(port), "--store_dir", dir, ...auth], {
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   const deadline = performance.now() + 5000;
   for (;;) {
     try {
@@ -50,20 +53,23 @@ async function launch(port: number, dir: string, token: string) {
   }
 }
 
-/** Starts a broker of the test's own. */
-export async function startBroker(): Promise<Broker> {
+/** Starts a broker of the test's own, logging in with a token or (`"user"`) a user and password. */
+export async function startBroker(auth: "token" | "user" = "token"): Promise<Broker> {
   const dir = mkdtempSync(join(tmpdir(), "multiproc-nats-"));
-  const token = `t${crypto.randomUUID().replaceAll("-", "")}`;
+  const secret = `t${crypto.randomUUID().replaceAll("-", "")}`;
+  const credentials = auth === "token" ? { token: secret } : { user: "multiproc", pass: secret };
+  const args = auth === "token" ? ["--auth", secret] : ["--user", "multiproc", "--pass", secret];
   const port = freePort();
-  let proc = await launch(port, dir, token);
+  let proc = await launch(port, dir, args);
   return {
     url: `nats://127.0.0.1:${port}`,
-    token,
+    token: auth === "token" ? secret : "",
+    credentials,
     async restart(downMs: number) {
       proc.kill("SIGTERM");
       await proc.exited;
       await Bun.sleep(downMs);
-      proc = await launch(port, dir, token);
+      proc = await launch(port, dir, args);
     },
     async stop() {
       proc.kill();
@@ -71,6 +77,14 @@ export async function startBroker(): Promise<Broker> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The broker's credentials as the environment `multiproc worker` reads them from. */
+function credentialsEnv(broker: Broker): Record<string, string> {
+  const c = broker.credentials;
+  return "token" in c
+    ? { MULTIPROC_CLUSTER_TOKEN: c.token }
+    : { MULTIPROC_CLUSTER_USER: c.user, MULTIPROC_CLUSTER_PASS: c.pass };
 }
 
 export interface Host {
@@ -82,8 +96,16 @@ export interface Host {
 
 const bin = join(import.meta.dir, "../bin/multiproc.ts");
 
-/** Starts `multiproc worker` for `name` and waits (at most 15 s) for its "serving" line. */
-export async function startHost(broker: Broker, name: string, extra: string[] = []): Promise<Host> {
+/**
+ * Starts `multiproc worker` for `name` and waits (at most 15 s) for its "serving" line. The credentials
+ * come from the environment, `env` when given (e.g. `{}` when `extra` passes them as flags).
+ */
+export async function startHost(
+  broker: Broker,
+  name: string,
+  extra: string[] = [],
+  env: Record<string, string> = credentialsEnv(broker),
+): Promise<Host> {
   const proc = Bun.spawn(
     [
       "bun",
@@ -100,7 +122,7 @@ export async function startHost(broker: Broker, name: string, extra: string[] = 
     ],
     {
       cwd: join(import.meta.dir, ".."),
-      env: { ...process.env, MULTIPROC_CLUSTER_TOKEN: broker.token },
+      env: { ...process.env, ...env },
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
