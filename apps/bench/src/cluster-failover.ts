@@ -80,6 +80,8 @@ export async function measureFailover(url: string, token: string, opts: RunOptio
       times.push(await sample(pool, hosts[0]!));
     }
     times.sort((a, b) => a - b);
+    // The median alone hides where in [⅔, 1] × the ack wait the samples fell.
+    console.error(`bench: failover samples ${times.map((t) => `${t.toFixed(0)} ms`).join(", ")}`);
     const medianMs = times[Math.floor(times.length / 2)]!;
     return { workload: FAILOVER_WORKLOAD, system: SYSTEM, medianMs, opsPerSec: 1000 / medianMs };
   } catch (error) {
