@@ -29,15 +29,15 @@ async function warmUp(pool: ReturnType<typeof Pool>, hosts: Host[]): Promise<voi
   expect(seen).toEqual(new Set(hosts.map((h) => h.proc.pid)));
 }
 
-/** A fresh file for loggedTagged's runs, and how many runs it holds. */
-function runLog(): { path: string; runs(): number; remove(): void } {
+/** A fresh file for loggedTagged's runs, and how many runs it holds; removed when disposed, pass or fail. */
+function runLog(): { path: string; runs(): number } & Disposable {
   const dir = mkdtempSync(join(tmpdir(), "multiproc-runs-"));
   const path = join(dir, "runs");
   writeFileSync(path, "");
   return {
     path,
     runs: () => readFileSync(path, "utf8").split("\n").length - 1,
-    remove: () => rmSync(dir, { recursive: true, force: true }),
+    [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
 
@@ -62,7 +62,7 @@ describe.skipIf(skipReason !== undefined)("cluster Pool and a host that stops an
     await warmUp(pool, hosts);
     const [victim, survivor] = hosts as [Host, Host];
     const items = Array.from({ length: 600 }, (_, i) => i);
-    const log = runLog();
+    using log = runLog();
     const out: { v: number; host: number }[] = [];
     let stoppedAt = 0;
     let resumed = false;
@@ -88,7 +88,6 @@ describe.skipIf(skipReason !== undefined)("cluster Pool and a host that stops an
     expect(new Set(out.map((r) => r.host))).toEqual(new Set([victim.proc.pid, survivor.proc.pid]));
     // The stopped host's tasks came back and ran again elsewhere (at least once execution, each result once).
     expect(log.runs()).toBeGreaterThan(items.length);
-    log.remove();
     // The resumed host serves again, and no late result of the last map leaks into the next one.
     victim.proc.kill("SIGCONT");
     expect((await pool.map(slowTagged, [5, 6, 7], 1)).map((r) => r.v)).toEqual([25, 36, 49]);
@@ -121,7 +120,7 @@ describe.skipIf(netnsSkip !== undefined)("cluster Pool and a host cut off in a n
     await warmUp(pool, hosts);
     const [cutOff, survivor] = hosts as [Host, Host];
     const items = Array.from({ length: 300 }, (_, i) => i);
-    const log = runLog();
+    using log = runLog();
     const result = pool.mapAsync(
       loggedTagged,
       items.map((x) => [x, log.path] as [number, string]),
@@ -137,6 +136,5 @@ describe.skipIf(netnsSkip !== undefined)("cluster Pool and a host cut off in a n
     expect(performance.now() - cutAt).toBeGreaterThanOrEqual(ACK_WAIT * 0.9);
     // The cut-off host's tasks came back and ran again elsewhere (it ran them too, but its results never came).
     expect(log.runs()).toBeGreaterThan(items.length);
-    log.remove();
   }, 30_000);
 });
