@@ -64,15 +64,18 @@ export async function createNamespace(): Promise<Namespace> {
   const name = `multiproc-${process.pid}-${id}`;
   const outside = `mpv${id.toString(16)}o`;
   const inside = `mpv${id.toString(16)}i`;
-  const net = `10.${200 + (id % 50)}.${id % 256}`;
-  const hostAddress = `${net}.1`;
+  // A /30 of 198.18.0.0/15, the range set aside for network tests (RFC 2544): no real network uses it.
+  const block = id >> 6;
+  const base = `198.${18 + (block >> 8)}.${block & 255}`;
+  const hostAddress = `${base}.${(id & 63) * 4 + 1}`;
+  const nsAddress = `${base}.${(id & 63) * 4 + 2}`;
   await mustIp(["netns", "add", name]);
   try {
     await mustIp(["link", "add", outside, "type", "veth", "peer", "name", inside]);
     await mustIp(["link", "set", inside, "netns", name]);
     await mustIp(["addr", "add", `${hostAddress}/30`, "dev", outside]);
     await mustIp(["link", "set", outside, "up"]);
-    await mustIp(["-n", name, "addr", "add", `${net}.2/30`, "dev", inside]);
+    await mustIp(["-n", name, "addr", "add", `${nsAddress}/30`, "dev", inside]);
     await mustIp(["-n", name, "link", "set", inside, "up"]);
     await mustIp(["-n", name, "link", "set", "lo", "up"]);
   } catch (error) {
