@@ -6,15 +6,16 @@
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { Pool } from "@multiproc/core";
+import { measureFailover } from "./cluster-failover.ts";
+import { startHost } from "./cluster-host.ts";
 import { add, type Figure, makeBench, type RunOptions } from "./measure.ts";
 import { PW } from "./pool.ts";
 import { square } from "./pool-task.ts";
 
 const SYSTEM = "ours/cluster (NATS, 2 hosts x 1 spawn)";
 const NAME = "bench";
-const READY_MS = 15_000;
 
 async function freePort(): Promise<number> {
   const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
@@ -37,38 +38,6 @@ async function waitForPort(port: number, ms: number): Promise<void> {
   }
 }
 
-/** Starts `multiproc worker` and waits for its "serving" line. */
-async function startHost(url: string, token: string): Promise<Bun.Subprocess> {
-  const bin = join(dirname(Bun.resolveSync("@multiproc/cluster/package.json", import.meta.dir)), "bin/multiproc.ts");
-  const args = [
-    "worker",
-    "--servers",
-    url,
-    "--name",
-    NAME,
-    "--processes",
-    "1",
-    "--backend",
-    "spawn",
-    "src/pool-task.ts",
-  ];
-  const proc = Bun.spawn([process.execPath, bin, ...args], {
-    cwd: join(import.meta.dir, ".."),
-    env: { ...process.env, MULTIPROC_CLUSTER_TOKEN: token },
-    stdout: "pipe",
-    stderr: "inherit",
-  });
-  const timer = setTimeout(() => proc.kill("SIGKILL"), READY_MS);
-  let out = "";
-  for await (const chunk of proc.stdout) {
-    out += new TextDecoder().decode(chunk);
-    if (out.includes("serving")) break;
-  }
-  clearTimeout(timer);
-  if (!out.includes("serving")) throw new Error(`multiproc worker did not start: ${out}`);
-  return proc;
-}
-
 /** The cluster rows of the Pool workloads; none without nats-server. */
 export async function runClusterGroup(opts: RunOptions): Promise<Figure[]> {
   if (Bun.which("nats-server") === null) {
@@ -86,7 +55,12 @@ export async function runClusterGroup(opts: RunOptions): Promise<Figure[]> {
   try {
     await waitForPort(port, 5000);
     const url = `nats://127.0.0.1:${port}`;
-    hosts.push(...(await Promise.all([startHost(url, token), startHost(url, token)])));
+    hosts.push(
+      ...(await Promise.all([
+        startHost(url, token, NAME, "src/pool-task.ts"),
+        startHost(url, token, NAME, "src/pool-task.ts"),
+      ])),
+    );
     await using pool = Pool({ cluster: { servers: url, token }, name: NAME });
     const roundTrips = opts.quick ? 50 : 200;
     const inFlight = opts.quick ? 2_000 : 10_000;
@@ -116,7 +90,10 @@ export async function runClusterGroup(opts: RunOptions): Promise<Figure[]> {
       add(bench, PW.map, SYSTEM, () => pool.map(square, items), mapped),
     ];
     await bench.run();
-    return readers.map((read) => read()).filter((f): f is Figure => f !== undefined);
+    const figures = readers.map((read) => read()).filter((f): f is Figure => f !== undefined);
+    // Its own hosts (a short ack wait), after the throughput rows so their processes do not compete.
+    const failover = await measureFailover(url, token, opts);
+    return failover === undefined ? figures : [...figures, failover];
   } finally {
     for (const h of hosts) h.kill("SIGTERM");
     await Promise.all(hosts.map((h) => Promise.race([h.exited, Bun.sleep(10_000)])));

@@ -15,29 +15,32 @@ if (skipReason !== undefined) console.warn(skipReason);
 
 export interface Broker {
   url: string;
+  /** The token, or "" for a broker started with a user and password. */
   token: string;
+  /** Credentials as a `cluster` option takes them (the token, or the user and password). */
+  credentials: { token: string } | { user: string; pass: string };
   /** Stops the server (SIGTERM) and starts it again on the same port and store after `downMs`. */
   restart(downMs: number): Promise<void>;
   stop(): Promise<void>;
 }
 
-function freePort(): number {
-  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+function freePort(address: string): number {
+  const server = Bun.listen({ hostname: address, port: 0, socket: { data() {} } });
   const { port } = server;
   server.stop(true);
   return port;
 }
 
 /** Starts nats-server and waits (at most 5 s) until it accepts connections. */
-async function launch(port: number, dir: string, token: string) {
-  const proc = Bun.spawn(
-    ["nats-server", "-js", "-a", "127.0.0.1", "-p", String(port), "--store_dir", dir, "--auth", token],
-    { stdout: "ignore", stderr: "pipe" },
-  );
+async function launch(address: string, port: number, dir: string, auth: string[]) {
+  const proc = Bun.spawn(["nats-server", "-js", "-a", address, "-p", String(port), "--store_dir", dir, ...auth], {
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   const deadline = performance.now() + 5000;
   for (;;) {
     try {
-      const socket = await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } });
+      const socket = await Bun.connect({ hostname: address, port, socket: { data() {} } });
       socket.end();
       return proc;
     } catch {
@@ -50,20 +53,26 @@ async function launch(port: number, dir: string, token: string) {
   }
 }
 
-/** Starts a broker of the test's own. */
-export async function startBroker(): Promise<Broker> {
+/**
+ * Starts a broker of the test's own, logging in with a token or (`"user"`) a user and password,
+ * listening on `address` (a local one: 127.0.0.1, or a test network's own).
+ */
+export async function startBroker(auth: "token" | "user" = "token", address = "127.0.0.1"): Promise<Broker> {
   const dir = mkdtempSync(join(tmpdir(), "multiproc-nats-"));
-  const token = `t${crypto.randomUUID().replaceAll("-", "")}`;
-  const port = freePort();
-  let proc = await launch(port, dir, token);
+  const secret = `t${crypto.randomUUID().replaceAll("-", "")}`;
+  const credentials = auth === "token" ? { token: secret } : { user: "multiproc", pass: secret };
+  const args = auth === "token" ? ["--auth", secret] : ["--user", "multiproc", "--pass", secret];
+  const port = freePort(address);
+  let proc = await launch(address, port, dir, args);
   return {
-    url: `nats://127.0.0.1:${port}`,
-    token,
+    url: `nats://${address}:${port}`,
+    token: auth === "token" ? secret : "",
+    credentials,
     async restart(downMs: number) {
       proc.kill("SIGTERM");
       await proc.exited;
       await Bun.sleep(downMs);
-      proc = await launch(port, dir, token);
+      proc = await launch(address, port, dir, args);
     },
     async stop() {
       proc.kill();
@@ -71,6 +80,14 @@ export async function startBroker(): Promise<Broker> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The broker's credentials as the environment `multiproc worker` reads them from. */
+function credentialsEnv(broker: Broker): Record<string, string> {
+  const c = broker.credentials;
+  return "token" in c
+    ? { MULTIPROC_CLUSTER_TOKEN: c.token }
+    : { MULTIPROC_CLUSTER_USER: c.user, MULTIPROC_CLUSTER_PASS: c.pass };
 }
 
 export interface Host {
@@ -82,10 +99,21 @@ export interface Host {
 
 const bin = join(import.meta.dir, "../bin/multiproc.ts");
 
-/** Starts `multiproc worker` for `name` and waits (at most 15 s) for its "serving" line. */
-export async function startHost(broker: Broker, name: string, extra: string[] = []): Promise<Host> {
+/**
+ * Starts `multiproc worker` for `name` and waits (at most 15 s) for its "serving" line. The credentials
+ * come from the environment, `env` when given (e.g. `{}` when `extra` passes them as flags). `wrap`
+ * runs the command inside another (e.g. `ip netns exec NS`, which execs it: the pid stays the host's).
+ */
+export async function startHost(
+  broker: Broker,
+  name: string,
+  extra: string[] = [],
+  env: Record<string, string> = credentialsEnv(broker),
+  wrap: string[] = [],
+): Promise<Host> {
   const proc = Bun.spawn(
     [
+      ...wrap,
       "bun",
       bin,
       "worker",
@@ -100,7 +128,7 @@ export async function startHost(broker: Broker, name: string, extra: string[] = 
     ],
     {
       cwd: join(import.meta.dir, ".."),
-      env: { ...process.env, MULTIPROC_CLUSTER_TOKEN: broker.token },
+      env: { ...process.env, ...env },
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",

@@ -1,0 +1,31 @@
+/** A `multiproc worker` host of the cluster bench (cluster.ts): one spawn process serving `module`. */
+import { dirname, join } from "node:path";
+
+const READY_MS = 15_000;
+
+/** Starts `multiproc worker` for `name` and waits (at most 15 s) for its "serving" line. */
+export async function startHost(
+  url: string,
+  token: string,
+  name: string,
+  module: string,
+  extra: string[] = [],
+): Promise<Bun.Subprocess> {
+  const bin = join(dirname(Bun.resolveSync("@multiproc/cluster/package.json", import.meta.dir)), "bin/multiproc.ts");
+  const args = ["worker", "--servers", url, "--name", name, "--processes", "1", "--backend", "spawn", ...extra, module];
+  const proc = Bun.spawn([process.execPath, bin, ...args], {
+    cwd: join(import.meta.dir, ".."),
+    env: { ...process.env, MULTIPROC_CLUSTER_TOKEN: token },
+    stdout: "pipe",
+    stderr: "inherit",
+  });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), READY_MS);
+  let out = "";
+  for await (const chunk of proc.stdout) {
+    out += new TextDecoder().decode(chunk);
+    if (out.includes("serving")) break;
+  }
+  clearTimeout(timer);
+  if (!out.includes("serving")) throw new Error(`multiproc worker did not start: ${out}`);
+  return proc;
+}

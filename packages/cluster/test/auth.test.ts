@@ -1,0 +1,83 @@
+/** User and password credentials go to the broker's own auth; a wrong password fails at connect (#22 point 5). */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { ConfigError, Pool } from "@multiproc/core";
+import { type Broker, type Host, skipReason, startBroker, startHost } from "./broker.ts";
+import { pid, square } from "./fixtures/tasks.ts";
+
+const NAME = "authtest";
+
+describe.skipIf(skipReason !== undefined)("cluster with user and password", () => {
+  let broker: Broker;
+  let host: Host;
+  let user: string;
+  let pass: string;
+
+  beforeAll(async () => {
+    broker = await startBroker("user");
+    ({ user, pass } = broker.credentials as { user: string; pass: string });
+    // The flags alone (no environment) log the host in.
+    host = await startHost(broker, NAME, ["--user", user, "--pass", pass], {});
+  }, 30_000);
+
+  afterAll(async () => {
+    await host?.stop();
+    await broker?.stop();
+  }, 30_000);
+
+  test("Pool and multiproc worker log in with user and password and run tasks", async () => {
+    await using pool = Pool({ cluster: { servers: broker.url, user, pass }, name: NAME });
+    expect(await pool.map(square, [1, 2, 3], 1)).toEqual([1, 4, 9]);
+    // The task ran on the worker host's local pool, not in this process.
+    const ran = await pool.apply(pid, []);
+    expect(ran).not.toBe(process.pid);
+  }, 30_000);
+
+  test("multiproc worker with a wrong --pass exits with a ConfigError naming the server", async () => {
+    const proc = Bun.spawn(
+      [
+        "bun",
+        join(import.meta.dir, "../bin/multiproc.ts"),
+        "worker",
+        "--servers",
+        broker.url,
+        "--name",
+        NAME,
+        "--user",
+        user,
+        "--pass",
+        "wrong",
+        "test/fixtures/tasks.ts",
+      ],
+      {
+        cwd: join(import.meta.dir, ".."),
+        // The right password in the environment: the flag wins over it.
+        env: { ...process.env, MULTIPROC_CLUSTER_USER: user, MULTIPROC_CLUSTER_PASS: pass },
+        stdout: "ignore",
+        stderr: "pipe",
+      },
+    );
+    const timer = setTimeout(() => proc.kill("SIGKILL"), 15_000);
+    const code = await proc.exited;
+    clearTimeout(timer);
+    const err = await new Response(proc.stderr).text();
+    expect(code).toBe(2);
+    expect(err).toContain("ConfigError");
+    expect(err).toContain(broker.url);
+  }, 30_000);
+
+  test("Pool with a wrong password fails with ConfigError naming the server", async () => {
+    await using p = Pool({ cluster: { servers: broker.url, user, pass: "wrong" }, name: NAME });
+    const error = await p.apply(square, [2]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain(broker.url);
+    expect((error as Error).message).toContain("refused the credentials");
+  }, 30_000);
+
+  test("Pool with no credentials on a user/password broker fails with ConfigError naming the server", async () => {
+    await using p = Pool({ cluster: { servers: broker.url }, name: NAME });
+    const error = await p.apply(square, [2]).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as Error).message).toContain(broker.url);
+  }, 30_000);
+});
