@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Pool } from "@multiproc/core";
 import { measureFailover } from "./cluster-failover.ts";
-import { startHost } from "./cluster-host.ts";
+import { killOnStop, startHost } from "./cluster-host.ts";
 import { add, type Figure, makeBench, type RunOptions } from "./measure.ts";
 import { PW } from "./pool.ts";
 import { square } from "./pool-task.ts";
@@ -47,9 +47,11 @@ export async function runClusterGroup(opts: RunOptions): Promise<Figure[]> {
   const dir = mkdtempSync(join(tmpdir(), "multiproc-bench-nats-"));
   const token = crypto.randomUUID();
   const port = await freePort();
-  const broker = Bun.spawn(
-    ["nats-server", "-js", "-a", "127.0.0.1", "-p", String(port), "--store_dir", dir, "--auth", token],
-    { stdout: "ignore", stderr: "ignore" }, // It logs its banner to stderr.
+  const broker = killOnStop(
+    Bun.spawn(
+      ["nats-server", "-js", "-a", "127.0.0.1", "-p", String(port), "--store_dir", dir, "--auth", token],
+      { stdout: "ignore", stderr: "ignore" }, // It logs its banner to stderr.
+    ),
   );
   const hosts: Bun.Subprocess[] = [];
   try {
