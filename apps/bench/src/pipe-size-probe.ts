@@ -4,7 +4,8 @@
  * CPython's fork in the same run, alternating blocks so the machine's noise
  * hits both. Reports the mean, as scaling.ts does (rare slow round trips
  * count), the median, and how the slow ones split into send and receive.
- * `bun apps/bench/src/pipe-size-probe.ts [bytes] [backend]`.
+ * `bun apps/bench/src/pipe-size-probe.ts [bytes] [backend]`; BLOCKS=n sets the
+ * blocks of 2000 round trips, NO_PY=1 leaves CPython out (a longer run of ours).
  */
 import { getContext } from "@multiproc/core";
 import "@multiproc/backend-spawn";
@@ -13,7 +14,7 @@ import { echoBytes } from "./targets.ts";
 
 const size = Number(Bun.argv[2] ?? 64 << 10);
 const backend = (Bun.argv[3] ?? "fork") as "fork" | "spawn" | "worker";
-const BLOCKS = 5;
+const BLOCKS = Number(process.env.BLOCKS ?? 5);
 const PER_BLOCK = 2000;
 
 function median(xs: number[]): number {
@@ -71,7 +72,7 @@ for (let block = 0; block < BLOCKS; block++) {
   ours.push(times.reduce((x, y) => x + y, 0) / times.length);
   oursMedian.push(median(times));
   slow.push(times.filter((t) => t > 200).length);
-  const out = Bun.spawnSync(["python3", "-c", PY]);
+  const out = process.env.NO_PY ? { stdout: "0" } : Bun.spawnSync(["python3", "-c", PY]);
   py.push(Number(out.stdout.toString().trim()));
 }
 a.sendBytes(new Uint8Array(0));
