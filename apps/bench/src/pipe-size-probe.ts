@@ -56,8 +56,11 @@ const py: number[] = [];
 const oursMedian: number[] = [];
 const slow: number[] = [];
 const slowParts: string[] = [];
+const cpuPerTrip: number[] = [];
+const faultsPerTrip: number[] = [];
 for (let block = 0; block < BLOCKS; block++) {
   const times: number[] = [];
+  const r0 = process.resourceUsage();
   for (let i = 0; i < PER_BLOCK; i++) {
     const t0 = performance.now();
     a.sendBytes(data);
@@ -69,6 +72,10 @@ for (let block = 0; block < BLOCKS; block++) {
       slowParts.push(`${((t1 - t0) * 1000).toFixed(0)}+${((t2 - t1) * 1000).toFixed(0)}`);
   }
   // The mean, as scaling.ts times it: a rare slow round trip (a sleep instead of a spin) counts.
+  const r1 = process.resourceUsage();
+  // This process's CPU time and minor faults per round trip: a waiter that spins burns CPU its peer may need.
+  cpuPerTrip.push((r1.userCPUTime + r1.systemCPUTime - r0.userCPUTime - r0.systemCPUTime) / PER_BLOCK);
+  faultsPerTrip.push((r1.minorPageFault - r0.minorPageFault) / PER_BLOCK);
   ours.push(times.reduce((x, y) => x + y, 0) / times.length);
   oursMedian.push(median(times));
   slow.push(times.filter((t) => t > 200).length);
@@ -84,6 +91,9 @@ console.log(
 );
 console.log(
   `median ours ${median(ours).toFixed(1)} µs, CPython ${median(py).toFixed(1)} µs, ratio ${(median(py) / median(ours)).toFixed(2)}x`,
+);
+console.log(
+  `ours, this process: CPU µs per round trip ${fmt(cpuPerTrip)}; minor faults per round trip ${fmt(faultsPerTrip)}`,
 );
 console.log(`slow round trips of the first block, send+receive µs: ${slowParts.slice(0, 20).join(" ")}`);
 process.exit(0);
