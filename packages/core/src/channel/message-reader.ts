@@ -30,6 +30,7 @@ import { closeFd, fileStat, readAt } from "../native/file.ts";
 import { peerDone } from "../native/poll.ts";
 import { MAX_FDS, receiveQueued, receiveSome } from "../native/socket.ts";
 import { EXTENDED_HEADER, Field, HEADER, MAX_MESSAGE, OUT_OF_LINE } from "./framing.ts";
+import { unfilledBytes } from "./unfilled-bytes.ts";
 
 /** Messages up to this size (header included) are read into the buffer; longer ones into their own array. */
 const BUFFER = 64 * 1024;
@@ -338,7 +339,8 @@ export class MessageReader {
         return;
       }
     }
-    const bytes = new Uint8Array(this.#length);
+    // Filled in full (stream, then memfd) before `#take` hands it out; a cut one is never returned.
+    const bytes = unfilledBytes(this.#length);
     const body = this.#start + this.#size;
     const copied = Math.min(this.#end - body, this.#streamed);
     bytes.set(this.#buf.subarray(body, body + copied));
