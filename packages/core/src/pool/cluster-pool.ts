@@ -3,8 +3,7 @@
  * core recognises and the interface `@multiproc/cluster` implements, so core
  * types the call without depending on the package (#22).
  */
-import type { AsyncResult } from "./async-result.ts";
-import type { ApplyOptions } from "./pool-options.ts";
+import type { Pool } from "./pool.ts";
 
 /** Where the broker is and how to log in; passed to NATS as given (API.md "Beyond one machine"). */
 export interface ClusterOptions {
@@ -36,43 +35,13 @@ export function isClusterPoolOptions(arg: unknown): arg is ClusterPoolOptions {
  * semantics. The `Sync` forms exist and throw ConfigError naming the async
  * form, as waiting on the network must not block the event loop that reads it.
  */
-export interface ClusterPool extends AsyncDisposable, Disposable {
-  applyAsync<R>(fn: () => R, args?: [], opts?: ApplyOptions<Awaited<R>>): AsyncResult<Awaited<R>>;
-  applyAsync<A extends unknown[], R>(
-    fn: (...args: A) => R,
-    args: A,
-    opts?: ApplyOptions<Awaited<R>>,
-  ): AsyncResult<Awaited<R>>;
-  apply<R>(fn: () => R, args?: []): Promise<Awaited<R>>;
-  apply<A extends unknown[], R>(fn: (...args: A) => R, args: A): Promise<Awaited<R>>;
-  mapAsync<T, R>(
-    fn: (item: T) => R,
-    iterable: Iterable<T>,
-    chunksize?: number,
-    opts?: ApplyOptions<Awaited<R>[]>,
-  ): AsyncResult<Awaited<R>[]>;
-  map<T, R>(fn: (item: T) => R, iterable: Iterable<T> | AsyncIterable<T>, chunksize?: number): Promise<Awaited<R>[]>;
-  starmapAsync<A extends unknown[], R>(
-    fn: (...args: A) => R,
-    iterable: Iterable<A>,
-    chunksize?: number,
-    opts?: ApplyOptions<Awaited<R>[]>,
-  ): AsyncResult<Awaited<R>[]>;
-  starmap<A extends unknown[], R>(
-    fn: (...args: A) => R,
-    iterable: Iterable<A> | AsyncIterable<A>,
-    chunksize?: number,
-  ): Promise<Awaited<R>[]>;
-  imap<T, R>(
-    fn: (item: T) => R,
-    iterable: Iterable<T> | AsyncIterable<T>,
-    chunksize?: number,
-  ): AsyncIterable<Awaited<R>>;
-  imapUnordered<T, R>(
-    fn: (item: T) => R,
-    iterable: Iterable<T> | AsyncIterable<T>,
-    chunksize?: number,
-  ): AsyncIterable<Awaited<R>>;
+export interface ClusterPool
+  extends Pick<
+      Pool,
+      "applyAsync" | "apply" | "mapAsync" | "map" | "starmapAsync" | "starmap" | "imap" | "imapUnordered"
+    >,
+    AsyncDisposable,
+    Disposable {
   /** @throws ConfigError: use `apply` */
   applySync(fn: (...args: never[]) => unknown, args?: unknown[]): never;
   /** @throws ConfigError: use `map` */
