@@ -11,6 +11,7 @@ import type { ChildHandle } from "@multiproc/core";
 import { arenaRoot, native } from "@multiproc/core/internal";
 import { NO_CODE, newControlBlock, State, Word } from "./control.ts";
 import { askSupervisor } from "./supervisor.ts";
+import { stopWorker } from "./stop-worker.ts";
 
 /** Longest sleep between two looks at the words while waiting synchronously (ms): a wait watches several. */
 const SLICE_MS = 50;
@@ -103,15 +104,8 @@ export class SupervisedChild implements ChildHandle {
 
   signal(signal: 9 | 15): void {
     if (this.poll() !== null) return; // Already ended: nothing to stop (Python tolerates this too).
-    const c = this.#control;
-    Atomics.compareExchange(c, Word.EXIT, NO_CODE, -signal);
-    Atomics.store(c, Word.STOP, signal);
-    // As worker-child.ts's signal(): a worker asleep in a native wait sees STOP
-    // itself; one running JavaScript is terminated by the supervisor.
-    native.futexWake(native.addressOf(c, Word.STOP), 1);
-    if (Atomics.load(c, Word.STATE) === State.RUNNING && Atomics.load(c, Word.WAITING) === 0) {
-      this.#stop.postMessage("terminate");
-    }
+    // One running JavaScript is terminated by the supervisor, which owns its Worker.
+    stopWorker(this.#control, signal, () => this.#stop.postMessage("terminate"));
   }
 
   close(): void {

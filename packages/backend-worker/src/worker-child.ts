@@ -11,6 +11,7 @@ import { arenaRoot, closeMirroredFds, native, type SpareChild, unmapMirrored } f
 import type { PrepareMessage, WorkerStartMessage } from "@multiproc/core/protocol/control";
 import { newControlBlock, NO_CODE, OWNED_FD_SLOTS, OWNED_MAP_SLOTS, OWNED_MAPS, State, Word } from "./control.ts";
 import { holdsLine, type LineHolder, newSupervisorLine } from "./supervisor.ts";
+import { stopWorker } from "./stop-worker.ts";
 
 const ENTRY = new URL("./entry.ts", import.meta.url).href;
 /** Longest sleep between two looks at STATE while a worker starts (ms). */
@@ -210,19 +211,7 @@ export class WorkerChild implements ChildHandle, SpareChild, LineHolder {
 
   signal(signal: 9 | 15): void {
     if (this.poll() !== null) return; // Already ended: nothing to stop (Python tolerates this too).
-    const c = this.#control;
-    Atomics.compareExchange(c, Word.EXIT, NO_CODE, -signal);
-    Atomics.store(c, Word.STOP, signal);
-    // Wake the worker if it sleeps in a native wait: it sleeps on STOP too,
-    // and ends itself (closing what it owns) when the wait returns.
-    native.futexWake(native.addressOf(c, Word.STOP), 1);
-    // Otherwise interrupt its JavaScript. Not before it took its start
-    // message: it checks STOP itself right after that, and closes the
-    // message's descriptors. WAITING is read after STOP was stored, and the
-    // worker clears it before it reads STOP: if we see 1, it will see the stop.
-    if (Atomics.load(c, Word.STATE) === State.RUNNING && Atomics.load(c, Word.WAITING) === 0) {
-      this.#worker.terminate();
-    }
+    stopWorker(this.#control, signal, () => this.#worker.terminate());
   }
 
   close(): void {
