@@ -1,8 +1,7 @@
 /** User and password credentials go to the broker's own auth; a wrong password fails at connect (#22 point 5). */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { ConfigError, Pool } from "@multiproc/core";
-import { type Broker, type Host, skipReason, startBroker, startHost } from "./broker.ts";
+import { type Broker, type Host, runFailingWorker, skipReason, startBroker, startHost } from "./broker.ts";
 import { pid, square } from "./fixtures/tasks.ts";
 
 const NAME = "authtest";
@@ -34,33 +33,11 @@ describe.skipIf(skipReason !== undefined)("cluster with user and password", () =
   }, 30_000);
 
   test("multiproc worker with a wrong --pass exits with a ConfigError naming the server", async () => {
-    const proc = Bun.spawn(
-      [
-        "bun",
-        join(import.meta.dir, "../bin/multiproc.ts"),
-        "worker",
-        "--servers",
-        broker.url,
-        "--name",
-        NAME,
-        "--user",
-        user,
-        "--pass",
-        "wrong",
-        "test/fixtures/tasks.ts",
-      ],
-      {
-        cwd: join(import.meta.dir, ".."),
-        // The right password in the environment: the flag wins over it.
-        env: { ...process.env, MULTIPROC_CLUSTER_USER: user, MULTIPROC_CLUSTER_PASS: pass },
-        stdout: "ignore",
-        stderr: "pipe",
-      },
+    const { code, stderr: err } = await runFailingWorker(
+      ["--servers", broker.url, "--name", NAME, "--user", user, "--pass", "wrong"],
+      // The right password in the environment: the flag wins over it.
+      { ...process.env, MULTIPROC_CLUSTER_USER: user, MULTIPROC_CLUSTER_PASS: pass },
     );
-    const timer = setTimeout(() => proc.kill("SIGKILL"), 15_000);
-    const code = await proc.exited;
-    clearTimeout(timer);
-    const err = await new Response(proc.stderr).text();
     expect(code).toBe(2);
     expect(err).toContain("ConfigError");
     expect(err).toContain(broker.url);

@@ -1,11 +1,10 @@
 /** Foreign and malformed messages on the task subject, and wrong credentials (#22 point 5). */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import { ConfigError, Pool } from "@multiproc/core";
 import { jetstream } from "@nats-io/jetstream";
 import { connect, headers } from "@nats-io/transport-node";
 import { parseWorkerArgs } from "../src/index.ts";
-import { type Broker, type Host, skipReason, startBroker, startHost } from "./broker.ts";
+import { type Broker, type Host, runFailingWorker, skipReason, startBroker, startHost } from "./broker.ts";
 import { square } from "./fixtures/tasks.ts";
 
 const NAME = "badinput";
@@ -58,25 +57,7 @@ describe.skipIf(skipReason !== undefined)("multiproc worker and bad input", () =
   }, 30_000);
 
   test("multiproc worker with a wrong token exits with a ConfigError naming the server", async () => {
-    const proc = Bun.spawn(
-      [
-        "bun",
-        join(import.meta.dir, "../bin/multiproc.ts"),
-        "worker",
-        "--servers",
-        broker.url,
-        "--name",
-        NAME,
-        "--token",
-        "wrong",
-        "test/fixtures/tasks.ts",
-      ],
-      { cwd: join(import.meta.dir, ".."), stdout: "ignore", stderr: "pipe" },
-    );
-    const timer = setTimeout(() => proc.kill("SIGKILL"), 15_000);
-    const code = await proc.exited;
-    clearTimeout(timer);
-    const err = await new Response(proc.stderr).text();
+    const { code, stderr: err } = await runFailingWorker(["--servers", broker.url, "--name", NAME, "--token", "wrong"]);
     expect(code).toBe(2);
     expect(err).toContain("ConfigError");
     expect(err).toContain(broker.url);

@@ -100,6 +100,26 @@ export interface Host {
 const bin = join(import.meta.dir, "../bin/multiproc.ts");
 
 /**
+ * Runs `multiproc worker ARGS test/fixtures/tasks.ts` that is expected to fail
+ * at start (killed after 15 s if it does not end); its exit code and stderr.
+ */
+export async function runFailingWorker(
+  args: string[],
+  env: Record<string, string | undefined> = process.env,
+): Promise<{ code: number; stderr: string }> {
+  const proc = Bun.spawn(["bun", bin, "worker", ...args, "test/fixtures/tasks.ts"], {
+    cwd: join(import.meta.dir, ".."),
+    env,
+    stdout: "ignore",
+    stderr: "pipe",
+  });
+  const timer = setTimeout(() => proc.kill("SIGKILL"), 15_000);
+  const code = await proc.exited;
+  clearTimeout(timer);
+  return { code, stderr: await new Response(proc.stderr).text() };
+}
+
+/**
  * Starts `multiproc worker` for `name` and waits (at most 15 s) for its "serving" line. The credentials
  * come from the environment, `env` when given (e.g. `{}` when `extra` passes them as flags). `wrap`
  * runs the command inside another (e.g. `ip netns exec NS`, which execs it: the pid stays the host's).
