@@ -12,6 +12,7 @@ import { arenaRoot, native } from "@multiproc/core/internal";
 import { NO_CODE, newControlBlock, State, Word } from "./control.ts";
 import { askSupervisor } from "./supervisor.ts";
 import { stopWorker } from "./stop-worker.ts";
+import { waitTimer } from "./wait-timer.ts";
 
 /** Longest sleep between two looks at the words while waiting synchronously (ms): a wait watches several. */
 const SLICE_MS = 50;
@@ -74,27 +75,18 @@ export class SupervisedChild implements ChildHandle {
 
   async wait(timeoutMs: number | undefined): Promise<number | null> {
     const c = this.#control;
-    let timer: Timer | undefined;
-    let timedOut = false;
-    const timeout = new Promise<void>((resolve) => {
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          timedOut = true;
-          resolve();
-        }, timeoutMs);
-      }
-    });
+    const timer = waitTimer(timeoutMs);
     try {
       // Every end stores GONE at last (the supervisor, at the "close" event); one on its own, ENDED first.
-      while (this.poll() === null && !timedOut) {
+      while (this.poll() === null && !timer.timedOut()) {
         await Promise.race([
           Atomics.waitAsync(c, Word.ENDED, 0).value,
           Atomics.waitAsync(c, Word.GONE, 0).value,
-          timeout,
+          timer.expired,
         ]);
       }
     } finally {
-      clearTimeout(timer);
+      timer.cancel();
       // Settles our waitAsyncs still pending; any other waiter only looks again.
       Atomics.notify(c, Word.ENDED);
       Atomics.notify(c, Word.GONE);

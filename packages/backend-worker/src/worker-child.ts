@@ -12,6 +12,7 @@ import type { PrepareMessage, WorkerStartMessage } from "@multiproc/core/protoco
 import { newControlBlock, NO_CODE, OWNED_FD_SLOTS, OWNED_MAP_SLOTS, OWNED_MAPS, State, Word } from "./control.ts";
 import { holdsLine, type LineHolder, newSupervisorLine } from "./supervisor.ts";
 import { stopWorker } from "./stop-worker.ts";
+import { waitTimer } from "./wait-timer.ts";
 
 const ENTRY = new URL("./entry.ts", import.meta.url).href;
 /** Longest sleep between two looks at STATE while a worker starts (ms). */
@@ -183,25 +184,16 @@ export class WorkerChild implements ChildHandle, SpareChild, LineHolder {
   async wait(timeoutMs: number | undefined): Promise<number | null> {
     if (this.poll() !== null) return this.#code;
     if (this.#waiters++ === 0) this.#worker.ref();
-    let timer: Timer | undefined;
-    let timedOut = false;
-    const timeout = new Promise<void>((resolve) => {
-      if (timeoutMs !== undefined) {
-        timer = setTimeout(() => {
-          timedOut = true;
-          resolve();
-        }, timeoutMs);
-      }
-    });
+    const timer = waitTimer(timeoutMs);
     const c = this.#control;
     try {
-      while (this.poll() === null && !timedOut) {
+      while (this.poll() === null && !timer.timedOut()) {
         // ENDED stored before this call: "not-equal" at once. A wake may be
         // another join's notify below: the loop then looks again.
-        await Promise.race([this.#closed, Atomics.waitAsync(c, Word.ENDED, 0).value, timeout]);
+        await Promise.race([this.#closed, Atomics.waitAsync(c, Word.ENDED, 0).value, timer.expired]);
       }
     } finally {
-      clearTimeout(timer);
+      timer.cancel();
       // Settles our waitAsync if it is still pending (the thread closed, or the time ran out).
       Atomics.notify(c, Word.ENDED);
       if (--this.#waiters === 0) this.#worker.unref();
