@@ -317,6 +317,29 @@ describe("Queue fuzz (#16)", () => {
     );
     expect(v.value).toBe(7);
   });
+
+  test("attach() on a forged handle's via (other holders): a PicklingError naming block.via, or a usable block", () => {
+    const state = reducerFor(Object.getPrototypeOf(value))!.reduce(value) as { block: BlockHandle };
+    const pair = fc.tuple(fc.integer({ min: -1, max: 1 << 22 }), fc.integer({ min: -1, max: 1 << 16 }));
+    const via = fc.oneof(
+      fc.array(pair, { maxLength: 6 }),
+      fc.constantFrom<unknown>(null, 7, "x", [[1]], [[1, 2, 3]], [[0.5, 1]], [["1", 2]], {}),
+    );
+    expect(attach({ ...state.block, via: [[1, 2]] }, 4).int32(1)[0]).toBe(7);
+    expect(() => attach({ ...state.block, via: [[1]] as never }, 4)).toThrow(/via must be at most 4 \[pid, fd\] pairs/);
+    fc.assert(
+      fc.property(via, (v) => {
+        try {
+          const block = attach({ ...state.block, via: v as [number, number][] }, 4);
+          expect(block.int32(1)[0]).toBe(7);
+        } catch (err) {
+          expect(err).toBeInstanceOf(PicklingError);
+          expect((err as PicklingError).path).toBe("block.via");
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
 
 test("fuzz-queue: bounded memory and no descriptor left open", () => {

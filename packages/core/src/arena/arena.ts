@@ -28,7 +28,18 @@ export interface BlockHandle {
   length: number;
   /** Where the segment is mapped in process `pid`: a thread of that process reuses the mapping. */
   address?: number;
+  /**
+   * Other processes holding the segment, as [pid, fd] pairs, tried in order
+   * when `pid` has exited or closed it: those process `pid` got it from. So
+   * a block a child passes on to its own child still maps once that child
+   * ended, while the process that made it lives (as Python's named
+   * semaphores outlive the process that passed them on).
+   */
+  via?: [number, number][];
 }
+
+/** Most holders a handle names in `via`. */
+const VIA_MAX = 4;
 
 /** A region of shared memory usable by every process and thread it is sent to. */
 export class Block {
@@ -71,12 +82,17 @@ export class Block {
     }
     const { fd, ino, size } = this.segment;
     const address = this.segment.address;
-    return { pid: process.pid, fd, ino, size, offset: this.offset, length: this.length, address };
+    const handle: BlockHandle = { pid: process.pid, fd, ino, size, offset: this.offset, length: this.length, address };
+    const via = sources.get(ino);
+    if (via !== undefined) handle.via = via;
+    return handle;
   }
 }
 
 /** Segments this realm has mapped or adopted, by inode (never unmapped). */
 const segments = new Map<number, Segment>();
+/** The other processes holding each segment this realm got from a handle, by inode: its handles' `via`. */
+const sources = new Map<number, [number, number][]>();
 
 /**
  * What lets a block's memory go once it is garbage: only while no handle to
@@ -303,7 +319,7 @@ function attachOnce(handle: BlockHandle): Segment {
         return adoptSegment(root[at + 1]!, handle.ino, root[at + 2]!, rootAddress[(at + 4) / 2]!);
       }
     }
-    const segment = attachSegment(handle.pid, handle.fd, handle.ino, handle.size);
+    const segment = attachFromAnyHolder(handle);
     if (count < ATTACHED_MAX) {
       const at = Root.ATTACHED + count * ENTRY_WORDS;
       root[at] = segment.ino;
@@ -316,6 +332,27 @@ function attachOnce(handle: BlockHandle): Segment {
   } finally {
     unlockRoot();
   }
+}
+
+/** Maps the handle's segment through the first holder that still has it: `pid`, then `via`. */
+function attachFromAnyHolder(handle: BlockHandle): Segment {
+  let first: unknown;
+  for (const [pid, fd] of [[handle.pid, handle.fd], ...(handle.via ?? [])] as const) {
+    try {
+      return attachSegment(pid, fd, handle.ino, handle.size);
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  const others = handle.via?.length ? ` (nor through processes ${handle.via.map(([pid]) => pid).join(", ")})` : "";
+  throw new Error(`${(first as Error).message}${others}`, { cause: first });
+}
+
+/** Remembers where a segment came from, for the handles this realm makes of it. */
+function noteSources(handle: BlockHandle): void {
+  const holders = [[handle.pid, handle.fd] as [number, number], ...(handle.via ?? [])];
+  const others = holders.filter(([pid]) => pid !== process.pid).slice(0, VIA_MAX);
+  if (others.length > 0) sources.set(handle.ino, others);
 }
 
 /**
@@ -335,12 +372,14 @@ export function attach(handle: BlockHandle, minBytes = 1): Block {
       );
     }
   }
+  checkVia(handle.via);
   let segment = segments.get(handle.ino);
   if (segment === undefined) {
     segment = sameProcess(handle)
       ? adoptSegment(handle.fd, handle.ino, handle.size, handle.address!)
       : attachOrFail(handle);
     segments.set(segment.ino, segment);
+    noteSources(handle);
   }
   const { offset, length } = handle;
   if (offset % ALIGN !== 0 || offset + length > segment.size || length < minBytes) {
@@ -350,6 +389,19 @@ export function attach(handle: BlockHandle, minBytes = 1): Block {
     );
   }
   return new Block(segment, offset, length);
+}
+
+/** A handle's `via`, if any, must be at most VIA_MAX [pid, fd] pairs of integers >= 0. */
+function checkVia(via: unknown): void {
+  if (via === undefined) return;
+  const pair = (p: unknown) =>
+    Array.isArray(p) && p.length === 2 && p.every((v) => Number.isSafeInteger(v) && (v as number) >= 0);
+  if (!Array.isArray(via) || via.length > VIA_MAX || !via.every(pair)) {
+    throw new PicklingError(
+      `Shared block handle via must be at most ${VIA_MAX} [pid, fd] pairs of integers >= 0, got ${String(JSON.stringify(via)).slice(0, 80)}`,
+      "block.via",
+    );
+  }
 }
 
 /** Whether the handle's segment is mapped by another realm of this process where the handle says. */

@@ -6,6 +6,7 @@ import {
   activeChildren,
   ConfigError,
   getContext,
+  type Event,
   getStartMethod,
   type Lock,
   PicklingError,
@@ -243,6 +244,26 @@ export function processTests(s: Suite): void {
       expect(existsSync(normal) ? readFileSync(normal, "utf8") : "no report").toBe("alive");
       await Bun.sleep(200);
       expect(existsSync(daemon)).toBe(false);
+    });
+
+    test("an Event a child passes on to its own child still works once that child is terminated", async () => {
+      const go = s.file("event-go");
+      const q = mp.Queue<Event>();
+      const event = mp.Event();
+      const started = mp.Event();
+      const parent = new mp.Process({ target: targets.passEventOn, args: [q, event, go, started] });
+      parent.start();
+      try {
+        expect(await started.wait(CHILD_TIMEOUT)).toBe(true);
+        parent.terminate();
+        await parent.join(CHILD_TIMEOUT);
+        expect(parent.exitCode).toBe(-15);
+        // Only now does the grandchild take the Event, as its parent put it: mapped through another holder.
+        writeFileSync(go, "go");
+        expect(await event.wait(CHILD_TIMEOUT)).toBe(true);
+      } finally {
+        q.close();
+      }
     });
 
     test("a child's getStartMethod() is the method that started it, and its module-level Process starts grandchildren that way (#18)", async () => {
