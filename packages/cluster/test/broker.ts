@@ -5,6 +5,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { expect } from "bun:test";
+import type { ClusterPool } from "@multiproc/core";
+import { slowTagged } from "./fixtures/tasks.ts";
 
 /** Why the cluster tests cannot run here, or undefined when they can. */
 export const skipReason =
@@ -181,4 +184,13 @@ export async function startHost(
       clearTimeout(timer);
     },
   };
+}
+
+/** Runs small maps until every host has served (their local pools are up), at most 100 rounds. */
+export async function warmUp(pool: ClusterPool, hosts: Host[]): Promise<void> {
+  const seen = new Set<number>();
+  for (let i = 0; i < 100 && seen.size < hosts.length; i++) {
+    for (const r of await pool.map(slowTagged, [1, 2, 3, 4, 5, 6, 7, 8], 1)) seen.add(r.host);
+  }
+  expect(seen).toEqual(new Set(hosts.map((h) => h.proc.pid)));
 }
