@@ -13,7 +13,7 @@ describe.skipIf(skipReason !== undefined)("cluster with user and password", () =
   let pass: string;
 
   beforeAll(async () => {
-    broker = await startBroker("user");
+    broker = await startBroker({ auth: "user" });
     ({ user, pass } = broker.credentials as { user: string; pass: string });
     // The flags alone (no environment) log the host in.
     host = await startHost(broker, NAME, ["--user", user, "--pass", pass], {});

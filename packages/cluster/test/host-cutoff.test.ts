@@ -80,7 +80,7 @@ describe.skipIf(netnsSkip !== undefined)("cluster Pool and a host cut off in a n
   beforeAll(async () => {
     ns = await createNamespace();
     // The broker listens on this side of the veth pair; the host outside reaches it there too.
-    broker = await startBroker("token", ns.hostAddress);
+    broker = await startBroker({ address: ns.hostAddress });
     hosts = await Promise.all([startHost(broker, NAME, extra, undefined, ns.wrap), startHost(broker, NAME, extra)]);
   }, 30_000);
 
