@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { expect } from "bun:test";
+import { afterAll, beforeAll, expect } from "bun:test";
 import type { ClusterOptions, ClusterPool, ClusterTlsOptions } from "@multiproc/core";
 import { slowTagged } from "./fixtures/tasks.ts";
 
@@ -214,11 +214,61 @@ export async function startHost(
     proc,
     stderr: () => err,
     async stop() {
+      // A host a test SIGSTOPped handles SIGTERM only once resumed.
+      proc.kill("SIGCONT");
       proc.kill("SIGTERM");
       const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
       await proc.exited;
       clearTimeout(timer);
     },
+  };
+}
+
+export interface HostsOptions {
+  /** The pool name the hosts serve; without it, no host is started. */
+  name?: string;
+  /** How many hosts serve `name`; default 2. */
+  hosts?: number;
+  /** Flags each host gets (e.g. `--ack-wait`), or a function of the broker giving them (e.g. its credentials). */
+  extra?: string[] | ((broker: Broker) => string[]);
+  /** The hosts' environment instead of the broker's credentials and TLS files (e.g. `{}` when `extra` has them). */
+  env?: Record<string, string>;
+}
+
+/** The broker and hosts of a `describe`, started in its beforeAll: read them inside tests. */
+export interface BrokerAndHosts {
+  readonly broker: Broker;
+  readonly hosts: Host[];
+}
+
+/**
+ * Registers a beforeAll that starts a broker of the describe's own and worker hosts serving `name`, and an
+ * afterAll that stops them (each within 30 s).
+ */
+export function useBrokerAndHosts(opts: BrokerOptions & HostsOptions = {}): BrokerAndHosts {
+  const { name, hosts: count = 2, extra = [], env, ...brokerOptions } = opts;
+  let broker: Broker | undefined;
+  const hosts: Host[] = [];
+  beforeAll(async () => {
+    const b = await startBroker(brokerOptions);
+    broker = b;
+    if (name === undefined) return;
+    const flags = typeof extra === "function" ? extra(b) : extra;
+    const started = await Promise.allSettled(Array.from({ length: count }, () => startHost(b, name, flags, env)));
+    for (const s of started) if (s.status === "fulfilled") hosts.push(s.value);
+    // The hosts that did start are stopped by afterAll.
+    for (const s of started) if (s.status === "rejected") throw s.reason;
+  }, 30_000);
+  afterAll(async () => {
+    await Promise.all(hosts.map((h) => h.stop()));
+    await broker?.stop();
+  }, 30_000);
+  return {
+    get broker() {
+      if (broker === undefined) throw new Error("The broker is started by beforeAll: read it inside a test");
+      return broker;
+    },
+    hosts,
   };
 }
 

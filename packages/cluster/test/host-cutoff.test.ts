@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Pool } from "@multiproc/core";
-import { type Broker, type Host, skipReason, startBroker, startHost, warmUp } from "./broker.ts";
+import { type Broker, type Host, skipReason, startBroker, startHost, useBrokerAndHosts, warmUp } from "./broker.ts";
 import { loggedTagged, slowTagged } from "./fixtures/tasks.ts";
 import { createNamespace, type Namespace, netnsSkipReason } from "./netns.ts";
 import { runLog } from "./run-log.ts";
@@ -20,24 +20,12 @@ if (netnsSkip !== undefined && skipReason === undefined) console.warn(netnsSkip)
 
 describe.skipIf(skipReason !== undefined)("cluster Pool and a host that stops answering", () => {
   const NAME = "stoptest";
-  let broker: Broker;
-  let hosts: Host[] = [];
-
-  beforeAll(async () => {
-    broker = await startBroker();
-    hosts = await Promise.all([startHost(broker, NAME, extra), startHost(broker, NAME, extra)]);
-  }, 30_000);
-
-  afterAll(async () => {
-    for (const h of hosts) h.proc.kill("SIGCONT");
-    await Promise.all(hosts.map((h) => h.stop()));
-    await broker?.stop();
-  }, 30_000);
+  const setup = useBrokerAndHosts({ name: NAME, extra });
 
   test("Pool.imapUnordered yields every result once when a host is SIGSTOPped mid-run and resumed later", async () => {
-    await using pool = Pool({ cluster: { servers: broker.url, token: broker.token }, name: NAME });
-    await warmUp(pool, hosts);
-    const [victim, survivor] = hosts as [Host, Host];
+    await using pool = Pool({ cluster: setup.broker.cluster, name: NAME });
+    await warmUp(pool, setup.hosts);
+    const [victim, survivor] = setup.hosts as [Host, Host];
     const items = Array.from({ length: 600 }, (_, i) => i);
     using log = runLog();
     const out: { v: number; host: number }[] = [];

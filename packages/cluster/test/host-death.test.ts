@@ -1,9 +1,9 @@
 /** A worker host SIGKILLed mid-map gives its tasks back after the ack wait, and they run elsewhere (#22 point 3). */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Pool } from "@multiproc/core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { type Broker, type Host, skipReason, startBroker, startHost, warmUp } from "./broker.ts";
+import { type Host, skipReason, startHost, useBrokerAndHosts, warmUp } from "./broker.ts";
 import { slowSquare, slowTagged, startedTagged } from "./fixtures/tasks.ts";
 import { runLog } from "./run-log.ts";
 
@@ -11,24 +11,12 @@ const NAME = "deathtest";
 const ACK_WAIT = 1000;
 
 describe.skipIf(skipReason !== undefined)("cluster Pool and a dying host", () => {
-  let broker: Broker;
-  let hosts: Host[] = [];
-
-  beforeAll(async () => {
-    broker = await startBroker();
-    const extra = ["--ack-wait", String(ACK_WAIT)];
-    hosts = await Promise.all([startHost(broker, NAME, extra), startHost(broker, NAME, extra)]);
-  }, 30_000);
-
-  afterAll(async () => {
-    await Promise.all(hosts.map((h) => h.stop()));
-    await broker?.stop();
-  }, 30_000);
+  const setup = useBrokerAndHosts({ name: NAME, extra: ["--ack-wait", String(ACK_WAIT)] });
 
   test("multiproc worker holds at most 8 tasks per local process, leaving the rest to other hosts", async () => {
-    await using pool = Pool({ cluster: { servers: broker.url, token: broker.token }, name: "bounded" });
-    const host = await startHost(broker, "bounded"); // 2 processes
-    const nc = await connect({ servers: broker.url, token: broker.token });
+    await using pool = Pool({ cluster: setup.broker.cluster, name: "bounded" });
+    const host = await startHost(setup.broker, "bounded"); // 2 processes
+    const nc = await connect({ servers: setup.broker.url, token: setup.broker.token });
     try {
       const items = Array.from({ length: 60 }, (_, i) => [i, 300] as [number, number]);
       const result = pool.starmapAsync(slowSquare, items, 1);
@@ -44,11 +32,11 @@ describe.skipIf(skipReason !== undefined)("cluster Pool and a dying host", () =>
   }, 30_000);
 
   test("Pool keeps tasks sent before any worker host serves its name, and a host started later runs them", async () => {
-    await using pool = Pool({ cluster: { servers: broker.url, token: broker.token }, name: "nohostyet" });
+    await using pool = Pool({ cluster: setup.broker.cluster, name: "nohostyet" });
     const result = pool.mapAsync(slowTagged, [1, 2, 3], 1);
     await Bun.sleep(300);
     expect(result.ready()).toBe(false);
-    const late = await startHost(broker, "nohostyet");
+    const late = await startHost(setup.broker, "nohostyet");
     try {
       expect((await result.get(20_000)).map((r) => r.v)).toEqual([1, 4, 9]);
     } finally {
@@ -57,10 +45,10 @@ describe.skipIf(skipReason !== undefined)("cluster Pool and a dying host", () =>
   }, 30_000);
 
   test("Pool.map of 10 000 tasks completes with every result once, in order, when a host is SIGKILLed mid-run", async () => {
-    await using pool = Pool({ cluster: { servers: broker.url, token: broker.token }, name: NAME });
-    const [victim, survivor] = hosts as [Host, Host];
+    await using pool = Pool({ cluster: setup.broker.cluster, name: NAME });
+    const [victim, survivor] = setup.hosts as [Host, Host];
     // Both hosts' local pools up first (spawn workers start slowly on a loaded machine).
-    await warmUp(pool, hosts);
+    await warmUp(pool, setup.hosts);
     const items = Array.from({ length: 10_000 }, (_, i) => i);
     // Every 500th task runs for 300 ms, the others at once: the test kills the victim while it runs a slow one.
     const slow = (x: number) => x % 500 === 0;

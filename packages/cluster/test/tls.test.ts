@@ -1,31 +1,25 @@
 /** TLS to the broker, passed through to NATS, and mutual TLS (#22 point 5; API.md "Beyond one machine": `tls`). */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { ConfigError, Pool, ProcessError, Queue } from "@multiproc/core";
 import { parseWorkerArgs } from "../src/index.ts";
 import { parseTlsOptions } from "../src/tls-options.ts";
-import { type Broker, type Host, runFailingWorker, skipReason, startBroker, startHost, tlsFiles } from "./broker.ts";
+import { type Broker, runFailingWorker, skipReason, startBroker, tlsFiles, useBrokerAndHosts } from "./broker.ts";
 import { pid, square } from "./fixtures/tasks.ts";
 
 const NAME = "tlstest";
 
+/** The broker's token and the test CA as flags of `multiproc worker`. */
+function tlsFlags(broker: Broker): string[] {
+  return ["--token", broker.token, "--tls-ca", tlsFiles.ca];
+}
+
 describe.skipIf(skipReason !== undefined)("cluster over TLS", () => {
-  let broker: Broker;
-  let host: Host;
-
-  beforeAll(async () => {
-    broker = await startBroker({ tls: "server" });
-    // The flags alone (no environment) give the host its token and the CA.
-    host = await startHost(broker, NAME, ["--token", broker.token, "--tls-ca", tlsFiles.ca], {});
-  }, 30_000);
-
-  afterAll(async () => {
-    await host?.stop();
-    await broker?.stop();
-  }, 30_000);
+  // The flags alone (no environment) give the host its token and the CA.
+  const setup = useBrokerAndHosts({ tls: "server", name: NAME, hosts: 1, extra: tlsFlags, env: {} });
 
   test("Pool with tls: { caFile } and multiproc worker with --tls-ca run a map through a TLS broker", async () => {
     await using pool = Pool({
-      cluster: { servers: broker.url, token: broker.token, tls: { caFile: tlsFiles.ca } },
+      cluster: { servers: setup.broker.url, token: setup.broker.token, tls: { caFile: tlsFiles.ca } },
       name: NAME,
     });
     expect(await pool.map(square, [1, 2, 3, 4], 1)).toEqual([1, 4, 9, 16]);
@@ -33,8 +27,8 @@ describe.skipIf(skipReason !== undefined)("cluster over TLS", () => {
   }, 30_000);
 
   test("Queue with tls: { caFile } puts and gets through a TLS broker", async () => {
-    await using producer = Queue<string>({ cluster: broker.cluster, name: "tlsq" });
-    await using consumer = Queue<string>({ cluster: broker.cluster, name: "tlsq" });
+    await using producer = Queue<string>({ cluster: setup.broker.cluster, name: "tlsq" });
+    await using consumer = Queue<string>({ cluster: setup.broker.cluster, name: "tlsq" });
     await producer.put("a");
     await producer.put("b");
     expect([await consumer.get({ timeout: 5000 }), await consumer.get({ timeout: 5000 })]).toEqual(["a", "b"]);
@@ -42,30 +36,37 @@ describe.skipIf(skipReason !== undefined)("cluster over TLS", () => {
 
   test("Pool and Queue without the CA fail at connect with a ConfigError naming the server and the fix", async () => {
     // A long connect timeout: the error must come from the failed handshake, not from waiting.
-    const cluster = { servers: broker.url, token: broker.token, connectTimeout: 60_000 };
-    await using pool = Pool({ cluster, name: NAME });
+    const noCa = { servers: setup.broker.url, token: setup.broker.token, connectTimeout: 60_000 };
+    await using pool = Pool({ cluster: noCa, name: NAME });
     const error = await pool.apply(square, [2]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toContain(broker.url);
+    expect((error as Error).message).toContain(setup.broker.url);
     expect((error as Error).message).toContain("cluster.tls.caFile");
-    await using q = Queue<string>({ cluster, name: "tlsq" });
+    await using q = Queue<string>({ cluster: noCa, name: "tlsq" });
     const qError = await q.put("x").catch((e: unknown) => e);
     expect(qError).toBeInstanceOf(ConfigError);
-    expect((qError as Error).message).toContain(broker.url);
+    expect((qError as Error).message).toContain(setup.broker.url);
   }, 20_000);
 
   test("Pool with a CA that did not sign the server's certificate fails with ConfigError", async () => {
-    await using pool = Pool({ cluster: { ...broker.cluster, tls: { caFile: tlsFiles.clientCert } }, name: NAME });
+    await using pool = Pool({ cluster: { ...setup.broker.cluster, tls: { caFile: tlsFiles.clientCert } }, name: NAME });
     const error = await pool.apply(square, [2]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toContain(broker.url);
+    expect((error as Error).message).toContain(setup.broker.url);
   }, 20_000);
 
   test("multiproc worker without --tls-ca exits with a ConfigError naming the server", async () => {
-    const { code, stderr } = await runFailingWorker(["--servers", broker.url, "--name", NAME, "--token", broker.token]);
+    const { code, stderr } = await runFailingWorker([
+      "--servers",
+      setup.broker.url,
+      "--name",
+      NAME,
+      "--token",
+      setup.broker.token,
+    ]);
     expect(code).toBe(2);
     expect(stderr).toContain("ConfigError");
-    expect(stderr).toContain(broker.url);
+    expect(stderr).toContain(setup.broker.url);
     expect(stderr).toContain("--tls-ca");
   }, 30_000);
 
@@ -83,34 +84,28 @@ describe.skipIf(skipReason !== undefined)("cluster over TLS", () => {
 });
 
 describe.skipIf(skipReason !== undefined)("cluster over mutual TLS", () => {
-  let broker: Broker;
-  let host: Host;
-
-  beforeAll(async () => {
-    broker = await startBroker({ tls: "mutual" });
-    // The environment gives the host its CA, certificate and key (MULTIPROC_CLUSTER_TLS_*).
-    host = await startHost(broker, NAME);
-  }, 30_000);
-
-  afterAll(async () => {
-    await host?.stop();
-    await broker?.stop();
-  }, 30_000);
+  // The environment gives the host its CA, certificate and key (MULTIPROC_CLUSTER_TLS_*).
+  const setup = useBrokerAndHosts({ tls: "mutual", name: NAME, hosts: 1 });
 
   test("Pool with a client certificate and multiproc worker with MULTIPROC_CLUSTER_TLS_* run a map", async () => {
-    await using pool = Pool({ cluster: broker.cluster, name: NAME });
+    await using pool = Pool({ cluster: setup.broker.cluster, name: NAME });
     expect(await pool.map(square, [5, 6, 7], 1)).toEqual([25, 36, 49]);
   }, 30_000);
 
   test("Pool without a client certificate fails at connect, the error saying a client certificate may be missing", async () => {
     // The broker closes the handshake without a word the NATS client reports, so this waits out connectTimeout.
     await using pool = Pool({
-      cluster: { servers: broker.url, token: broker.token, tls: { caFile: tlsFiles.ca }, connectTimeout: 1000 },
+      cluster: {
+        servers: setup.broker.url,
+        token: setup.broker.token,
+        tls: { caFile: tlsFiles.ca },
+        connectTimeout: 1000,
+      },
       name: NAME,
     });
     const error = await pool.apply(square, [2]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProcessError);
-    expect((error as Error).message).toContain(broker.url);
+    expect((error as Error).message).toContain(setup.broker.url);
     expect((error as Error).message).toContain("cluster.tls.certFile and keyFile");
   }, 20_000);
 });
