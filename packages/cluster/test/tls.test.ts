@@ -1,4 +1,5 @@
 /** TLS to the broker, passed through to NATS, and mutual TLS (#22 point 5; API.md "Beyond one machine": `tls`). */
+import { join } from "node:path";
 import { describe, expect, test } from "bun:test";
 import { ConfigError, Pool, ProcessError, Queue } from "@multiproc/core";
 import { parseWorkerArgs } from "../src/index.ts";
@@ -129,6 +130,17 @@ describe("TLS options", () => {
       ConfigError,
     );
   });
+
+  test("multiproc worker --help lists the TLS flags and their environment variables", () => {
+    const run = Bun.spawnSync(["bun", join(import.meta.dir, "../bin/multiproc.ts"), "worker", "--help"], {
+      timeout: 15_000,
+    });
+    expect(run.exitCode).toBe(0);
+    const help = run.stdout.toString();
+    for (const word of ["--tls-ca FILE", "--tls-cert FILE", "--tls-key FILE", "MULTIPROC_CLUSTER_TLS_CA"]) {
+      expect(help).toContain(word);
+    }
+  }, 20_000);
 
   test("parseWorkerArgs reads the TLS flags, or their environment variables", () => {
     const base = ["--servers", "nats://h:4222", "--name", "n"];
