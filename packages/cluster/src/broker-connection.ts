@@ -24,12 +24,13 @@ export async function connectBroker(opts: ClusterOptions): Promise<NatsConnectio
   } catch (cause) {
     const why = cause instanceof Error ? cause.message : String(cause);
     const name = cause instanceof Error ? cause.name : "";
-    if (/Authorization|Authentication|auth/i.test(`${name} ${why}`)) {
-      throw new ConfigError(`The NATS server ${servers.join(", ")} refused the credentials: ${why}`, { cause });
-    }
+    // TLS first: a certificate error's text may say "authority", which is no credentials matter.
     const tls = tlsMismatch(cause, opts);
     if (tls !== undefined)
       throw new ConfigError(`TLS to the NATS server ${servers.join(", ")} failed: ${tls}`, { cause });
+    if (/Authorization|Authentication|auth/i.test(`${name} ${why}`)) {
+      throw new ConfigError(`The NATS server ${servers.join(", ")} refused the credentials: ${why}`, { cause });
+    }
     // A server that requires a client certificate closes a TLS connection without one, and the NATS client
     // then waits out its timeout: say so, as that wait alone does not tell.
     const hint =

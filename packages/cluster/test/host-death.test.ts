@@ -92,5 +92,5 @@ describe.skipIf(skipReason !== undefined)("cluster Pool and a dying host", () =>
     for (const x of lost) expect(out[x]!.host).toBe(survivor.proc.pid);
     // No late copy of the last map's results leaks into the next one.
     expect((await pool.map(slowTagged, [5, 6, 7], 1)).map((r) => r.v)).toEqual([25, 36, 49]);
-  }, 45_000);
+  }, 60_000);
 });
