@@ -53,10 +53,11 @@ describe.skipIf(skipReason !== undefined)("cluster Pool and a dying host", () =>
     // Every 500th task runs for 300 ms, the others at once: the test kills the victim while it runs a slow one.
     const slow = (x: number) => x % 500 === 0;
     using log = runLog();
+    // 2 000 messages of 5 tasks: the broker's cost per message sets the run time (chunks of 1 took 10-25 s here).
     const result = pool.mapAsync(
       startedTagged,
       items.map((x) => [x, log.path, slow(x) ? 300 : 0] as [number, string, number]),
-      1,
+      5,
     );
     // Killed once it has started a tenth of the tasks and, just now, a slow one: it dies holding tasks.
     const deadline = performance.now() + 20_000;
