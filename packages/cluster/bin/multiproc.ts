@@ -4,9 +4,13 @@
  * until SIGINT or SIGTERM, then finishes the tasks it holds and exits.
  */
 import { ConfigError } from "@multiproc/core";
-import { parseWorkerArgs, USAGE, WorkerHost } from "../src/index.ts";
+import { HELP, parseWorkerArgs, USAGE, WorkerHost } from "../src/index.ts";
 
 const [command, ...rest] = process.argv.slice(2);
+if (command === "--help" || command === "help" || (command === "worker" && rest.includes("--help"))) {
+  process.stdout.write(`${HELP}\n`);
+  process.exit(0);
+}
 if (command !== "worker") {
   process.stderr.write(`${command === undefined ? "No command given" : `Unknown command ${command}`}; ${USAGE}\n`);
   process.exit(2);

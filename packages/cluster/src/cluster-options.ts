@@ -3,6 +3,7 @@
  * how to log in, checked where it is passed.
  */
 import { type ClusterOptions, ConfigError } from "@multiproc/core";
+import { parseTlsOptions } from "./tls-options.ts";
 
 const KNOWN = ["servers", "token", "user", "pass", "tls", "connectTimeout"];
 
@@ -39,9 +40,7 @@ export function parseClusterOptions(value: unknown): ClusterOptions {
   if ((user === undefined) !== (pass === undefined)) {
     throw new ConfigError("cluster.user and cluster.pass go together: give both or neither");
   }
-  if (tls !== undefined && (typeof tls !== "object" || tls === null || Array.isArray(tls))) {
-    throw new ConfigError(`cluster.tls must be an object of NATS TLS options, got ${what(tls)}`);
-  }
+  if (tls !== undefined) parseTlsOptions(tls);
   if (connectTimeout !== undefined && !(typeof connectTimeout === "number" && connectTimeout > 0)) {
     throw new ConfigError(`cluster.connectTimeout must be a number of ms > 0, got ${what(connectTimeout)}`);
   }

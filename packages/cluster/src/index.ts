@@ -9,7 +9,7 @@ import type { ClusterModule } from "@multiproc/core/internal";
 import { ClusterPoolImpl } from "./cluster-pool.ts";
 import { ClusterQueueImpl } from "./cluster-queue.ts";
 
-export { parseWorkerArgs, USAGE } from "./worker-args.ts";
+export { parseWorkerArgs, HELP, USAGE } from "./worker-args.ts";
 export { DEFAULT_ACK_WAIT, WorkerHost, type WorkerHostOptions } from "./worker-host.ts";
 
 /** What core's cluster-registry.ts loads. */

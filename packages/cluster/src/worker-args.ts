@@ -2,12 +2,31 @@
  * The command line of `multiproc worker`, checked: each mistake names the
  * flag, the value received and what is allowed.
  */
+import { existsSync } from "node:fs";
 import { backendNames, ConfigError } from "@multiproc/core";
-import type { BackendName } from "@multiproc/core";
+import type { BackendName, ClusterTlsOptions } from "@multiproc/core";
 import { DEFAULT_ACK_WAIT, type WorkerHostOptions } from "./worker-host.ts";
 
 export const USAGE =
-  "usage: multiproc worker --servers URL[,URL] --name NAME [--processes N] [--backend fork|spawn|worker] [--ack-wait MS] [--token T | --user U --pass P] MODULE...";
+  "usage: multiproc worker --servers URL[,URL] --name NAME [--processes N] [--backend fork|spawn|worker] [--ack-wait MS] [--token T | --user U --pass P] [--tls-ca FILE] [--tls-cert FILE --tls-key FILE] MODULE...";
+
+/** `multiproc --help`: every flag, and the environment variables that stand in for the secret ones. */
+export const HELP = `${USAGE}
+
+Serves the tasks of the cluster Pool named NAME from a local Pool, running only functions exported by MODULE...,
+until SIGINT or SIGTERM (then it finishes the tasks it holds).
+
+  --servers URL[,URL]   the NATS JetStream broker, e.g. nats://host:4222
+  --name NAME           the pool's name, as the app gives it to Pool({ cluster, name })
+  --processes N         local processes (default: the number of CPUs)
+  --backend B           fork, spawn or worker (default: spawn)
+  --ack-wait MS         how long a dead host keeps its tasks from the others (default: 30000)
+  --token T             the broker's token (or MULTIPROC_CLUSTER_TOKEN)
+  --user U --pass P     the broker's user and password (or MULTIPROC_CLUSTER_USER, MULTIPROC_CLUSTER_PASS)
+  --tls-ca FILE         the CA that signed the broker's certificate, for TLS (or MULTIPROC_CLUSTER_TLS_CA)
+  --tls-cert FILE       a client certificate, for a broker that verifies clients (or MULTIPROC_CLUSTER_TLS_CERT)
+  --tls-key FILE        that certificate's key (or MULTIPROC_CLUSTER_TLS_KEY)
+  --help                this text`;
 
 /** `argv` after `worker` as the host's options; credentials default to the environment. @throws ConfigError */
 export function parseWorkerArgs(
@@ -16,7 +35,19 @@ export function parseWorkerArgs(
 ): WorkerHostOptions {
   const flags = new Map<string, string>();
   const modules: string[] = [];
-  const known = ["servers", "name", "processes", "backend", "ack-wait", "token", "user", "pass"];
+  const known = [
+    "servers",
+    "name",
+    "processes",
+    "backend",
+    "ack-wait",
+    "token",
+    "user",
+    "pass",
+    "tls-ca",
+    "tls-cert",
+    "tls-key",
+  ];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (!arg.startsWith("--")) {
@@ -53,12 +84,31 @@ export function parseWorkerArgs(
   const pass = flags.get("pass") ?? env.MULTIPROC_CLUSTER_PASS;
   if ((user === undefined) !== (pass === undefined))
     throw new ConfigError("--user and --pass go together: give both or neither");
+  const tls = tlsFlags(flags, env);
   return {
-    cluster: { servers: servers.split(","), token, user, pass },
+    cluster: { servers: servers.split(","), token, user, pass, ...(tls && { tls }) },
     name,
     processes,
     backend: backend as BackendName,
     modules,
     ackWait,
   };
+}
+
+/** The TLS flags (or their environment variables) as `cluster.tls`, or undefined when none is given. */
+function tlsFlags(flags: Map<string, string>, env: Record<string, string | undefined>): ClusterTlsOptions | undefined {
+  const file = (flag: string, variable: string): string | undefined => {
+    const path = flags.get(flag) ?? env[variable];
+    if (path !== undefined && !existsSync(path)) {
+      throw new ConfigError(`--${flag} (or ${variable}) names a file that does not exist: ${path}`);
+    }
+    return path;
+  };
+  const caFile = file("tls-ca", "MULTIPROC_CLUSTER_TLS_CA");
+  const certFile = file("tls-cert", "MULTIPROC_CLUSTER_TLS_CERT");
+  const keyFile = file("tls-key", "MULTIPROC_CLUSTER_TLS_KEY");
+  if ((certFile === undefined) !== (keyFile === undefined))
+    throw new ConfigError("--tls-cert and --tls-key go together: give both or neither");
+  if (caFile === undefined && certFile === undefined) return undefined;
+  return { caFile, certFile, keyFile };
 }

@@ -1,31 +1,24 @@
 /** User and password credentials go to the broker's own auth; a wrong password fails at connect (#22 point 5). */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { ConfigError, Pool } from "@multiproc/core";
-import { type Broker, type Host, runFailingWorker, skipReason, startBroker, startHost } from "./broker.ts";
+import { type Broker, runFailingWorker, skipReason, useBrokerAndHosts } from "./broker.ts";
 import { pid, square } from "./fixtures/tasks.ts";
 
 const NAME = "authtest";
 
+/** The broker's user and password as flags of `multiproc worker`. */
+function credentialFlags(broker: Broker): string[] {
+  const { user, pass } = broker.credentials as { user: string; pass: string };
+  return ["--user", user, "--pass", pass];
+}
+
 describe.skipIf(skipReason !== undefined)("cluster with user and password", () => {
-  let broker: Broker;
-  let host: Host;
-  let user: string;
-  let pass: string;
-
-  beforeAll(async () => {
-    broker = await startBroker("user");
-    ({ user, pass } = broker.credentials as { user: string; pass: string });
-    // The flags alone (no environment) log the host in.
-    host = await startHost(broker, NAME, ["--user", user, "--pass", pass], {});
-  }, 30_000);
-
-  afterAll(async () => {
-    await host?.stop();
-    await broker?.stop();
-  }, 30_000);
+  // The flags alone (no environment) log the host in.
+  const setup = useBrokerAndHosts({ auth: "user", name: NAME, hosts: 1, extra: credentialFlags, env: {} });
+  const login = () => setup.broker.credentials as { user: string; pass: string };
 
   test("Pool and multiproc worker log in with user and password and run tasks", async () => {
-    await using pool = Pool({ cluster: { servers: broker.url, user, pass }, name: NAME });
+    await using pool = Pool({ cluster: setup.broker.cluster, name: NAME });
     expect(await pool.map(square, [1, 2, 3], 1)).toEqual([1, 4, 9]);
     // The task ran on the worker host's local pool, not in this process.
     const ran = await pool.apply(pid, []);
@@ -33,28 +26,29 @@ describe.skipIf(skipReason !== undefined)("cluster with user and password", () =
   }, 30_000);
 
   test("multiproc worker with a wrong --pass exits with a ConfigError naming the server", async () => {
+    const { user, pass } = login();
     const { code, stderr: err } = await runFailingWorker(
-      ["--servers", broker.url, "--name", NAME, "--user", user, "--pass", "wrong"],
+      ["--servers", setup.broker.url, "--name", NAME, "--user", user, "--pass", "wrong"],
       // The right password in the environment: the flag wins over it.
       { ...process.env, MULTIPROC_CLUSTER_USER: user, MULTIPROC_CLUSTER_PASS: pass },
     );
     expect(code).toBe(2);
     expect(err).toContain("ConfigError");
-    expect(err).toContain(broker.url);
+    expect(err).toContain(setup.broker.url);
   }, 30_000);
 
   test("Pool with a wrong password fails with ConfigError naming the server", async () => {
-    await using p = Pool({ cluster: { servers: broker.url, user, pass: "wrong" }, name: NAME });
+    await using p = Pool({ cluster: { servers: setup.broker.url, user: login().user, pass: "wrong" }, name: NAME });
     const error = await p.apply(square, [2]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toContain(broker.url);
+    expect((error as Error).message).toContain(setup.broker.url);
     expect((error as Error).message).toContain("refused the credentials");
   }, 30_000);
 
   test("Pool with no credentials on a user/password broker fails with ConfigError naming the server", async () => {
-    await using p = Pool({ cluster: { servers: broker.url }, name: NAME });
+    await using p = Pool({ cluster: { servers: setup.broker.url }, name: NAME });
     const error = await p.apply(square, [2]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toContain(broker.url);
+    expect((error as Error).message).toContain(setup.broker.url);
   }, 30_000);
 });

@@ -1,32 +1,22 @@
 /** Foreign and malformed messages on the task subject, and wrong credentials (#22 point 5). */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { ConfigError, Pool } from "@multiproc/core";
 import { jetstream } from "@nats-io/jetstream";
 import { connect, headers } from "@nats-io/transport-node";
 import { parseWorkerArgs } from "../src/index.ts";
-import { type Broker, type Host, runFailingWorker, skipReason, startBroker, startHost } from "./broker.ts";
+import { runFailingWorker, skipReason, useBrokerAndHosts } from "./broker.ts";
 import { square } from "./fixtures/tasks.ts";
 
 const NAME = "badinput";
 
 describe.skipIf(skipReason !== undefined)("multiproc worker and bad input", () => {
-  let broker: Broker;
-  let host: Host;
-
-  beforeAll(async () => {
-    broker = await startBroker();
-    host = await startHost(broker, NAME);
-  }, 30_000);
-
-  afterAll(async () => {
-    await host?.stop();
-    await broker?.stop();
-  }, 30_000);
+  const setup = useBrokerAndHosts({ name: NAME, hosts: 1 });
 
   test("multiproc worker refuses and counts foreign and malformed tasks, never imports them, and goes on", async () => {
-    await using pool = Pool({ cluster: { servers: broker.url, token: broker.token }, name: NAME });
+    const host = setup.hosts[0]!;
+    await using pool = Pool({ cluster: setup.broker.cluster, name: NAME });
     expect(await pool.apply(square, [3])).toBe(9); // The streams exist now.
-    const nc = await connect({ servers: broker.url, token: broker.token });
+    const nc = await connect({ servers: setup.broker.url, token: setup.broker.token });
     const js = jetstream(nc);
     const subject = `multiproc.${NAME}.tasks`;
     const task = (fn: string, reply = `multiproc.${NAME}.results.abc`) => {
@@ -57,17 +47,24 @@ describe.skipIf(skipReason !== undefined)("multiproc worker and bad input", () =
   }, 30_000);
 
   test("multiproc worker with a wrong token exits with a ConfigError naming the server", async () => {
-    const { code, stderr: err } = await runFailingWorker(["--servers", broker.url, "--name", NAME, "--token", "wrong"]);
+    const { code, stderr: err } = await runFailingWorker([
+      "--servers",
+      setup.broker.url,
+      "--name",
+      NAME,
+      "--token",
+      "wrong",
+    ]);
     expect(code).toBe(2);
     expect(err).toContain("ConfigError");
-    expect(err).toContain(broker.url);
+    expect(err).toContain(setup.broker.url);
   }, 30_000);
 
   test("Pool with a wrong token fails with ConfigError naming the server", async () => {
-    await using p = Pool({ cluster: { servers: broker.url, token: "wrong" }, name: NAME });
+    await using p = Pool({ cluster: { servers: setup.broker.url, token: "wrong" }, name: NAME });
     const error = await p.apply(square, [2]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toContain(broker.url);
+    expect((error as Error).message).toContain(setup.broker.url);
   });
 });
 

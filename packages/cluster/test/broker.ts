@@ -5,6 +5,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { afterAll, beforeAll, expect } from "bun:test";
+import type { ClusterOptions, ClusterPool, ClusterTlsOptions } from "@multiproc/core";
+import { slowTagged } from "./fixtures/tasks.ts";
 
 /** Why the cluster tests cannot run here, or undefined when they can. */
 export const skipReason =
@@ -19,6 +22,10 @@ export interface Broker {
   token: string;
   /** Credentials as a `cluster` option takes them (the token, or the user and password). */
   credentials: { token: string } | { user: string; pass: string };
+  /** The client's TLS options, for a broker started with TLS. */
+  tls: ClusterTlsOptions | undefined;
+  /** The `cluster` option that reaches this broker: its URL, credentials and TLS. */
+  cluster: ClusterOptions;
   /** Stops the server (SIGTERM) and starts it again on the same port and store after `downMs`. */
   restart(downMs: number): Promise<void>;
   stop(): Promise<void>;
@@ -53,21 +60,47 @@ async function launch(address: string, port: number, dir: string, auth: string[]
   }
 }
 
-/**
- * Starts a broker of the test's own, logging in with a token or (`"user"`) a user and password,
- * listening on `address` (a local one: 127.0.0.1, or a test network's own).
- */
-export async function startBroker(auth: "token" | "user" = "token", address = "127.0.0.1"): Promise<Broker> {
+/** Test-only certificates (fixtures/tls/README.md): the CA, the broker's (127.0.0.1, localhost), a client's. */
+export const tlsFiles = {
+  ca: join(import.meta.dir, "fixtures/tls/ca.pem"),
+  serverCert: join(import.meta.dir, "fixtures/tls/server.pem"),
+  serverKey: join(import.meta.dir, "fixtures/tls/server-key.pem"),
+  clientCert: join(import.meta.dir, "fixtures/tls/client.pem"),
+  clientKey: join(import.meta.dir, "fixtures/tls/client-key.pem"),
+};
+
+export interface BrokerOptions {
+  /** Log in with a token (the default) or a user and password. */
+  auth?: "token" | "user";
+  /** Where it listens: 127.0.0.1 (the default), or a test network's own address. */
+  address?: string;
+  /** TLS with the test certificate: "server" (the client checks the broker's), "mutual" (the broker checks the client's too). */
+  tls?: "server" | "mutual";
+}
+
+/** Starts a broker of the test's own. */
+export async function startBroker({ auth = "token", address = "127.0.0.1", tls }: BrokerOptions = {}): Promise<Broker> {
   const dir = mkdtempSync(join(tmpdir(), "multiproc-nats-"));
   const secret = `t${crypto.randomUUID().replaceAll("-", "")}`;
   const credentials = auth === "token" ? { token: secret } : { user: "multiproc", pass: secret };
   const args = auth === "token" ? ["--auth", secret] : ["--user", "multiproc", "--pass", secret];
+  if (tls !== undefined) args.push("--tls", "--tlscert", tlsFiles.serverCert, "--tlskey", tlsFiles.serverKey);
+  if (tls === "mutual") args.push("--tlsverify", "--tlscacert", tlsFiles.ca);
   const port = freePort(address);
   let proc = await launch(address, port, dir, args);
+  const url = `nats://${address}:${port}`;
+  const clientTls: ClusterTlsOptions | undefined =
+    tls === undefined
+      ? undefined
+      : tls === "server"
+        ? { caFile: tlsFiles.ca }
+        : { caFile: tlsFiles.ca, certFile: tlsFiles.clientCert, keyFile: tlsFiles.clientKey };
   return {
-    url: `nats://${address}:${port}`,
+    url,
     token: auth === "token" ? secret : "",
     credentials,
+    tls: clientTls,
+    cluster: { servers: url, ...credentials, ...(clientTls && { tls: clientTls }) },
     async restart(downMs: number) {
       proc.kill("SIGTERM");
       await proc.exited;
@@ -82,12 +115,18 @@ export async function startBroker(auth: "token" | "user" = "token", address = "1
   };
 }
 
-/** The broker's credentials as the environment `multiproc worker` reads them from. */
+/** The broker's credentials and TLS files as the environment `multiproc worker` reads them from. */
 function credentialsEnv(broker: Broker): Record<string, string> {
   const c = broker.credentials;
-  return "token" in c
-    ? { MULTIPROC_CLUSTER_TOKEN: c.token }
-    : { MULTIPROC_CLUSTER_USER: c.user, MULTIPROC_CLUSTER_PASS: c.pass };
+  const env: Record<string, string> =
+    "token" in c
+      ? { MULTIPROC_CLUSTER_TOKEN: c.token }
+      : { MULTIPROC_CLUSTER_USER: c.user, MULTIPROC_CLUSTER_PASS: c.pass };
+  const tls = broker.tls;
+  if (tls?.caFile !== undefined) env.MULTIPROC_CLUSTER_TLS_CA = tls.caFile;
+  if (tls?.certFile !== undefined) env.MULTIPROC_CLUSTER_TLS_CERT = tls.certFile;
+  if (tls?.keyFile !== undefined) env.MULTIPROC_CLUSTER_TLS_KEY = tls.keyFile;
+  return env;
 }
 
 export interface Host {
@@ -175,10 +214,69 @@ export async function startHost(
     proc,
     stderr: () => err,
     async stop() {
+      // A host a test SIGSTOPped handles SIGTERM only once resumed.
+      proc.kill("SIGCONT");
       proc.kill("SIGTERM");
       const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
       await proc.exited;
       clearTimeout(timer);
     },
   };
+}
+
+export interface HostsOptions {
+  /** The pool name the hosts serve; without it, no host is started. */
+  name?: string;
+  /** How many hosts serve `name`; default 2. */
+  hosts?: number;
+  /** Flags each host gets (e.g. `--ack-wait`), or a function of the broker giving them (e.g. its credentials). */
+  extra?: string[] | ((broker: Broker) => string[]);
+  /** The hosts' environment instead of the broker's credentials and TLS files (e.g. `{}` when `extra` has them). */
+  env?: Record<string, string>;
+}
+
+/** The broker and hosts of a `describe`, started in its beforeAll: read them inside tests. */
+export interface BrokerAndHosts {
+  readonly broker: Broker;
+  readonly hosts: Host[];
+}
+
+/**
+ * Registers a beforeAll that starts a broker of the describe's own and worker hosts serving `name`, and an
+ * afterAll that stops them (each within 30 s).
+ */
+export function useBrokerAndHosts(opts: BrokerOptions & HostsOptions = {}): BrokerAndHosts {
+  const { name, hosts: count = 2, extra = [], env, ...brokerOptions } = opts;
+  let broker: Broker | undefined;
+  const hosts: Host[] = [];
+  beforeAll(async () => {
+    const b = await startBroker(brokerOptions);
+    broker = b;
+    if (name === undefined) return;
+    const flags = typeof extra === "function" ? extra(b) : extra;
+    const started = await Promise.allSettled(Array.from({ length: count }, () => startHost(b, name, flags, env)));
+    for (const s of started) if (s.status === "fulfilled") hosts.push(s.value);
+    // The hosts that did start are stopped by afterAll.
+    for (const s of started) if (s.status === "rejected") throw s.reason;
+  }, 30_000);
+  afterAll(async () => {
+    await Promise.all(hosts.map((h) => h.stop()));
+    await broker?.stop();
+  }, 30_000);
+  return {
+    get broker() {
+      if (broker === undefined) throw new Error("The broker is started by beforeAll: read it inside a test");
+      return broker;
+    },
+    hosts,
+  };
+}
+
+/** Runs small maps until every host has served (their local pools are up), at most 100 rounds. */
+export async function warmUp(pool: ClusterPool, hosts: Host[]): Promise<void> {
+  const seen = new Set<number>();
+  for (let i = 0; i < 100 && seen.size < hosts.length; i++) {
+    for (const r of await pool.map(slowTagged, [1, 2, 3, 4, 5, 6, 7, 8], 1)) seen.add(r.host);
+  }
+  expect(seen).toEqual(new Set(hosts.map((h) => h.proc.pid)));
 }

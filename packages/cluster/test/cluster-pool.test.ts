@@ -1,27 +1,16 @@
 /** Pool({ cluster, name }) against `multiproc worker` hosts on a test broker (#22). */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { ConfigError, PicklingError, Pool, ProcessError, TimeoutError } from "@multiproc/core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { type Broker, type Host, skipReason, startBroker, startHost } from "./broker.ts";
+import { skipReason, useBrokerAndHosts } from "./broker.ts";
 import { add, failCustom, failRange, slowSquare, square, TaskFailed } from "./fixtures/tasks.ts";
 
 const NAME = "pooltest";
 
 describe.skipIf(skipReason !== undefined)("cluster Pool", () => {
-  let broker: Broker;
-  let hosts: Host[] = [];
-  const pool = () => Pool({ cluster: { servers: broker.url, token: broker.token }, name: NAME });
-
-  beforeAll(async () => {
-    broker = await startBroker();
-    hosts = await Promise.all([startHost(broker, NAME), startHost(broker, NAME)]);
-  }, 30_000);
-
-  afterAll(async () => {
-    await Promise.all(hosts.map((h) => h.stop()));
-    await broker?.stop();
-  }, 30_000);
+  const setup = useBrokerAndHosts({ name: NAME });
+  const pool = () => Pool({ cluster: setup.broker.cluster, name: NAME });
 
   test("Pool.apply and applyAsync run an exported function on a worker host", async () => {
     await using p = pool();
@@ -77,7 +66,7 @@ describe.skipIf(skipReason !== undefined)("cluster Pool", () => {
   });
 
   test("Pool drops the results it read from the broker as it goes, and the rest when it disconnects", async () => {
-    const nc = await connect({ servers: broker.url, token: broker.token });
+    const nc = await connect({ servers: setup.broker.url, token: setup.broker.token });
     const jsm = await jetstreamManager(nc);
     const stored = async () => (await jsm.streams.info(`MULTIPROC_${NAME}_RESULTS`)).state.messages;
     const before = await stored();
@@ -128,8 +117,8 @@ describe.skipIf(skipReason !== undefined)("cluster Pool", () => {
     expect(() => p.mapSync(square, [1])).toThrow(ConfigError);
     expect(() => p.applyAsync(square, [1]).getSync()).toThrow(/await result\.get\(\)/);
     expect(() => p.map(square, [1], 0)).toThrow(RangeError);
-    expect(() => Pool({ cluster: { servers: broker.url }, name: "bad name" })).toThrow(ConfigError);
-    expect(() => Pool({ cluster: { servers: broker.url }, name: "x", processes: 2 } as never)).toThrow(
+    expect(() => Pool({ cluster: { servers: setup.broker.url }, name: "bad name" })).toThrow(ConfigError);
+    expect(() => Pool({ cluster: { servers: setup.broker.url }, name: "x", processes: 2 } as never)).toThrow(
       /Unknown option "processes"/,
     );
     expect(() => Pool({ cluster: { servers: 42 } as never, name: "x" })).toThrow(/cluster\.servers/);

@@ -1,22 +1,13 @@
 /** Queue({ cluster, name, maxsize }) on a test broker (#22 point 4). */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { ConfigError, Empty, Full, PicklingError, ProcessError, Queue } from "@multiproc/core";
 import { jetstream } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { type Broker, skipReason, startBroker } from "./broker.ts";
+import { skipReason, useBrokerAndHosts } from "./broker.ts";
 
 describe.skipIf(skipReason !== undefined)("cluster Queue", () => {
-  let broker: Broker;
-  const queue = <T>(name: string, maxsize?: number) =>
-    Queue<T>({ cluster: { servers: broker.url, token: broker.token }, name, maxsize });
-
-  beforeAll(async () => {
-    broker = await startBroker();
-  }, 30_000);
-
-  afterAll(async () => {
-    await broker?.stop();
-  }, 30_000);
+  const setup = useBrokerAndHosts();
+  const queue = <T>(name: string, maxsize?: number) => Queue<T>({ cluster: setup.broker.cluster, name, maxsize });
 
   test("Queue.put and get carry items between users of a name, FIFO per producer", async () => {
     await using producer = queue<{ n: number; tag: string }>("fifo");
@@ -48,7 +39,7 @@ describe.skipIf(skipReason !== undefined)("cluster Queue", () => {
     await using q = queue<number>("junk");
     await q.put(1); // The stream exists now.
     expect(await q.get({ timeout: 5000 })).toBe(1);
-    const nc = await connect({ servers: broker.url, token: broker.token });
+    const nc = await connect({ servers: setup.broker.url, token: setup.broker.token });
     await jetstream(nc).publish("multiproc.q.junk", new Uint8Array([0xff, 0x00, 0x13]));
     await nc.close();
     await expect(q.get({ timeout: 5000 })).rejects.toThrow();
@@ -94,17 +85,17 @@ describe.skipIf(skipReason !== undefined)("cluster Queue", () => {
   });
 
   test("Queue with a wrong token fails with ConfigError naming the server", async () => {
-    await using q = Queue({ cluster: { servers: broker.url, token: "wrong" }, name: "auth" });
+    await using q = Queue({ cluster: { servers: setup.broker.url, token: "wrong" }, name: "auth" });
     const error = await q.put(1).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
-    expect((error as Error).message).toContain(broker.url);
+    expect((error as Error).message).toContain(setup.broker.url);
   });
 
   test("Queue items put before a broker restart are there after it", async () => {
     await using q = queue<number>("restart");
     await q.put(7);
     await q.put(8);
-    await broker.restart(200);
+    await setup.broker.restart(200);
     expect(await q.get({ timeout: 10_000 })).toBe(7);
     await q.put(9);
     expect(await q.get({ timeout: 10_000 })).toBe(8);

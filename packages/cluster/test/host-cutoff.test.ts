@@ -5,14 +5,12 @@
  * results arrive as duplicates), and a host in a network namespace whose link
  * is taken down.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Pool } from "@multiproc/core";
-import { type Broker, type Host, skipReason, startBroker, startHost } from "./broker.ts";
+import { type Broker, type Host, skipReason, startBroker, startHost, useBrokerAndHosts, warmUp } from "./broker.ts";
 import { loggedTagged, slowTagged } from "./fixtures/tasks.ts";
 import { createNamespace, type Namespace, netnsSkipReason } from "./netns.ts";
+import { runLog } from "./run-log.ts";
 
 const ACK_WAIT = 1000;
 const extra = ["--ack-wait", String(ACK_WAIT)];
@@ -20,47 +18,14 @@ const extra = ["--ack-wait", String(ACK_WAIT)];
 const netnsSkip = skipReason ?? (await netnsSkipReason());
 if (netnsSkip !== undefined && skipReason === undefined) console.warn(netnsSkip);
 
-/** Runs small maps until both hosts have served (their local pools are up), at most 100 rounds. */
-async function warmUp(pool: ReturnType<typeof Pool>, hosts: Host[]): Promise<void> {
-  const seen = new Set<number>();
-  for (let i = 0; i < 100 && seen.size < hosts.length; i++) {
-    for (const r of await pool.map(slowTagged, [1, 2, 3, 4, 5, 6, 7, 8], 1)) seen.add(r.host);
-  }
-  expect(seen).toEqual(new Set(hosts.map((h) => h.proc.pid)));
-}
-
-/** A fresh file for loggedTagged's runs, and how many runs it holds; removed when disposed, pass or fail. */
-function runLog(): { path: string; runs(): number } & Disposable {
-  const dir = mkdtempSync(join(tmpdir(), "multiproc-runs-"));
-  const path = join(dir, "runs");
-  writeFileSync(path, "");
-  return {
-    path,
-    runs: () => readFileSync(path, "utf8").split("\n").length - 1,
-    [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }),
-  };
-}
-
 describe.skipIf(skipReason !== undefined)("cluster Pool and a host that stops answering", () => {
   const NAME = "stoptest";
-  let broker: Broker;
-  let hosts: Host[] = [];
-
-  beforeAll(async () => {
-    broker = await startBroker();
-    hosts = await Promise.all([startHost(broker, NAME, extra), startHost(broker, NAME, extra)]);
-  }, 30_000);
-
-  afterAll(async () => {
-    for (const h of hosts) h.proc.kill("SIGCONT");
-    await Promise.all(hosts.map((h) => h.stop()));
-    await broker?.stop();
-  }, 30_000);
+  const setup = useBrokerAndHosts({ name: NAME, extra });
 
   test("Pool.imapUnordered yields every result once when a host is SIGSTOPped mid-run and resumed later", async () => {
-    await using pool = Pool({ cluster: { servers: broker.url, token: broker.token }, name: NAME });
-    await warmUp(pool, hosts);
-    const [victim, survivor] = hosts as [Host, Host];
+    await using pool = Pool({ cluster: setup.broker.cluster, name: NAME });
+    await warmUp(pool, setup.hosts);
+    const [victim, survivor] = setup.hosts as [Host, Host];
     const items = Array.from({ length: 600 }, (_, i) => i);
     using log = runLog();
     const out: { v: number; host: number }[] = [];
@@ -103,7 +68,7 @@ describe.skipIf(netnsSkip !== undefined)("cluster Pool and a host cut off in a n
   beforeAll(async () => {
     ns = await createNamespace();
     // The broker listens on this side of the veth pair; the host outside reaches it there too.
-    broker = await startBroker("token", ns.hostAddress);
+    broker = await startBroker({ address: ns.hostAddress });
     hosts = await Promise.all([startHost(broker, NAME, extra, undefined, ns.wrap), startHost(broker, NAME, extra)]);
   }, 30_000);
 

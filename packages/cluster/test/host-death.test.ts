@@ -1,33 +1,22 @@
-/** A worker host SIGKILLed mid-map gives its tasks back after the ack wait (#22 point 3). */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+/** A worker host SIGKILLed mid-map gives its tasks back after the ack wait, and they run elsewhere (#22 point 3). */
+import { describe, expect, test } from "bun:test";
 import { Pool } from "@multiproc/core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
-import { type Broker, type Host, skipReason, startBroker, startHost } from "./broker.ts";
-import { slowSquare, slowTagged } from "./fixtures/tasks.ts";
+import { type Host, skipReason, startHost, useBrokerAndHosts, warmUp } from "./broker.ts";
+import { slowSquare, slowTagged, startedTagged } from "./fixtures/tasks.ts";
+import { runLog } from "./run-log.ts";
 
 const NAME = "deathtest";
 const ACK_WAIT = 1000;
 
 describe.skipIf(skipReason !== undefined)("cluster Pool and a dying host", () => {
-  let broker: Broker;
-  let hosts: Host[] = [];
-
-  beforeAll(async () => {
-    broker = await startBroker();
-    const extra = ["--ack-wait", String(ACK_WAIT)];
-    hosts = await Promise.all([startHost(broker, NAME, extra), startHost(broker, NAME, extra)]);
-  }, 30_000);
-
-  afterAll(async () => {
-    await Promise.all(hosts.map((h) => h.stop()));
-    await broker?.stop();
-  }, 30_000);
+  const setup = useBrokerAndHosts({ name: NAME, extra: ["--ack-wait", String(ACK_WAIT)] });
 
   test("multiproc worker holds at most 8 tasks per local process, leaving the rest to other hosts", async () => {
-    await using pool = Pool({ cluster: { servers: broker.url, token: broker.token }, name: "bounded" });
-    const host = await startHost(broker, "bounded"); // 2 processes
-    const nc = await connect({ servers: broker.url, token: broker.token });
+    await using pool = Pool({ cluster: setup.broker.cluster, name: "bounded" });
+    const host = await startHost(setup.broker, "bounded"); // 2 processes
+    const nc = await connect({ servers: setup.broker.url, token: setup.broker.token });
     try {
       const items = Array.from({ length: 60 }, (_, i) => [i, 300] as [number, number]);
       const result = pool.starmapAsync(slowSquare, items, 1);
@@ -43,11 +32,11 @@ describe.skipIf(skipReason !== undefined)("cluster Pool and a dying host", () =>
   }, 30_000);
 
   test("Pool keeps tasks sent before any worker host serves its name, and a host started later runs them", async () => {
-    await using pool = Pool({ cluster: { servers: broker.url, token: broker.token }, name: "nohostyet" });
+    await using pool = Pool({ cluster: setup.broker.cluster, name: "nohostyet" });
     const result = pool.mapAsync(slowTagged, [1, 2, 3], 1);
     await Bun.sleep(300);
     expect(result.ready()).toBe(false);
-    const late = await startHost(broker, "nohostyet");
+    const late = await startHost(setup.broker, "nohostyet");
     try {
       expect((await result.get(20_000)).map((r) => r.v)).toEqual([1, 4, 9]);
     } finally {
@@ -55,26 +44,54 @@ describe.skipIf(skipReason !== undefined)("cluster Pool and a dying host", () =>
     }
   }, 30_000);
 
-  test("Pool.map completes with every result once, in order, when a host is SIGKILLed mid-run", async () => {
-    await using pool = Pool({ cluster: { servers: broker.url, token: broker.token }, name: NAME });
-    const [victim, survivor] = hosts as [Host, Host];
+  test("Pool.map of 10 000 tasks completes with every result once, in order, when a host is SIGKILLed mid-run", async () => {
+    await using pool = Pool({ cluster: setup.broker.cluster, name: NAME });
+    const [victim, survivor] = setup.hosts as [Host, Host];
     // Both hosts' local pools up first (spawn workers start slowly on a loaded machine).
-    const seen = new Set<number>();
-    for (let i = 0; i < 100 && seen.size < 2; i++) {
-      for (const r of await pool.map(slowTagged, [1, 2, 3, 4, 5, 6, 7, 8], 1)) seen.add(r.host);
+    await warmUp(pool, setup.hosts);
+    const items = Array.from({ length: 10_000 }, (_, i) => i);
+    // Every 500th task runs for 300 ms, the others at once: the test kills the victim while it runs a slow one.
+    const slow = (x: number) => x % 500 === 0;
+    using log = runLog();
+    // 2 000 messages of 5 tasks: the broker's cost per message sets the run time (chunks of 1 took 10-25 s here).
+    const result = pool.mapAsync(
+      startedTagged,
+      items.map((x) => [x, log.path, slow(x) ? 300 : 0] as [number, string, number]),
+      5,
+    );
+    // Killed once it has started a tenth of the tasks and, just now, a slow one: it dies holding tasks.
+    const deadline = performance.now() + 20_000;
+    let read = 0;
+    let startedOnVictim = 0;
+    let caught: number | undefined;
+    while (caught === undefined && performance.now() < deadline) {
+      await Bun.sleep(5);
+      const lines = log.lines();
+      for (const line of lines.slice(read)) {
+        const [x, host] = line.split(" ").map(Number) as [number, number];
+        if (host !== victim.proc.pid) continue;
+        startedOnVictim++;
+        if (slow(x) && startedOnVictim > items.length / 10) caught = x;
+      }
+      read = lines.length;
     }
-    expect(seen.size).toBe(2);
-    const items = Array.from({ length: 300 }, (_, i) => i);
-    const result = pool.mapAsync(slowTagged, items, 1);
-    await Bun.sleep(500);
+    if (caught === undefined) throw new Error(`The victim started ${startedOnVictim} tasks but no slow one in 20 s`);
     expect(result.ready()).toBe(false);
     victim.proc.kill("SIGKILL");
-    const killedAt = performance.now();
-    const out = await result.get(20_000);
+    const out = await result.get(30_000);
+    expect(out).toHaveLength(items.length);
     expect(out.map((r) => r.v)).toEqual(items.map((x) => x * x));
-    const byHost = new Set(out.map((r) => r.host));
-    // Both hosts served tasks; the map finished after the killed host's tasks waited out the ack wait.
-    expect(byHost).toEqual(new Set([victim.proc.pid, survivor.proc.pid]));
-    expect(performance.now() - killedAt).toBeGreaterThanOrEqual(ACK_WAIT * 0.9);
-  }, 30_000);
+    const victimResults = new Set(items.filter((x) => out[x]!.host === victim.proc.pid));
+    expect(victimResults.size).toBeGreaterThan(0);
+    expect(victimResults.size).toBeLessThan(items.length / 2);
+    // Tasks the killed host started but whose results never came ran again on the survivor.
+    const runs = log.lines().map((line) => line.split(" ").map(Number) as [number, number]);
+    const lost = new Set(runs.filter(([x, host]) => host === victim.proc.pid && !victimResults.has(x)).map(([x]) => x));
+    expect(lost).toContain(caught);
+    const rerun = new Set(runs.filter(([x, host]) => host === survivor.proc.pid && lost.has(x)).map(([x]) => x));
+    expect(rerun).toEqual(lost);
+    for (const x of lost) expect(out[x]!.host).toBe(survivor.proc.pid);
+    // No late copy of the last map's results leaks into the next one.
+    expect((await pool.map(slowTagged, [5, 6, 7], 1)).map((r) => r.v)).toEqual([25, 36, 49]);
+  }, 60_000);
 });

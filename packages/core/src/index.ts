@@ -90,7 +90,7 @@ export { getStartMethod, setStartMethod } from "./start-method.ts";
 import type { Pool as PoolClass } from "./pool/index.ts";
 export { AsyncResult, type ResultCallbacks } from "./pool/async-result.ts";
 export type { ApplyOptions, PoolOptions } from "./pool/index.ts";
-export type { ClusterOptions, ClusterPool, ClusterPoolOptions } from "./pool/cluster-pool.ts";
+export type { ClusterOptions, ClusterPool, ClusterPoolOptions, ClusterTlsOptions } from "./pool/cluster-pool.ts";
 export type { ClusterQueue, ClusterQueueOptions, ClusterQueueWait } from "./channel/cluster-queue.ts";
 import type { Lock as LockClass, RLock as RLockClass } from "./sync/index.ts";
 export type { AcquireOptions, Held } from "./sync/index.ts";

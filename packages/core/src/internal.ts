@@ -19,7 +19,7 @@ export { dumps, findExport, loads } from "./codec/index.ts";
 export { AsyncResult, settleResult } from "./pool/async-result.ts";
 export type { ApplyOptions } from "./pool/pool-options.ts";
 export type { ClusterModule } from "./cluster-registry.ts";
-export type { ClusterOptions, ClusterPool, ClusterPoolOptions } from "./pool/cluster-pool.ts";
+export type { ClusterOptions, ClusterPool, ClusterPoolOptions, ClusterTlsOptions } from "./pool/cluster-pool.ts";
 export type { ClusterQueue, ClusterQueueOptions, ClusterQueueWait } from "./channel/cluster-queue.ts";
 export { checkApplyOptions, isAsyncIterable, iteratorOf, materialise, checkArgLists } from "./pool/pool-options.ts";
 export { checkChunksize, defaultChunksize } from "./pool/task.ts";

@@ -12,10 +12,25 @@ export interface ClusterOptions {
   token?: string;
   user?: string;
   pass?: string;
-  /** Passed to the NATS client's `tls` option as given. */
-  tls?: Record<string, unknown>;
+  /** TLS to the broker, passed to the NATS client's `tls` option; `{}` asks for TLS with the system's CAs. */
+  tls?: ClusterTlsOptions;
   /** Longest wait for the first connection, in ms; default 10000. */
   connectTimeout?: number;
+}
+
+/**
+ * The NATS client's TLS options: the broker's CA when it is not one the system trusts, and a client
+ * certificate for a broker that verifies its clients (mutual TLS). Each is a file path or PEM text.
+ */
+export interface ClusterTlsOptions {
+  caFile?: string;
+  ca?: string;
+  certFile?: string;
+  cert?: string;
+  keyFile?: string;
+  key?: string;
+  /** TLS before the server's first message; the server must be configured with `handshake_first`. */
+  handshakeFirst?: boolean;
 }
 
 /** Options of a Pool whose workers are `multiproc worker` hosts serving `name`. */
