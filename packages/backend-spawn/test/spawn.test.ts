@@ -49,10 +49,10 @@ describe("[spawn] the spare process", () => {
     expect(second).toBe(5);
   });
 
-  test("a spare that loaded core ahead of its child gives the target the same classes: arguments are instances of what it imports", () => {
+  test("a spare loads core's public entry ahead of its child, and the target gets the same classes: arguments are instances of what it imports", () => {
     expect(JSON.parse(runProgram("identity"))).toEqual({
       exitCode: 0,
-      report: { connection: true, lock: true, entries: 1 },
+      report: { coreLoadedFirst: true, connection: true, lock: true, entries: 1 },
     });
   });
 
