@@ -14,7 +14,7 @@ import { native } from "@multiproc/core/internal";
 import { Bench } from "tinybench";
 import { joinAll, NO_OP_DEADLINE_MS } from "./join-all.ts";
 import { runPythonScript } from "./python.ts";
-import { noop } from "./targets.ts";
+import { noop } from "./start-target.ts";
 
 const quick = Bun.argv.includes("--quick");
 const samples = quick ? 20 : 200;

@@ -1,11 +1,13 @@
 /**
- * `bun run bench [--quick] [--out <dir>]`: tinybench comparisons of our
+ * `bun run bench [--quick] [--only start] [--out <dir>]`: tinybench comparisons of our
  * backends against CPython's multiprocessing and the raw Bun baselines, in one
  * run, as ratios, plus scaling curves (N children, message size) and the
- * Pool against CPython's, piscina and tinypool.
+ * Pool against CPython's, piscina and tinypool. `--only start` runs the start
+ * + join and Lock rows, the raw Bun baselines and the CPython suite alone
+ * (a few minutes, for work on start-up).
  * Writes benchmarks.md, benchmarks.json and benchmarks.svg to `--out`, else
- * (full runs only) to docs/: quick runs without `--out` print only, so CI
- * smoke runs leave the docs alone.
+ * (full runs only) to docs/: quick and `--only` runs without `--out` print
+ * only, so CI smoke runs and partial runs leave the docs alone.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
@@ -26,6 +28,14 @@ import { runSharedArray } from "./shared-array.ts";
 import { runSharedMemory } from "./shared-memory.ts";
 
 const quick = Bun.argv.includes("--quick");
+const onlyAt = Bun.argv.indexOf("--only");
+const PARTS = ["start"] as const;
+const only = onlyAt === -1 ? undefined : Bun.argv[onlyAt + 1];
+if (only !== undefined && !(PARTS as readonly string[]).includes(only)) {
+  throw new Error(`--only takes one of ${PARTS.map((p) => `"${p}"`).join(", ")}; got ${JSON.stringify(only)}`);
+}
+if (onlyAt !== -1 && only === undefined) throw new Error(`--only needs a part: ${PARTS.join(", ")}`);
+const full = only === undefined;
 const outAt = Bun.argv.indexOf("--out");
 const outDir = outAt === -1 ? undefined : Bun.argv[outAt + 1];
 if (outAt !== -1 && (outDir === undefined || outDir.startsWith("--"))) throw new Error("--out needs a directory");
@@ -41,8 +51,11 @@ const phase = (name: string) =>
 // The scaling curves first, from a fresh parent: at the end of a full run, a
 // fork child echoing 64 KiB–16 MiB messages ran 5–14× slower than in a fresh
 // program (the parent's state it inherits), which is not what the curve is about.
-phase("scaling curves");
-const curves: Curve[] = await runScaling(opts);
+const curves: Curve[] = [];
+if (full) {
+  phase("scaling curves");
+  curves.push(...(await runScaling(opts)));
+}
 phase("start, locks");
 const figures: Figure[] = [...(await runOurs(opts))];
 phase("raw Bun baselines");
@@ -51,39 +64,41 @@ phase("CPython suite");
 const python = runPython(opts);
 if (python !== undefined) figures.push(...python.figures);
 
-// Channels (Pipe round trips, Queue throughput 1 → 1 and 4 → 1, 8 MiB
-// messages), four processes on one locked Value, and a 10M-element shared
-// Array: their own runners time both sides in one run.
-phase("channels");
-for (const f of await runChannelBench(quick)) {
-  // "Pipe round trip, small object (µs)" is the same workload as the baselines' one (1 KiB, 1 MiB too).
-  const workload = f.workload.replace(/ \([^)]*\)$/, "");
-  figures.push({ workload, system: f.system, medianMs: f.microseconds / 1000, opsPerSec: 1e6 / f.microseconds });
-}
-phase("managers, Listener/Client");
-figures.push(...(await runManagers(opts)));
-phase("locked Value");
-const LOCKED_VALUE = "locked Value += 1, 4 processes on one Value";
-for (const [i, backend] of getAllStartMethods().entries()) {
-  const r = await benchShared({ backend, increments: quick ? 20_000 : 200_000, python: i === 0 });
-  for (const f of [r.ours, r.python]) {
-    if (f === undefined) continue;
-    const system = f === r.ours ? `ours/${backend}` : "CPython";
-    figures.push({ workload: LOCKED_VALUE, system, medianMs: 1000 / f.opsPerSec, opsPerSec: f.opsPerSec });
+if (full) {
+  // Channels (Pipe round trips, Queue throughput 1 → 1 and 4 → 1, 8 MiB
+  // messages), four processes on one locked Value, and a 10M-element shared
+  // Array: their own runners time both sides in one run.
+  phase("channels");
+  for (const f of await runChannelBench(quick)) {
+    // "Pipe round trip, small object (µs)" is the same workload as the baselines' one (1 KiB, 1 MiB too).
+    const workload = f.workload.replace(/ \([^)]*\)$/, "");
+    figures.push({ workload, system: f.system, medianMs: f.microseconds / 1000, opsPerSec: 1e6 / f.microseconds });
   }
-}
+  phase("managers, Listener/Client");
+  figures.push(...(await runManagers(opts)));
+  phase("locked Value");
+  const LOCKED_VALUE = "locked Value += 1, 4 processes on one Value";
+  for (const [i, backend] of getAllStartMethods().entries()) {
+    const r = await benchShared({ backend, increments: quick ? 20_000 : 200_000, python: i === 0 });
+    for (const f of [r.ours, r.python]) {
+      if (f === undefined) continue;
+      const system = f === r.ours ? `ours/${backend}` : "CPython";
+      figures.push({ workload: LOCKED_VALUE, system, medianMs: 1000 / f.opsPerSec, opsPerSec: f.opsPerSec });
+    }
+  }
 
-phase("shared Array");
-figures.push(...(await runSharedArray(opts)));
-phase("SharedMemory");
-figures.push(...(await runSharedMemory(opts)));
-phase("Pool");
-// Each group of pools in a fresh process (pool-phase.ts says why). A fork
-// worker stuck on its way in (issue #4's residual hang) can stall a pool for
-// good, as it would stall CPython's: the group then reports that instead of
-// stalling the run.
-const POOL_GROUP_MS = quick ? 60_000 : 300_000;
-figures.push(...(await runPoolPhase(quick, POOL_GROUP_MS)));
+  phase("shared Array");
+  figures.push(...(await runSharedArray(opts)));
+  phase("SharedMemory");
+  figures.push(...(await runSharedMemory(opts)));
+  phase("Pool");
+  // Each group of pools in a fresh process (pool-phase.ts says why). A fork
+  // worker stuck on its way in (issue #4's residual hang) can stall a pool for
+  // good, as it would stall CPython's: the group then reports that instead of
+  // stalling the run.
+  const POOL_GROUP_MS = quick ? 60_000 : 300_000;
+  figures.push(...(await runPoolPhase(quick, POOL_GROUP_MS)));
+}
 phase("report");
 
 // Where two runners measured the same workload on the same system, keep the
@@ -100,13 +115,14 @@ const machine: Machine = {
   cores: availableParallelism(),
   bun: Bun.version,
   python: python?.version ?? "no python3",
-  mode: quick ? "quick" : "full",
+  mode: `${quick ? "quick" : "full"}${full ? "" : `, only ${only}`}`,
   date: new Date().toISOString(),
 };
 const report = markdown(figures, machine, curves);
 console.log(report);
 console.log(`(took ${((performance.now() - started) / 1000).toFixed(1)} s)`);
-const out = outDir === undefined ? (quick ? undefined : new URL("../../../docs/", import.meta.url).pathname) : outDir;
+const out =
+  outDir === undefined ? (quick || !full ? undefined : new URL("../../../docs/", import.meta.url).pathname) : outDir;
 if (out !== undefined) {
   mkdirSync(out, { recursive: true });
   // The fork-fault figures of the last full `bun src/fork-faults.ts` (#23) stay part of the page.

@@ -2,7 +2,8 @@
 import { getAllStartMethods, getContext } from "@multiproc/core";
 import { joinAll, NO_OP_DEADLINE_MS } from "./join-all.ts";
 import { add, addApart, type Figure, makeApartBench, makeBench, type RunOptions } from "./measure.ts";
-import { hammer, noop } from "./targets.ts";
+import { noop } from "./start-target.ts";
+import { hammer } from "./targets.ts";
 import { W } from "./workloads.ts";
 
 // Large enough that the one child start inside each sample is a small share of it.

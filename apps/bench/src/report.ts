@@ -5,7 +5,8 @@ export interface Machine {
   cores: number;
   bun: string;
   python: string;
-  mode: "quick" | "full";
+  /** "quick" or "full", with the part when the run had `--only` (e.g. "full, only start"). */
+  mode: string;
   date: string;
 }
 

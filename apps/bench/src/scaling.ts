@@ -10,7 +10,8 @@ import { joinAll, NO_OP_DEADLINE_MS } from "./join-all.ts";
 import { add, type Curve, type CurvePoint, makeBench, type RunOptions } from "./measure.ts";
 import { runPythonScript } from "./python.ts";
 import { curveTable } from "./report.ts";
-import { echoBytes, noop } from "./targets.ts";
+import { noop } from "./start-target.ts";
+import { echoBytes } from "./targets.ts";
 
 /** Children started at once, per row (the same in scaling.py); quick runs take every other one. */
 const CHILDREN = [1, 2, 4, 8, 16];

@@ -2,8 +2,6 @@
 import { type Address, ClientSync, type Connection, type Lock, SharedMemory } from "@multiproc/core";
 import { native } from "@multiproc/core/internal";
 
-export function noop(): void {}
-
 /** Acquires and releases `lock` `times` times. */
 export function hammer(lock: Lock, times: number): void {
   for (let i = 0; i < times; i++) {

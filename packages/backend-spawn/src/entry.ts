@@ -1,13 +1,13 @@
 /**
  * The spawn backend's child entry: load core's child side, wait on
  * descriptor 3 for the start message (a spare process waits there until a
- * `start()` needs it), take on the parent's working directory and
+ * `start()` needs it, and loads core's public entry meanwhile), take on the parent's working directory and
  * environment, arrange to die with the parent (a daemon), run, exit with
  * the code.
  */
 // The lean part of core a child needs to start (see core's child-realm.ts),
 // and the few native calls that take a start message (process-child.ts), not all of core.
-import { closeFd, runChildEntry, setInheritedFds } from "@multiproc/core/child-realm";
+import { closeFd, runChildEntry, setInheritedFds, warmPublicApi } from "@multiproc/core/child-realm";
 import { decodeStart, dieWithParent, readWhole, receiveSome, waitReady } from "@multiproc/core/process-child";
 import { START_FD } from "./start-message.ts";
 
@@ -29,6 +29,13 @@ function receiveByte(fds: number[]): boolean {
   }
   return false;
 }
+
+// While this process waits for its child (a spare), it loads core's public
+// entry, which nearly every target module imports, as the worker backend's
+// spare does; the start message waits in the socket meanwhile. A process
+// made for a start that is already here does not: its target may import
+// nothing of core.
+if (!waitReady(START_FD, "read", 0)) await warmPublicApi();
 
 const received: number[] = [];
 // None when the parent let this process go unused.

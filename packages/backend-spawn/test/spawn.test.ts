@@ -49,6 +49,13 @@ describe("[spawn] the spare process", () => {
     expect(second).toBe(5);
   });
 
+  test("a spare loads core's public entry ahead of its child, and the target gets the same classes: arguments are instances of what it imports", () => {
+    expect(JSON.parse(runProgram("identity"))).toEqual({
+      exitCode: 0,
+      report: { coreLoadedFirst: true, connection: true, lock: true, entries: 1 },
+    });
+  });
+
   test("a fork child does not take its parent's spare: its own spawn child runs, and join() sees it end", () => {
     expect(runProgram("fork")).toBe("7");
   });

@@ -225,7 +225,7 @@ describe("[worker] joins and identity", () => {
     });
   });
 
-  test("a spare that loaded core ahead of its child gives the target the same classes: arguments are instances of what it imports", async () => {
+  test("a spare loads core's public entry ahead of its child, and the target gets the same classes: arguments are instances of what it imports", async () => {
     const first = new mp.Process({ target: targets.reportIdentity, args: [join(dir, "identity-first.json")] });
     first.start();
     await first.join(LIMIT);
@@ -238,7 +238,12 @@ describe("[worker] joins and identity", () => {
     await p.join(LIMIT);
     mine.close();
     expect(p.exitCode).toBe(0);
-    expect(JSON.parse(readFileSync(out, "utf8"))).toEqual({ connection: true, lock: true, entries: 1 });
+    expect(JSON.parse(readFileSync(out, "utf8"))).toEqual({
+      coreLoadedFirst: true,
+      connection: true,
+      lock: true,
+      entries: 1,
+    });
   });
 
   test("Process.sentinel becomes readable when the worker ends, not before", async () => {
