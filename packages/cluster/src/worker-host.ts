@@ -22,7 +22,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { toAppPath } from "./app-path.ts";
 import { connectBroker } from "./broker-connection.ts";
 import { type PoolNames, poolNames } from "./pool-name.ts";
-import { publishStored } from "./publish-retry.ts";
+import { StoredPublisher } from "./stored-publisher.ts";
 import { ensureConsumer, ensureStreams } from "./streams.ts";
 import { parseTaskHeaders, resultHeaders, type TaskHeaders } from "./task-message.ts";
 
@@ -53,6 +53,7 @@ export class WorkerHost {
   readonly #names: PoolNames;
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
+  readonly #publisher: StoredPublisher;
   readonly #pool: Pool;
   readonly #allowed: Map<string, TaskFn>;
   readonly #log: (line: string) => void;
@@ -79,6 +80,7 @@ export class WorkerHost {
     this.#names = names;
     this.#nc = nc;
     this.#js = jetstream(nc);
+    this.#publisher = new StoredPublisher(nc);
     this.#pool = pool;
     this.#allowed = allowed;
     this.#log = log;
@@ -210,7 +212,7 @@ export class WorkerHost {
       ok = false;
       body = dumps(error, { path: "error" });
     }
-    await publishStored(this.#nc, this.#js, task.reply, body, { headers: resultHeaders(task.id, ok), msgID: task.id });
+    await this.#publisher.publish(task.reply, body, resultHeaders(task.id, ok), task.id);
   }
 
   /** Stops taking tasks, finishes the ones held, then ends the local pool and the connection. */
