@@ -9,6 +9,7 @@
  * through a broker restart or a reconnect, until it is stored or the
  * connection is closed for good.
  */
+import { ProcessError } from "@multiproc/core";
 import { createInbox, type Msg, type MsgHdrs, type NatsConnection } from "@nats-io/transport-node";
 
 /** How long a publish waits for its PubAck before it is sent again, in ms (js.publish's default timeout). */
@@ -29,6 +30,9 @@ interface Pending {
 }
 
 const decoder = new TextDecoder();
+
+/** The error of a message larger than the broker accepts: sending it again would never succeed. */
+export class TooLargeError extends ProcessError {}
 
 export class StoredPublisher {
   readonly #nc: NatsConnection;
@@ -55,7 +59,7 @@ export class StoredPublisher {
       const p: Pending = { subject, body, headers, resendAt: 0, resolve, reject };
       this.#pending.set(reply, p);
       this.#send(reply, p, CONFIRM_MS);
-      this.#sweep ??= setInterval(() => this.#resend(), SWEEP_MS);
+      if (this.#pending.has(reply)) this.#sweep ??= setInterval(() => this.#resend(), SWEEP_MS);
     });
   }
 
@@ -63,7 +67,20 @@ export class StoredPublisher {
     p.resendAt = performance.now() + waitMs;
     try {
       this.#nc.publish(p.subject, p.body, { reply, headers: p.headers });
-    } catch {
+    } catch (error) {
+      if (error instanceof Error && error.name === "InvalidArgumentError") {
+        // Too large for the broker (its max_payload): sending it again would never succeed.
+        this.#pending.delete(reply);
+        this.#stopSweepWhenIdle();
+        const limit = this.#nc.info?.max_payload;
+        p.reject(
+          new TooLargeError(
+            `A message of ${p.body.length} bytes on ${p.subject} is larger than the NATS server accepts (max_payload ${limit ?? "?"} bytes); send less per task (smaller arguments, results or chunks)`,
+            { cause: error },
+          ),
+        );
+        return;
+      }
       p.resendAt = performance.now() + RETRY_MS; // Closing or reconnecting: the sweep tries again.
     }
   }
