@@ -107,6 +107,7 @@ export async function runBullmqGroup(opts: RunOptions): Promise<Figure[]> {
   } finally {
     for (const w of workers) w.kill("SIGTERM");
     await Promise.all(workers.map((w) => Promise.race([w.exited, Bun.sleep(10_000)])));
+    for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill("SIGKILL"); // Stuck closing.
     await Promise.allSettled([results.close(), queue.close()]);
     await redis.stop();
   }
