@@ -10,33 +10,13 @@ import { join } from "node:path";
 import { Pool } from "@multiproc/core";
 import { measureFailover } from "./cluster-failover.ts";
 import { killOnStop, startHost } from "./cluster-host.ts";
+import { freePort, waitForPort } from "./local-port.ts";
 import { add, type Figure, makeBench, type RunOptions } from "./measure.ts";
 import { PW } from "./pool.ts";
 import { square } from "./pool-task.ts";
 
 const SYSTEM = "ours/cluster (NATS, 2 hosts x 1 spawn)";
 const NAME = "bench";
-
-async function freePort(): Promise<number> {
-  const server = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
-  const { port } = server;
-  server.stop(true);
-  return port;
-}
-
-/** Waits until `port` accepts a connection, or throws after `ms`. */
-async function waitForPort(port: number, ms: number): Promise<void> {
-  const deadline = performance.now() + ms;
-  for (;;) {
-    try {
-      (await Bun.connect({ hostname: "127.0.0.1", port, socket: { data() {} } })).end();
-      return;
-    } catch {
-      if (performance.now() > deadline) throw new Error(`nats-server did not listen on ${port} within ${ms} ms`);
-      await Bun.sleep(10);
-    }
-  }
-}
 
 /** The cluster rows of the Pool workloads; none without nats-server. */
 export async function runClusterGroup(opts: RunOptions): Promise<Figure[]> {
@@ -55,7 +35,7 @@ export async function runClusterGroup(opts: RunOptions): Promise<Figure[]> {
   );
   const hosts: Bun.Subprocess[] = [];
   try {
-    await waitForPort(port, 5000);
+    await waitForPort(port, 5000, "nats-server");
     const url = `nats://127.0.0.1:${port}`;
     hosts.push(
       ...(await Promise.all([

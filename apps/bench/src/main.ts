@@ -125,9 +125,10 @@ const out =
   outDir === undefined ? (quick || !full ? undefined : new URL("../../../docs/", import.meta.url).pathname) : outDir;
 if (out !== undefined) {
   mkdirSync(out, { recursive: true });
-  // The fork-fault figures of the last full `bun src/fork-faults.ts` (#23) stay part of the page.
-  const faults = join(out, "fork-faults.md");
-  writeFileSync(join(out, "benchmarks.md"), existsSync(faults) ? `${report}\n${readFileSync(faults, "utf8")}` : report);
+  // The fork-fault figures of the last full `bun src/fork-faults.ts` (#23) and the cluster section of the last
+  // `bun src/pool-phase.ts spawn cluster bullmq` (#22, docs/cluster-bench.md) stay part of the page.
+  const kept = ["cluster-bench.md", "fork-faults.md"].map((f) => join(out, f)).filter((f) => existsSync(f));
+  writeFileSync(join(out, "benchmarks.md"), [report, ...kept.map((f) => readFileSync(f, "utf8"))].join("\n"));
   writeFileSync(join(out, "benchmarks.json"), `${JSON.stringify({ machine, figures, curves }, null, 2)}\n`);
   writeFileSync(join(out, "benchmarks.svg"), `${svg(figures)}\n`);
   console.log(`(wrote ${out})`);

@@ -7,15 +7,24 @@
  * and a fork pool must not fork while another group's worker threads run.
  *
  * `bun src/pool-phase.ts <group> [--quick]` runs one group and prints its
- * figures as JSON; `bun src/pool-phase.ts [--quick]` runs them all and prints a table.
+ * figures as JSON; `bun src/pool-phase.ts [--quick]` runs them all and prints a table;
+ * `bun src/pool-phase.ts <group> <group>... [--quick]` runs those, each in its own
+ * process as above, and prints the report's markdown (e.g. `spawn cluster bullmq`:
+ * the cluster against the local Pool and BullMQ in one run).
  */
+import { availableParallelism } from "node:os";
 import type { Figure } from "./measure.ts";
 import { type PoolGroup, poolGroups, PW, runPoolGroup } from "./pool.ts";
+import { markdown } from "./report.ts";
 
 /** Runs every group, each in a new Bun process with at most `limitMs`; a group that fails or runs out of time is reported and left out. */
-export async function runPoolPhase(quick: boolean, limitMs: number): Promise<Figure[]> {
+export async function runPoolPhase(
+  quick: boolean,
+  limitMs: number,
+  groups: PoolGroup[] = poolGroups(),
+): Promise<Figure[]> {
   const figures: Figure[] = [];
-  for (const group of poolGroups()) {
+  for (const group of groups) {
     const child = Bun.spawn(
       [process.execPath, new URL(import.meta.url).pathname, group, ...(quick ? ["--quick"] : [])],
       {
@@ -40,11 +49,22 @@ export async function runPoolPhase(quick: boolean, limitMs: number): Promise<Fig
 
 if (import.meta.main) {
   const quick = Bun.argv.includes("--quick");
-  const group = Bun.argv.slice(2).find((a) => !a.startsWith("--")) as PoolGroup | undefined;
-  if (group !== undefined) {
+  const groups = Bun.argv.slice(2).filter((a) => !a.startsWith("--")) as PoolGroup[];
+  for (const group of groups) {
     if (!poolGroups().includes(group))
       throw new Error(`Unknown Pool group ${group}; expected one of ${poolGroups().join(", ")}`);
-    process.stdout.write(JSON.stringify(await runPoolGroup({ quick }, group)));
+  }
+  if (groups.length === 1) {
+    process.stdout.write(JSON.stringify(await runPoolGroup({ quick }, groups[0]!)));
+  } else if (groups.length > 1) {
+    const figures = await runPoolPhase(quick, 600_000, groups);
+    const machine = {
+      cores: availableParallelism(),
+      bun: Bun.version,
+      python: "no python3 (not run)",
+      date: new Date().toISOString(),
+    };
+    console.log(markdown(figures, { ...machine, mode: quick ? "quick" : "full" }));
   } else {
     const figures = await runPoolPhase(quick, 600_000);
     for (const workload of Object.values(PW)) {

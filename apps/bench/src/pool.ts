@@ -1,6 +1,7 @@
 /**
  * The Pool workloads: our Pool on every backend against CPython's Pool (and
- * ProcessPoolExecutor), piscina and tinypool, in one run. The task is
+ * ProcessPoolExecutor), piscina and tinypool, and the cluster Pool against
+ * BullMQ (bullmq.ts), in one run. The task is
  * trivial (`x * x`) so that each figure is the pool's own cost.
  */
 import { type BackendName, getAllStartMethods, getContext, type Pool } from "@multiproc/core";
@@ -9,6 +10,7 @@ import Tinypool from "tinypool";
 import { add, type Figure, makeBench, type RunOptions } from "./measure.ts";
 import { square } from "./pool-task.ts";
 import { runPythonScript } from "./python.ts";
+import { runBullmqGroup } from "./bullmq.ts";
 import { runClusterGroup } from "./cluster.ts";
 
 /** The Pool workloads, by name. */
@@ -66,17 +68,18 @@ function jsPools(): Runner[] {
  * (pool-phase.ts): a fork pool must not fork while another group's worker
  * threads run (see the Hangs section of docs/fork.md).
  */
-export type PoolGroup = BackendName | "js" | "python" | "cluster";
+export type PoolGroup = BackendName | "js" | "python" | "cluster" | "bullmq";
 
 /** Every group, in the order they run. */
 export function poolGroups(): PoolGroup[] {
-  return [...getAllStartMethods(), "js", "python", "cluster"];
+  return [...getAllStartMethods(), "js", "python", "cluster", "bullmq"];
 }
 
 /** Runs the Pool workloads of one group; returns one figure per workload and system. */
 export async function runPoolGroup(opts: RunOptions, group: PoolGroup): Promise<Figure[]> {
   if (group === "python") return pythonPools(opts);
   if (group === "cluster") return runClusterGroup(opts);
+  if (group === "bullmq") return runBullmqGroup(opts);
   const roundTrips = opts.quick ? 50 : 200;
   const inFlight = opts.quick ? 2_000 : 10_000;
   const mapped = opts.quick ? 20_000 : 100_000;

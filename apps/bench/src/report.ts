@@ -68,6 +68,19 @@ export function curveTable(curve: Curve): string {
   return lines.join("\n");
 }
 
+/**
+ * Where a workload has a BullMQ row, how many times BullMQ's tasks/s each
+ * broker-backed system of ours reaches (the cluster's goal, #22: ≥ 3×).
+ */
+function brokerRatios(figures: Figure[], workload: string): string[] {
+  const bullmq = figures.find((f) => f.workload === workload && f.system.startsWith("BullMQ"));
+  if (bullmq === undefined) return [];
+  return figures
+    .filter((f) => f.workload === workload && f.system.startsWith("ours/cluster"))
+    .map((f) => `${f.system}: **${(f.opsPerSec / bullmq.opsPerSec).toFixed(2)}× BullMQ's tasks/s**.`)
+    .flatMap((line) => [line, ""]);
+}
+
 /** A markdown report: one table per workload, ratios against CPython, then the scaling curves. */
 export function markdown(figures: Figure[], machine: Machine, curves: Curve[] = []): string {
   const lines = [
@@ -89,7 +102,7 @@ export function markdown(figures: Figure[], machine: Machine, curves: Curve[] = 
       const vsPeer = peer === undefined ? "—" : `${(peer.medianMs / f.medianMs).toFixed(2)}×`;
       lines.push(`| ${f.system} | ${fmt(f.medianMs)} | ${rate(f.opsPerSec)} | ${vsBest} | ${vsPeer} |`);
     }
-    lines.push("");
+    lines.push("", ...brokerRatios(figures, w));
   }
   lines.push("![chart](benchmarks.svg)", "");
   for (const curve of curves) lines.push(curveTable(curve));

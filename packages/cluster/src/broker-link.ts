@@ -9,7 +9,7 @@ import { type ConsumerMessages, type JetStreamClient, jetstream, jetstreamManage
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connectBroker } from "./broker-connection.ts";
 import type { PoolNames } from "./pool-name.ts";
-import { publishStored } from "./publish-retry.ts";
+import { StoredPublisher } from "./stored-publisher.ts";
 import { ensureStreams } from "./streams.ts";
 import { H, type TaskHeaders, taskHeaders } from "./task-message.ts";
 
@@ -26,6 +26,7 @@ export class BrokerLink {
   readonly #js: JetStreamClient;
   readonly #names: PoolNames;
   readonly #reply: string;
+  readonly #publisher: StoredPublisher;
   #results: ConsumerMessages | undefined;
   #inFlight = 0;
   #gate: (() => void)[] = [];
@@ -33,6 +34,7 @@ export class BrokerLink {
   private constructor(nc: NatsConnection, names: PoolNames, reply: string) {
     this.#nc = nc;
     this.#reply = reply;
+    this.#publisher = new StoredPublisher(nc);
     this.#js = jetstream(nc);
     this.#names = names;
   }
@@ -113,10 +115,7 @@ export class BrokerLink {
     while (this.#inFlight >= MAX_IN_FLIGHT) await new Promise<void>((wake) => this.#gate.push(wake));
     this.#inFlight++;
     try {
-      await publishStored(this.#nc, this.#js, this.#names.taskSubject, body, {
-        headers: taskHeaders(task),
-        msgID: task.id,
-      });
+      await this.#publisher.publish(this.#names.taskSubject, body, taskHeaders(task), task.id);
     } finally {
       this.#inFlight--;
       this.#gate.shift()?.();

@@ -8,7 +8,7 @@
  * it to another host, and a host that dies stops doing so, which does.
  */
 import { isAbsolute, resolve } from "node:path";
-import { type BackendName, type ClusterOptions, getContext, type Pool } from "@multiproc/core";
+import { type BackendName, type ClusterOptions, getContext, type Pool, ProcessError } from "@multiproc/core";
 import { dumps, loads } from "@multiproc/core/internal";
 import {
   type Consumer,
@@ -22,7 +22,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { toAppPath } from "./app-path.ts";
 import { connectBroker } from "./broker-connection.ts";
 import { type PoolNames, poolNames } from "./pool-name.ts";
-import { publishStored } from "./publish-retry.ts";
+import { StoredPublisher, TooLargeError } from "./stored-publisher.ts";
 import { ensureConsumer, ensureStreams } from "./streams.ts";
 import { parseTaskHeaders, resultHeaders, type TaskHeaders } from "./task-message.ts";
 
@@ -53,6 +53,7 @@ export class WorkerHost {
   readonly #names: PoolNames;
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
+  readonly #publisher: StoredPublisher;
   readonly #pool: Pool;
   readonly #allowed: Map<string, TaskFn>;
   readonly #log: (line: string) => void;
@@ -79,6 +80,7 @@ export class WorkerHost {
     this.#names = names;
     this.#nc = nc;
     this.#js = jetstream(nc);
+    this.#publisher = new StoredPublisher(nc);
     this.#pool = pool;
     this.#allowed = allowed;
     this.#log = log;
@@ -210,7 +212,19 @@ export class WorkerHost {
       ok = false;
       body = dumps(error, { path: "error" });
     }
-    await publishStored(this.#nc, this.#js, task.reply, body, { headers: resultHeaders(task.id, ok), msgID: task.id });
+    try {
+      await this.#publisher.publish(task.reply, body, resultHeaders(task.id, ok), task.id);
+    } catch (error) {
+      if (!(error instanceof TooLargeError)) throw error;
+      // A result too large for the broker fails the task, as one that cannot be encoded does.
+      const failure = new ProcessError(error.message);
+      await this.#publisher.publish(
+        task.reply,
+        dumps(failure, { path: "error" }),
+        resultHeaders(task.id, false),
+        task.id,
+      );
+    }
   }
 
   /** Stops taking tasks, finishes the ones held, then ends the local pool and the connection. */
