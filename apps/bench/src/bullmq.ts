@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { Queue } from "bullmq";
 import { BullmqResults } from "./bullmq-results.ts";
-import { killOnStop } from "./cluster-host.ts";
+import { awaitOutput, killOnStop } from "./cluster-host.ts";
 import { add, type Figure, type RunOptions } from "./measure.ts";
 import { PW } from "./pool.ts";
 import { startRedis } from "./redis-server.ts";
@@ -35,14 +35,7 @@ async function startWorker(port: number): Promise<Bun.Subprocess<"ignore", "pipe
       stderr: "inherit",
     }),
   );
-  const timer = setTimeout(() => proc.kill("SIGKILL"), READY_MS);
-  let out = "";
-  for await (const chunk of proc.stdout) {
-    out += new TextDecoder().decode(chunk);
-    if (out.includes("ready")) break;
-  }
-  clearTimeout(timer);
-  if (!out.includes("ready")) throw new Error(`a BullMQ worker did not start within ${READY_MS} ms: ${out}`);
+  await awaitOutput(proc, "ready", READY_MS, "a BullMQ worker");
   return proc;
 }
 

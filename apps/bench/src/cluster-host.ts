@@ -45,13 +45,23 @@ export async function startHost(
       stderr: "inherit",
     }),
   );
-  const timer = setTimeout(() => proc.kill("SIGKILL"), READY_MS);
+  await awaitOutput(proc, "serving", READY_MS, "multiproc worker");
+  return proc;
+}
+
+/** Waits until `proc` prints `marker`; killed (and this throws) if it has not within `ms`. */
+export async function awaitOutput(
+  proc: Bun.Subprocess<"ignore" | "pipe" | "inherit", "pipe", "ignore" | "pipe" | "inherit">,
+  marker: string,
+  ms: number,
+  what: string,
+): Promise<void> {
+  const timer = setTimeout(() => proc.kill("SIGKILL"), ms);
   let out = "";
   for await (const chunk of proc.stdout) {
     out += new TextDecoder().decode(chunk);
-    if (out.includes("serving")) break;
+    if (out.includes(marker)) break;
   }
   clearTimeout(timer);
-  if (!out.includes("serving")) throw new Error(`multiproc worker did not start: ${out}`);
-  return proc;
+  if (!out.includes(marker)) throw new Error(`${what} did not start within ${ms} ms: ${out}`);
 }
