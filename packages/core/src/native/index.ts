@@ -20,6 +20,7 @@ export {
   forkWithSetup,
   installPidGetter,
   nativeForkReady,
+  nativeIsolationPlan,
   nativeForkUnavailable,
   setOwnPid,
 } from "./fork-child.ts";
