@@ -5,6 +5,7 @@
  */
 import { dlopen, FFIType, ptr } from "bun:ffi";
 import { expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
 import { native } from "../src/internal.ts";
 
 /** Words of the report page. */
@@ -146,5 +147,27 @@ test("the isolation plan made in C (mp_plan_isolation) equals epoll.ts planIsola
     expect(byFd.get(pipeRead)).toMatchObject({ action: "dead", events: 0x5 | always, data: 7n });
   } finally {
     for (const fd of opened) native.closeQuietly(fd);
+  }
+});
+
+test("the Worker threads counted in C (mp_count_threads_named) are those /proc/self/task names, the skipped one left out", async () => {
+  expect(native.nativeForkReady()).toBe(true);
+  const name = new TextEncoder().encode("Worker\n\0");
+  const worker = new Worker(URL.createObjectURL(new Blob(["postMessage(0); setInterval(() => {}, 1000);"])));
+  try {
+    await new Promise((resolve) => worker.addEventListener("message", resolve, { once: true }));
+    const named = readdirSync("/proc/self/task").filter((tid) => {
+      try {
+        return readFileSync(`/proc/self/task/${tid}/comm`, "latin1") === "Worker\n";
+      } catch {
+        return false;
+      }
+    });
+    expect(named.length).toBeGreaterThan(0);
+    expect(native.countThreadsNamed(name, 0)).toBe(named.length);
+    expect(native.countThreadsNamed(name, Number(named[0]))).toBe(named.length - 1);
+    expect(native.countThreadsNamed(new TextEncoder().encode("no such thread\n\0"), 0)).toBe(0);
+  } finally {
+    worker.terminate();
   }
 });

@@ -352,6 +352,40 @@ full:
 }
 
 /*
+ * How many threads of this process other than `skip` have `name` (with its
+ * newline) in /proc/self/task/<tid>/comm: threads.ts workerThreadCount, which
+ * runs before every fork, without a string per thread. -1 when the listing
+ * cannot be read. Parent-only.
+ */
+int mp_count_threads_named(const char *name, int skip) {
+  void *dir = opendir("/proc/self/task");
+  char *entry;
+  int count = 0;
+  if (dir == 0) return -1;
+  while ((entry = readdir(dir)) != 0) {
+    const char *p = entry + DIRENT_NAME;
+    char path[64], comm[32];
+    long n;
+    int tid, f, i;
+    if (*p < '0' || *p > '9') continue;
+    tid = (int)number(&p, 10);
+    if (tid == skip) continue;
+    proc_path(path, "task", tid, "/comm");
+    f = open(path, O_CLOEXEC_);
+    if (f < 0) continue; /* ended while we looked */
+    n = read(f, comm, sizeof comm - 1);
+    close(f);
+    if (n <= 0) continue;
+    comm[n] = 0;
+    for (i = 0; name[i] && comm[i] == name[i]; i++) {
+    }
+    if (name[i] == 0 && comm[i] == 0) count++;
+  }
+  closedir(dir);
+  return count;
+}
+
+/*
  * Forks. Parent: returns the child's pid, or -errno. Child: sets itself up as
  * `plan` says and returns 0; a failed step is left in `out` for JavaScript to
  * report. `started` is the child's start word (start-flags.ts), written when

@@ -46,6 +46,7 @@ const startPid = process.pid;
 type Compiled = {
   mp_fork_child: (plan: number, out: number, started: number) => number;
   mp_plan_isolation: (loops: number, cap: number) => number;
+  mp_count_threads_named: (name: number, skip: number) => number;
 };
 let compiled: Compiled | null | undefined;
 let unavailable: string | undefined;
@@ -70,6 +71,7 @@ export function nativeForkReady(): boolean {
       symbols: {
         mp_fork_child: { args: ["ptr", "ptr", "ptr"], returns: "i32" },
         mp_plan_isolation: { args: ["ptr", "i32"], returns: "i32" },
+        mp_count_threads_named: { args: ["ptr", "i32"], returns: "i32" },
       },
     });
     compiled = lib.symbols as unknown as Compiled;
@@ -78,6 +80,19 @@ export function nativeForkReady(): boolean {
     compiled = null;
   }
   return compiled !== null;
+}
+
+/**
+ * How many threads other than `skip` are named `name` (their
+ * /proc/self/task/<tid>/comm, newline included: `name` is a NUL-terminated
+ * buffer), counted in C without a string per thread; undefined when the
+ * native fork is not compiled (or was never asked for: this compiles nothing)
+ * or the listing could not be read.
+ */
+export function countThreadsNamed(name: Uint8Array, skip: number): number | undefined {
+  if (compiled === undefined || compiled === null) return undefined;
+  const n = compiled.mp_count_threads_named(ptr(name), skip);
+  return n < 0 ? undefined : n;
 }
 
 /** Why the native fork is not used (undefined while it is, or before `nativeForkReady()`). */

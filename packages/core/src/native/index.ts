@@ -17,6 +17,7 @@ export {
   type ChildSetup,
   childSeed,
   childSetupFailure,
+  countThreadsNamed,
   forkWithSetup,
   installPidGetter,
   nativeForkReady,
