@@ -7,7 +7,7 @@
  * MULTIPROC_FORK_TRACE=1) records each child's own count after each step of
  * its way in and out (backend-fork's fault-trace.ts) and prints the medians.
  */
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { getContext, type Process } from "@multiproc/core";
 import { lastChildTrace, TRACE_STEPS } from "@multiproc/backend-fork";
 import { native } from "@multiproc/core/internal";
@@ -17,6 +17,8 @@ import { runPythonScript } from "./python.ts";
 import { noop } from "./targets.ts";
 
 const quick = Bun.argv.includes("--quick");
+/** docs/fork-faults.md: what follows this line is kept when a run rewrites the tables above it. */
+const FINDINGS_MARKER = "<!-- findings: kept by fork-faults.ts -->";
 const samples = quick ? 20 : 200;
 const mp = getContext("fork");
 
@@ -199,5 +201,9 @@ if (!quick) {
     ...stepRows.map((r) => `| ${r.step} | ${r.cumulative} | ${r.step_faults} |`),
     "",
   ].join("\n");
-  writeFileSync(new URL("../../../docs/fork-faults.md", import.meta.url).pathname, md);
+  // The findings written by hand below the marker outlive each run's tables.
+  const doc = new URL("../../../docs/fork-faults.md", import.meta.url).pathname;
+  const old = existsSync(doc) ? readFileSync(doc, "utf8") : "";
+  const at = old.indexOf(FINDINGS_MARKER);
+  writeFileSync(doc, at < 0 ? md : `${md}\n${old.slice(at)}`);
 }
