@@ -15,6 +15,20 @@ export interface ClusterModule {
   Queue<T>(opts: ClusterQueueOptions): ClusterQueue<T>;
 }
 
+/**
+ * Whether `Pool(arg)` or `Queue(arg)` asks for the cluster: an object with a
+ * `cluster` key. Here, not beside the cluster types, so the public entry loads
+ * no module of pool/ for it (a child that uses no Pool never does).
+ */
+export function isClusterPoolOptions(arg: unknown): arg is ClusterPoolOptions {
+  return typeof arg === "object" && arg !== null && "cluster" in arg;
+}
+
+/** Whether `Queue(arg)` asks for a cluster Queue: the same test as `isClusterPoolOptions`. */
+export function isClusterQueueOptions(arg: unknown): arg is ClusterQueueOptions {
+  return isClusterPoolOptions(arg);
+}
+
 export const clusterPackage = "@multiproc/cluster";
 
 let loaded: ClusterModule | undefined;

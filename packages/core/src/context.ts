@@ -32,9 +32,9 @@ import type { Connection, JoinableQueue, Queue, SimpleQueue } from "./channel/in
 import type { ManagerOptions } from "./managers/base-manager.ts";
 import type { SyncManager } from "./managers/manager.ts";
 import type { Pool, PoolOptions } from "./pool/index.ts";
-import { type ClusterPool, type ClusterPoolOptions, isClusterPoolOptions } from "./pool/cluster-pool.ts";
-import { loadCluster } from "./cluster-registry.ts";
-import { type ClusterQueue, type ClusterQueueOptions, isClusterQueueOptions } from "./channel/cluster-queue.ts";
+import type { ClusterPool, ClusterPoolOptions } from "./pool/cluster-pool.ts";
+import { isClusterPoolOptions, isClusterQueueOptions, loadCluster } from "./cluster-registry.ts";
+import type { ClusterQueue, ClusterQueueOptions } from "./channel/cluster-queue.ts";
 import type { RawArray, RawValue, SharedArray, Value } from "./shared/index.ts";
 import type { ShareableList, SharedMemory, SharedMemoryManager } from "./shared-memory/index.ts";
 import type {

@@ -88,7 +88,8 @@ export {
 } from "./process.ts";
 export { getStartMethod, setStartMethod } from "./start-method.ts";
 import type { Pool as PoolClass } from "./pool/index.ts";
-export { AsyncResult, type ResultCallbacks } from "./pool/async-result.ts";
+import type { AsyncResult as AsyncResultClass } from "./pool/async-result.ts";
+export type { ResultCallbacks } from "./pool/async-result.ts";
 export type { ApplyOptions, PoolOptions } from "./pool/index.ts";
 export type { ClusterOptions, ClusterPool, ClusterPoolOptions, ClusterTlsOptions } from "./pool/cluster-pool.ts";
 export type { ClusterQueue, ClusterQueueOptions, ClusterQueueWait } from "./channel/cluster-queue.ts";
@@ -213,6 +214,11 @@ export type BaseProxy = BaseProxyClass;
  * Connection made or received: a realm that has none never pays for the channels.
  */
 export const Connection = lazyClass(() => connectionModule().Connection);
+/** A Pool job's pending result (Python: `AsyncResult`); its module loads with the first Pool. */
+export const AsyncResult = lazyClass(
+  () => (require("./pool/async-result.ts") as typeof import("./pool/async-result.ts")).AsyncResult,
+);
+export type AsyncResult<T = unknown> = AsyncResultClass<T>;
 export type Connection = ConnectionClass;
 
 /**

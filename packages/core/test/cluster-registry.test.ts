@@ -3,7 +3,7 @@ import { expect, test } from "bun:test";
 import { tmpdir } from "node:os";
 import { ConfigError } from "../src/errors.ts";
 import { loadCluster } from "../src/cluster-registry.ts";
-import { isClusterPoolOptions } from "../src/pool/cluster-pool.ts";
+import { isClusterPoolOptions } from "../src/cluster-registry.ts";
 
 test("loadCluster throws ConfigError naming @multiproc/cluster when the app does not have it", () => {
   expect(() => loadCluster([tmpdir()])).toThrow(ConfigError);

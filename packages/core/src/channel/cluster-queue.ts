@@ -14,11 +14,6 @@ export interface ClusterQueueOptions {
   maxsize?: number;
 }
 
-/** Whether `Queue(arg)` asks for a cluster Queue: an object with a `cluster` key. */
-export function isClusterQueueOptions(arg: unknown): arg is ClusterQueueOptions {
-  return typeof arg === "object" && arg !== null && "cluster" in arg;
-}
-
 /** How long `put` and `get` may wait (Python: `block`, `timeout`). */
 export interface ClusterQueueWait {
   block?: boolean;

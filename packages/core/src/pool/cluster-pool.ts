@@ -40,11 +40,6 @@ export interface ClusterPoolOptions {
   name: string;
 }
 
-/** Whether `Pool(arg)` asks for a cluster Pool: an object with a `cluster` key. */
-export function isClusterPoolOptions(arg: unknown): arg is ClusterPoolOptions {
-  return typeof arg === "object" && arg !== null && "cluster" in arg;
-}
-
 /**
  * A Pool whose tasks run on other hosts: the local Pool's methods and
  * semantics. The `Sync` forms exist and throw ConfigError naming the async
