@@ -72,7 +72,10 @@ export function lockSync(lock: SideLock, deadline: number): boolean {
     }
     if ((v & CONTENDED) === 0 && Atomics.compareExchange(words, index, v, v | CONTENDED) !== v) continue;
     const left = deadline - performance.now();
-    if (left <= 0) return false;
+    // Out of time, perhaps spent spinning on a loaded machine before any
+    // slice ran out: one last look at the holder, so a waiter never gives up
+    // on a lock whose holder is gone (a get with items waiting threw Empty).
+    if (left <= 0) return takeOverDead(lock, v | CONTENDED);
     // Sleeps only while the word still is `v | CONTENDED`: an unlock in between makes it return at once.
     if (futexWait(lock.address, v | CONTENDED, Math.min(left, SLICE_MS)) === "timeout") {
       if (takeOverDead(lock, v | CONTENDED)) return true;
@@ -102,7 +105,12 @@ export async function awaitLockFree(lock: SideLock, deadline: number): Promise<b
     // CONTENDED makes the holder's unlock wake the futex, and so this realm's waker thread.
     if ((v & CONTENDED) === 0 && Atomics.compareExchange(words, index, v, v | CONTENDED) !== v) continue;
     const now = performance.now();
-    if (now >= deadline) return false;
+    if (now >= deadline) {
+      // As in lockSync: a last look at the holder before giving up.
+      if (!takeOverDead(lock, v | CONTENDED)) return false;
+      unlock(lock);
+      return true;
+    }
     if (now - lastCheck >= SLICE_MS) {
       if (takeOverDead(lock, v | CONTENDED)) {
         unlock(lock); // Repaired and free: the caller takes it like any free lock.
