@@ -57,8 +57,11 @@ function takeOverDead(lock: SideLock, seen: number): boolean {
  */
 export function lockSync(lock: SideLock, deadline: number): boolean {
   if (tryLock(lock)) return true;
-  for (let i = 0; i < SPIN_TRIES; i++) {
-    spinStep();
+  // A yield that took long means the CPUs are busy (load 10-20 in CI): each
+  // further one could cost a whole round of the run queue, and 32 of them ate
+  // a get's 200 ms before the first look at the holder. Sleep instead.
+  for (let i = 0, free = true; i < SPIN_TRIES && free; i++) {
+    free = spinStep();
     if (tryLock(lock)) return true;
   }
   const { words, index } = lock;
@@ -93,9 +96,9 @@ export function lockSync(lock: SideLock, deadline: number): boolean {
  */
 export async function awaitLockFree(lock: SideLock, deadline: number): Promise<boolean> {
   const { words, index } = lock;
-  for (let i = 0; i <= SPIN_TRIES; i++) {
+  for (let i = 0, free = true; i <= SPIN_TRIES && free; i++) {
     if (Atomics.load(words, index) === 0) return true;
-    spinStep();
+    free = spinStep(); // as in lockSync: no spinning on busy CPUs
   }
   const pid = process.pid;
   let lastCheck = performance.now();
