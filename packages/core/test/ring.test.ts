@@ -1,7 +1,7 @@
 /** The queue ring's publication and repair rules, and its side locks, within one process. */
 import { describe, expect, test } from "bun:test";
 import { Ring, Slot } from "../src/channel/ring.ts";
-import { lockSync, tryLock, unlock } from "../src/channel/side-lock.ts";
+import { awaitLockFree, lockSync, tryLock, unlock } from "../src/channel/side-lock.ts";
 
 /** A thread id no thread has (pid_max is at most 4194304). */
 const DEAD_TID = 0x3fff_fff0;
@@ -105,6 +105,30 @@ describe("Ring", () => {
     w[Slot.W_PUTS_AFTER] = w[Slot.PUTS]! + 1; // died right after this store
     put(ring, "next");
     expect(ring.count()).toBe(2);
+    ring.close();
+    ring.unmap();
+  });
+
+  test("lockSync: a dead holder is taken over even when the time is up before any slice ran out", () => {
+    // On a loaded machine the spin before the first sleep can use up a short
+    // timeout (a get's 200 ms): the waiter must still look at the holder once.
+    const ring = Ring.create(0, 1 << 12);
+    put(ring, "kept");
+    Atomics.store(ring.words, Slot.RLOCK, DEAD_TID);
+    expect(lockSync(ring.readLock, performance.now())).toBe(true);
+    expect(Atomics.load(ring.words, Slot.RLOCK) & 0x3fff_ffff).not.toBe(DEAD_TID);
+    unlock(ring.readLock);
+    expect(ring.count()).toBe(1);
+    ring.close();
+    ring.unmap();
+  });
+
+  test("awaitLockFree: a dead holder is taken over even when the time is up", async () => {
+    const ring = Ring.create(0, 1 << 12);
+    Atomics.store(ring.words, Slot.WLOCK, DEAD_TID);
+    expect(await awaitLockFree(ring.writeLock, performance.now())).toBe(true);
+    expect(tryLock(ring.writeLock)).toBe(true);
+    unlock(ring.writeLock);
     ring.close();
     ring.unmap();
   });

@@ -57,8 +57,11 @@ function takeOverDead(lock: SideLock, seen: number): boolean {
  */
 export function lockSync(lock: SideLock, deadline: number): boolean {
   if (tryLock(lock)) return true;
-  for (let i = 0; i < SPIN_TRIES; i++) {
-    spinStep();
+  // A yield that took long means the CPUs are busy (load 10-20 in CI): each
+  // further one could cost a whole round of the run queue, and 32 of them ate
+  // a get's 200 ms before the first look at the holder. Sleep instead.
+  for (let i = 0, free = true; i < SPIN_TRIES && free; i++) {
+    free = spinStep();
     if (tryLock(lock)) return true;
   }
   const { words, index } = lock;
@@ -72,7 +75,10 @@ export function lockSync(lock: SideLock, deadline: number): boolean {
     }
     if ((v & CONTENDED) === 0 && Atomics.compareExchange(words, index, v, v | CONTENDED) !== v) continue;
     const left = deadline - performance.now();
-    if (left <= 0) return false;
+    // Out of time, perhaps spent spinning on a loaded machine before any
+    // slice ran out: one last look at the holder, so a waiter never gives up
+    // on a lock whose holder is gone (a get with items waiting threw Empty).
+    if (left <= 0) return takeOverDead(lock, v | CONTENDED);
     // Sleeps only while the word still is `v | CONTENDED`: an unlock in between makes it return at once.
     if (futexWait(lock.address, v | CONTENDED, Math.min(left, SLICE_MS)) === "timeout") {
       if (takeOverDead(lock, v | CONTENDED)) return true;
@@ -90,9 +96,9 @@ export function lockSync(lock: SideLock, deadline: number): boolean {
  */
 export async function awaitLockFree(lock: SideLock, deadline: number): Promise<boolean> {
   const { words, index } = lock;
-  for (let i = 0; i <= SPIN_TRIES; i++) {
+  for (let i = 0, free = true; i <= SPIN_TRIES && free; i++) {
     if (Atomics.load(words, index) === 0) return true;
-    spinStep();
+    free = spinStep(); // as in lockSync: no spinning on busy CPUs
   }
   const pid = process.pid;
   let lastCheck = performance.now();
@@ -102,7 +108,12 @@ export async function awaitLockFree(lock: SideLock, deadline: number): Promise<b
     // CONTENDED makes the holder's unlock wake the futex, and so this realm's waker thread.
     if ((v & CONTENDED) === 0 && Atomics.compareExchange(words, index, v, v | CONTENDED) !== v) continue;
     const now = performance.now();
-    if (now >= deadline) return false;
+    if (now >= deadline) {
+      // As in lockSync: a last look at the holder before giving up.
+      if (!takeOverDead(lock, v | CONTENDED)) return false;
+      unlock(lock);
+      return true;
+    }
     if (now - lastCheck >= SLICE_MS) {
       if (takeOverDead(lock, v | CONTENDED)) {
         unlock(lock); // Repaired and free: the caller takes it like any free lock.
