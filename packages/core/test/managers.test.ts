@@ -386,6 +386,43 @@ describe("proxy references", () => {
     },
     T,
   );
+  test(
+    "a proxy referred to by nothing but its call in flight keeps its object until the reply (Python: the caller's reference)",
+    async () => {
+      await using m2 = await Manager();
+      const pool = await m2.Pool(1);
+      const before = await m2._numberOfObjects();
+      // As `const r = await pool.applyAsync(...); await r.get()`: once get() is
+      // called, only the request in flight refers to the AsyncResult proxy.
+      let asked = false;
+      const got = (async () => {
+        const r = await pool.applyAsync(squareLater, [3, 1000]);
+        asked = true;
+        return r.get(T);
+      })();
+      let settled = false;
+      got.then(
+        () => {
+          settled = true;
+        },
+        () => {
+          settled = true;
+        },
+      );
+      const deadline = Date.now() + T;
+      while (!asked && Date.now() < deadline) await Bun.sleep(5);
+      while (!settled && Date.now() < deadline) {
+        Bun.gc(true);
+        await Bun.sleep(10);
+        const n = await m2._numberOfObjects();
+        // A decref can be sent only by a finalizer, a task after `settled` is set: unsettled, the result is held.
+        if (!settled) expect(n).toBe(before + 1);
+      }
+      expect(await got).toBe(9);
+      await pool.terminate();
+    },
+    T,
+  );
 });
 
 describe("BaseManager", () => {
