@@ -347,6 +347,29 @@ describe("Pool proxy", () => {
   );
 
   test(
+    "an unfinished result keeps the server's pool running once the pool's proxy is gone (Python: AsyncResult._pool)",
+    async () => {
+      await using m2 = await Manager();
+      const r = await (async () => {
+        const pool = await m2.Pool(1);
+        return pool.applyAsync(squareLater, [4, 1500]);
+      })();
+      // The pool's proxy is collected: the server frees the pool's entry, the result keeps it working.
+      const deadline = Date.now() + 10_000;
+      let n = await m2._numberOfObjects();
+      while (n > 1 && Date.now() < deadline) {
+        Bun.gc(true);
+        await Bun.sleep(10);
+        n = await m2._numberOfObjects();
+      }
+      expect(n).toBe(1);
+      expect(await r.ready()).toBe(false);
+      expect(await r.get(10_000)).toBe(16);
+    },
+    T,
+  );
+
+  test(
     "a function that is not exported is refused at the caller",
     async () => {
       await using m2 = await Manager();
