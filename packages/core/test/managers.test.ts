@@ -347,6 +347,29 @@ describe("Pool proxy", () => {
   );
 
   test(
+    "an unfinished result keeps the server's pool running once the pool's proxy is gone (Python: AsyncResult._pool)",
+    async () => {
+      await using m2 = await Manager();
+      const r = await (async () => {
+        const pool = await m2.Pool(1);
+        return pool.applyAsync(squareLater, [4, 1500]);
+      })();
+      // The pool's proxy is collected: the server frees the pool's entry, the result keeps it working.
+      const deadline = Date.now() + 10_000;
+      let n = await m2._numberOfObjects();
+      while (n > 1 && Date.now() < deadline) {
+        Bun.gc(true);
+        await Bun.sleep(10);
+        n = await m2._numberOfObjects();
+      }
+      expect(n).toBe(1);
+      expect(await r.ready()).toBe(false);
+      expect(await r.get(10_000)).toBe(16);
+    },
+    T,
+  );
+
+  test(
     "a function that is not exported is refused at the caller",
     async () => {
       await using m2 = await Manager();
@@ -383,6 +406,43 @@ describe("proxy references", () => {
       expect(n).toBe(before);
       expect(await kept.get(0)).toBe(1);
       expect(m2._numberOfObjectsSync()).toBe(before);
+    },
+    T,
+  );
+  test(
+    "a proxy referred to by nothing but its call in flight keeps its object until the reply (Python: the caller's reference)",
+    async () => {
+      await using m2 = await Manager();
+      const pool = await m2.Pool(1);
+      const before = await m2._numberOfObjects();
+      // As `const r = await pool.applyAsync(...); await r.get()`: once get() is
+      // called, only the request in flight refers to the AsyncResult proxy.
+      let asked = false;
+      const got = (async () => {
+        const r = await pool.applyAsync(squareLater, [3, 1000]);
+        asked = true;
+        return r.get(T);
+      })();
+      let settled = false;
+      got.then(
+        () => {
+          settled = true;
+        },
+        () => {
+          settled = true;
+        },
+      );
+      const deadline = Date.now() + T;
+      while (!asked && Date.now() < deadline) await Bun.sleep(5);
+      while (!settled && Date.now() < deadline) {
+        Bun.gc(true);
+        await Bun.sleep(10);
+        const n = await m2._numberOfObjects();
+        // A decref can be sent only by a finalizer, a task after `settled` is set: unsettled, the result is held.
+        if (!settled) expect(n).toBe(before + 1);
+      }
+      expect(await got).toBe(9);
+      await pool.terminate();
     },
     T,
   );

@@ -59,6 +59,26 @@ const clientHeld = new FinalizationRegistry<ClientRef>((ref) => {
 });
 
 /**
+ * Proxies with a call in flight, by count. Once a caller has written
+ * `await r.get()`, nothing but the request may refer to `r`: held here, it
+ * cannot be collected (and decref its object, which the server then frees)
+ * before the reply has come and any proxy in it holds its own reference
+ * (Python: the caller's frame holds the proxy during `_callmethod`).
+ */
+const calling = new Map<BaseProxy, number>();
+
+async function whileCalling<T>(p: BaseProxy, call: () => Promise<T>): Promise<T> {
+  calling.set(p, (calling.get(p) ?? 0) + 1);
+  try {
+    return await call();
+  } finally {
+    const n = (calling.get(p) ?? 1) - 1;
+    if (n > 0) calling.set(p, n);
+    else calling.delete(p);
+  }
+}
+
+/**
  * The server's own object behind a proxy that arrived in the server process
  * (Python: `RebuildProxy` returning the referent in the server).
  * @throws TypeError outside the proxy's manager server
@@ -126,7 +146,11 @@ export class BaseProxy {
    * @throws the server object's error, rebuilt with its class, message and stack
    * @throws ProcessError when the server is shut down or dead
    */
-  async _callMethod(method: string, args: unknown[] = []): Promise<unknown> {
+  _callMethod(method: string, args: unknown[] = []): Promise<unknown> {
+    return whileCalling(this, () => this.#call(method, args));
+  }
+
+  async #call(method: string, args: unknown[]): Promise<unknown> {
     const local = this.#local();
     if (local !== undefined) return local.call(this.#state.id, method, args);
     const link = this.#link();
