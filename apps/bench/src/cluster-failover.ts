@@ -38,7 +38,12 @@ async function warmUp(pool: ClusterPool, hosts: Bun.Subprocess[]): Promise<void>
 
 /** Sends a batch that stalls on `victim` and waits until only the victim's share is left; undefined if it took none. */
 async function holdOn(pool: ClusterPool, victim: number): Promise<AsyncResult<number>[] | undefined> {
-  const results = Array.from({ length: TASKS }, (_, i) => pool.applyAsync(stallOn, [victim, i]));
+  const results: AsyncResult<number>[] = [];
+  for (let i = 0; i < TASKS; i++) {
+    results.push(pool.applyAsync(stallOn, [victim, i]));
+    // A turn of its own per call: the calls of one turn go as one message, which one host would hold whole.
+    await new Promise((resolve) => setImmediate(resolve));
+  }
   const deadline = performance.now() + LIMIT_MS;
   let done = -1;
   for (;;) {

@@ -4,7 +4,8 @@
  * of a map) is one message on the pool's work-queue stream; its result comes
  * back on this caller's result subject and settles the task the first time
  * its id is seen, so a task run twice (a host that died after running it)
- * still gives one result.
+ * still gives one result. The applyAsync calls of one event-loop turn go
+ * as one message per function (apply-batch.ts), sent when the turn ends.
  */
 import {
   type ApplyOptions,
@@ -25,12 +26,13 @@ import {
   settleResult,
 } from "@multiproc/core/internal";
 import { ConfigError, PicklingError, ProcessError } from "@multiproc/core";
+import { MAX_BATCH_BYTES, MAX_BATCH_TASKS, parseOutcomes } from "./apply-batch.ts";
 import { toAppPath } from "./app-path.ts";
 import { BrokerLink } from "./broker-link.ts";
 import { clusterImap } from "./cluster-imap.ts";
 import { parseClusterOptions } from "./cluster-options.ts";
 import { type PoolNames, poolNames } from "./pool-name.ts";
-import type { TaskKind } from "./task-message.ts";
+import type { TaskHeaders, TaskKind } from "./task-message.ts";
 
 /** Chunks a map is cut into by default (the caller does not know how many workers there are). */
 const DEFAULT_CHUNKS = 64;
@@ -58,6 +60,11 @@ export class ClusterPoolImpl implements ClusterPool {
   #state: "run" | "close" | "terminate" = "run";
   #idle: (() => void)[] = [];
   #closed: Promise<void> | undefined;
+  /** applyAsync calls of this turn not yet sent, by function: [task id, encoded args]. */
+  #queued = new Map<string, [string, Uint8Array][]>();
+  #flushQueued = false;
+  /** Batches sent whose tasks are not all settled: batch id → its task ids. */
+  readonly #batches = new Map<string, string[]>();
 
   /** @throws ConfigError for a bad option */
   constructor(opts: ClusterPoolOptions) {
@@ -77,6 +84,15 @@ export class ClusterPoolImpl implements ClusterPool {
   }
 
   #onResult(id: string, ok: boolean, body: Uint8Array): void {
+    const batch = this.#batches.get(id);
+    if (batch !== undefined) {
+      this.#onBatchResult(id, batch, body);
+      return;
+    }
+    this.#settleTask(id, ok, body);
+  }
+
+  #settleTask(id: string, ok: boolean, body: Uint8Array): void {
     const settle = this.#pending.get(id);
     if (settle === undefined) return; // Already settled: a task that ran twice.
     this.#pending.delete(id);
@@ -92,6 +108,18 @@ export class ClusterPoolImpl implements ClusterPool {
     this.#checkIdle();
   }
 
+  /** Settles each task of a batch's result message whose result has not come already. */
+  #onBatchResult(batchId: string, ids: string[], body: Uint8Array): void {
+    let outcomes: ReturnType<typeof parseOutcomes>;
+    try {
+      outcomes = parseOutcomes(body);
+    } catch {
+      return; // Not a result this pool's hosts send: nothing of it is trusted.
+    }
+    for (const [id, ok, bytes] of outcomes) this.#settleTask(id, ok, bytes);
+    if (ids.every((id) => !this.#pending.has(id))) this.#batches.delete(batchId);
+  }
+
   #checkIdle(): void {
     if (this.#pending.size === 0) for (const wake of this.#idle.splice(0)) wake();
   }
@@ -99,6 +127,8 @@ export class ClusterPoolImpl implements ClusterPool {
   #failAll(error: unknown): void {
     const all = [...this.#pending.values()];
     this.#pending.clear();
+    this.#batches.clear();
+    this.#queued.clear();
     for (const settle of all) settle(false, error);
     this.#checkIdle();
   }
@@ -119,6 +149,77 @@ export class ClusterPoolImpl implements ClusterPool {
       );
     }
     return `${toAppPath(ref.module, `function "${fn.name}"`)}#${ref.name}`;
+  }
+
+  /**
+   * Queues an applyAsync call to be sent when this turn ends, with the other
+   * calls of the turn to the same function; `settle` runs once with its outcome.
+   */
+  #enqueue(fn: string, body: Uint8Array, settle: Settle): void {
+    const id = `${this.#callerId}.${this.#seq++}`;
+    this.#pending.set(id, settle);
+    let calls = this.#queued.get(fn);
+    if (calls === undefined) {
+      calls = [];
+      this.#queued.set(fn, calls);
+    }
+    calls.push([id, body]);
+    if (!this.#flushQueued) {
+      this.#flushQueued = true;
+      // At the end of this turn, not on a timer: a lone call is never held back.
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  /** Sends the queued calls: a lone one as an apply, the others in batches bounded in count and bytes. */
+  #flush(): void {
+    this.#flushQueued = false;
+    const queued = this.#queued;
+    this.#queued = new Map();
+    for (const [fn, calls] of queued) {
+      let start = 0;
+      while (start < calls.length) {
+        let end = start;
+        let bytes = 0;
+        while (end < calls.length && end - start < MAX_BATCH_TASKS) {
+          const size = calls[end]![1].length;
+          if (end > start && bytes + size > MAX_BATCH_BYTES) break;
+          bytes += size;
+          end++;
+        }
+        this.#sendCalls(fn, calls.slice(start, end));
+        start = end;
+      }
+    }
+  }
+
+  #sendCalls(fn: string, calls: [string, Uint8Array][]): void {
+    const reply = `${this.#names.resultPrefix}.${this.#callerId}`;
+    const ids = calls.map(([id]) => id);
+    if (calls.length === 1) {
+      const [id, body] = calls[0]!;
+      this.#publish(ids, { id, reply, fn, kind: "apply", timeout: undefined }, body);
+      return;
+    }
+    const batchId = `${this.#callerId}.${this.#seq++}`;
+    this.#batches.set(batchId, ids);
+    this.#publish(ids, { id: batchId, reply, fn, kind: "batch", timeout: undefined }, dumps(calls));
+  }
+
+  /** Publishes a message carrying the tasks `ids`; a failure to store it fails those still pending. */
+  #publish(ids: string[], task: TaskHeaders, body: Uint8Array): void {
+    this.#link
+      .then((link) => link.publish(task, body))
+      .catch((error) => {
+        for (const id of ids) {
+          const settle = this.#pending.get(id);
+          if (settle === undefined) continue;
+          this.#pending.delete(id);
+          settle(false, error);
+        }
+        this.#batches.delete(task.id);
+        this.#checkIdle();
+      });
   }
 
   /** Sends one task; `settle` runs once with its outcome. */
@@ -167,6 +268,11 @@ export class ClusterPoolImpl implements ClusterPool {
       settle(false, opts.signal.reason);
       return result;
     }
+    if (opts?.signal === undefined && opts?.timeout === undefined) {
+      this.#enqueue(ref, body, settle);
+      return result;
+    }
+    // A call with its own signal or timeout goes alone: its abort or timeout concerns only itself.
     const id = this.#submit(ref, "apply", body, timeoutOf(opts), settle);
     this.#watchSignal([id], opts?.signal, settle);
     return result;
@@ -320,6 +426,8 @@ export class ClusterPoolImpl implements ClusterPool {
   }
 
   close(): void {
+    // Calls made earlier in this turn are sent before join() waits for them.
+    if (this.#flushQueued) this.#flush();
     if (this.#state === "run") this.#state = "close";
   }
 

@@ -5,7 +5,7 @@
  *   Multiproc-Task     <caller id>.<seq>         unique per caller; results are deduped by it
  *   Multiproc-Reply    multiproc.<name>.results.<caller id>
  *   Multiproc-Fn       <module relative to the app root>#<export name>
- *   Multiproc-Kind     apply | map | starmap
+ *   Multiproc-Kind     apply | map | starmap | batch (applyAsync calls of one turn: see apply-batch.ts)
  *   Multiproc-Timeout  ms (optional): the task's own timeout, as on the local Pool
  *   body               dumps(args) for apply, dumps(items) for map and starmap
  * Result, published on the Reply subject (stored in the results stream
@@ -32,7 +32,7 @@ const TASK_ID = /^[A-Za-z0-9]+\.[0-9]+$/;
 // A relative module path without "..", then "#" and a JS identifier.
 const FN_REF = /^(?!\/)(?!.*(?:^|\/)\.\.(?:\/|#))[^#\0]+#[\p{L}_$][\p{L}\p{N}_$]*$/u;
 
-export type TaskKind = "apply" | "map" | "starmap";
+export type TaskKind = "apply" | "map" | "starmap" | "batch";
 
 /** The headers of a task message, checked. */
 export interface TaskHeaders {
@@ -64,7 +64,7 @@ function buildSchema(resultPrefix: string) {
         message: `not a result subject under ${resultPrefix}`,
       }),
     fn: z.string().max(1024).regex(FN_REF, "not <module path>#<export name>"),
-    kind: z.enum(["apply", "map", "starmap"]),
+    kind: z.enum(["apply", "map", "starmap", "batch"]),
     timeout: z.coerce.number().int().nonnegative().optional(),
   });
 }

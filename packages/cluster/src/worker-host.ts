@@ -19,6 +19,7 @@ import {
   jetstreamManager,
 } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { type BatchEntry, type BatchOutcome, parseBatch, resultParts } from "./apply-batch.ts";
 import { toAppPath } from "./app-path.ts";
 import { connectBroker } from "./broker-connection.ts";
 import { type PoolNames, poolNames } from "./pool-name.ts";
@@ -180,15 +181,78 @@ export class WorkerHost {
       return this.#refuse(m, `undecodable body: ${error instanceof Error ? error.message : String(error)}`);
     }
     if (!Array.isArray(args)) return this.#refuse(m, "the body is not an array of arguments or items");
+    let batch: [string, unknown[]][] | undefined;
+    if (task.kind === "batch") {
+      const checked = this.#decodeBatch(args);
+      if (typeof checked === "string") return this.#refuse(m, checked);
+      batch = checked;
+    }
     this.#held.add(m);
     try {
-      const [ok, value] = await this.#run(task, fn, args);
-      await this.#reply(task, ok, value);
+      if (batch !== undefined) {
+        await this.#replyBatch(task, await this.#runBatch(fn, batch));
+      } else {
+        const [ok, value] = await this.#run(task, fn, args);
+        await this.#reply(task, ok, value);
+      }
       m.ack();
       this.served++;
     } finally {
       this.#held.delete(m);
     }
+  }
+
+  /** A batch's calls with their argument lists decoded, or why the batch is refused (before any runs). */
+  #decodeBatch(body: unknown[]): [string, unknown[]][] | string {
+    const entries = parseBatch(body);
+    if (typeof entries === "string") return entries;
+    const calls: [string, unknown[]][] = [];
+    for (const [id, bytes] of entries as BatchEntry[]) {
+      let args: unknown;
+      try {
+        args = loads(bytes);
+      } catch (error) {
+        return `batch entry ${id}: undecodable args: ${error instanceof Error ? error.message : String(error)}`;
+      }
+      if (!Array.isArray(args)) return `batch entry ${id}: its args are not an array`;
+      calls.push([id, args]);
+    }
+    return calls;
+  }
+
+  /** Runs every call of a batch on the local pool at once, as applyAsync would; one failing fails only itself. */
+  #runBatch(fn: TaskFn, calls: [string, unknown[]][]): Promise<BatchOutcome[]> {
+    return Promise.all(
+      calls.map(async ([id, args]): Promise<BatchOutcome> => {
+        let ok = true;
+        let value: unknown;
+        try {
+          value = await this.#pool.applyAsync(fn, args).get();
+        } catch (error) {
+          ok = false;
+          value = error;
+        }
+        return [id, ...encodeOutcome(ok, value)];
+      }),
+    );
+  }
+
+  /** Stores a batch's outcomes in as many result messages as the broker's size limit needs; resolves once all are stored. */
+  async #replyBatch(task: TaskHeaders, outcomes: BatchOutcome[]): Promise<void> {
+    const parts = resultParts(outcomes);
+    await Promise.all(
+      parts.map(async (part, i) => {
+        const msgID = `${task.id}.${i}`;
+        try {
+          await this.#publisher.publish(task.reply, dumps(part), resultHeaders(task.id, true), msgID);
+        } catch (error) {
+          if (!(error instanceof TooLargeError) || part.length !== 1) throw error;
+          // One result too large for the broker fails its task, as for a task sent alone.
+          const failure: BatchOutcome = [part[0]![0], false, dumps(new ProcessError(error.message), { path: "error" })];
+          await this.#publisher.publish(task.reply, dumps([failure]), resultHeaders(task.id, true), msgID);
+        }
+      }),
+    );
   }
 
   async #run(task: TaskHeaders, fn: TaskFn, args: unknown[]): Promise<[boolean, unknown]> {
@@ -237,5 +301,14 @@ export class WorkerHost {
     this.#pool.close();
     await this.#pool.join();
     if (!this.#nc.isClosed()) await this.#nc.close();
+  }
+}
+
+/** A call's value or error encoded; a value that cannot travel fails the call, as on the local Pool. */
+function encodeOutcome(ok: boolean, value: unknown): [boolean, Uint8Array] {
+  try {
+    return [ok, dumps(value, { path: "result" })];
+  } catch (error) {
+    return [false, dumps(error, { path: "error" })];
   }
 }

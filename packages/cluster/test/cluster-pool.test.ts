@@ -124,6 +124,33 @@ describe.skipIf(skipReason !== undefined)("cluster Pool", () => {
     expect(() => Pool({ cluster: { servers: 42 } as never, name: "x" })).toThrow(/cluster\.servers/);
   });
 
+  test("Pool.applyAsync calls of one turn go as a few messages, each result delivered to its own call once", async () => {
+    const nc = await connect({ servers: setup.broker.url, token: setup.broker.token });
+    const jsm = await jetstreamManager(nc);
+    const sent = async () => (await jsm.streams.info(`MULTIPROC_${NAME}`)).state.last_seq;
+    try {
+      await using p = pool();
+      await p.apply(square, [1]); // Connected, so the count below is this test's own.
+      const before = await sent();
+      const calls = new Array<number>(1000).fill(0);
+      // One synchronous run: 1 000 calls of square and 10 of failRange.
+      const squares = calls.map((_, i) => p.applyAsync(square, [i], { callback: () => calls[i]!++ }));
+      const failures = Array.from({ length: 10 }, (_, i) => p.applyAsync(failRange, [i]));
+      expect(await Promise.all(squares.map((r) => r.get(20_000)))).toEqual(calls.map((_, i) => i * i));
+      // failRange fails item 3 only: one error in a batch fails its own call, not the others.
+      for (const [i, f] of failures.entries()) {
+        if (i !== 3) expect(await f.get(20_000)).toBe(i);
+      }
+      await expect(failures[3]!.get(20_000)).rejects.toThrow(new RangeError("bad item 3"));
+      await Bun.sleep(200); // A second delivery of any result would have run its callback by now.
+      expect(calls.every((n) => n === 1)).toBe(true);
+      // 1 000 calls in batches of at most 512, and one batch of 10.
+      expect((await sent()) - before).toBe(3);
+    } finally {
+      await nc.close();
+    }
+  }, 30_000);
+
   test("Pool.applyAsync timeout and signal work as on the local Pool", async () => {
     await using p = pool();
     const timedOut = await p

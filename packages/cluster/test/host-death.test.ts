@@ -1,6 +1,6 @@
 /** A worker host SIGKILLed mid-map gives its tasks back after the ack wait, and they run elsewhere (#22 point 3). */
 import { describe, expect, test } from "bun:test";
-import { Pool } from "@multiproc/core";
+import { type ClusterPool, Pool } from "@multiproc/core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { type Host, skipReason, startHost, useBrokerAndHosts, warmUp } from "./broker.ts";
@@ -94,4 +94,54 @@ describe.skipIf(skipReason !== undefined)("cluster Pool and a dying host", () =>
     // No late copy of the last map's results leaks into the next one.
     expect((await pool.map(slowTagged, [5, 6, 7], 1)).map((r) => r.v)).toEqual([25, 36, 49]);
   }, 60_000);
+
+  test("Pool.applyAsync calls of one turn (sent in batches) each get their result once when a host is SIGKILLed mid-batch", async () => {
+    // Hosts of its own: the test above killed one of the describe's.
+    const name = "deathbatch";
+    await using pool = Pool({ cluster: setup.broker.cluster, name });
+    const hosts = await Promise.all([0, 1].map(() => startHost(setup.broker, name, ["--ack-wait", String(ACK_WAIT)])));
+    try {
+      await batchSurvivesDeath(pool, hosts[0]!, hosts[1]!);
+    } finally {
+      await Promise.all(hosts.map((h) => h.stop()));
+    }
+  }, 60_000);
 });
+
+async function batchSurvivesDeath(pool: ClusterPool, victim: Host, survivor: Host): Promise<void> {
+  await warmUp(pool, [victim, survivor]);
+  const items = Array.from({ length: 2000 }, (_, i) => i);
+  // Every 100th call runs for 300 ms: the test kills the victim while it runs one, a batch half done.
+  const slow = (x: number) => x % 100 === 0;
+  using log = runLog();
+  const delivered = new Array<number>(items.length).fill(0);
+  const results = items.map((x) =>
+    pool.applyAsync(startedTagged, [[x, log.path, slow(x) ? 300 : 0]], { callback: () => delivered[x]!++ }),
+  );
+  const deadline = performance.now() + 20_000;
+  let read = 0;
+  let caught: number | undefined;
+  while (caught === undefined && performance.now() < deadline) {
+    await Bun.sleep(5);
+    const lines = log.lines();
+    for (const line of lines.slice(read)) {
+      const [x, host] = line.split(" ").map(Number) as [number, number];
+      if (host === victim.proc.pid && slow(x) && caught === undefined) caught = x;
+    }
+    read = lines.length;
+  }
+  if (caught === undefined) throw new Error("The victim started no slow call in 20 s");
+  expect(results[caught]!.ready()).toBe(false);
+  victim.proc.kill("SIGKILL");
+  const out = await Promise.all(results.map((r) => r.get(30_000)));
+  expect(out.map((r) => r.v)).toEqual(items.map((x) => x * x));
+  await Bun.sleep(200); // A second delivery of any result would have run its callback by now.
+  expect(delivered.every((n) => n === 1)).toBe(true);
+  // The calls the killed host started whose results never came ran again on the survivor.
+  const runs = log.lines().map((line) => line.split(" ").map(Number) as [number, number]);
+  const lost = new Set(
+    runs.filter(([x, host]) => host === victim.proc.pid && out[x]!.host !== victim.proc.pid).map(([x]) => x),
+  );
+  expect(lost).toContain(caught);
+  for (const x of lost) expect(out[x]!.host).toBe(survivor.proc.pid);
+}
