@@ -17,11 +17,9 @@ export {
   type ChildSetup,
   childSeed,
   childSetupFailure,
-  countThreadsNamed,
   forkWithSetup,
   installPidGetter,
   nativeForkReady,
-  nativeIsolationPlan,
   nativeForkUnavailable,
   setOwnPid,
 } from "./fork-child.ts";
