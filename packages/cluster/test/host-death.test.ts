@@ -60,22 +60,7 @@ describe.skipIf(skipReason !== undefined)("cluster Pool and a dying host", () =>
       5,
     );
     // Killed once it has started a tenth of the tasks and, just now, a slow one: it dies holding tasks.
-    const deadline = performance.now() + 20_000;
-    let read = 0;
-    let startedOnVictim = 0;
-    let caught: number | undefined;
-    while (caught === undefined && performance.now() < deadline) {
-      await Bun.sleep(5);
-      const lines = log.lines();
-      for (const line of lines.slice(read)) {
-        const [x, host] = line.split(" ").map(Number) as [number, number];
-        if (host !== victim.proc.pid) continue;
-        startedOnVictim++;
-        if (slow(x) && startedOnVictim > items.length / 10) caught = x;
-      }
-      read = lines.length;
-    }
-    if (caught === undefined) throw new Error(`The victim started ${startedOnVictim} tasks but no slow one in 20 s`);
+    const caught = await slowStartOn(victim, log, slow, items.length / 10);
     expect(result.ready()).toBe(false);
     victim.proc.kill("SIGKILL");
     const out = await result.get(30_000);
@@ -108,6 +93,34 @@ describe.skipIf(skipReason !== undefined)("cluster Pool and a dying host", () =>
   }, 60_000);
 });
 
+/**
+ * The first slow task (`slow`) the victim starts once it has started more
+ * than `after` tasks, from the run log (at most 20 s): the moment to kill it,
+ * so it dies holding a task it started.
+ */
+async function slowStartOn(
+  victim: Host,
+  log: { lines(): string[] },
+  slow: (x: number) => boolean,
+  after: number,
+): Promise<number> {
+  const deadline = performance.now() + 20_000;
+  let read = 0;
+  let started = 0;
+  while (performance.now() < deadline) {
+    await Bun.sleep(5);
+    const lines = log.lines();
+    for (const line of lines.slice(read)) {
+      const [x, host] = line.split(" ").map(Number) as [number, number];
+      if (host !== victim.proc.pid) continue;
+      started++;
+      if (slow(x) && started > after) return x;
+    }
+    read = lines.length;
+  }
+  throw new Error(`The victim started ${started} tasks but no slow one after its first ${after} in 20 s`);
+}
+
 async function batchSurvivesDeath(pool: ClusterPool, victim: Host, survivor: Host): Promise<void> {
   await warmUp(pool, [victim, survivor]);
   const items = Array.from({ length: 2000 }, (_, i) => i);
@@ -118,19 +131,7 @@ async function batchSurvivesDeath(pool: ClusterPool, victim: Host, survivor: Hos
   const results = items.map((x) =>
     pool.applyAsync(startedTagged, [[x, log.path, slow(x) ? 300 : 0]], { callback: () => delivered[x]!++ }),
   );
-  const deadline = performance.now() + 20_000;
-  let read = 0;
-  let caught: number | undefined;
-  while (caught === undefined && performance.now() < deadline) {
-    await Bun.sleep(5);
-    const lines = log.lines();
-    for (const line of lines.slice(read)) {
-      const [x, host] = line.split(" ").map(Number) as [number, number];
-      if (host === victim.proc.pid && slow(x) && caught === undefined) caught = x;
-    }
-    read = lines.length;
-  }
-  if (caught === undefined) throw new Error("The victim started no slow call in 20 s");
+  const caught = await slowStartOn(victim, log, slow, 0);
   expect(results[caught]!.ready()).toBe(false);
   victim.proc.kill("SIGKILL");
   const out = await Promise.all(results.map((r) => r.get(30_000)));
