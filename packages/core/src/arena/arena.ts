@@ -3,6 +3,11 @@
  * thousand Locks or Values cost one mapping and one descriptor, not a thousand.
  * A block travels to another process as a `BlockHandle` and is mapped there on
  * first use.
+ *
+ * Over 400 lines: allocating a block and attaching a received one share this
+ * process's segment table, the realm root and its lock, and the record of
+ * which holders a segment came from (`via`); split, each half would need the
+ * other's module state.
  */
 import { closeFd } from "../native/file.ts";
 import { forkCount } from "../native/fork.ts";
