@@ -5,6 +5,15 @@ import { PIPE_PAYLOADS, W } from "./workloads.ts";
 const ECHO_CHILD = new URL("./echo-child.ts", import.meta.url).pathname;
 const ECHO_WORKER = new URL("./echo-worker.ts", import.meta.url).pathname;
 const EXIT_WORKER = new URL("./exit-worker.ts", import.meta.url).pathname;
+const EXIT_WORKER_TARGET = new URL("./exit-worker-target.ts", import.meta.url).pathname;
+
+/** A Worker started from `file` that ends itself at its first message, awaited as a child is joined. */
+async function exitingWorker(file: string): Promise<void> {
+  const w = new Worker(file);
+  const closed = new Promise<void>((resolve) => w.addEventListener("close", () => resolve(), { once: true }));
+  w.postMessage("exit");
+  await closed;
+}
 
 /** Runs the baselines; returns one figure per workload and baseline. */
 export async function runBaselines(opts: RunOptions): Promise<Figure[]> {
@@ -32,12 +41,12 @@ export async function runBaselines(opts: RunOptions): Promise<Figure[]> {
     {
       // As a child is joined: the Worker ends itself, and its "close" event says it is gone.
       system: "Bun Worker, exits",
-      once: async () => {
-        const w = new Worker(EXIT_WORKER);
-        const closed = new Promise<void>((resolve) => w.addEventListener("close", () => resolve(), { once: true }));
-        w.postMessage("exit");
-        await closed;
-      },
+      once: () => exitingWorker(EXIT_WORKER),
+    },
+    {
+      // The floor of a worker child whose module imports Lock from core, when no spare is ready (#17).
+      system: "Bun Worker, imports the target, exits",
+      once: () => exitingWorker(EXIT_WORKER_TARGET),
     },
   ];
   for (const { system, once } of starts) {
