@@ -5,7 +5,7 @@ import { PIPE_PAYLOADS, W } from "./workloads.ts";
 const ECHO_CHILD = new URL("./echo-child.ts", import.meta.url).pathname;
 const ECHO_WORKER = new URL("./echo-worker.ts", import.meta.url).pathname;
 const EXIT_WORKER = new URL("./exit-worker.ts", import.meta.url).pathname;
-const EXIT_WORKER_TARGET = new URL("./exit-worker-target.ts", import.meta.url).pathname;
+const EXIT_TARGET = new URL("./exit-target.ts", import.meta.url).pathname;
 
 /** A Worker started from `file` that ends itself at its first message, awaited as a child is joined. */
 async function exitingWorker(file: string): Promise<void> {
@@ -28,6 +28,11 @@ export async function runBaselines(opts: RunOptions): Promise<Figure[]> {
         Bun.spawn([process.execPath, "-e", "0"], { cwd: "/", stdio: ["ignore", "inherit", "inherit"] }).exited,
     },
     {
+      // From this app's folder, as a spawn child runs (#17: the floor of one started back to back).
+      system: "Bun.spawn, imports the target",
+      once: () => Bun.spawn([process.execPath, EXIT_TARGET], { stdio: ["ignore", "inherit", "inherit"] }).exited,
+    },
+    {
       system: "Bun Worker",
       once: async () => {
         const w = new Worker(ECHO_WORKER);
@@ -46,7 +51,7 @@ export async function runBaselines(opts: RunOptions): Promise<Figure[]> {
     {
       // The floor of a worker child whose module imports Lock from core, when no spare is ready (#17).
       system: "Bun Worker, imports the target, exits",
-      once: () => exitingWorker(EXIT_WORKER_TARGET),
+      once: () => exitingWorker(EXIT_TARGET),
     },
   ];
   for (const { system, once } of starts) {
