@@ -5,7 +5,14 @@
  * back on this caller's result subject and settles the task the first time
  * its id is seen, so a task run twice (a host that died after running it)
  * still gives one result. The applyAsync calls of one event-loop turn go
- * as one message per function (apply-batch.ts), sent when the turn ends.
+ * as one message per function (apply-batch.ts), sent when the turn ends
+ * (turn-batcher.ts).
+ *
+ * Over 400 lines: one class, the local Pool's public API (apply, map,
+ * starmap, imap in their async forms, the refused blocking forms, close,
+ * terminate, join), all of it over one table of tasks in flight; what
+ * stands alone is in broker-link.ts, cluster-imap.ts, apply-batch.ts and
+ * turn-batcher.ts.
  */
 import {
   type ApplyOptions,
@@ -26,13 +33,14 @@ import {
   settleResult,
 } from "@multiproc/core/internal";
 import { ConfigError, PicklingError, ProcessError } from "@multiproc/core";
-import { MAX_BATCH_BYTES, MAX_BATCH_TASKS, parseOutcomes } from "./apply-batch.ts";
+import { type BatchEntry, parseOutcomes } from "./apply-batch.ts";
 import { toAppPath } from "./app-path.ts";
 import { BrokerLink } from "./broker-link.ts";
 import { clusterImap } from "./cluster-imap.ts";
 import { parseClusterOptions } from "./cluster-options.ts";
 import { type PoolNames, poolNames } from "./pool-name.ts";
 import type { TaskHeaders, TaskKind } from "./task-message.ts";
+import { TurnBatcher } from "./turn-batcher.ts";
 
 /** Chunks a map is cut into by default (the caller does not know how many workers there are). */
 const DEFAULT_CHUNKS = 64;
@@ -60,9 +68,8 @@ export class ClusterPoolImpl implements ClusterPool {
   #state: "run" | "close" | "terminate" = "run";
   #idle: (() => void)[] = [];
   #closed: Promise<void> | undefined;
-  /** applyAsync calls of this turn not yet sent, by function: [task id, encoded args]. */
-  #queued = new Map<string, [string, Uint8Array][]>();
-  #flushQueued = false;
+  /** applyAsync calls of this turn not yet sent. */
+  readonly #turn = new TurnBatcher((fn, calls) => this.#sendCalls(fn, calls));
   /** Batches sent whose tasks are not all settled: batch id → its task ids. */
   readonly #batches = new Map<string, string[]>();
 
@@ -128,7 +135,7 @@ export class ClusterPoolImpl implements ClusterPool {
     const all = [...this.#pending.values()];
     this.#pending.clear();
     this.#batches.clear();
-    this.#queued.clear();
+    this.#turn.clear();
     for (const settle of all) settle(false, error);
     this.#checkIdle();
   }
@@ -151,49 +158,14 @@ export class ClusterPoolImpl implements ClusterPool {
     return `${toAppPath(ref.module, `function "${fn.name}"`)}#${ref.name}`;
   }
 
-  /**
-   * Queues an applyAsync call to be sent when this turn ends, with the other
-   * calls of the turn to the same function; `settle` runs once with its outcome.
-   */
+  /** Queues an applyAsync call to be sent when this turn ends; `settle` runs once with its outcome. */
   #enqueue(fn: string, body: Uint8Array, settle: Settle): void {
     const id = `${this.#callerId}.${this.#seq++}`;
     this.#pending.set(id, settle);
-    let calls = this.#queued.get(fn);
-    if (calls === undefined) {
-      calls = [];
-      this.#queued.set(fn, calls);
-    }
-    calls.push([id, body]);
-    if (!this.#flushQueued) {
-      this.#flushQueued = true;
-      // At the end of this turn, not on a timer: a lone call is never held back.
-      queueMicrotask(() => this.#flush());
-    }
+    this.#turn.add(fn, id, body);
   }
 
-  /** Sends the queued calls: a lone one as an apply, the others in batches bounded in count and bytes. */
-  #flush(): void {
-    this.#flushQueued = false;
-    const queued = this.#queued;
-    this.#queued = new Map();
-    for (const [fn, calls] of queued) {
-      let start = 0;
-      while (start < calls.length) {
-        let end = start;
-        let bytes = 0;
-        while (end < calls.length && end - start < MAX_BATCH_TASKS) {
-          const size = calls[end]![1].length;
-          if (end > start && bytes + size > MAX_BATCH_BYTES) break;
-          bytes += size;
-          end++;
-        }
-        this.#sendCalls(fn, calls.slice(start, end));
-        start = end;
-      }
-    }
-  }
-
-  #sendCalls(fn: string, calls: [string, Uint8Array][]): void {
+  #sendCalls(fn: string, calls: BatchEntry[]): void {
     const reply = `${this.#names.resultPrefix}.${this.#callerId}`;
     const ids = calls.map(([id]) => id);
     if (calls.length === 1) {
@@ -427,7 +399,7 @@ export class ClusterPoolImpl implements ClusterPool {
 
   close(): void {
     // Calls made earlier in this turn are sent before join() waits for them.
-    if (this.#flushQueued) this.#flush();
+    this.#turn.flush();
     if (this.#state === "run") this.#state = "close";
   }
 
