@@ -17,6 +17,14 @@
  * descriptor state, and the header checks that guard it; split, each part
  * would need the other's private fields.
  *
+ * Read-ahead (`readAhead()`, for private connections only: see
+ * `readAhead` in connection.ts) drops that rule: each read takes all the
+ * socket has, up to the buffer's free room, and the surplus is the start of
+ * the next message. `ready()` then reads instead of peeking, so every wait
+ * (poll, wait, recvSync's spin, the async receive) sees buffered bytes first
+ * and waits on the socket only once it is drained. A message too big for the
+ * buffer and a refused one are still read to their end and no further.
+ *
  * Descriptors are kept in arrival order, each batch with the stream range of
  * the read that brought it. The kernel hands over a message's descriptors
  * with the read that takes its header's first byte, and ends that read with
@@ -41,6 +49,11 @@ const BUFFER = 64 * 1024;
  * collection (#20: accepts with an auth key measured 0.2x CPython).
  */
 const INITIAL_BUFFER = 1024;
+/**
+ * Free room a read-ahead read has at least: near the end of the buffer, a
+ * read with a few bytes of room would take one message in several reads.
+ */
+const READ_AHEAD_ROOM = 4096;
 /** Bytes `ready()` peeks at: a message this small is seen whole without counting the queue. */
 const PEEK = 1024;
 /**
@@ -122,6 +135,8 @@ export class MessageReader {
    * instead of two (header, then payload). Forgotten at every read.
    */
   #peekedWhole = 0;
+  /** Reads take all the socket has, not just the message being received (see the file header). */
+  #readAhead = false;
 
   constructor(fd: number, unread?: Unread) {
     this.#fd = fd;
@@ -139,6 +154,15 @@ export class MessageReader {
     }
     this.#skip = unread.skip ?? 0;
     if (unread.broken !== undefined) this.#break(unread.broken);
+  }
+
+  /**
+   * From now on, reads take all the socket has (see the file header): one
+   * read per message instead of two or three, for a socket no other process
+   * reads from.
+   */
+  readAhead(): void {
+    this.#readAhead = true;
   }
 
   /**
@@ -180,6 +204,8 @@ export class MessageReader {
    * as `fill()` does: its bytes are gone from the socket already.
    */
   ready(): boolean {
+    // Read-ahead: no peeking; what is read and not yet taken is buffered, and looked at first.
+    if (this.#readAhead) return this.fill();
     if (this.#eof || this.#broken !== undefined || this.#big !== undefined || this.#skip > 0) return this.fill();
     if (this.#end > this.#start) return this.fill();
     const n = receiveSome(this.#fd, peeked, 0, PEEK, undefined, true);
@@ -252,7 +278,8 @@ export class MessageReader {
 
   /**
    * Reads into the buffer behind the buffered data: the rest of the header,
-   * or once it is parsed the rest of the message, and never more (issue #18).
+   * or once it is parsed the rest of the message, and never more (issue #18)
+   * unless reading ahead.
    */
   #receiveBuffered(): number {
     const have = this.#end - this.#start;
@@ -263,7 +290,11 @@ export class MessageReader {
     else if (this.#length >= 0) want = this.#size + this.#streamed - have;
     else if (have >= HEADER && this.#buf[this.#start + Field.FLAGS] === OUT_OF_LINE) want = EXTENDED_HEADER - have;
     else want = HEADER - have;
-    this.#ensureRoom(want);
+    if (this.#readAhead) {
+      // All the socket has that fits: what is past this message stays buffered for the next.
+      this.#ensureRoom(Math.max(want, READ_AHEAD_ROOM));
+      want = this.#buf.byteLength - this.#end;
+    } else this.#ensureRoom(want);
     const n = this.#receive(this.#buf, this.#end, want);
     if (n > 0) this.#end += n;
     return n;
