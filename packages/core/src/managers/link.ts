@@ -8,7 +8,7 @@
  * what this client referenced when its last connection closes.
  */
 import { randomBytes } from "node:crypto";
-import type { Connection } from "../channel/connection.ts";
+import { type Connection, readAhead } from "../channel/connection.ts";
 import { type Address, Client, ClientSync } from "../channel/listener.ts";
 import { AuthenticationError, EOFError, PicklingError, ProcessError } from "../errors.ts";
 import type { Reply, Request } from "./request.ts";
@@ -122,7 +122,8 @@ export class Link {
     if (idle !== undefined) return idle;
     let conn: Connection;
     try {
-      conn = await Client(this.address, { authkey: this.authkey, timeout: CONNECT_TIMEOUT_MS });
+      // Read-ahead (#20): a link's connections are read by this process only and never sent on.
+      conn = readAhead(await Client(this.address, { authkey: this.authkey, timeout: CONNECT_TIMEOUT_MS }));
     } catch (e) {
       throw this.#gone(e);
     }
@@ -136,7 +137,7 @@ export class Link {
     if (idle !== undefined) return idle;
     let conn: Connection;
     try {
-      conn = ClientSync(this.address, { authkey: this.authkey, timeout: CONNECT_TIMEOUT_MS });
+      conn = readAhead(ClientSync(this.address, { authkey: this.authkey, timeout: CONNECT_TIMEOUT_MS }));
     } catch (e) {
       throw this.#gone(e);
     }

@@ -7,7 +7,7 @@
  * calls run in order and connections are served concurrently. A client's
  * references die with its last connection.
  */
-import type { Connection } from "../channel/connection.ts";
+import { type Connection, readAhead } from "../channel/connection.ts";
 import { type Address, type Arrival, Listener } from "../channel/listener.ts";
 import { logDroppedPeer } from "../channel/peer-log.ts";
 import type { Exportable } from "../codec/exports.ts";
@@ -162,6 +162,7 @@ export class Server {
     let client: string | undefined;
     try {
       if ((await arrival.admit()) === undefined) return; // failed the auth key handshake: closed and logged
+      readAhead(conn); // past the handshake; only this server reads it (#20)
       for (;;) {
         let msg: unknown;
         try {
