@@ -5,7 +5,15 @@
  * conformance/managers.ts.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { type AutoProxy, BaseManager, Manager, ProcessError, type SyncManager } from "../src/index.ts";
+import {
+  type AutoProxy,
+  BaseManager,
+  type Connection,
+  Manager,
+  Pipe,
+  ProcessError,
+  type SyncManager,
+} from "../src/index.ts";
 import { Counter } from "./fixtures/manager-targets.ts";
 import { add, fail, square, squareLater } from "./fixtures/pool-targets.ts";
 
@@ -237,6 +245,32 @@ describe("SyncManager", () => {
     await setter;
     await c.release();
   });
+
+  test(
+    "dict proxy: values over 1 MiB (out of line, as a memfd) and a Connection travel both ways between small calls",
+    async () => {
+      // The link and server connections read ahead (#20): descriptors must still reach their message.
+      const d = await m.dict<string, unknown>();
+      const big = "b".repeat(3 << 20);
+      const [x, y] = Pipe();
+      for (let i = 0; i < 3; i++) {
+        await d.set("big", `${big}${i}`);
+        d.setSync("small", i);
+        d.setSync("conn", x);
+        expect(d.getSync("big")).toBe(`${big}${i}`);
+        expect(await d.get("small")).toBe(i);
+        const back = (await d.get("conn")) as Connection;
+        back.send(`through ${i}`);
+        expect(y.poll(5000)).toBe(true);
+        expect(y.recvSync()).toBe(`through ${i}`);
+        back.close();
+      }
+      await d.clear();
+      x.close();
+      y.close();
+    },
+    T,
+  );
 
   test(
     "calls after shutdown throw ProcessError; shutting down twice is allowed",
