@@ -7,10 +7,12 @@
  * and read by a live Connection on the other. Each case asserts: the messages
  * before the first damaged byte arrive intact, everything else is a value or a
  * library error (EOFError; RangeError only for maxLength), the read side never
- * hangs, and no descriptor is left open.
+ * hangs, and no descriptor is left open. The same cases run again on a
+ * Connection that reads ahead (#20).
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { readAhead } from "../src/channel/connection.ts";
 import { MAX_MESSAGE } from "../src/channel/framing.ts";
 import { EOFError } from "../src/index.ts";
 import { closeFd } from "../src/native/file.ts";
@@ -370,11 +372,13 @@ const REGRESSIONS: Scenario[] = [
 
 let cases = 0;
 
-async function runCase(s: Scenario): Promise<void> {
+/** Runs one scenario; `ahead`: the reading Connection reads ahead (#20), reads take all the socket has. */
+async function runCase(s: Scenario, ahead = false): Promise<void> {
   cases++;
   const before = openFds();
   const { segments, intact } = damage(s);
   const pair = rawPair();
+  if (ahead) readAhead(pair.conn);
   try {
     for (const seg of segments) {
       const fds = seg.fds.map((c) => memfdWith(c));
@@ -422,21 +426,28 @@ async function runCase(s: Scenario): Promise<void> {
 }
 
 describe("Connection fuzz (#16)", () => {
-  test("Connection.recvBytes() on random and mutated frames: intact prefix, library errors only, no hang, no leak", async () => {
-    Bun.gc(true);
-    const rss = process.memoryUsage().rss;
-    const started = performance.now();
-    await fc.assert(fc.asyncProperty(scenario, runCase), {
-      numRuns: RUNS,
-      interruptAfterTimeLimit: 60_000,
-      examples: REGRESSIONS.map((r) => [r]),
-      ...(process.env.SEED === undefined ? {} : { seed: Number(process.env.SEED) }),
-    });
-    Bun.gc(true);
-    const grown = process.memoryUsage().rss - rss;
-    console.log(
-      `fuzz-connection: ${cases} cases in ${((performance.now() - started) / 1000).toFixed(1)} s, RSS ${(grown / 2 ** 20).toFixed(0)} MiB more`,
-    );
-    expect(grown).toBeLessThan(256 << 20);
-  }, 120_000);
+  for (const ahead of [false, true]) {
+    const mode = ahead ? " with readAhead" : "";
+    test(`Connection.recvBytes()${mode} on random and mutated frames: intact prefix, library errors only, no hang, no leak`, async () => {
+      cases = 0;
+      Bun.gc(true);
+      const rss = process.memoryUsage().rss;
+      const started = performance.now();
+      await fc.assert(
+        fc.asyncProperty(scenario, (sc) => runCase(sc, ahead)),
+        {
+          numRuns: RUNS,
+          interruptAfterTimeLimit: 60_000,
+          examples: REGRESSIONS.map((r) => [r]),
+          ...(process.env.SEED === undefined ? {} : { seed: Number(process.env.SEED) }),
+        },
+      );
+      Bun.gc(true);
+      const grown = process.memoryUsage().rss - rss;
+      console.log(
+        `fuzz-connection${mode}: ${cases} cases in ${((performance.now() - started) / 1000).toFixed(1)} s, RSS ${(grown / 2 ** 20).toFixed(0)} MiB more`,
+      );
+      expect(grown).toBeLessThan(256 << 20);
+    }, 120_000);
+  }
 });

@@ -365,6 +365,9 @@ export class Connection {
  * that read there; so a read carries at most one message's descriptors
  * however far it reads, and the reader's stream-range check (message-reader.ts
  * header) gives them to the header inside that range, as without read-ahead.
+ * (Only a hostile writer notices a difference: descriptors it attaches to a
+ * payload byte are taken by a header earlier in the same read instead of
+ * breaking the stream; they are still owned by one message and closed with it.)
  * @internal
  */
 export function readAhead(conn: Connection): Connection {
