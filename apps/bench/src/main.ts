@@ -1,10 +1,11 @@
 /**
- * `bun run bench [--quick] [--only start] [--out <dir>]`: tinybench comparisons of our
+ * `bun run bench [--quick] [--only start|pipes] [--out <dir>]`: tinybench comparisons of our
  * backends against CPython's multiprocessing and the raw Bun baselines, in one
  * run, as ratios, plus scaling curves (N children, message size) and the
  * Pool against CPython's, piscina and tinypool. `--only start` runs the start
  * + join and Lock rows, the raw Bun baselines and the CPython suite alone
- * (a few minutes, for work on start-up).
+ * (a few minutes, for work on start-up); `--only pipes` runs the message-size
+ * curves and the channel rows alone (for work on #18's sizes).
  * Writes benchmarks.md, benchmarks.json and benchmarks.svg to `--out`, else
  * (full runs only) to docs/: quick and `--only` runs without `--out` print
  * only, so CI smoke runs and partial runs leave the docs alone.
@@ -20,7 +21,7 @@ import { runManagers } from "./managers.ts";
 import type { Curve, Figure } from "./measure.ts";
 import { runOurs } from "./ours.ts";
 import { runPoolPhase } from "./pool-phase.ts";
-import { runPython } from "./python.ts";
+import { pythonVersion, runPython } from "./python.ts";
 import { type Machine, markdown, svg } from "./report.ts";
 import { runScaling } from "./scaling.ts";
 import { benchShared } from "./shared.ts";
@@ -29,13 +30,15 @@ import { runSharedMemory } from "./shared-memory.ts";
 
 const quick = Bun.argv.includes("--quick");
 const onlyAt = Bun.argv.indexOf("--only");
-const PARTS = ["start"] as const;
+const PARTS = ["start", "pipes"] as const;
 const only = onlyAt === -1 ? undefined : Bun.argv[onlyAt + 1];
 if (only !== undefined && !(PARTS as readonly string[]).includes(only)) {
   throw new Error(`--only takes one of ${PARTS.map((p) => `"${p}"`).join(", ")}; got ${JSON.stringify(only)}`);
 }
 if (onlyAt !== -1 && only === undefined) throw new Error(`--only needs a part: ${PARTS.join(", ")}`);
 const full = only === undefined;
+/** Whether this run includes `part`: a full run includes every part. */
+const runs = (part: (typeof PARTS)[number]): boolean => full || only === part;
 const outAt = Bun.argv.indexOf("--out");
 const outDir = outAt === -1 ? undefined : Bun.argv[outAt + 1];
 if (outAt !== -1 && (outDir === undefined || outDir.startsWith("--"))) throw new Error("--out needs a directory");
@@ -52,28 +55,33 @@ const phase = (name: string) =>
 // fork child echoing 64 KiB–16 MiB messages ran 5–14× slower than in a fresh
 // program (the parent's state it inherits), which is not what the curve is about.
 const curves: Curve[] = [];
-if (full) {
+if (runs("pipes")) {
   phase("scaling curves");
   curves.push(...(await runScaling(opts)));
 }
-phase("start, locks");
-const figures: Figure[] = [...(await runOurs(opts))];
-phase("raw Bun baselines");
-figures.push(...(await runBaselines(opts)));
-phase("CPython suite");
-const python = runPython(opts);
-if (python !== undefined) figures.push(...python.figures);
-
-if (full) {
+const figures: Figure[] = [];
+if (runs("start")) {
+  phase("start, locks");
+  figures.push(...(await runOurs(opts)));
+  phase("raw Bun baselines");
+  figures.push(...(await runBaselines(opts)));
+  phase("CPython suite");
+  const python = runPython(opts);
+  if (python !== undefined) figures.push(...python.figures);
+}
+if (runs("pipes")) {
   // Channels (Pipe round trips, Queue throughput 1 → 1 and 4 → 1, 8 MiB
-  // messages), four processes on one locked Value, and a 10M-element shared
-  // Array: their own runners time both sides in one run.
+  // messages): their own runner times both sides in one run.
   phase("channels");
   for (const f of await runChannelBench(quick)) {
     // "Pipe round trip, small object (µs)" is the same workload as the baselines' one (1 KiB, 1 MiB too).
     const workload = f.workload.replace(/ \([^)]*\)$/, "");
     figures.push({ workload, system: f.system, medianMs: f.microseconds / 1000, opsPerSec: 1e6 / f.microseconds });
   }
+}
+if (full) {
+  // Four processes on one locked Value and a 10M-element shared Array: their
+  // own runners time both sides in one run.
   phase("managers, Listener/Client");
   figures.push(...(await runManagers(opts)));
   phase("locked Value");
@@ -114,7 +122,7 @@ figures.splice(0, figures.length, ...best.values());
 const machine: Machine = {
   cores: availableParallelism(),
   bun: Bun.version,
-  python: python?.version ?? "no python3",
+  python: pythonVersion() ?? "no python3",
   mode: `${quick ? "quick" : "full"}${full ? "" : `, only ${only}`}`,
   date: new Date().toISOString(),
 };
