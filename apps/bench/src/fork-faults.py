@@ -1,6 +1,7 @@
 """CPython's side of fork-faults.ts: time and minor faults of fork children.
 
-Prints one JSON object {workload: {"ms": median ms, "faults": median minor faults per child}}.
+Prints one JSON object {workload: {"ms": median ms, "faults": median minor faults per child,
+"parentFaults": the parent's own minor faults per child, median}}.
 Usage: python3 fork-faults.py <samples>
 """
 import json
@@ -20,16 +21,26 @@ def child_faults():
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_minflt
 
 
+def own_faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def measure(fn, samples, children=1):
     fn()  # warm-up
-    times, faults = [], []
+    times, faults, parent = [], [], []
     for _ in range(samples):
         f0 = child_faults()
+        p0 = own_faults()
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1000)
+        parent.append((own_faults() - p0) / children)
         faults.append((child_faults() - f0) / children)
-    return {"ms": statistics.median(times), "faults": statistics.median(faults)}
+    return {
+        "ms": statistics.median(times),
+        "faults": statistics.median(faults),
+        "parentFaults": statistics.median(parent),
+    }
 
 
 def main():

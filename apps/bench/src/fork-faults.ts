@@ -7,7 +7,7 @@
  * MULTIPROC_FORK_TRACE=1) records each child's own count after each step of
  * its way in and out (backend-fork's fault-trace.ts) and prints the medians.
  */
-import { writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { getContext, type Process } from "@multiproc/core";
 import { lastChildTrace, TRACE_STEPS } from "@multiproc/backend-fork";
 import { native } from "@multiproc/core/internal";
@@ -17,6 +17,8 @@ import { runPythonScript } from "./python.ts";
 import { noop } from "./start-target.ts";
 
 const quick = Bun.argv.includes("--quick");
+/** docs/fork-faults.md: what follows this line is kept when a run rewrites the tables above it. */
+const FINDINGS_MARKER = "<!-- findings: kept by fork-faults.ts -->";
 const samples = quick ? 20 : 200;
 const mp = getContext("fork");
 
@@ -26,10 +28,16 @@ function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** One workload's figures: median time of one run and median minor faults per child. */
+/**
+ * One workload's figures: median time of one run, median minor faults per
+ * child, and the parent's own minor faults per child (`parentFaults`: each
+ * is a page the parent wrote after a fork had made it copy-on-write, or
+ * touched for the first time).
+ */
 interface Cost {
   ms: number;
   faults: number;
+  parentFaults: number;
 }
 
 if (Bun.argv.includes("--trace")) {
@@ -54,16 +62,18 @@ const bench = new Bench({
   warmupTime: 0,
   warmupIterations: quick ? 2 : 10,
 });
-const faults = new Map<string, number[]>();
+const faults = new Map<string, { children: number[]; parent: number[] }>();
 
-/** Adds a task whose every sample also records the minor faults of the children it reaped, per child. */
+/** Adds a task whose every sample also records the minor faults of the children it reaped and the parent's own, per child. */
 function task(name: string, children: number, fn: () => Promise<void> | void): void {
-  const seen: number[] = [];
+  const seen = { children: [] as number[], parent: [] as number[] };
   faults.set(name, seen);
   bench.add(name, async () => {
     const before = native.minorFaults("children");
+    const own = native.minorFaults("self");
     await fn();
-    seen.push((native.minorFaults("children") - before) / children);
+    seen.parent.push((native.minorFaults("self") - own) / children);
+    seen.children.push((native.minorFaults("children") - before) / children);
   });
 }
 
@@ -107,8 +117,13 @@ for (const t of bench.tasks) {
   const r = t.result;
   if (r.state !== "completed") throw new Error(`${t.name}: ${r.state === "errored" ? r.error.message : r.state}`);
   // The warm-up samples ran through the same function: keep the timed ones only.
-  const f = faults.get(t.name)!.slice(-r.latency.samplesCount);
-  ours[t.name] = { ms: r.latency.p50 ?? r.latency.mean, faults: median(f) };
+  const f = faults.get(t.name)!;
+  const n = r.latency.samplesCount;
+  ours[t.name] = {
+    ms: r.latency.p50 ?? r.latency.mean,
+    faults: median(f.children.slice(-n)),
+    parentFaults: median(f.parent.slice(-n)),
+  };
 }
 
 const python = runPythonScript<Record<string, Cost>>(new URL("./fork-faults.py", import.meta.url).pathname, [
@@ -139,6 +154,8 @@ const rows = Object.entries(ours).map(([key, c]) => {
     "time ratio (CPython/ours)": py === undefined ? "-" : `${(py.ms / c.ms).toFixed(2)}x`,
     "ours faults/child": c.faults,
     "CPython faults/child": py?.faults ?? "-",
+    "ours parent faults/child": c.parentFaults,
+    "CPython parent faults/child": py?.parentFaults ?? "-",
   };
 });
 const when = new Date().toISOString();
@@ -168,11 +185,13 @@ if (!quick) {
     `\`apps/bench/src/fork-faults.ts\`, ${samples} samples each, ${when}, in one run with CPython ` +
       `(native child set-up: ${native.nativeForkReady() ? "on" : `off, ${native.nativeForkUnavailable()}`}).`,
     "",
-    "| workload | ours | CPython | × CPython | ours faults/child | CPython faults/child |",
-    "|---|---|---|---|---|---|",
+    "Faults per child: the child's own, then the parent's (pages it wrote after a fork had made them copy-on-write).",
+    "",
+    "| workload | ours | CPython | × CPython | ours faults/child | CPython faults/child | ours parent faults/child | CPython parent faults/child |",
+    "|---|---|---|---|---|---|---|---|",
     ...rows.map(
       (r) =>
-        `| ${r.workload} | ${r["ours ms"]} ms | ${r["CPython ms"]} ms | ${r["time ratio (CPython/ours)"]} | ${r["ours faults/child"]} | ${r["CPython faults/child"]} |`,
+        `| ${r.workload} | ${r["ours ms"]} ms | ${r["CPython ms"]} ms | ${r["time ratio (CPython/ours)"]} | ${r["ours faults/child"]} | ${r["CPython faults/child"]} | ${r["ours parent faults/child"]} | ${r["CPython parent faults/child"]} |`,
     ),
     "",
     "A no-op child's minor faults by step (MULTIPROC_FORK_TRACE=1; median of cumulative counts):",
@@ -182,5 +201,9 @@ if (!quick) {
     ...stepRows.map((r) => `| ${r.step} | ${r.cumulative} | ${r.step_faults} |`),
     "",
   ].join("\n");
-  writeFileSync(new URL("../../../docs/fork-faults.md", import.meta.url).pathname, md);
+  // The findings written by hand below the marker outlive each run's tables.
+  const doc = new URL("../../../docs/fork-faults.md", import.meta.url).pathname;
+  const old = existsSync(doc) ? readFileSync(doc, "utf8") : "";
+  const at = old.indexOf(FINDINGS_MARKER);
+  writeFileSync(doc, at < 0 ? md : `${md}\n${old.slice(at)}`);
 }

@@ -96,7 +96,9 @@ function forkOnce(request: InheritedLaunch, checking: boolean): Forked {
   const slot = takeSlot();
   warmUpChildPath(slot);
   prepareChild();
-  const isolation = native.planIsolation();
+  const nativeSetup = !testHooks.javascriptSetup && native.nativeForkReady();
+  // The native set-up plans the isolation itself, in C, right before fork(2).
+  const isolation = nativeSetup ? undefined : native.planIsolation();
   const [pipeRead, pipeWrite] = native.makePipe();
   const parentPid = native.realPid();
   clearTrace();
@@ -104,7 +106,6 @@ function forkOnce(request: InheritedLaunch, checking: boolean): Forked {
   // A waker thread caught running JavaScript during fork(2) could hold a
   // runtime lock the child (which has only this thread) would wait on forever.
   const resumeWaker = native.pauseWaker();
-  const nativeSetup = !testHooks.javascriptSetup && native.nativeForkReady();
   const announce = nativeSetup && !checking && !testHooks.hangBeforeStart && testHooks.stuckChildren === 0;
   let pid: number;
   try {
@@ -127,7 +128,14 @@ function forkOnce(request: InheritedLaunch, checking: boolean): Forked {
   }
   if (pid === 0) {
     if (!nativeSetup) native.closeQuietly(pipeRead);
-    becomeChild(request, { exitPipe: pipeWrite, slot, parentPid, isolation, nativeSetup, announced: announce });
+    becomeChild(request, {
+      exitPipe: pipeWrite,
+      slot,
+      parentPid,
+      isolation: isolation ?? native.EMPTY_PLAN,
+      nativeSetup,
+      announced: announce,
+    });
   }
   resumeWaker();
   if (testHooks.stuckChildren > 0) testHooks.stuckChildren--;

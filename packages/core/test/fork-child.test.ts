@@ -3,7 +3,9 @@
  * done in C, compiled by bun:ffi's cc. The child reports what it found into
  * a shared page; the parent checks it.
  */
+import { dlopen, FFIType, ptr } from "bun:ffi";
 import { expect, test } from "bun:test";
+import { readdirSync, readFileSync } from "node:fs";
 import { native } from "../src/internal.ts";
 
 /** Words of the report page. */
@@ -88,5 +90,84 @@ test("forkWithSetup: the child knows its pid, has closed what it was told to, ke
   } finally {
     process.off("SIGTERM", onTerm);
     for (const fd of [closeMe, closeMeToo, keepMe, keepMeToo, report.fd, start.fd]) native.closeQuietly(fd);
+  }
+});
+
+test("the isolation plan made in C (mp_plan_isolation) equals epoll.ts planIsolation(): eventfd, timerfd (with its clock), a pipe, flags", () => {
+  expect(native.nativeForkReady()).toBe(true);
+  // A second event loop of our own, as a Worker's would be: an eventfd, a
+  // CLOCK_MONOTONIC timerfd and a pipe, with distinct events and data words.
+  const { symbols: c } = dlopen("libc.so.6", {
+    epoll_create1: { args: [FFIType.i32], returns: FFIType.i32 },
+    eventfd: { args: [FFIType.u32, FFIType.i32], returns: FFIType.i32 },
+    timerfd_create: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
+    epoll_ctl: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr], returns: FFIType.i32 },
+  });
+  const O_CLOEXEC = 0o2000000;
+  const O_NONBLOCK = 0o4000;
+  const epfd = c.epoll_create1(O_CLOEXEC);
+  const efd = c.eventfd(0, O_NONBLOCK);
+  const tfd = c.timerfd_create(1, O_NONBLOCK | O_CLOEXEC);
+  const [pipeRead, pipeWrite] = native.makePipe();
+  const opened = [epfd, efd, tfd, pipeRead, pipeWrite];
+  try {
+    expect(Math.min(...opened)).toBeGreaterThan(2);
+    // struct epoll_event: u32 events, u64 data (packed: 12 bytes on x86_64).
+    const dataAt = process.arch === "x64" ? 4 : 8;
+    const add = (fd: number, events: number, data: bigint) => {
+      const ev = new Uint8Array(16);
+      const view = new DataView(ev.buffer);
+      view.setUint32(0, events, true);
+      view.setBigUint64(dataAt, data, true);
+      expect(c.epoll_ctl(epfd, 1, fd, ptr(ev))).toBe(0);
+    };
+    add(efd, 0x1, 0x1234_5678_9abcn);
+    add(tfd, 0x80000001, 0xffff_ffff_0000_0001n);
+    add(pipeRead, 0x5, 7n);
+    // fdinfo shows the events with EPOLLERR | EPOLLHUP, which epoll always adds.
+    const always = 0x18;
+    const fromC = native.nativeIsolationPlan();
+    const fromJs = native.planIsolation();
+    expect(fromC).toEqual(fromJs);
+    const ours = fromC!.loops.find((l) => l.fd === epfd);
+    expect(ours?.flags).toBe(O_CLOEXEC | 2 /* O_RDWR */);
+    const byFd = new Map(ours!.regs.map((r) => [r.fd, r]));
+    expect(byFd.get(efd)).toMatchObject({
+      action: "eventfd",
+      events: 0x1 | always,
+      data: 0x1234_5678_9abcn,
+      flags: 0o4002,
+    });
+    expect(byFd.get(tfd)).toMatchObject({
+      action: "timerfd",
+      events: (0x80000001 | always) >>> 0,
+      data: 0xffff_ffff_0000_0001n,
+      clock: 1,
+    });
+    expect(byFd.get(pipeRead)).toMatchObject({ action: "dead", events: 0x5 | always, data: 7n });
+  } finally {
+    for (const fd of opened) native.closeQuietly(fd);
+  }
+});
+
+test("the Worker threads counted in C (mp_count_threads_named) are those /proc/self/task names, the skipped one left out", async () => {
+  expect(native.nativeForkReady()).toBe(true);
+  const name = new TextEncoder().encode("Worker\n\0");
+  const worker = new Worker(URL.createObjectURL(new Blob(["postMessage(0); setInterval(() => {}, 1000);"])));
+  try {
+    await new Promise((resolve) => worker.addEventListener("message", resolve, { once: true }));
+    const named = readdirSync("/proc/self/task").filter((tid) => {
+      try {
+        return readFileSync(`/proc/self/task/${tid}/comm`, "latin1") === "Worker\n";
+      } catch {
+        return false;
+      }
+    });
+    expect(named.length).toBeGreaterThan(0);
+    expect(native.countThreadsNamed(name, 0)).toBe(named.length);
+    expect(native.countThreadsNamed(name, Number(named[0]))).toBe(named.length - 1);
+    expect(native.countThreadsNamed(new TextEncoder().encode("no such thread\n\0"), 0)).toBe(0);
+  } finally {
+    worker.terminate();
   }
 });

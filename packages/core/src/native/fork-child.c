@@ -28,6 +28,11 @@ int sigprocmask(int, const void *, void *);
 int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long);
 int *__errno_location(void);
 long getrandom(void *, unsigned long, unsigned int);
+void *opendir(const char *);
+void *readdir(void *);
+int closedir(void *);
+long readlink(const char *, char *, unsigned long);
+long read(int, void *, unsigned long);
 
 /* plan: head */
 #define P_FLAGS 0
@@ -161,6 +166,223 @@ static void default_signals(void) {
     sigaction(RESET[i], dfl, 0);
   }
   sigprocmask(SIG_SETMASK, none, 0);
+}
+
+/*
+ * The isolation plan, made in the parent (issue #23): what epoll.ts
+ * planIsolation computes from /proc, without a JavaScript string or object
+ * per descriptor (each one a page the parent writes, and copies again after
+ * the next fork). Parent-only: a child never calls it.
+ */
+
+/* glibc's struct dirent (64-bit): d_ino, d_off, d_reclen, d_type, then the name. */
+#define DIRENT_NAME 19
+/* Largest fdinfo read (an epoll instance's lists every registration, ~100 bytes each). */
+#define INFO_MAX 65536
+static char info[INFO_MAX + 1];
+
+/* "/proc/self/<dir>/<n><tail>" into buf. */
+static void proc_path(char *buf, const char *dir, int n, const char *tail) {
+  char digits[12];
+  int len = 0, i = 0;
+  const char *head = "/proc/self/";
+  while (*head) buf[i++] = *head++;
+  while (*dir) buf[i++] = *dir++;
+  buf[i++] = '/';
+  do digits[len++] = (char)('0' + n % 10); while ((n /= 10) > 0);
+  while (len > 0) buf[i++] = digits[--len];
+  while (*tail) buf[i++] = *tail++;
+  buf[i] = 0;
+}
+
+static int starts_with(const char *s, const char *prefix) {
+  while (*prefix) if (*s++ != *prefix++) return 0;
+  return 1;
+}
+
+/* What descriptor fd is: 1 epoll, 2 eventfd, 3 timerfd, 4 anything else, 0 closed here. */
+static int kind_of(int fd) {
+  char path[48], target[64];
+  long n;
+  proc_path(path, "fd", fd, "");
+  n = readlink(path, target, sizeof target - 1);
+  if (n <= 0) return 0;
+  target[n] = 0;
+  if (starts_with(target, "anon_inode:[eventpoll]")) return 1;
+  if (starts_with(target, "anon_inode:[eventfd]")) return 2;
+  if (starts_with(target, "anon_inode:[timerfd]")) return 3;
+  return 4;
+}
+
+/* Reads /proc/self/fdinfo/<fd> into info; its length, or -1 (unreadable, or larger than INFO_MAX). */
+static long read_info(int fd) {
+  char path[48];
+  long len = 0, n;
+  int f;
+  proc_path(path, "fdinfo", fd, "");
+  f = open(path, O_CLOEXEC_);
+  if (f < 0) return -1;
+  while (len < INFO_MAX && (n = read(f, info + len, INFO_MAX - len)) > 0) len += n;
+  close(f);
+  if (len >= INFO_MAX) return -1;
+  info[len] = 0;
+  return len;
+}
+
+/* Parses a hexadecimal or decimal number at *pp after skipping blanks; advances *pp. */
+static unsigned long long number(const char **pp, int base) {
+  const char *p = *pp;
+  unsigned long long v = 0;
+  while (*p == ' ' || *p == '\t') p++;
+  for (;; p++) {
+    int d = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : 99;
+    if (d >= base) break;
+    v = v * base + d;
+  }
+  *pp = p;
+  return v;
+}
+
+/* The number after `key` on the line that starts with it, in `base`; -1 when there is no such line. */
+static long long field(const char *text, const char *key, int base) {
+  const char *p = text;
+  int klen = 0;
+  while (key[klen]) klen++;
+  while (*p) {
+    if (starts_with(p, key)) {
+      p += klen;
+      return (long long)number(&p, base);
+    }
+    while (*p && *p != '\n') p++;
+    if (*p) p++;
+  }
+  return -1;
+}
+
+/*
+ * Writes the plan's loops ([epfd, flags, nRegs, then RegField's seven words
+ * per registration] per epoll instance) at `loops`, at most `cap` words.
+ * Returns the number of loops, or -1 when something could not be read or
+ * did not fit (the caller then plans in JavaScript). Keep in step with
+ * epoll.ts planIsolation.
+ */
+int mp_plan_isolation(int *loops, int cap) {
+  void *dir = opendir("/proc/self/fd");
+  char *entry;
+  int used = 0, nloops = 0;
+  if (dir == 0) return -1;
+  while ((entry = readdir(dir)) != 0) {
+    const char *name = entry + DIRENT_NAME, *p;
+    int epfd = 0, *head, nregs = 0;
+    if (*name < '0' || *name > '9') continue;
+    p = name;
+    epfd = (int)number(&p, 10);
+    if (kind_of(epfd) != 1) continue;
+    if (read_info(epfd) < 0 || used + 3 > cap) goto full;
+    head = loops + used;
+    head[0] = epfd;
+    {
+      long long flags = field(info, "flags:", 8);
+      head[1] = flags < 0 ? 0 : (int)flags;
+    }
+    used += 3;
+    /* The registrations, "tfd: <fd> events: <hex> data: <hex>" lines, copied out before info is reused. */
+    for (p = info; *p;) {
+      if (starts_with(p, "tfd:")) {
+        int *r;
+        unsigned long long data;
+        if (used + R_SIZE > cap) goto full;
+        r = loops + used;
+        p += 4;
+        r[R_FD] = (int)number(&p, 10);
+        while (*p == ' ' || *p == '\t') p++;
+        if (!starts_with(p, "events:")) goto full;
+        p += 7;
+        r[R_EVENTS] = (int)(unsigned int)number(&p, 16);
+        while (*p == ' ' || *p == '\t') p++;
+        if (!starts_with(p, "data:")) goto full;
+        p += 5;
+        data = number(&p, 16);
+        r[R_DATA_LO] = (int)(unsigned int)data;
+        r[R_DATA_HI] = (int)(unsigned int)(data >> 32);
+        used += R_SIZE;
+        nregs++;
+      }
+      while (*p && *p != '\n') p++;
+      if (*p) p++;
+    }
+    /* Now each registration's kind, flags and clock (this reads other fdinfo files into info). */
+    {
+      int j, kept = 0;
+      int *regs = head + 3;
+      for (j = 0; j < nregs; j++) {
+        int *r = regs + j * R_SIZE, fd = r[R_FD], kind = kind_of(fd), action;
+        /* As planIsolation: closed here, nested loops, our stdout and stderr are left alone. */
+        if (kind == 0 || kind == 1 || fd == 1 || fd == 2) continue;
+        action = kind == 2 ? A_EVENTFD : kind == 3 ? A_TIMERFD : fd == 0 ? A_DEVNULL : A_DEAD;
+        r[R_ACTION] = action;
+        r[R_FLAGS] = 0;
+        r[R_CLOCK] = 0;
+        if (action == A_EVENTFD || action == A_TIMERFD) {
+          long long flags, clock;
+          if (read_info(fd) < 0) goto full;
+          flags = field(info, "flags:", 8);
+          r[R_FLAGS] = flags < 0 ? 0 : (int)flags;
+          if (action == A_TIMERFD) {
+            clock = field(info, "clockid:", 10);
+            r[R_CLOCK] = clock < 0 ? 1 : (int)clock;
+          }
+        }
+        if (kept != j) {
+          int k;
+          for (k = 0; k < R_SIZE; k++) regs[kept * R_SIZE + k] = r[k];
+        }
+        kept++;
+      }
+      head[2] = kept;
+      used = (int)(regs - loops) + kept * R_SIZE;
+    }
+    nloops++;
+  }
+  closedir(dir);
+  return nloops;
+full:
+  closedir(dir);
+  return -1;
+}
+
+/*
+ * How many threads of this process other than `skip` have `name` (with its
+ * newline) in /proc/self/task/<tid>/comm: threads.ts workerThreadCount, which
+ * runs before every fork, without a string per thread. -1 when the listing
+ * cannot be read. Parent-only.
+ */
+int mp_count_threads_named(const char *name, int skip) {
+  void *dir = opendir("/proc/self/task");
+  char *entry;
+  int count = 0;
+  if (dir == 0) return -1;
+  while ((entry = readdir(dir)) != 0) {
+    const char *p = entry + DIRENT_NAME;
+    char path[64], comm[32];
+    long n;
+    int tid, f, i;
+    if (*p < '0' || *p > '9') continue;
+    tid = (int)number(&p, 10);
+    if (tid == skip) continue;
+    proc_path(path, "task", tid, "/comm");
+    f = open(path, O_CLOEXEC_);
+    if (f < 0) continue; /* ended while we looked */
+    n = read(f, comm, sizeof comm - 1);
+    close(f);
+    if (n <= 0) continue;
+    comm[n] = 0;
+    for (i = 0; name[i] && comm[i] == name[i]; i++) {
+    }
+    if (name[i] == 0 && comm[i] == 0) count++;
+  }
+  closedir(dir);
+  return count;
 }
 
 /*

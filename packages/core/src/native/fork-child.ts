@@ -15,7 +15,7 @@
  * - started: the address of the child's start word (start-flags.ts), set to 1.
  */
 import { cc, ptr } from "bun:ffi";
-import type { Action, IsolationPlan } from "./epoll.ts";
+import { type Action, type IsolationPlan, type PlannedLoop, planIsolation } from "./epoll.ts";
 import { bindAllSymbols, fail } from "./libc.ts";
 import { countFork } from "./fork.ts";
 
@@ -43,7 +43,11 @@ const FAILED_STEPS = [
 const out = new Int32Array(new ArrayBuffer(16));
 const startPid = process.pid;
 
-type Compiled = { mp_fork_child: (plan: number, out: number, started: number) => number };
+type Compiled = {
+  mp_fork_child: (plan: number, out: number, started: number) => number;
+  mp_plan_isolation: (loops: number, cap: number) => number;
+  mp_count_threads_named: (name: number, skip: number) => number;
+};
 let compiled: Compiled | null | undefined;
 let unavailable: string | undefined;
 
@@ -64,7 +68,11 @@ export function nativeForkReady(): boolean {
     const lib = cc({
       // A path, not a URL's pathname: that one would keep a space in the path as %20.
       source: `${import.meta.dir}/fork-child.c`,
-      symbols: { mp_fork_child: { args: ["ptr", "ptr", "ptr"], returns: "i32" } },
+      symbols: {
+        mp_fork_child: { args: ["ptr", "ptr", "ptr"], returns: "i32" },
+        mp_plan_isolation: { args: ["ptr", "i32"], returns: "i32" },
+        mp_count_threads_named: { args: ["ptr", "i32"], returns: "i32" },
+      },
     });
     compiled = lib.symbols as unknown as Compiled;
   } catch (error) {
@@ -74,6 +82,19 @@ export function nativeForkReady(): boolean {
   return compiled !== null;
 }
 
+/**
+ * How many threads other than `skip` are named `name` (their
+ * /proc/self/task/<tid>/comm, newline included: `name` is a NUL-terminated
+ * buffer), counted in C without a string per thread; undefined when the
+ * native fork is not compiled (or was never asked for: this compiles nothing)
+ * or the listing could not be read.
+ */
+export function countThreadsNamed(name: Uint8Array, skip: number): number | undefined {
+  if (compiled === undefined || compiled === null) return undefined;
+  const n = compiled.mp_count_threads_named(ptr(name), skip);
+  return n < 0 ? undefined : n;
+}
+
 /** Why the native fork is not used (undefined while it is, or before `nativeForkReady()`). */
 export function nativeForkUnavailable(): string | undefined {
   return unavailable;
@@ -81,9 +102,15 @@ export function nativeForkUnavailable(): string | undefined {
 
 /** What a child does natively right after fork. */
 export interface ChildSetup {
-  readonly isolation: IsolationPlan;
+  /**
+   * The event-loop isolation (epoll.ts); left out, it is planned in C right
+   * before the fork (`mp_plan_isolation`), which writes no JavaScript
+   * string or object: each would be a page the parent copies again after its
+   * next fork.
+   */
+  readonly isolation?: IsolationPlan;
   /** Descriptors of the parent's the child closes (after the isolation). */
-  readonly close: Iterable<number>;
+  readonly close: readonly number[];
   /** PR_SET_PDEATHSIG SIGKILL, and `_exit(1)` at once when `parentPid` is already gone. */
   readonly daemon: boolean;
   readonly parentPid: number;
@@ -91,18 +118,26 @@ export interface ChildSetup {
   readonly announceAt: number;
 }
 
-function encode(setup: ChildSetup): Int32Array {
-  const closing = [...setup.close];
-  let size = PlanHead.SIZE + closing.length;
-  for (const loop of setup.isolation.loops) size += 3 + loop.regs.length * RegField.SIZE;
-  const plan = new Int32Array(new ArrayBuffer(size * 4));
-  plan[PlanHead.FLAGS] = (setup.daemon ? PlanFlag.DAEMON : 0) | (setup.announceAt !== 0 ? PlanFlag.ANNOUNCE : 0);
-  plan[PlanHead.PARENT] = setup.parentPid;
-  plan[PlanHead.NCLOSE] = closing.length;
-  plan[PlanHead.NLOOPS] = setup.isolation.loops.length;
-  let at = PlanHead.SIZE;
-  for (const fd of closing) plan[at++] = fd;
-  for (const loop of setup.isolation.loops) {
+/** Words of the reused plan buffer: 64 KiB, about 2 300 registrations. */
+const PLAN_WORDS = 16384;
+/** One buffer for every fork, allocated (and paged in) by the first: no allocation per fork. */
+let planBuffer: Int32Array | undefined;
+
+function grow(words: number): Int32Array {
+  if (planBuffer === undefined || planBuffer.length < words) {
+    planBuffer = new Int32Array(new ArrayBuffer(Math.max(PLAN_WORDS, words) * 4));
+  }
+  return planBuffer;
+}
+
+function loopWords(isolation: IsolationPlan): number {
+  let size = 0;
+  for (const loop of isolation.loops) size += 3 + loop.regs.length * RegField.SIZE;
+  return size;
+}
+
+function encodeLoops(plan: Int32Array, at: number, isolation: IsolationPlan): void {
+  for (const loop of isolation.loops) {
     plan[at++] = loop.fd;
     plan[at++] = loop.flags;
     plan[at++] = loop.regs.length;
@@ -117,7 +152,70 @@ function encode(setup: ChildSetup): Int32Array {
       at += RegField.SIZE;
     }
   }
+}
+
+/** Plans the loops in C at `at`; the number of loops, or -1 when C could not (then JavaScript plans). */
+function planLoopsNatively(plan: Int32Array, at: number): number {
+  if (compiled === undefined || compiled === null) return -1;
+  return compiled.mp_plan_isolation(ptr(plan, at * 4), plan.length - at);
+}
+
+function encode(setup: ChildSetup): Int32Array {
+  const closing = setup.close.length;
+  let isolation = setup.isolation;
+  let plan = grow(PlanHead.SIZE + closing + (isolation === undefined ? 0 : loopWords(isolation)));
+  plan[PlanHead.FLAGS] = (setup.daemon ? PlanFlag.DAEMON : 0) | (setup.announceAt !== 0 ? PlanFlag.ANNOUNCE : 0);
+  plan[PlanHead.PARENT] = setup.parentPid;
+  plan[PlanHead.NCLOSE] = closing;
+  let at = PlanHead.SIZE;
+  for (const fd of setup.close) plan[at++] = fd;
+  if (isolation === undefined) {
+    const loops = planLoopsNatively(plan, at);
+    if (loops >= 0) {
+      plan[PlanHead.NLOOPS] = loops;
+      return plan;
+    }
+    isolation = planIsolation();
+    const head = plan.subarray(0, at);
+    plan = grow(at + loopWords(isolation));
+    plan.set(head);
+  }
+  plan[PlanHead.NLOOPS] = isolation.loops.length;
+  encodeLoops(plan, at, isolation);
   return plan;
+}
+
+/**
+ * The isolation plan as `mp_plan_isolation` makes it, decoded (for tests:
+ * it must equal epoll.ts `planIsolation()`); undefined when C could not plan.
+ */
+export function nativeIsolationPlan(): IsolationPlan | undefined {
+  if (!nativeForkReady()) return undefined;
+  const words = new Int32Array(PLAN_WORDS);
+  const n = planLoopsNatively(words, 0);
+  if (n < 0) return undefined;
+  const actions = Object.keys(ACTIONS) as Action[];
+  const loops: PlannedLoop[] = [];
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const loop: PlannedLoop = { fd: words[at]!, flags: words[at + 1]!, regs: [] };
+    const nregs = words[at + 2]!;
+    at += 3;
+    for (let j = 0; j < nregs; j++, at += RegField.SIZE) {
+      const lo = BigInt(words[at + RegField.DATA_LO]! >>> 0);
+      const hi = BigInt(words[at + RegField.DATA_HI]! >>> 0);
+      loop.regs.push({
+        fd: words[at + RegField.FD]!,
+        events: words[at + RegField.EVENTS]! >>> 0,
+        data: (hi << 32n) | lo,
+        action: actions[words[at + RegField.ACTION]!]!,
+        flags: words[at + RegField.FLAGS]!,
+        clock: words[at + RegField.CLOCK]!,
+      });
+    }
+    loops.push(loop);
+  }
+  return { loops };
 }
 
 /**

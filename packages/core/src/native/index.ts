@@ -17,9 +17,11 @@ export {
   type ChildSetup,
   childSeed,
   childSetupFailure,
+  countThreadsNamed,
   forkWithSetup,
   installPidGetter,
   nativeForkReady,
+  nativeIsolationPlan,
   nativeForkUnavailable,
   setOwnPid,
 } from "./fork-child.ts";
