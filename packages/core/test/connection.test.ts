@@ -6,6 +6,23 @@ import { receiveSpinMs } from "../src/wait/spin.ts";
 import { dupFd } from "../src/native/socket.ts";
 import { concat, frame, header, rawPair, writeRaw } from "./fixtures/raw-frames.ts";
 
+/** `n` bytes with no period that divides a page: a misplaced page or chunk shows. */
+function patterned(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < Math.min(n, 4099); i++) out[i] = (i * 31 + seed * 17 + (i >> 7)) % 251;
+  // Doubling copies: the 4099-byte block (a prime length) repeated to the end.
+  for (let have = 4099; have < n; have *= 2) out.copyWithin(have, 0, Math.min(have, n - have));
+  return out;
+}
+
+/** Byte-exact comparison without the matcher's per-element walk over megabytes. */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+/** 2 MiB: the size of a huge page, where a large allocation changes how it gets its memory. */
+const HUGE_PAGE = 2 << 20;
+
 /** Receives with a bound: a bug fails the test instead of hanging it. */
 function recv(conn: Connection): unknown {
   if (!conn.poll(5000)) throw new Error("Nothing arrived within 5 s");
@@ -220,6 +237,46 @@ describe("Connection", () => {
     a.close();
     b.close();
   });
+
+  test("Connection.recvBytes(): messages around 2 MiB and of 16 MiB arrive byte-exact both ways (#18)", async () => {
+    const [a, b] = Pipe();
+    // Just below, at and above the threshold, sizes that are no multiple of a
+    // page or of a huge page, and one that streams most of itself out of line.
+    const sizes = [HUGE_PAGE - 1, HUGE_PAGE, HUGE_PAGE + 1, HUGE_PAGE + 4097, 3 * HUGE_PAGE + 123, (16 << 20) + 1];
+    for (const [i, n] of sizes.entries()) {
+      const data = patterned(n, i);
+      a.sendBytes(data);
+      expect(b.poll(5000)).toBe(true);
+      const got = b.recvBytesSync();
+      expect(got.byteLength).toBe(n);
+      expect(sameBytes(got, data)).toBe(true);
+      // And back the other way, through the async receive.
+      b.sendBytes(got);
+      expect(sameBytes(await a.recvBytes(), data)).toBe(true);
+    }
+    a.close();
+    b.close();
+  }, 30_000);
+
+  test("Connection.recvBytes(): a big message is a plain Uint8Array that can be sliced and kept after the connection closes", async () => {
+    const [a, b] = Pipe();
+    const data = patterned(5 * HUGE_PAGE + 77, 9);
+    a.sendBytes(data);
+    const got = await b.recvBytes();
+    a.close();
+    b.close();
+    expect(Object.getPrototypeOf(got)).toBe(Uint8Array.prototype);
+    expect(got.byteOffset).toBe(0);
+    expect(got.buffer.byteLength).toBe(data.byteLength);
+    const tail = got.subarray(got.byteLength - 4099); // shares the mapping
+    const copy = got.slice(HUGE_PAGE - 10, HUGE_PAGE + 10); // its own memory
+    got[0] = (got[0]! + 1) % 256; // writable
+    expect(got[0]).toBe((data[0]! + 1) % 256);
+    Bun.gc(true);
+    // The views still read the right bytes after the connection is gone and a collection ran.
+    expect(sameBytes(tail, data.subarray(data.byteLength - 4099))).toBe(true);
+    expect(sameBytes(copy, data.subarray(HUGE_PAGE - 10, HUGE_PAGE + 10))).toBe(true);
+  }, 30_000);
 
   test("Connection is disposable", () => {
     let kept: Connection;

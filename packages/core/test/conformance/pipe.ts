@@ -156,6 +156,32 @@ export function pipeTests(s: Suite): void {
       }
     });
 
+    test("Connection.sendBytes / recvBytes: messages of 2 MiB and more echo byte-exact through a child", async () => {
+      const [a, b] = mp.Pipe();
+      const p = new mp.Process({ target: ct.echoBytes, args: [b] });
+      p.start();
+      b.close();
+      try {
+        // Around 2 MiB (a huge page), and 16 MiB: none a multiple of a page.
+        for (const n of [(2 << 20) - 1, (2 << 20) + 4097, (16 << 20) + 3]) {
+          const sent = new Uint8Array(n);
+          for (let i = 0; i < 4099; i++) sent[i] = (i * 13 + n) % 251;
+          for (let have = 4099; have < n; have *= 2) sent.copyWithin(have, 0, Math.min(have, n - have));
+          a.sendBytes(sent);
+          expect(await a.pollAsync(CHILD_TIMEOUT)).toBe(true);
+          const got = a.recvBytesSync();
+          expect(got.byteLength).toBe(n);
+          expect(Buffer.from(got.buffer, got.byteOffset, n).equals(sent)).toBe(true);
+        }
+        a.sendBytes(new Uint8Array(0));
+        await p.join(CHILD_TIMEOUT);
+        expect(p.exitCode).toBe(0);
+      } finally {
+        a.close();
+        await stop(p);
+      }
+    }, 60_000);
+
     test("Connection.recvBytes(maxLength) throws on a longer message and stays usable", () => {
       const [a, b] = mp.Pipe();
       a.sendBytes(new Uint8Array(100));
