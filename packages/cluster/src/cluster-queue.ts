@@ -5,8 +5,9 @@
  * the broker itself refuses a put beyond it (Full). Every getter shares one
  * durable pull consumer with explicit acks: an item is removed when its
  * getter's ack is confirmed, so a getter that dies before that leaves the
- * item to the others after the ack wait. A producer's puts are stored in the
- * order its awaited `put` calls returned (FIFO per producer).
+ * item to the others after the ack wait (option `ackWait`). A producer's
+ * puts are stored in the order its awaited `put` calls returned (FIFO per
+ * producer).
  */
 import { ConfigError, type ClusterOptions, Empty, Full, ProcessError } from "@multiproc/core";
 import {
@@ -40,8 +41,10 @@ const RETRY_WINDOW_MS = 30_000;
 const PULL_MS = 5_000;
 /** Shortest pull the broker accepts for a get that must not wait. */
 const MIN_PULL_MS = 1_000;
-/** How long a getter that died keeps an item from the others, in ms. */
+/** How long a getter that died keeps an item from the others by default, in ms. */
 const ACK_WAIT = 30_000;
+/** Shortest ack wait: a getter must have time to ack an item it took. */
+const MIN_ACK_WAIT = 100;
 
 interface Link {
   nc: NatsConnection;
@@ -82,8 +85,10 @@ export class ClusterQueueImpl<T> implements ClusterQueue<T> {
   /** @throws ConfigError for a bad option */
   constructor(opts: ClusterQueueOptions) {
     for (const key of Object.keys(opts)) {
-      if (!["cluster", "name", "maxsize"].includes(key)) {
-        throw new ConfigError(`Unknown option "${key}" of a cluster Queue; the options are cluster, name, maxsize`);
+      if (!["cluster", "name", "maxsize", "ackWait"].includes(key)) {
+        throw new ConfigError(
+          `Unknown option "${key}" of a cluster Queue; the options are cluster, name, maxsize, ackWait`,
+        );
       }
     }
     const cluster: ClusterOptions = parseClusterOptions(opts.cluster);
@@ -92,13 +97,19 @@ export class ClusterQueueImpl<T> implements ClusterQueue<T> {
     if (!Number.isInteger(maxsize) || maxsize < 0) {
       throw new ConfigError(`Queue option maxsize must be an integer >= 0 (0: no limit), got ${String(maxsize)}`);
     }
+    const ackWait = opts.ackWait ?? ACK_WAIT;
+    if (!Number.isInteger(ackWait) || ackWait < MIN_ACK_WAIT) {
+      throw new ConfigError(
+        `Queue option ackWait must be an integer number of ms >= ${MIN_ACK_WAIT}, got ${String(opts.ackWait)}`,
+      );
+    }
     this.#stream = `MULTIPROC_Q_${this.#name}`;
     this.#subject = `multiproc.q.${this.#name}`;
-    this.#link = this.#open(cluster, maxsize);
+    this.#link = this.#open(cluster, maxsize, ackWait);
     this.#link.catch(() => {}); // Reported by the first put or get.
   }
 
-  async #open(cluster: ClusterOptions, maxsize: number): Promise<Link> {
+  async #open(cluster: ClusterOptions, maxsize: number, ackWait: number): Promise<Link> {
     const nc = await connectBroker(cluster);
     try {
       const jsm = await jetstreamManager(nc);
@@ -120,14 +131,23 @@ export class ClusterQueueImpl<T> implements ClusterQueue<T> {
           discard: DiscardPolicy.New,
         });
       }
-      await jsm.consumers
-        .add(this.#stream, { durable_name: "getters", ack_policy: AckPolicy.Explicit, ack_wait: ACK_WAIT * 1e6 })
-        .catch(async (error) => {
-          // Another user created it first.
-          await jsm.consumers.info(this.#stream, "getters").catch(() => {
-            throw error;
-          });
-        });
+      const wanted = ackWait * 1e6; // ns
+      // Looked up first: adding it again with another ack wait would change it for every user.
+      const consumer =
+        (await jsm.consumers.info(this.#stream, "getters").catch(() => undefined)) ??
+        (await jsm.consumers
+          .add(this.#stream, { durable_name: "getters", ack_policy: AckPolicy.Explicit, ack_wait: wanted })
+          .catch(async (error) => {
+            // Another user created it first.
+            return await jsm.consumers.info(this.#stream, "getters").catch(() => {
+              throw error;
+            });
+          }));
+      if (consumer.config.ack_wait !== wanted) {
+        throw new ConfigError(
+          `Queue "${this.#name}" exists with ackWait ${Math.round((consumer.config.ack_wait ?? 0) / 1e6)} ms, not ${ackWait}: every user of a cluster Queue must give the same ackWait`,
+        );
+      }
       return { nc, js: jetstream(nc), jsm };
     } catch (error) {
       await nc.close().catch(() => {});

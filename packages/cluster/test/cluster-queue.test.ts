@@ -91,6 +91,36 @@ describe.skipIf(skipReason !== undefined)("cluster Queue", () => {
     expect((error as Error).message).toContain(setup.broker.url);
   });
 
+  test("Queue: an item taken by a getter killed before it returned goes to another getter after ackWait, once", async () => {
+    const ackWait = 1500;
+    await using producer = Queue<number>({ cluster: setup.broker.cluster, name: "dying", ackWait });
+    await using getter = Queue<number>({ cluster: setup.broker.cluster, name: "dying", ackWait });
+    await producer.put(1);
+    await producer.put(2);
+    const fixture = new URL("./fixtures/dying-getter.ts", import.meta.url).pathname;
+    const dying = Bun.spawn([process.execPath, fixture, setup.broker.url, setup.broker.token, "dying"], {
+      stdout: "pipe",
+      stderr: "inherit",
+    });
+    expect(await dying.exited).toBe(137); // SIGKILLed
+    expect(await new Response(dying.stdout).text()).toBe("1\n");
+    const t0 = performance.now();
+    // The item the dead getter held is hidden until its ack wait ends; the other one is not.
+    expect(await getter.get({ timeout: 5000 })).toBe(2);
+    expect(await getter.get({ timeout: ackWait + 5000 })).toBe(1);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(ackWait - 500);
+    await expect(getter.get({ timeout: 300 })).rejects.toBeInstanceOf(Empty);
+  }, 30_000);
+
+  test("Queue ackWait: a bad value is a ConfigError, and every user of a name must give the same", async () => {
+    expect(() => Queue({ cluster: setup.broker.cluster, name: "acks", ackWait: 10 })).toThrow(ConfigError);
+    expect(() => Queue({ cluster: setup.broker.cluster, name: "acks", ackWait: 1.5 })).toThrow(/ackWait/);
+    await using first = Queue<number>({ cluster: setup.broker.cluster, name: "acks", ackWait: 2000 });
+    await first.put(1);
+    await using other = Queue<number>({ cluster: setup.broker.cluster, name: "acks" });
+    await expect(other.put(2)).rejects.toThrow(/exists with ackWait 2000 ms, not 30000/);
+  });
+
   test("Queue items put before a broker restart are there after it", async () => {
     await using q = queue<number>("restart");
     await q.put(7);

@@ -12,6 +12,12 @@ export interface ClusterQueueOptions {
   name: string;
   /** Most items the queue holds; 0 or none for no limit. Every user of the name must give the same. */
   maxsize?: number;
+  /**
+   * How long an item taken by a getter that died before it returned the item
+   * stays hidden from the other getters, in ms (default 30 000, at least
+   * 100). Every user of the name must give the same.
+   */
+  ackWait?: number;
 }
 
 /** How long `put` and `get` may wait (Python: `block`, `timeout`). */
