@@ -133,7 +133,7 @@ export function pipeTests(s: Suite): void {
       }
     });
 
-    test("Connection.sendBytes(buf, offset, size) / recvBytes through a child", async () => {
+    test("Connection.sendBytes(buf, offset, size) / recvBytes through a child, messages up to 16 MiB byte-exact", async () => {
       const [a, b] = mp.Pipe();
       const p = new mp.Process({ target: ct.echoBytes, args: [b] });
       p.start();
@@ -147,21 +147,6 @@ export function pipeTests(s: Suite): void {
         a.sendBytes(big);
         expect(await a.pollAsync(CHILD_TIMEOUT)).toBe(true);
         expect(await a.recvBytes()).toEqual(big);
-        a.sendBytes(new Uint8Array(0));
-        await p.join(CHILD_TIMEOUT);
-        expect(p.exitCode).toBe(0);
-      } finally {
-        a.close();
-        await stop(p);
-      }
-    });
-
-    test("Connection.sendBytes / recvBytes: messages of 2 MiB and more echo byte-exact through a child", async () => {
-      const [a, b] = mp.Pipe();
-      const p = new mp.Process({ target: ct.echoBytes, args: [b] });
-      p.start();
-      b.close();
-      try {
         // Around 2 MiB (a huge page), and 16 MiB: none a multiple of a page.
         for (const n of [(2 << 20) - 1, (2 << 20) + 4097, (16 << 20) + 3]) {
           const sent = new Uint8Array(n);
