@@ -6,7 +6,9 @@ import { type BackendName, type Lock, getContext } from "@multiproc/core";
 import { greet } from "./hello";
 import { square } from "./pool";
 
-const backends: BackendName[] = ["spawn", "worker", "fork"];
+// fork first: once a worker child ran, this process has Worker threads, and a
+// fork after that rightly prints the backend's hazard warning (docs/fork.md).
+const backends: BackendName[] = ["fork", "spawn", "worker"];
 
 function run(file: string, backend: BackendName): { out: string; err: string; code: number | null } {
   const p = Bun.spawnSync(["bun", file], {
