@@ -13,6 +13,7 @@ import { lastChildTrace, TRACE_STEPS } from "@multiproc/backend-fork";
 import { native } from "@multiproc/core/internal";
 import { Bench } from "tinybench";
 import { joinAll, NO_OP_DEADLINE_MS } from "./join-all.ts";
+import { median } from "./measure.ts";
 import { runPythonScript } from "./python.ts";
 import { noop } from "./start-target.ts";
 
@@ -21,12 +22,6 @@ const quick = Bun.argv.includes("--quick");
 const FINDINGS_MARKER = "<!-- findings: kept by fork-faults.ts -->";
 const samples = quick ? 20 : 200;
 const mp = getContext("fork");
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 /**
  * One workload's figures: median time of one run, median minor faults per

@@ -80,10 +80,10 @@ if (runs("pipes")) {
   }
 }
 if (full) {
-  // Four processes on one locked Value and a 10M-element shared Array: their
-  // own runners time both sides in one run.
   phase("managers, Listener/Client");
   figures.push(...(await runManagers(opts)));
+  // Four processes on one locked Value and a 10M-element shared Array: their
+  // own runners time both sides in one run.
   phase("locked Value");
   const LOCKED_VALUE = "locked Value += 1, 4 processes on one Value";
   for (const [i, backend] of getAllStartMethods().entries()) {

@@ -2,6 +2,13 @@
 import { Bench, type FnOptions, type Task } from "tinybench";
 import { APART_MS } from "./workloads.ts";
 
+/** The median of `xs` (the mean of the middle two for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 /** A workload measured on one system: the time of one operation. */
 export interface Figure {
   workload: string;

@@ -13,6 +13,7 @@ import "@multiproc/backend-fork";
 import "@multiproc/backend-spawn";
 import { native } from "@multiproc/core/internal";
 import { joinAll } from "./join-all.ts";
+import { median } from "./measure.ts";
 import { runPythonScript } from "./python.ts";
 
 const SIZES = { "64K": 64 << 10, "16M": 16 << 20 } as const;
@@ -47,11 +48,6 @@ export function echoFaults(conn: Connection, mode: Mode): void {
 }
 
 // ---- Ours ----
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
-}
 
 async function ours(
   backend: "fork" | "spawn",

@@ -11,6 +11,7 @@
  */
 import { readFileSync } from "node:fs";
 import { getContext } from "@multiproc/core";
+import { median } from "./measure.ts";
 import { square } from "./pool-task.ts";
 
 const VARIANTS = ["small", "plain", "gc"] as const;
@@ -25,12 +26,6 @@ interface Result {
   faultsPerMap: number;
   /** The same over the last quarter of the maps: the steady state. */
   lateFaultsPerMap: number;
-}
-
-function median(xs: readonly number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /** Minor faults of every direct child of this process, together. */
