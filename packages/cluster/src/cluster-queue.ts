@@ -32,6 +32,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { connectBroker } from "./broker-connection.ts";
 import { parseClusterOptions } from "./cluster-options.ts";
 import { checkClusterName } from "./pool-name.ts";
+import { addIfMissing } from "./streams.ts";
 
 /** Wait between two tries of a put on a full queue, or of a call the broker failed, in ms. */
 const RETRY_MS = 50;
@@ -114,22 +115,19 @@ export class ClusterQueueImpl<T> implements ClusterQueue<T> {
     try {
       const jsm = await jetstreamManager(nc);
       const max = maxsize === 0 ? -1 : maxsize;
-      try {
-        const info = await jsm.streams.info(this.#stream);
-        if (info.config.max_msgs !== max) {
-          throw new ConfigError(
-            `Queue "${this.#name}" exists with maxsize ${Math.max(info.config.max_msgs, 0)}, not ${maxsize}: every user of a cluster Queue must give the same maxsize`,
-          );
-        }
-      } catch (error) {
-        if (error instanceof ConfigError) throw error;
-        await jsm.streams.add({
+      const info = await addIfMissing(jsm, this.#stream, () =>
+        jsm.streams.add({
           name: this.#stream,
           subjects: [this.#subject],
           retention: RetentionPolicy.Workqueue,
           max_msgs: max,
           discard: DiscardPolicy.New,
-        });
+        }),
+      );
+      if (info.config.max_msgs !== max) {
+        throw new ConfigError(
+          `Queue "${this.#name}" exists with maxsize ${Math.max(info.config.max_msgs, 0)}, not ${maxsize}: every user of a cluster Queue must give the same maxsize`,
+        );
       }
       const wanted = ackWait * 1e6; // ns
       // Looked up first: adding it again with another ack wait would change it for every user.

@@ -2,7 +2,7 @@
  * Creates a pool's streams when they do not exist yet; callers and worker
  * hosts both do, so tasks sent before any worker started are kept.
  */
-import { AckPolicy, type JetStreamManager, RetentionPolicy } from "@nats-io/jetstream";
+import { AckPolicy, type JetStreamManager, RetentionPolicy, type StreamInfo } from "@nats-io/jetstream";
 import type { PoolNames } from "./pool-name.ts";
 
 /** How long the broker keeps a result nobody read (a caller that died), in ms. */
@@ -39,17 +39,31 @@ export async function ensureConsumer(jsm: JetStreamManager, names: PoolNames, ac
   }
 }
 
-async function addIfMissing(jsm: JetStreamManager, stream: string, add: () => Promise<unknown>): Promise<void> {
+/**
+ * The stream's info, after adding it if it is missing. Two users adding the
+ * same stream at once race in the broker: the loser may be told "subjects
+ * overlap" while the winner's stream is being made, so it looks again.
+ */
+export async function addIfMissing(
+  jsm: JetStreamManager,
+  stream: string,
+  add: () => Promise<unknown>,
+): Promise<StreamInfo> {
   try {
-    await jsm.streams.info(stream);
+    return await jsm.streams.info(stream);
   } catch {
     try {
       await add();
     } catch (error) {
-      // Another host created it in between.
-      await jsm.streams.info(stream).catch(() => {
-        throw error;
-      });
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await jsm.streams.info(stream);
+        } catch {
+          if (attempt >= 20) throw error;
+          await Bun.sleep(25);
+        }
+      }
     }
+    return await jsm.streams.info(stream);
   }
 }

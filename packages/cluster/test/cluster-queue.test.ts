@@ -20,6 +20,19 @@ describe.skipIf(skipReason !== undefined)("cluster Queue", () => {
     expect(await consumer.qsizeAsync()).toBe(0);
   });
 
+  test("Queue: many users opening a new name at once all get the one queue", async () => {
+    // They race to create its stream; the losers must find the winner's.
+    const users = Array.from({ length: 8 }, () => queue<number>("opened-at-once"));
+    try {
+      await Promise.all(users.map((q, n) => q.put(n)));
+      const got: number[] = [];
+      for (let n = 0; n < 8; n++) got.push(await users[0]!.get({ timeout: 5000 }));
+      expect(got.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    } finally {
+      await Promise.all(users.map((q) => q.close()));
+    }
+  });
+
   test("Queue.get without block or past its timeout throws Empty", async () => {
     await using q = queue("empty");
     await expect(q.get({ block: false })).rejects.toBeInstanceOf(Empty);
