@@ -1,6 +1,7 @@
 /**
  * Fuzzing the Connection wire format (#16): honest frames (in-stream, out of
- * line with a memfd, with descriptors, split over several writes), then
+ * line with a memfd, CHUNKED in pieces ending in the stream or in a memfd
+ * (#18), with descriptors, split over several writes), then
  * mutated (a header field overwritten, a byte flipped, bytes inserted, the
  * stream cut, descriptors added, dropped or moved, a memfd of the wrong size)
  * or replaced by random bytes, are written raw into one end of a socket pair
@@ -36,8 +37,10 @@ interface Honest {
   payload: Uint8Array;
   /** Extra descriptors sent with it (as `send` does for library objects). */
   extra: number;
-  /** Out of line: `streamed` bytes in the stream, the rest in a memfd. */
+  /** Out of line: `streamed` bytes in the stream, the rest in a memfd (CHUNKED: its last piece, all in a memfd). */
   outOfLine: boolean;
+  /** CHUNKED: in 1-3 pieces (`split` says how many). */
+  chunked: boolean;
   split: number;
   /** Sends the frame in two writes, cut here (descriptors with the first). */
   cut: number;
@@ -73,6 +76,7 @@ const honest: fc.Arbitrary<Honest> = fc.record({
   ),
   extra: fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 3 }) }),
   outOfLine: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  chunked: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   split: fc.nat(),
   cut: fc.nat(),
 });
@@ -141,6 +145,7 @@ type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
 function encode(m: Honest): Segment[] {
   const length = m.payload.byteLength;
   const extras = Array.from({ length: m.extra }, () => ONE);
+  if (m.chunked) return encodeChunked(m, extras);
   let head: Uint8Array;
   let body: Uint8Array;
   let fds: Uint8Array[];
@@ -161,6 +166,32 @@ function encode(m: Honest): Segment[] {
     { bytes: bytes.subarray(0, cut), fds },
     { bytes: bytes.subarray(cut), fds: [] },
   ];
+}
+
+/**
+ * A CHUNKED message: its header and plain pieces in one write (split in two
+ * at `cut`), and when `outOfLine` the rest as an OUT_OF_LINE piece in its own
+ * write, as the sender does.
+ */
+function encodeChunked(m: Honest, extras: Uint8Array[]): Segment[] {
+  const length = m.payload.byteLength;
+  const inMemfd = m.outOfLine && length > 0 ? 1 + (m.cut % length) : 0;
+  const streamed = length - inMemfd;
+  const pieces = Math.min(streamed, 1 + (m.split % 3));
+  const parts: Uint8Array[] = [header({ length, fds: m.extra, flags: 2 })];
+  for (let k = 0, at = 0; k < pieces; k++) {
+    const end = k === pieces - 1 ? streamed : at + Math.floor(streamed / pieces);
+    parts.push(header({ length: end - at }), m.payload.subarray(at, end));
+    at = end;
+  }
+  const segments: Segment[] = [{ bytes: concat(...parts), fds: extras }];
+  if (inMemfd > 0) {
+    segments.push({
+      bytes: header({ length: inMemfd, fds: 1, flags: 1, streamed: 0 }),
+      fds: [m.payload.subarray(streamed)],
+    });
+  }
+  return segments;
 }
 
 /** Applies `mutation` to the honest frames; returns the segments and how many leading messages it leaves intact. */
@@ -202,13 +233,17 @@ function damage(s: Scenario): { segments: Segment[]; intact: number } {
       return { segments, intact: fds.length === 0 ? n : Math.min(i, segmentOwner(perMessage, to)) };
     }
     case "memfd": {
-      const first = perMessage[i]![0]!;
-      if (!s.messages[i]!.outOfLine || mut.delta === 0) return { segments: perMessage.flat(), intact: n };
+      // The memfd comes with the first write, or a CHUNKED message's last.
+      const where = s.messages[i]!.chunked ? perMessage[i]!.length - 1 : 0;
+      const first = perMessage[i]![where]!;
+      if (!s.messages[i]!.outOfLine || mut.delta === 0 || first.fds.length === 0) {
+        return { segments: perMessage.flat(), intact: n };
+      }
       const rest = first.fds[0]!;
       const size = Math.max(0, rest.byteLength + mut.delta);
       const changed = new Uint8Array(size);
       changed.set(rest.subarray(0, Math.min(size, rest.byteLength)));
-      perMessage[i]![0] = { bytes: first.bytes, fds: [changed, ...first.fds.slice(1)] };
+      perMessage[i]![where] = { bytes: first.bytes, fds: [changed, ...first.fds.slice(1)] };
       return { segments: perMessage.flat(), intact: size === rest.byteLength ? n : i };
     }
     default: {
@@ -321,7 +356,7 @@ async function readOpen(pair: ReturnType<typeof rawPair>, maxLength: number | un
   readClosed(pair, maxLength, out, cap);
 }
 
-const empty = { payload: new Uint8Array(0), extra: 0, split: 0, cut: 0 };
+const empty = { payload: new Uint8Array(0), extra: 0, split: 0, cut: 0, chunked: false };
 /**
  * Counterexamples the fuzzer found in the reader before #16 (each failed there,
  * run first on every run): a later receive returned a message after the stream

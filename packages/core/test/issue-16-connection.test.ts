@@ -156,7 +156,11 @@ describe("Connection frames (#16)", () => {
 
   test("Connection.recv(): unknown flags, non-zero reserved bytes and too many fds name the field", async () => {
     const cases: [Uint8Array, string][] = [
-      [header({ length: 1, flags: 0x82 }), "Connection frame: flags 0x82 has bits other than OUT_OF_LINE (0x1)"],
+      [
+        header({ length: 1, flags: 0x82 }),
+        "Connection frame: flags 0x82 has bits other than OUT_OF_LINE (0x1) or CHUNKED (0x2)",
+      ],
+      [header({ length: 1, flags: 3, fds: 1 }), "Connection frame: flags 0x3 has both OUT_OF_LINE and CHUNKED"],
       [header({ length: 1, reserved: 9 }), "Connection frame: reserved byte 7 is 9, not 0"],
       [header({ length: 1, fds: 254 }), "Connection frame: fds 254 exceeds the limit of 253"],
       [

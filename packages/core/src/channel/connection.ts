@@ -42,7 +42,7 @@ interface ConnectionState {
   readable: boolean;
   writable: boolean;
   /** Bytes (and descriptors) this end had read but not yet returned, and its read state (see `Unread`). */
-  unread?: { bytes: Uint8Array; fds: FdRef[]; skip?: number; broken?: string };
+  unread?: Omit<Unread, "fds"> & { fds: FdRef[] };
 }
 
 /**
@@ -334,7 +334,13 @@ export class Connection {
         const unread = conn.#reader.unread();
         const state: ConnectionState = { fd: shareFd(fd), readable: conn.#readable, writable: conn.#writable };
         if (conn.#inet) state.inet = true;
-        if (unread.bytes.byteLength > 0 || unread.fds.length > 0 || unread.skip || unread.broken !== undefined) {
+        if (
+          unread.bytes.byteLength > 0 ||
+          unread.fds.length > 0 ||
+          unread.skip ||
+          unread.broken !== undefined ||
+          unread.refusedChunked !== undefined
+        ) {
           state.unread = { ...unread, fds: unread.fds.map(shareFd) };
         }
         return state;

@@ -37,7 +37,7 @@ import { EOFError } from "../errors.ts";
 import { closeFd, fileStat, readAt } from "../native/file.ts";
 import { peerDone } from "../native/poll.ts";
 import { MAX_FDS, receiveQueued, receiveSome } from "../native/socket.ts";
-import { EXTENDED_HEADER, Field, HEADER, MAX_MESSAGE, OUT_OF_LINE } from "./framing.ts";
+import { CHUNKED, EXTENDED_HEADER, Field, HEADER, MAX_MESSAGE, OUT_OF_LINE } from "./framing.ts";
 import { unfilledBytes } from "./unfilled-bytes.ts";
 
 /** Messages up to this size (header included) are read into the buffer; longer ones into their own array. */
@@ -83,18 +83,31 @@ export interface Unread {
   skip?: number;
   /** Why the stream cannot be read any more: a bad frame arrived. */
   broken?: string;
+  /**
+   * The rest of a refused CHUNKED message, dropped as it arrives: payload
+   * bytes still to come, the first `pieceLeft` of them in the piece being read
+   * (`bytes` is then empty).
+   */
+  refusedChunked?: { left: number; pieceLeft: number };
 }
 
 /** A message being read into its own array. */
 interface Big {
-  bytes: Uint8Array;
+  /** Undefined for a refused CHUNKED message: its bytes are dropped as they arrive. */
+  bytes: Uint8Array | undefined;
+  /** Payload bytes. */
+  length: number;
   /** Bytes of it read from the stream so far. */
   got: number;
-  /** Bytes of it that come through the stream; the rest is in its memfd. */
+  /**
+   * Where the bytes that come through the stream end; the rest is in its
+   * memfd. CHUNKED: where the piece being read ends (`got` between pieces).
+   */
   streamed: number;
   /** Descriptors it owns (with the memfd first when out of line). */
   fds: number;
   outOfLine: boolean;
+  chunked: boolean;
 }
 
 /** Descriptors that came with one read: the stream range [from, to) it covered, and how many no header claimed yet. */
@@ -129,6 +142,7 @@ export class MessageReader {
   #count = 0;
   #size = 0;
   #streamed = 0;
+  #chunked = false;
   /**
    * Bytes of the next message, header included, when `ready()` last peeked
    * at it whole (0: unknown): the next read takes it in one system call
@@ -153,6 +167,19 @@ export class MessageReader {
       this.#batches.push({ from: 0, to: n, left: unread.fds.length });
     }
     this.#skip = unread.skip ?? 0;
+    const refused = unread.refusedChunked;
+    if (refused !== undefined) {
+      const { left, pieceLeft } = refused;
+      this.#big = {
+        bytes: undefined,
+        length: left,
+        got: 0,
+        streamed: pieceLeft,
+        fds: 0,
+        outOfLine: false,
+        chunked: true,
+      };
+    }
     if (unread.broken !== undefined) this.#break(unread.broken);
   }
 
@@ -221,7 +248,7 @@ export class MessageReader {
     }
     if (!fieldsKeepRules(view, 0)) return true;
     const whole = HEADER + view.getUint32(Field.LENGTH, true);
-    if (size === EXTENDED_HEADER || whole > this.#capacity) return true;
+    if (size === EXTENDED_HEADER || view.getUint8(Field.FLAGS) === CHUNKED || whole > this.#capacity) return true;
     if (n >= whole || receiveQueued(this.#fd) >= whole) {
       // Only a message without descriptors: those arrive with the read of its first byte, in their own batch.
       if (view.getUint16(Field.FDS, true) === 0) this.#peekedWhole = whole;
@@ -247,11 +274,26 @@ export class MessageReader {
         n = this.#receive(this.#buf, 0, Math.min(this.#skip, this.#buf.byteLength));
         if (n > 0) this.#skip -= n;
       } else if (big !== undefined) {
-        if (big.got === big.streamed) return true;
-        n = this.#receive(big.bytes, big.got, big.streamed - big.got);
-        if (n > 0) big.got += n;
+        if (big.got < big.streamed) {
+          n = this.#receiveInto(big);
+        } else if (!big.chunked || big.got === big.length) {
+          if (big.bytes !== undefined) return true;
+          this.#big = undefined; // the end of a refused CHUNKED message
+          continue;
+        } else if (this.#nextPiece(big)) {
+          continue;
+        } else if (this.#broken !== undefined) {
+          return true;
+        } else {
+          n = this.#receivePieceHeader();
+        }
       } else if (this.#parse()) {
-        if (this.#size === EXTENDED_HEADER || HEADER + this.#length > this.#capacity || this.#wholeSmall()) {
+        if (
+          this.#size === EXTENDED_HEADER ||
+          this.#chunked ||
+          HEADER + this.#length > this.#capacity ||
+          this.#wholeSmall()
+        ) {
           return true;
         }
         n = this.#receiveBuffered();
@@ -320,7 +362,9 @@ export class MessageReader {
     }
     const length = view.getUint32(at + Field.LENGTH, true);
     const count = view.getUint16(at + Field.FDS, true);
-    const streamed = outOfLine ? view.getUint32(at + Field.STREAMED, true) : length;
+    const chunked = flags === CHUNKED;
+    // A CHUNKED message's bytes come in pieces, each with its own header: none right behind this one.
+    const streamed = outOfLine ? view.getUint32(at + Field.STREAMED, true) : chunked ? 0 : length;
     if (count > 0 || this.#batches.length > 0) {
       const wrong = this.#claim(count, this.#received - have);
       if (wrong !== undefined) {
@@ -332,6 +376,7 @@ export class MessageReader {
     this.#count = count;
     this.#size = outOfLine ? EXTENDED_HEADER : HEADER;
     this.#streamed = streamed;
+    this.#chunked = chunked;
     return true;
   }
 
@@ -355,7 +400,9 @@ export class MessageReader {
 
   /** Whether a whole small message is in the buffer (its header parsed). */
   #wholeSmall(): boolean {
-    return this.#length >= 0 && this.#size === HEADER && this.#end - this.#start >= HEADER + this.#length;
+    return (
+      this.#length >= 0 && this.#size === HEADER && !this.#chunked && this.#end - this.#start >= HEADER + this.#length
+    );
   }
 
   /** Switches to reading the parsed message into its own array (too big for the buffer, or out of line). */
@@ -371,19 +418,137 @@ export class MessageReader {
       }
     }
     // Filled in full (stream, then memfd) before `#take` hands it out; a cut one is never returned.
-    const bytes = unfilledBytes(this.#length);
-    const body = this.#start + this.#size;
-    const copied = Math.min(this.#end - body, this.#streamed);
-    bytes.set(this.#buf.subarray(body, body + copied));
-    this.#start = body + copied;
-    this.#big = { bytes, got: copied, streamed: this.#streamed, fds: this.#count, outOfLine };
+    const big: Big = {
+      bytes: unfilledBytes(this.#length),
+      length: this.#length,
+      got: 0,
+      streamed: this.#streamed,
+      fds: this.#count,
+      outOfLine,
+      chunked: this.#chunked,
+    };
+    this.#start += this.#size;
+    this.#absorb(big);
+    this.#big = big;
     this.#length = -1;
+  }
+
+  /** Moves what the buffer holds of `big`'s stream part (or of its piece) into it. */
+  #absorb(big: Big): void {
+    const copied = Math.min(this.#end - this.#start, big.streamed - big.got);
+    big.bytes?.set(this.#buf.subarray(this.#start, this.#start + copied), big.got);
+    this.#start += copied;
+    big.got += copied;
+  }
+
+  /** Reads the stream part of `big` (or of its piece) from the socket: into it, or dropped when refused. */
+  #receiveInto(big: Big): number {
+    const want = big.streamed - big.got;
+    let n: number;
+    if (big.bytes !== undefined) {
+      n = this.#receive(big.bytes, big.got, want);
+    } else {
+      this.#ensureRoom(Math.min(want, BUFFER));
+      n = this.#receive(this.#buf, this.#end, Math.min(want, this.#buf.byteLength - this.#end));
+    }
+    if (n > 0) big.got += n;
+    return n;
+  }
+
+  /** Reads the next piece's header of a CHUNKED message into the buffer, and nothing past it. */
+  #receivePieceHeader(): number {
+    const have = this.#end - this.#start;
+    const size = have >= HEADER && this.#buf[this.#start + Field.FLAGS] === OUT_OF_LINE ? EXTENDED_HEADER : HEADER;
+    this.#ensureRoom(size - have);
+    const n = this.#receive(this.#buf, this.#end, size - have);
+    if (n > 0) this.#end += n;
+    return n;
+  }
+
+  /**
+   * Takes the header of `big`'s next piece from the buffer once it is all
+   * there, checks it against the rules of framing.ts, and starts the piece:
+   * what the buffer has of it goes into `big`, and an OUT_OF_LINE piece is
+   * read from its memfd at once. Returns whether it did; a bad piece breaks
+   * the stream.
+   */
+  #nextPiece(big: Big): boolean {
+    const have = this.#end - this.#start;
+    if (have < HEADER) return false;
+    const view = this.#view;
+    const at = this.#start;
+    const outOfLine = view.getUint8(at + Field.FLAGS) === OUT_OF_LINE;
+    if (outOfLine && have < EXTENDED_HEADER) return false;
+    const bad = this.#badPiece(view, at, big.length - big.got);
+    if (bad !== undefined) {
+      this.#break(bad);
+      return false;
+    }
+    const length = view.getUint32(at + Field.LENGTH, true);
+    this.#start += outOfLine ? EXTENDED_HEADER : HEADER;
+    if (!outOfLine) {
+      big.streamed = big.got + length;
+      this.#absorb(big);
+      return true;
+    }
+    // Its memfd comes after the message's own descriptors.
+    const [memfd] = this.#fds.splice(big.fds, 1) as [number];
+    let wrong: string | undefined;
+    if (big.bytes === undefined) {
+      closeFd(memfd);
+    } else {
+      // Checked before reading, as for a whole OUT_OF_LINE message.
+      const size = fileStat(memfd).size;
+      if (size === length) wrong = this.#readRest(memfd, big.bytes, big.got);
+      else {
+        closeFd(memfd);
+        wrong = `Connection frame: memfd holds ${size} bytes, not the piece's length ${length}`;
+      }
+    }
+    if (wrong !== undefined) {
+      this.#break(wrong);
+      return false;
+    }
+    big.got = big.streamed = big.length;
+    return true;
+  }
+
+  /** What is wrong with the piece header at `at` of a CHUNKED message with `left` bytes to come, if anything; claims an OUT_OF_LINE piece's memfd. */
+  #badPiece(view: DataView, at: number, left: number): string | undefined {
+    if (!fieldsKeepRules(view, at)) return badField(view, at);
+    const flags = view.getUint8(at + Field.FLAGS);
+    const length = view.getUint32(at + Field.LENGTH, true);
+    const count = view.getUint16(at + Field.FDS, true);
+    if (flags === CHUNKED) return "Connection frame: a piece of a CHUNKED message is CHUNKED itself";
+    if (length === 0) return "Connection frame: a piece of a CHUNKED message has length 0";
+    if (length > left) return `Connection frame: piece length ${length} exceeds the ${left} bytes left of its message`;
+    const position = this.#received - (this.#end - at);
+    if (flags !== OUT_OF_LINE) {
+      if (count !== 0) {
+        return `Connection frame: a piece of a CHUNKED message has fds ${count} (only an OUT_OF_LINE piece has one, its memfd)`;
+      }
+      return this.#batches.length > 0 ? this.#claim(0, position) : undefined;
+    }
+    const streamed = view.getUint32(at + Field.STREAMED, true);
+    if (count !== 1) return `Connection frame: an OUT_OF_LINE piece has fds ${count}, not 1 (its memfd)`;
+    if (streamed !== 0) return `Connection frame: an OUT_OF_LINE piece streams ${streamed} bytes, not 0`;
+    if (length !== left) {
+      return `Connection frame: an OUT_OF_LINE piece holds ${length} bytes, not the ${left} left of its message`;
+    }
+    return this.#claim(1, position);
   }
 
   /** Drops the parsed message: closes its descriptors, skips its bytes (those not here yet as they arrive). */
   #refuse(limit: number): never {
     const length = this.#length;
     for (const fd of this.#fds.splice(0, this.#count)) closeFd(fd);
+    if (this.#chunked) {
+      // Its pieces are read as they come (their headers checked) and dropped.
+      this.#start += this.#size;
+      this.#big = { bytes: undefined, length, got: 0, streamed: 0, fds: 0, outOfLine: false, chunked: true };
+      this.#length = -1;
+      throw new RangeError(`Message of ${length} bytes is longer than maxLength ${limit}; it was dropped`);
+    }
     const body = this.#start + this.#size;
     const here = Math.min(this.#end - body, this.#streamed);
     this.#start = body + here;
@@ -396,10 +561,17 @@ export class MessageReader {
   /** Takes the buffered whole message. @throws EOFError at the end of the stream */
   #take(): Message {
     const big = this.#big;
-    if (big !== undefined && big.got === big.streamed) {
+    if (big?.bytes !== undefined && big.got === big.streamed && (!big.chunked || big.got === big.length)) {
       this.#big = undefined;
       const fds = this.#fds.splice(0, big.fds);
-      if (big.outOfLine) this.#readRest(big, fds);
+      if (big.outOfLine) {
+        const wrong = this.#readRest(fds.shift()!, big.bytes, big.streamed);
+        if (wrong !== undefined) {
+          for (const fd of fds) closeFd(fd);
+          this.#break(wrong);
+          throw new EOFError(wrong);
+        }
+      }
       return { bytes: big.bytes, fds, owned: true };
     }
     if (big !== undefined || this.#skip > 0 || !this.#wholeSmall()) {
@@ -417,29 +589,23 @@ export class MessageReader {
     return { bytes: this.#buf.subarray(at, at + length), fds: fds === 0 ? NO_FDS : this.#fds.splice(0, fds) };
   }
 
-  /** Reads the out-of-line part of a message from its memfd (taken off `fds`), and closes that. */
-  #readRest(big: Big, fds: number[]): void {
-    const memfd = fds.shift()!;
-    const rest = big.bytes.byteLength - big.streamed;
-    let wrong: string | undefined;
+  /**
+   * Reads the end of a message, from `from` on, out of its memfd, and closes
+   * that; returns what is wrong with the memfd, if anything.
+   */
+  #readRest(memfd: number, bytes: Uint8Array, from: number): string | undefined {
+    const rest = bytes.byteLength - from;
     try {
-      for (let at = big.streamed; at < big.bytes.byteLength; ) {
-        const n = readAt(memfd, big.bytes.subarray(at), at - big.streamed);
-        if (n === 0) {
-          wrong = `Connection frame: memfd ended at byte ${at - big.streamed} of length - streamed = ${rest}`;
-          break;
-        }
+      for (let at = from; at < bytes.byteLength; ) {
+        const n = readAt(memfd, bytes.subarray(at), at - from);
+        if (n === 0) return `Connection frame: memfd ended at byte ${at - from} of the ${rest} it should hold`;
         at += n;
       }
+      return undefined;
     } catch (err) {
-      wrong = `Connection frame: memfd cannot be read: ${(err as Error).message}`;
+      return `Connection frame: memfd cannot be read: ${(err as Error).message}`;
     } finally {
       closeFd(memfd);
-    }
-    if (wrong !== undefined) {
-      for (const fd of fds) closeFd(fd);
-      this.#break(wrong);
-      throw new EOFError(wrong);
     }
   }
 
@@ -488,11 +654,20 @@ export class MessageReader {
     if (this.#broken !== undefined) return { bytes: new Uint8Array(0), fds: [], broken: this.#broken };
     if (this.#skip > 0) return { bytes: new Uint8Array(0), fds: this.#fds, skip: this.#skip };
     if (big === undefined) return { bytes: rest.slice(), fds: this.#fds };
+    if (big.bytes === undefined) {
+      // Between two pieces, a piece's header may be buffered: it goes back too.
+      return {
+        bytes: rest.slice(),
+        fds: this.#fds,
+        refusedChunked: { left: big.length - big.got, pieceLeft: big.streamed - big.got },
+      };
+    }
     // A partial message goes back in wire form: its header, what arrived, then what followed it.
+    if (big.chunked) return { bytes: chunkedWireForm(big, rest), fds: this.#fds };
     const size = big.outOfLine ? EXTENDED_HEADER : HEADER;
     const bytes = new Uint8Array(size + big.got + rest.byteLength);
     const view = new DataView(bytes.buffer);
-    view.setUint32(Field.LENGTH, big.bytes.byteLength, true);
+    view.setUint32(Field.LENGTH, big.length, true);
     view.setUint16(Field.FDS, big.fds, true);
     if (big.outOfLine) {
       view.setUint8(Field.FLAGS, OUT_OF_LINE);
@@ -513,14 +688,15 @@ export class MessageReader {
 
 /**
  * Whether the whole header at `at` keeps the rules of `framing.ts`, all but
- * the one about descriptors (which needs them): flags, zero bytes, length,
- * fds, and for OUT_OF_LINE streamed and fds >= 1.
+ * the one about descriptors (which needs them) and those of a piece: flags
+ * (one of OUT_OF_LINE and CHUNKED, or none: 3 is above CHUNKED), zero bytes,
+ * length, fds, and for OUT_OF_LINE streamed and fds >= 1.
  */
 function fieldsKeepRules(view: DataView, at: number): boolean {
   const flags = view.getUint8(at + Field.FLAGS);
   const length = view.getUint32(at + Field.LENGTH, true);
   const count = view.getUint16(at + Field.FDS, true);
-  if (flags > OUT_OF_LINE || view.getUint8(at + Field.RESERVED) !== 0 || length > MAX_MESSAGE || count > MAX_FDS) {
+  if (flags > CHUNKED || view.getUint8(at + Field.RESERVED) !== 0 || length > MAX_MESSAGE || count > MAX_FDS) {
     return false;
   }
   if (flags !== OUT_OF_LINE) return true;
@@ -534,8 +710,9 @@ function badField(view: DataView, at: number): string {
   const reserved = view.getUint8(at + Field.RESERVED);
   const length = view.getUint32(at + Field.LENGTH, true);
   const count = view.getUint16(at + Field.FDS, true);
-  if (flags > OUT_OF_LINE) {
-    return `Connection frame: flags 0x${flags.toString(16)} has bits other than OUT_OF_LINE (0x${OUT_OF_LINE.toString(16)})`;
+  if (flags === (OUT_OF_LINE | CHUNKED)) return "Connection frame: flags 0x3 has both OUT_OF_LINE and CHUNKED";
+  if (flags > CHUNKED) {
+    return `Connection frame: flags 0x${flags.toString(16)} has bits other than OUT_OF_LINE (0x${OUT_OF_LINE.toString(16)}) or CHUNKED (0x${CHUNKED.toString(16)})`;
   }
   if (reserved !== 0) return `Connection frame: reserved byte ${Field.RESERVED} is ${reserved}, not 0`;
   if (length > MAX_MESSAGE) return `Connection frame: length ${length} exceeds the limit of ${MAX_MESSAGE} bytes`;
@@ -544,4 +721,34 @@ function badField(view: DataView, at: number): string {
   if (extended !== 0) return `Connection frame: reserved bytes 12-15 are ${extended}, not 0`;
   if (count === 0) return "Connection frame: OUT_OF_LINE with fds 0 (its memfd must come first)";
   return `Connection frame: streamed ${view.getUint32(at + Field.STREAMED, true)} exceeds length ${length}`;
+}
+
+/**
+ * A CHUNKED message read in part, in wire form for another reader: its
+ * header, one piece with what arrived, the header of the piece being read
+ * (whose other bytes the socket still holds), then `rest`.
+ */
+function chunkedWireForm(big: Big, rest: Uint8Array): Uint8Array {
+  const pieceLeft = big.streamed - big.got;
+  const headers = HEADER + (big.got > 0 ? HEADER : 0) + (pieceLeft > 0 ? HEADER : 0);
+  const bytes = new Uint8Array(headers + big.got + rest.byteLength);
+  const view = new DataView(bytes.buffer);
+  const header = (at: number, length: number, fds: number, flags: number) => {
+    view.setUint32(at + Field.LENGTH, length, true);
+    view.setUint16(at + Field.FDS, fds, true);
+    view.setUint8(at + Field.FLAGS, flags);
+  };
+  header(0, big.length, big.fds, CHUNKED);
+  let at = HEADER;
+  if (big.got > 0) {
+    header(at, big.got, 0, 0);
+    bytes.set(big.bytes!.subarray(0, big.got), at + HEADER);
+    at += HEADER + big.got;
+  }
+  if (pieceLeft > 0) {
+    header(at, pieceLeft, 0, 0);
+    at += HEADER;
+  }
+  bytes.set(rest, at);
+  return bytes;
 }

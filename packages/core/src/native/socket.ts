@@ -61,17 +61,17 @@ put64(recvHeader, MSG_IOV, ptr(recvIov));
 put64(recvHeader, MSG_IOVLEN, 1);
 put64(recvHeader, MSG_CONTROL, controlAddress);
 
-/**
- * Bytes the kernel would still take on stream socket `fd` without blocking:
- * its send buffer (SO_SNDBUF, in the kernel's accounting, which counts some
- * overhead per packet) minus what is queued and unread (SIOCOUTQ).
- */
-export function sendBufferFree(fd: number): number {
+/** Stream socket `fd`'s send buffer (SO_SNDBUF, in the kernel's accounting, which counts some overhead per packet). */
+export function sendBufferSize(fd: number): number {
   optionLength[0] = 4;
   if (libc.getsockopt(fd, SOL_SOCKET, SO_SNDBUF, intOption, optionLength) !== 0) return 0;
-  const size = intOption[0]!;
+  return intOption[0]!;
+}
+
+/** Bytes of socket `fd`'s send buffer in use (SIOCOUTQ: for a unix socket, what the peer has not read yet). */
+export function sendBufferUsed(fd: number): number {
   if (libc.ioctl(fd, SIOCOUTQ, intOption) !== 0) return 0;
-  return Math.max(0, size - intOption[0]!);
+  return intOption[0]!;
 }
 
 /**
