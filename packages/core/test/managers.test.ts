@@ -484,7 +484,7 @@ describe("proxy references", () => {
 
 describe("BaseManager", () => {
   test(
-    "register(): a class's public methods are exposed, in both forms; errors keep their class",
+    "register(): a class's public methods are exposed, in both forms; errors keep their class; undefined stays undefined",
     async () => {
       await using m = new MyManager();
       await m.start();
@@ -497,6 +497,12 @@ describe("BaseManager", () => {
       expect((err as Error).message).toBe("counter failed");
       expect((err as Error).stack).toContain("manager-targets.ts");
       expect(c._hidden).toBeUndefined();
+      // undefined, null and an undefined inside a value each come back as they were returned.
+      expect(await c.reset!()).toBeUndefined();
+      expect(c.resetSync!()).toBeUndefined();
+      expect(await c.none!()).toBeNull();
+      expect(c.noneSync!()).toBeNull();
+      expect(await c.holes!()).toEqual([undefined, 0]);
       const limited = (await (m as unknown as { Limited(): Promise<AutoProxy> }).Limited()) as AutoProxy;
       expect(limited.fail).toBeUndefined();
       await expect(limited._callMethod("fail")).rejects.toThrow("not exposed");

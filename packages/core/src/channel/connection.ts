@@ -148,8 +148,15 @@ export class Connection {
    * left pending when the process exits loses no message but one it had begun.
    * @throws EOFError as `recvSync`
    */
-  async recv(): Promise<unknown> {
-    return this.#decode(await this.#next("receive"));
+  recv(): Promise<unknown> {
+    // An answer that came within the spin goes back without an async function's promise jobs (#20).
+    try {
+      const m = this.#answerNow("receive", undefined);
+      if (m !== undefined) return Promise.resolve(this.#decode(m));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.#waitNext("receive", undefined).then((m) => this.#decode(m));
   }
 
   /**
@@ -222,13 +229,19 @@ export class Connection {
   }
 
   async #next(what: string, limit?: number): Promise<Message> {
-    const pid = process.pid;
+    return this.#answerNow(what, limit) ?? (await this.#waitNext(what, limit));
+  }
+
+  /** The answer to what this end sent since the last receive, when it comes within the spin (see `#spinForAnswer`). */
+  #answerNow(what: string, limit: number | undefined): Message | undefined {
     const sent = this.#sent;
     this.#sent = 0;
-    if (sent > 0) {
-      const m = this.#spinForAnswer(what, limit, sent);
-      if (m !== undefined) return m;
-    }
+    return sent > 0 ? this.#spinForAnswer(what, limit, sent) : undefined;
+  }
+
+  /** The next message, waited for without blocking the event loop. */
+  async #waitNext(what: string, limit: number | undefined): Promise<Message> {
+    const pid = process.pid;
     for (;;) {
       if (forkedSince(pid)) await forever;
       this.#forReading(what); // also when closed while waiting

@@ -20,8 +20,8 @@ export class DictProxy<K extends DictKey = DictKey, V = unknown> extends BasePro
   getSync(key: K, fallback?: V): V | undefined {
     return this._callMethodSync("get", fallback === undefined ? [key] : [key, fallback]) as V | undefined;
   }
-  async set(key: K, value: V): Promise<void> {
-    await this._callMethod("set", [key, value]);
+  set(key: K, value: V): Promise<void> {
+    return this._callMethod("set", [key, value]) as Promise<void>;
   }
   setSync(key: K, value: V): void {
     this._callMethodSync("set", [key, value]);

@@ -67,15 +67,31 @@ const clientHeld = new FinalizationRegistry<ClientRef>((ref) => {
  */
 const calling = new Map<BaseProxy, number>();
 
-async function whileCalling<T>(p: BaseProxy, call: () => Promise<T>): Promise<T> {
+function whileCalling<T>(p: BaseProxy, call: () => Promise<T>): Promise<T> {
   calling.set(p, (calling.get(p) ?? 0) + 1);
-  try {
-    return await call();
-  } finally {
+  const done = () => {
     const n = (calling.get(p) ?? 1) - 1;
     if (n > 0) calling.set(p, n);
     else calling.delete(p);
+  };
+  // Not an async function: each of those costs the call a few promise jobs (#20).
+  let result: Promise<T>;
+  try {
+    result = call();
+  } catch (e) {
+    done();
+    return Promise.reject(e);
   }
+  return result.then(
+    (v) => {
+      done();
+      return v;
+    },
+    (e: unknown) => {
+      done();
+      throw e;
+    },
+  );
 }
 
 /**
@@ -150,14 +166,18 @@ export class BaseProxy {
     return whileCalling(this, () => this.#call(method, args));
   }
 
-  async #call(method: string, args: unknown[]): Promise<unknown> {
+  #call(method: string, args: unknown[]): Promise<unknown> {
     const local = this.#local();
     if (local !== undefined) return local.call(this.#state.id, method, args);
     const link = this.#link();
-    if (this.#increfedIn !== process.pid) {
-      if (!link.hasRef(this.#state.id)) await link.request(["incref", this.#state.id]);
-      if (this.#increfedIn !== process.pid) this.#held(link);
-    }
+    if (this.#increfedIn !== process.pid) return this.#increfThenCall(link, method, args);
+    return link.request(["call", this.#state.id, method, args]);
+  }
+
+  /** The first call of this proxy in this process: takes this process's reference first. */
+  async #increfThenCall(link: Link, method: string, args: unknown[]): Promise<unknown> {
+    if (!link.hasRef(this.#state.id)) await link.request(["incref", this.#state.id]);
+    if (this.#increfedIn !== process.pid) this.#held(link);
     return link.request(["call", this.#state.id, method, args]);
   }
 

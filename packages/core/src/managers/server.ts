@@ -245,7 +245,8 @@ export class Server {
           const result = await this.#call(id, method, args);
           const typeid = this.#heldOrThrow(id).typeid;
           const resultType = this.#registry.get(typeid)?.methodToTypeid?.[method];
-          if (resultType === undefined) return ["#RETURN", result];
+          // undefined as a missing item: it keeps the reply JSON, which encodes in a tenth of the time (#20).
+          if (resultType === undefined) return result === undefined ? ["#RETURN"] : ["#RETURN", result];
           const [rid, rh] = this.#hold(resultType, result);
           rh.holders.add(client);
           const kind = this.#registry.get(resultType)?.proxyKind ?? undefined;
