@@ -65,10 +65,11 @@ export interface ChildPlan {
 /**
  * The descriptors a new child closes first thing: its siblings' (pidfds,
  * exit pipes), this process's own exit pipe if it is a fork child itself,
- * and the start-flag pages' descriptors.
+ * the start-flag pages' descriptors, and the readable watcher's eventfd
+ * (its thread is the parent's: a child that wrote it would wake that).
  */
 export function inheritedDescriptors(): number[] {
-  const fds = [...parentDescriptors, ...slotDescriptors()];
+  const fds = [...parentDescriptors, ...slotDescriptors(), ...native.readableWatchDescriptors()];
   if (ownExitPipe >= 0) fds.push(ownExitPipe);
   return fds;
 }

@@ -75,9 +75,13 @@ export async function wait<T extends Waitable>(objects: readonly T[], timeout?: 
     throw new RangeError("wait: nothing to wait for and no timeout");
   }
   let found: T[] = [];
-  await waitUntil(() => {
-    found = ready(objects, fds);
-    return found.length > 0;
-  }, deadline);
+  await waitUntil(
+    () => {
+      found = ready(objects, fds);
+      return found.length > 0;
+    },
+    deadline,
+    fds,
+  );
   return found;
 }

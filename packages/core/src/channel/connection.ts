@@ -209,7 +209,7 @@ export class Connection {
   async pollAsync(timeout = 0): Promise<boolean> {
     this.#forReading("poll");
     const deadline = deadlineOf(checkTimeout(timeout, "Connection.poll"));
-    return waitUntil(() => this.#fd >= 0 && this.#reader.ready(), deadline);
+    return waitUntil(() => this.#fd >= 0 && this.#reader.ready(), deadline, [this.#fd]);
   }
 
   #nextSync(what: string, limit?: number): Message {
@@ -253,7 +253,7 @@ export class Connection {
       // Waits taking nothing (issue #18): a recv this process leaves pending
       // when it exits takes no message from the other holders of this end.
       // Another recv of this connection may take the message first: loop.
-      await waitUntil(() => this.#fd < 0 || this.#reader.ready(), Number.POSITIVE_INFINITY);
+      await waitUntil(() => this.#fd < 0 || this.#reader.ready(), Number.POSITIVE_INFINITY, [this.#fd]);
     }
   }
 

@@ -204,10 +204,14 @@ export class Listener {
 
   async #arrival(deadline: number, timeout: number | undefined): Promise<Arrival> {
     let got: ReturnType<typeof acceptOne>;
-    const came = await waitUntil(() => {
-      got = acceptOne(this.#open());
-      return got !== undefined;
-    }, deadline);
+    const came = await waitUntil(
+      () => {
+        got = acceptOne(this.#open());
+        return got !== undefined;
+      },
+      deadline,
+      [this.#open()],
+    );
     if (!came || got === undefined) {
       throw new TimeoutError(`No client connected to ${describeAddress(this.#address)} within ${timeout} ms`);
     }

@@ -33,6 +33,7 @@ export { adoptSegment, attachSegment, createSegment, memfdWith, type Segment } f
 export { dieWithParent } from "./parent-death.ts";
 export { parkedForever, threadAlive } from "./liveness.ts";
 export { pauseWaker, waitForChange } from "./wake-on-change.ts";
+export { readableWatchDescriptors, waitReadable } from "./wake-on-readable.ts";
 export { peekExitStatus, pidfdOpen, pollReadable } from "./pidfd.ts";
 export { type Mapping, mapShared, releasePages, unmap } from "./pages.ts";
 export { type Readiness, waitReady } from "./poll.ts";

@@ -7,6 +7,7 @@
  */
 import { forever, forkedSince } from "../inherited-wait.ts";
 import { waitForChange } from "../native/wake-on-change.ts";
+import { waitReadable } from "../native/wake-on-readable.ts";
 import { nextTurn } from "./spin.ts";
 import { nextPause, POLL_SPIN_TURNS, SLICE_MS } from "./tuning.ts";
 
@@ -48,19 +49,29 @@ export async function pollUntil(
 
 /**
  * Resolves true as soon as `ready()` returns true, or false once `deadline`
- * passed (after one last check). For waits with no word to watch: it
+ * passed (after one last check). For waits with no word to watch. With
+ * `fds`, the descriptors `ready()` depends on, it wakes when one of them is
+ * readable (wake-on-readable.ts); without, or where that cannot run, it
  * re-checks on the next POLL_SPIN_TURNS turns of the loop, then with a
  * growing pause.
  */
-export async function waitUntil(ready: () => boolean, deadline: number): Promise<boolean> {
-  // TODO(#5): wake async waiters through the futex_waitv waker (native/wake-on-change.ts) instead of re-checking.
+export async function waitUntil(ready: () => boolean, deadline: number, fds?: readonly number[]): Promise<boolean> {
   const pid = process.pid;
   let pause = 0;
+  let woke = false;
   for (let turns = 0; ; turns++) {
+    // Once per round: ready() may take what it finds (an accept).
     if (ready()) return true;
+    // Woken as readable, yet not ready: part of a message is in, and the
+    // descriptor stays readable until the rest comes, so this round pauses.
+    const partial: boolean = woke;
+    woke = false;
     const left = deadline - performance.now();
     if (left <= 0) return false;
-    if (turns < POLL_SPIN_TURNS) await nextTurn();
+    const woken: Promise<boolean> | undefined =
+      fds === undefined || partial ? undefined : waitReadable(fds, Math.min(left, SLICE_MS));
+    if (woken !== undefined) woke = await woken;
+    else if (turns < POLL_SPIN_TURNS) await nextTurn();
     else {
       pause = nextPause(pause);
       await Bun.sleep(Math.min(pause, left));
