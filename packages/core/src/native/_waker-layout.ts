@@ -18,3 +18,9 @@ export const ADDRESSES_AT = Math.ceil(((Word.EXPECTED + MAX_WATCHED) * 4) / 8) *
 export const TABLE_BYTES = ADDRESSES_AT + MAX_WATCHED * 8;
 /** futex_waitv(2) on Linux x86_64 and aarch64 alike. */
 export const SYS_FUTEX_WAITV = 449;
+
+/** The message that starts a waker: its table, and the readable watcher's (see _readable-layout.ts). */
+export interface WakerStart {
+  words: SharedArrayBuffer;
+  readable: SharedArrayBuffer;
+}

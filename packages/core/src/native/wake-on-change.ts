@@ -7,7 +7,8 @@
  * blocks. Where the waker cannot run, the caller falls back to polling.
  */
 import { ptr, read } from "bun:ffi";
-import { ADDRESSES_AT, MAX_WATCHED, TABLE_BYTES, Word } from "./_waker-layout.ts";
+import { readableTable } from "./_readable-layout.ts";
+import { ADDRESSES_AT, MAX_WATCHED, TABLE_BYTES, type WakerStart, Word } from "./_waker-layout.ts";
 import { futexWait, futexWake } from "./futex.ts";
 
 interface Watch {
@@ -76,7 +77,7 @@ function wakerReady(): boolean {
         watches.clear();
       } else check();
     };
-    waker.postMessage(table.buffer);
+    waker.postMessage({ words: table.buffer, readable: readableTable.buffer } satisfies WakerStart);
     waker.unref();
   } catch {
     state = "unsupported";
@@ -111,6 +112,20 @@ export function waitForChange(address: number, expected: number, timeoutMs: numb
     watches.add(watch);
     publish();
   });
+}
+
+/**
+ * Whether this realm's waker runs (starting it if not); `poke` also makes it
+ * look at its tables at once (wake-on-readable.ts asks it so to start the
+ * readable watcher).
+ */
+export function wakerRunning(poke = false): boolean {
+  const ready = wakerReady();
+  if (ready && poke) {
+    Atomics.add(table, Word.CONTROL, 1);
+    futexWake(controlAddress, 1);
+  }
+  return ready;
 }
 
 /** Waits (at most until `until`) for a waker still starting up to reach its loop. */

@@ -26,8 +26,8 @@ int *__errno_location(void);
 #define COUNT 1
 #define EVENTFD 2
 #define FAILED 3
-#define FDS 4
-#define MAX_FDS 1020
+#define FDS 5
+#define MAX_FDS 1019
 
 #define POLLIN 0x001
 #define EINTR 4

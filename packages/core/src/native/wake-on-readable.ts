@@ -6,70 +6,47 @@
  * whose client paused 0.2 ms or more answered its next call 1.2-3.3 ms
  * later, CPython's in 40 µs).
  *
- * A thread of plain C (wake-on-readable.c, compiled once by bun:ffi's
- * TinyCC) polls the descriptors of every waiter of this process, and bumps a
- * word of the table when one is readable; the realm's futex waker
- * (wake-on-change.ts) turns that into an event-loop wake-up. The thread then
- * sleeps until the waiters have looked: each change of the waiters, and each
- * look, writes the table's eventfd. Where the thread or the futex waker
- * cannot run (a fork child, which has only the thread that forked; TinyCC
- * failing), `waitReadable` returns undefined and the caller polls.
+ * A thread of plain C (wake-on-readable.c) polls the descriptors of every
+ * waiter of this realm, and bumps the table's WAKE word when one is
+ * readable; the realm's futex waker (wake-on-change.ts) turns that into an
+ * event-loop wake-up. The C thread then sleeps until the waiters have looked:
+ * each change of the waiters, and each look, writes the table's eventfd. The
+ * futex waker compiles and starts the C thread the first time a wait asks
+ * (readable-watcher-start.ts); until it runs, and where it cannot (a fork
+ * child, which has only the thread that forked; TinyCC failing),
+ * `waitReadable` returns undefined and the caller polls.
  */
-import { cc, ptr } from "bun:ffi";
-import { closeFd } from "./file.ts";
+import { ptr } from "bun:ffi";
+import { MAX_READABLE_FDS, ReadableWord as Word, readableTable as table, WatcherState } from "./_readable-layout.ts";
 import { libc } from "./libc.ts";
 import { waitAnyReadable } from "./poll.ts";
-import { waitForChange } from "./wake-on-change.ts";
-
-/** Table words, as wake-on-readable.c reads them. */
-const Word = { WAKE: 0, COUNT: 1, EVENTFD: 2, FAILED: 3, FDS: 4 } as const;
-/** Distinct descriptors watched at once; waiters past it time out and re-check. */
-const MAX_FDS = 1020;
-const EFD_CLOEXEC = 0o2000000;
-const EFD_NONBLOCK = 0o4000;
+import { waitForChange, wakerRunning } from "./wake-on-change.ts";
 
 interface Waiter {
   readonly fds: readonly number[];
 }
 
-// Lives as long as the process: the thread reads it by address.
-const table = new Int32Array(new SharedArrayBuffer((Word.FDS + MAX_FDS) * 4));
 const wakeAddress = ptr(table, Word.WAKE * 4);
 const one = new BigUint64Array(new ArrayBuffer(8));
 one[0] = 1n;
 const onePtr = ptr(one);
 const waiters = new Set<Waiter>();
-let state: "none" | "running" | "unsupported" = "none";
 /** The pid the thread runs in: a fork child has none, and must not write the parent's eventfd. */
-let runsIn = 0;
-/** The compiled thread code, held for good: the thread runs in it, and a collected library is freed. */
-// biome-ignore lint/correctness/noUnusedVariables: only held, never read
-let compiled: unknown;
+const loadedIn = process.pid;
 
-/** Starts the thread on first use; whether it runs in this process. */
+/** Whether the C thread runs for this realm; asks the futex waker to start it on first use. */
 function running(): boolean {
-  if (state === "running") return runsIn === process.pid;
-  if (state === "unsupported") return false;
-  state = "unsupported";
-  if (process.env.MULTIPROC_WATCH_READABLE === "0") return false;
-  const efd = libc.eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (efd < 0) return false;
-  try {
-    const lib = cc({
-      // A path, not a URL's pathname: that one would keep a space in the path as %20.
-      source: `${import.meta.dir}/wake-on-readable.c`,
-      symbols: { mp_watch_readable: { args: ["ptr"], returns: "i32" } },
-    });
-    compiled = lib;
-    table[Word.EVENTFD] = efd;
-    if (lib.symbols.mp_watch_readable(ptr(table)) !== 0) throw new Error("pthread_create failed");
-  } catch {
-    closeFd(efd);
+  const state = Atomics.load(table, Word.STATE);
+  if (state === WatcherState.RUNNING) return process.pid === loadedIn && table[Word.FAILED] === 0;
+  if (state !== WatcherState.NONE || process.pid !== loadedIn || process.env.MULTIPROC_WATCH_READABLE === "0") {
     return false;
   }
-  state = "running";
-  runsIn = process.pid;
-  return true;
+  // Asked for only once the futex waker runs: it starts the C thread at its next look, which the poke makes now.
+  if (wakerRunning()) {
+    Atomics.store(table, Word.STATE, WatcherState.REQUESTED);
+    wakerRunning(true);
+  }
+  return false;
 }
 
 /** Writes the waiters' distinct descriptors into the table and re-arms the thread. */
@@ -78,7 +55,7 @@ function publish(): void {
   for (const w of waiters) for (const fd of w.fds) if (fd >= 0) distinct.add(fd);
   let i = 0;
   for (const fd of distinct) {
-    if (i === MAX_FDS) break;
+    if (i === MAX_READABLE_FDS) break;
     table[Word.FDS + i++] = fd;
   }
   Atomics.store(table, Word.COUNT, i);
@@ -87,13 +64,13 @@ function publish(): void {
 
 /**
  * Resolves true once one of `fds` is readable, hung up or closed (at once
- * when one already is), false after `timeoutMs`; undefined when this process
+ * when one already is), false after `timeoutMs`; undefined when this realm
  * cannot watch descriptors now (the caller should poll). Readable means the
  * kernel has bytes for it, not that a whole message is there: the caller
  * checks its own condition.
  */
 export function waitReadable(fds: readonly number[], timeoutMs: number): Promise<boolean> | undefined {
-  if (!running() || table[Word.FAILED] !== 0) return undefined;
+  if (!running()) return undefined;
   if (waitAnyReadable(fds, 0)) return Promise.resolve(true);
   const deadline = performance.now() + timeoutMs;
   const first = watchOnce(fds, timeoutMs);
@@ -137,5 +114,5 @@ async function untilOwnReadable(fds: readonly number[], first: Promise<boolean>,
 
 /** The table's eventfd, for a fork child to close (its copy would wake the parent's thread). */
 export function readableWatchDescriptors(): number[] {
-  return state === "running" ? [table[Word.EVENTFD]!] : [];
+  return Atomics.load(table, Word.STATE) === WatcherState.RUNNING ? [table[Word.EVENTFD]!] : [];
 }

@@ -8,9 +8,10 @@
  * its process forks (see `pauseWaker`).
  */
 import { ptr } from "bun:ffi";
-import { ADDRESSES_AT, MAX_WATCHED, SYS_FUTEX_WAITV, Word } from "./_waker-layout.ts";
+import { ADDRESSES_AT, MAX_WATCHED, SYS_FUTEX_WAITV, type WakerStart, Word } from "./_waker-layout.ts";
 import { futexWait, futexWake } from "./futex.ts";
 import { errno, libc } from "./libc.ts";
+import { startReadableWatcher } from "./readable-watcher-start.ts";
 import { threadId } from "./thread.ts";
 
 declare const self: Worker;
@@ -28,9 +29,10 @@ const TWO_32 = 2 ** 32;
  */
 const SLICE_MS = 100;
 
-self.onmessage = (event: MessageEvent<SharedArrayBuffer>) => {
-  const table = new Int32Array(event.data);
-  const addresses = new Float64Array(event.data, ADDRESSES_AT, MAX_WATCHED);
+self.onmessage = (event: MessageEvent<WakerStart>) => {
+  const table = new Int32Array(event.data.words);
+  const addresses = new Float64Array(event.data.words, ADDRESSES_AT, MAX_WATCHED);
+  const readable = new Int32Array(event.data.readable);
   const at = (word: number) => ptr(table, word * 4);
   const controlAddress = at(Word.CONTROL);
   // struct futex_waitv { u64 val; u64 uaddr; u32 flags; u32 reserved; }: 6 u32 each, written in halves.
@@ -66,6 +68,8 @@ self.onmessage = (event: MessageEvent<SharedArrayBuffer>) => {
   self.postMessage("ready");
   for (;;) {
     parkIfAsked();
+    // Asked for by a waitReadable (which pokes CONTROL): compiled here, off the event loop.
+    startReadableWatcher(readable);
     const count = Math.min(Atomics.load(table, Word.COUNT), MAX_WATCHED);
     entry(0, controlAddress, seen);
     for (let i = 0; i < count; i++) entry(i + 1, addresses[i]!, Atomics.load(table, Word.EXPECTED + i));
