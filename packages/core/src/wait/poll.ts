@@ -9,7 +9,7 @@ import { forever, forkedSince } from "../inherited-wait.ts";
 import { waitForChange } from "../native/wake-on-change.ts";
 import { waitReadable } from "../native/wake-on-readable.ts";
 import { nextTurn } from "./spin.ts";
-import { nextPause, POLL_SPIN_TURNS, SLICE_MS } from "./tuning.ts";
+import { nextPause, POLL_SPIN_TURNS, SLICE_MS, WATCH_AFTER_TURNS } from "./tuning.ts";
 
 /** The futex word a wait depends on: its address and a reader of its current value. */
 export interface WatchedWord {
@@ -49,11 +49,11 @@ export async function pollUntil(
 
 /**
  * Resolves true as soon as `ready()` returns true, or false once `deadline`
- * passed (after one last check). For waits with no word to watch. With
- * `fds`, the descriptors `ready()` depends on, it wakes when one of them is
- * readable (wake-on-readable.ts); without, or where that cannot run, it
- * re-checks on the next POLL_SPIN_TURNS turns of the loop, then with a
- * growing pause.
+ * passed (after one last check). For waits with no word to watch. It
+ * re-checks on the next turns of the loop; with `fds`, the descriptors
+ * `ready()` depends on, after WATCH_AFTER_TURNS it wakes when one of them is
+ * readable (wake-on-readable.ts); without, or where that cannot run, after
+ * POLL_SPIN_TURNS it re-checks with a growing pause.
  */
 export async function waitUntil(ready: () => boolean, deadline: number, fds?: readonly number[]): Promise<boolean> {
   const pid = process.pid;
@@ -69,7 +69,9 @@ export async function waitUntil(ready: () => boolean, deadline: number, fds?: re
     const left = deadline - performance.now();
     if (left <= 0) return false;
     const woken: Promise<boolean> | undefined =
-      fds === undefined || partial ? undefined : waitReadable(fds, Math.min(left, SLICE_MS));
+      fds === undefined || partial || turns < WATCH_AFTER_TURNS
+        ? undefined
+        : waitReadable(fds, Math.min(left, SLICE_MS));
     if (woken !== undefined) woke = await woken;
     else if (turns < POLL_SPIN_TURNS) await nextTurn();
     else {

@@ -37,6 +37,14 @@ export const WORD_SPIN_TURNS = 16;
  */
 export const POLL_SPIN_TURNS = 64;
 
+/**
+ * Zero-delay event-loop turns an async wait on descriptors takes before it
+ * asks the readable watcher (wake-on-readable.ts): an answer that comes
+ * within them costs no thread wake-up, and a process whose waits all end that
+ * soon never starts the watcher's threads.
+ */
+export const WATCH_AFTER_TURNS = 8;
+
 /** First and longest pause between two checks of an async wait that has no waker (ms). */
 const FIRST_PAUSE_MS = 0.25;
 const MAX_PAUSE_MS = 4;
