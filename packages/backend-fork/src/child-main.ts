@@ -47,12 +47,8 @@ export const testHooks = {
   startWaitMs: undefined as number | undefined,
 };
 
-/** This process's own write end of its exit pipe, if it is a fork child; its children must not keep it. */
-let ownExitPipe = -1;
-
 /** What the parent hands the child branch of `launch`. */
 export interface ChildPlan {
-  readonly exitPipe: number;
   readonly slot: StartSlot;
   readonly parentPid: number;
   readonly isolation: native.IsolationPlan;
@@ -63,15 +59,12 @@ export interface ChildPlan {
 }
 
 /**
- * The descriptors a new child closes first thing: its siblings' (pidfds,
- * exit pipes), this process's own exit pipe if it is a fork child itself,
- * the start-flag pages' descriptors, and the readable watcher's eventfd
- * (its thread is the parent's: a child that wrote it would wake that).
+ * The descriptors a new child closes first thing: its siblings' pidfds, the
+ * start-flag pages' descriptors, and the readable watcher's eventfd (its
+ * thread is the parent's: a child that wrote it would wake that).
  */
 export function inheritedDescriptors(): number[] {
-  const fds = [...parentDescriptors, ...slotDescriptors(), ...native.readableWatchDescriptors()];
-  if (ownExitPipe >= 0) fds.push(ownExitPipe);
-  return fds;
+  return [...parentDescriptors, ...slotDescriptors(), ...native.readableWatchDescriptors()];
 }
 
 /**
@@ -96,7 +89,6 @@ function makeSound(plan: ChildPlan, daemon: boolean, dry: boolean): void {
   }
   // The start-flag pages are the parent's: start-flags.ts sees by itself that they are not this process's.
   parentDescriptors.clear();
-  ownExitPipe = plan.exitPipe;
   traceStep("descriptors");
   // crypto's functions switch by themselves (separateCryptoRandom); the seed came with the native set-up.
   setRandomSeed(plan.nativeSetup ? native.childSeed() : native.kernelRandom32());
@@ -252,7 +244,6 @@ export function warmUpChildPath(slot: StartSlot): void {
   warmUpInheritedChild();
   traceStep("forked"); // forkOnce clears the trace before each fork
   const plan: ChildPlan = {
-    exitPipe: -1,
     slot,
     parentPid: process.pid,
     isolation: native.EMPTY_PLAN,

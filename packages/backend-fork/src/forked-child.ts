@@ -1,8 +1,8 @@
 /**
  * A fork child as its parent sees it (Python: `popen_fork.Popen`): its pid,
- * a pidfd as sentinel, the end of a pipe that reads EOF when the child ends
- * (so an async join wakes at once without polling), reaping, signals, and
- * the supervisor that reports a child which never announced its start.
+ * a pidfd as sentinel, reaping, signals, an async join that SIGCHLD wakes
+ * at once without polling, and the supervisor that reports a child which
+ * never announced its start.
  */
 import { writeSync } from "node:fs";
 import type { ChildHandle } from "@multiproc/core";
@@ -21,8 +21,11 @@ export const parentDescriptors = new Set<number>();
  */
 const PARKED_CHECK_MS = 1000;
 
-/** Polling steps (ms) for a child that closed its exit pipe early, or for waits inside a fork child. */
+/** Polling steps (ms) for waits inside a fork child, whose own loop has no signal listeners of the runtime. */
 const BACKOFF_MAX_MS = 50;
+
+/** The longest delay a timer takes (ms); a longer one would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const finalizer = new FinalizationRegistry<number[]>((fds) => {
   for (const fd of fds) {
@@ -39,11 +42,40 @@ function sleep(ms: number): { promise: Promise<void>; cancel: () => void } {
   return { promise, cancel: () => clearTimeout(timer) };
 }
 
-/** The part of a stream reader the exit watch uses. */
-interface ExitReader {
-  read(): Promise<{ done: boolean }>;
-  cancel(): Promise<void>;
-  readonly closed: Promise<unknown>;
+/**
+ * Async joins waiting for a SIGCHLD. The listener is there only while one
+ * waits: the runtime installs its handler with the first listener and gives
+ * SIGCHLD its default action back with the last. (A pipe read through
+ * `Bun.file(fd).stream()` woke joins before: the runtime reads through a dup
+ * of the descriptor and closes it later on a thread of its own, so a joined
+ * and closed child could leave a pipe open for milliseconds.)
+ */
+const childSignalWaiters = new Set<() => void>();
+
+function onChildSignal(): void {
+  // A fork child emits signals of its own (child-signals.ts) to the listeners it inherited: these joins are its parent's.
+  if (native.inForkChild()) return;
+  for (const wake of childSignalWaiters) wake();
+  childSignalWaiters.clear();
+  process.off("SIGCHLD", onChildSignal);
+}
+
+/**
+ * Resolves at the next SIGCHLD (any child's: the caller looks at its own).
+ * Listens from the call on, so a caller that looks at its child after it
+ * cannot miss the signal of an end it did not see.
+ */
+function nextChildSignal(): { promise: Promise<void>; cancel: () => void } {
+  let wake = (): void => {};
+  const promise = new Promise<void>((resolve) => {
+    wake = resolve;
+  });
+  if (childSignalWaiters.size === 0) process.on("SIGCHLD", onChildSignal);
+  childSignalWaiters.add(wake);
+  const cancel = (): void => {
+    if (childSignalWaiters.delete(wake) && childSignalWaiters.size === 0) process.off("SIGCHLD", onChildSignal);
+  };
+  return { promise, cancel };
 }
 
 /** The parent's handle on one fork child. */
@@ -51,8 +83,6 @@ export class ForkedChild implements ChildHandle {
   readonly pid: number;
   readonly sentinel: number;
   readonly #name: string;
-  /** Read end of the exit pipe: EOF once the child (and so its only write end) is gone. */
-  #pipe: number;
   #slot: StartSlot | undefined;
   readonly #startDeadline: number;
   readonly #startTimeout: number;
@@ -62,15 +92,10 @@ export class ForkedChild implements ChildHandle {
   #parkedSeen = false;
   #code: number | null = null;
   #closed = false;
-  #watch: Promise<void> | undefined;
-  #reader: ExitReader | undefined;
-  #pipeEnded = false;
-  #waiters = 0;
 
   constructor(opts: {
     pid: number;
     pidfd: number;
-    pipe: number;
     slot: StartSlot;
     name: string;
     startTimeout: number;
@@ -79,14 +104,12 @@ export class ForkedChild implements ChildHandle {
   }) {
     this.pid = opts.pid;
     this.sentinel = opts.pidfd;
-    this.#pipe = opts.pipe;
     this.#slot = opts.slot;
     this.#name = opts.name;
     this.#startTimeout = opts.startTimeout;
     this.#startDeadline = opts.forkedAt + opts.startTimeout;
     parentDescriptors.add(opts.pidfd);
-    parentDescriptors.add(opts.pipe);
-    finalizer.register(this, [opts.pidfd, opts.pipe], this);
+    finalizer.register(this, [opts.pidfd], this);
     // Supervise even when nobody joins: an unref'd check at the deadline.
     this.#supervisor = setTimeout(() => this.#supervise(), this.#startDeadline - performance.now() + 1);
     this.#supervisor.unref?.();
@@ -107,16 +130,6 @@ export class ForkedChild implements ChildHandle {
     clearInterval(this.#parkedWatch);
     if (this.#slot !== undefined) releaseSlot(this.#slot);
     this.#slot = undefined;
-    if (this.#reader === undefined) this.#closePipe();
-  }
-
-  #closePipe(): void {
-    if (this.#pipe < 0) return;
-    parentDescriptors.delete(this.#pipe);
-    native.closeFd(this.#pipe);
-    this.#pipe = -1;
-    finalizer.unregister(this);
-    if (!this.#closed) finalizer.register(this, [this.sentinel], this);
   }
 
   /** Whether the start deadline still matters: running, not yet announced, not yet reported. */
@@ -178,43 +191,13 @@ export class ForkedChild implements ChildHandle {
     }
   }
 
-  /** Resolves when the exit pipe reads EOF (or its reading was cancelled). */
-  #watchExit(): Promise<void> {
-    if (this.#watch !== undefined) return this.#watch;
-    const reader: ExitReader = Bun.file(this.#pipe).stream().getReader();
-    this.#reader = reader;
-    const watch = this.#readToEnd(reader);
-    this.#watch = watch;
-    watch.finally(() => {
-      if (this.#watch === watch) this.#watch = undefined;
-    });
-    return watch;
-  }
-
-  async #readToEnd(reader: ExitReader): Promise<void> {
-    try {
-      for (;;) {
-        const chunk = await reader.read();
-        if (chunk.done) {
-          if (this.#reader === reader) this.#pipeEnded = true;
-          break;
-        }
-      }
-    } catch {
-      // A read error means the same as EOF here: fall back to polling.
-      this.#pipeEnded = true;
-    } finally {
-      if (this.#reader === reader) this.#reader = undefined;
-      if (this.#code !== null || this.#closed) this.#closePipe();
-    }
-  }
-
   async wait(timeoutMs: number | undefined): Promise<number | null> {
     const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
     let backoff = 0;
-    this.#waiters += 1;
-    try {
-      for (;;) {
+    for (;;) {
+      // A fork child's loop runs no listener of the runtime (see `child-loop.ts`): it polls.
+      const signal = native.inForkChild() ? undefined : nextChildSignal();
+      try {
         if (this.poll() !== null || this.#closed) return this.#code;
         const now = performance.now();
         if (now >= deadline) return null;
@@ -224,31 +207,18 @@ export class ForkedChild implements ChildHandle {
           limit = Math.min(limit, Math.max(0, this.#startDeadline - now) + 1);
           if (this.poll() !== null) return this.#code;
         }
-        // A fork child's async joins cannot use runtime streams (see `child-loop.ts`).
-        if (this.#pipeEnded || native.inForkChild() || this.#pipe < 0) {
-          // EOF came and the zombie is not reapable yet (a few µs), the child
-          // closed its pipe itself, or we run in a fork child: poll with backoff.
+        if (signal === undefined) {
           const step = sleep(Math.min(limit, backoff));
           await step.promise;
           backoff = Math.min(BACKOFF_MAX_MS, Math.max(1, backoff * 2));
           continue;
         }
-        const timer = Number.isFinite(limit) ? sleep(limit) : undefined;
-        await (timer === undefined ? this.#watchExit() : Promise.race([this.#watchExit(), timer.promise]));
-        timer?.cancel();
-      }
-    } finally {
-      this.#waiters -= 1;
-      // Nobody waits any more: stop reading, so a pending read does not keep the parent's loop alive.
-      if (this.#waiters === 0 && this.#reader !== undefined) {
-        const reader = this.#reader;
-        this.#reader = undefined;
-        this.#watch = undefined;
-        reader.cancel().catch(() => {});
-        reader.closed.then(
-          () => this.#code !== null && this.#closePipe(),
-          () => this.#code !== null && this.#closePipe(),
-        );
+        // The timer also keeps the event loop alive meanwhile: a signal listener does not.
+        const timer = sleep(Math.min(limit, MAX_TIMER_MS));
+        await Promise.race([signal.promise, timer.promise]);
+        timer.cancel();
+      } finally {
+        signal?.cancel();
       }
     }
   }
@@ -270,6 +240,5 @@ export class ForkedChild implements ChildHandle {
     finalizer.unregister(this);
     parentDescriptors.delete(this.sentinel);
     native.closeFd(this.sentinel);
-    if (this.#reader === undefined) this.#closePipe();
   }
 }

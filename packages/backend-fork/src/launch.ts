@@ -81,7 +81,6 @@ export function launch(request: LaunchRequest): ChildHandle {
 interface Forked {
   readonly pid: number;
   readonly pidfd: number;
-  readonly pipe: number;
   readonly slot: StartSlot;
 }
 
@@ -99,7 +98,6 @@ function forkOnce(request: InheritedLaunch, checking: boolean): Forked {
   const nativeSetup = !testHooks.javascriptSetup && native.nativeForkReady();
   // The native set-up plans the isolation itself, in C, right before fork(2).
   const isolation = nativeSetup ? undefined : native.planIsolation();
-  const [pipeRead, pipeWrite] = native.makePipe();
   const parentPid = native.realPid();
   clearTrace();
   native.markAllForkable();
@@ -112,8 +110,7 @@ function forkOnce(request: InheritedLaunch, checking: boolean): Forked {
     pid = nativeSetup
       ? native.forkWithSetup({
           isolation,
-          // The exit pipe's read end is the parent's.
-          close: [...inheritedDescriptors(), pipeRead],
+          close: inheritedDescriptors(),
           daemon: request.daemon,
           parentPid,
           announceAt: announce ? slot.address : 0,
@@ -121,15 +118,11 @@ function forkOnce(request: InheritedLaunch, checking: boolean): Forked {
       : native.forkProcess();
   } catch (error) {
     resumeWaker();
-    native.closeQuietly(pipeRead);
-    native.closeQuietly(pipeWrite);
     releaseSlot(slot);
     throw new BackendError(`Cannot fork ${request.name}: ${(error as Error).message}`, { cause: error });
   }
   if (pid === 0) {
-    if (!nativeSetup) native.closeQuietly(pipeRead);
     becomeChild(request, {
-      exitPipe: pipeWrite,
       slot,
       parentPid,
       isolation: isolation ?? native.EMPTY_PLAN,
@@ -139,10 +132,9 @@ function forkOnce(request: InheritedLaunch, checking: boolean): Forked {
   }
   resumeWaker();
   if (testHooks.stuckChildren > 0) testHooks.stuckChildren--;
-  native.closeQuietly(pipeWrite);
   // The child cannot be reaped by anyone else, so its pid stays valid for pidfd_open.
   const pidfd = native.pidfdOpen(pid);
-  return { pid, pidfd, pipe: pipeRead, slot };
+  return { pid, pidfd, slot };
 }
 
 /** Kills and reaps a child stuck before it ran anything, and frees what it held. */
@@ -151,6 +143,5 @@ function discard(child: Forked): void {
   native.pollReadable(child.pidfd, 5000);
   native.reapChild(child.pidfd);
   native.closeQuietly(child.pidfd);
-  native.closeQuietly(child.pipe);
   releaseSlot(child.slot);
 }

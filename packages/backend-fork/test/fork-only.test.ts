@@ -10,7 +10,7 @@ import { currentProcess, parentProcess } from "../../core/src/index.ts";
 import { CHILD_TIMEOUT, readJson, run, suite } from "../../core/test/conformance/harness.ts";
 import { testHooks } from "../src/child-main.ts";
 import { startRetries } from "../src/index.ts";
-import { openFds } from "../../core/test/fixtures/os-resources.ts";
+import { openFdList, openFds } from "../../core/test/fixtures/os-resources.ts";
 
 const s = suite("fork");
 const { mp } = s;
@@ -371,6 +371,45 @@ function setupDependent(label: string, javascriptSetup: boolean): void {
         expect(() => readFileSync(`/proc/${pid}/stat`)).toThrow();
       }
       expect(openFds()).toBeLessThanOrEqual(before);
+    });
+
+    test("once an awaited join returned and close() ran, none of the child's descriptors is open", async () => {
+      // No pause before the look: the runtime's stream read used to close its own dup of the exit pipe later, on a thread.
+      const before = new Set(openFdList());
+      const left: string[] = [];
+      for (let i = 0; i < 100; i++) {
+        const p = new mp.Process({ target: () => {} });
+        p.start();
+        await p.join(CHILD_TIMEOUT);
+        expect(p.exitCode).toBe(0);
+        p.close();
+        left.push(...openFdList().filter((f) => !before.has(f) && /pidfd|pipe:/.test(f)));
+      }
+      expect(left).toEqual([]);
+    });
+
+    test("an awaited join listens to SIGCHLD only while it waits, next to the program's own listener", async () => {
+      expect(process.listenerCount("SIGCHLD")).toBe(0);
+      let seen = 0;
+      const own = () => {
+        seen++;
+      };
+      process.on("SIGCHLD", own);
+      try {
+        const p = new mp.Process({ target: () => Bun.sleep(50) });
+        p.start();
+        const joined = p.join(CHILD_TIMEOUT);
+        const whileWaiting = process.listenerCount("SIGCHLD");
+        await joined;
+        expect(whileWaiting).toBe(2);
+        expect(p.exitCode).toBe(0);
+        expect(process.listeners("SIGCHLD")).toEqual([own]);
+        await Bun.sleep(1);
+        expect(seen).toBeGreaterThan(0);
+      } finally {
+        process.off("SIGCHLD", own);
+      }
+      expect(process.listenerCount("SIGCHLD")).toBe(0);
     });
 
     test("a child stuck on a lock before it starts is forked again: start() returns a running child, nothing leaks", async () => {
