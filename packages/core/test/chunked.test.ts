@@ -6,7 +6,7 @@
  * pieces that break the rules, a refused one, and one handed over half read.
  */
 import { describe, expect, test } from "bun:test";
-import { CHUNKED, HEADER, OUT_OF_LINE, writeMessage } from "../src/channel/framing.ts";
+import { CHUNKED, HEADER, nextStallMs, OUT_OF_LINE, STALL_MS, writeMessage } from "../src/channel/framing.ts";
 import { type Connection, EOFError, Pipe, ProcessError } from "../src/index.ts";
 import { closeFd, fileStat, readAt } from "../src/native/file.ts";
 import { memfdWith } from "../src/native/memfd.ts";
@@ -139,6 +139,28 @@ describe("Connection CHUNKED messages (#18)", () => {
       closeFd(x);
       closeFd(y);
     }
+  });
+
+  test("a connection waits less for a peer that keeps leaving the buffer full, and the full stall once one reads", () => {
+    let stall = STALL_MS;
+    const seen: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      stall = nextStallMs(stall, "spilled");
+      seen.push(stall);
+    }
+    expect(seen).toEqual([STALL_MS / 4, STALL_MS / 16, 0.25, 0.25]);
+    expect(nextStallMs(stall, "plain")).toBe(0.25); // a small message says nothing of the peer
+    expect(nextStallMs(stall, "streamed")).toBe(STALL_MS);
+    // Sends to a peer that reads nothing meanwhile all arrive, in order.
+    const [a, b] = Pipe();
+    const big = patterned(3 << 20);
+    for (let i = 0; i < 4; i++) a.sendBytes(big);
+    for (let i = 0; i < 4; i++) {
+      expect(b.poll(5000)).toBe(true);
+      expect(sameBytes(b.recvBytesSync(), big)).toBe(true);
+    }
+    a.close();
+    b.close();
   });
 
   test("Connection.sendBytes()/recvBytes(): CHUNKED messages with descriptors and small ones keep their order", () => {

@@ -14,7 +14,7 @@ import { receiveSpinMs, spinStep } from "../wait/spin.ts";
 import { SPIN_TRIES } from "../wait/tuning.ts";
 import { decodeCarrying, encodeCarrying, type FdRef, shareFd, takeFd } from "./fd-transfer.ts";
 import { closeOwnedFd, ownFd } from "./realm-fds.ts";
-import { writeMessage } from "./framing.ts";
+import { nextStallMs, STALL_MS, writeMessage } from "./framing.ts";
 import { type Message, MessageReader, type Unread } from "./message-reader.ts";
 import { logBrokenStream } from "./peer-log.ts";
 
@@ -67,6 +67,8 @@ export class Connection {
   readonly #inet: boolean;
   /** Payload bytes sent since the last receive began (see `receiveSpinMs`). */
   #sent = 0;
+  /** How long a CHUNKED send waits for the peer to read before it puts the rest in a memfd (see `nextStallMs`). */
+  #stallMs = STALL_MS;
 
   /**
    * Wraps socket descriptor `fd`, which the connection now owns. Use `Pipe()`,
@@ -108,7 +110,7 @@ export class Connection {
   send(obj: unknown): void {
     const fd = this.#forWriting("send");
     const { bytes, fds } = encodeCarrying(obj, "obj", this.#inet);
-    writeMessage(fd, bytes, fds, this.#inet);
+    this.#write(fd, bytes, fds);
     this.#sent += bytes.byteLength;
   }
 
@@ -128,8 +130,12 @@ export class Connection {
     if (offset + length > n) {
       throw new RangeError(`sendBytes offset + size (${offset + length}) is past the end of a ${n}-byte buffer`);
     }
-    writeMessage(fd, new Uint8Array(buf.buffer, buf.byteOffset + offset, length), [], this.#inet);
+    this.#write(fd, new Uint8Array(buf.buffer, buf.byteOffset + offset, length), []);
     this.#sent += length;
+  }
+
+  #write(fd: number, bytes: Uint8Array, fds: readonly number[]): void {
+    this.#stallMs = nextStallMs(this.#stallMs, writeMessage(fd, bytes, fds, this.#inet, this.#stallMs));
   }
 
   /**

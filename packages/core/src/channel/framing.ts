@@ -69,8 +69,25 @@ export const CHUNKED_MIN = 1 << 20;
  * How long (ms) a CHUNKED send waits for the peer to make room before the
  * rest goes in a memfd: a peer blocked in a receive drains the buffer in
  * well under 1 ms, one that is busy elsewhere may not read for seconds.
+ * A Connection waits less after a peer left it waiting (see `nextStallMs`).
  */
-const STALL_MS = 10;
+export const STALL_MS = 10;
+/** The shortest wait a Connection comes down to for a peer that keeps leaving the buffer full. */
+const MIN_STALL_MS = 0.25;
+
+/** How a message went: whole in the stream, CHUNKED all through it, or CHUNKED with its rest in a memfd. */
+export type Sent = "plain" | "streamed" | "spilled";
+
+/**
+ * The stall a connection gives its next CHUNKED send, after one that went
+ * `sent` with `stallMs`: a peer that left the buffer full (busy between its
+ * receives) is likely busy next time too, so the sender waits less for it,
+ * and once a peer read a whole one as it came, the full wait again.
+ */
+export function nextStallMs(stallMs: number, sent: Sent): number {
+  if (sent === "spilled") return Math.max(MIN_STALL_MS, stallMs / 4);
+  return sent === "streamed" ? STALL_MS : stallMs;
+}
 /** A piece is at least this long unless the buffer is smaller or the message ends: the rest waits for room. */
 const MIN_PIECE = 64 * 1024;
 /** Share of the free socket buffer a message may fill (the kernel counts some overhead per packet: 1.6% measured). */
@@ -114,25 +131,25 @@ export function writeMessage(
   fds: readonly number[],
   streamOnly = false,
   stallMs = STALL_MS,
-): void {
+): Sent {
   if (payload.byteLength > MAX_MESSAGE) {
     throw new RangeError(`Message of ${payload.byteLength} bytes is larger than the limit of ${MAX_MESSAGE}`);
   }
   try {
     // A TCP peer cannot take a memfd: it gets every byte in the stream, as from Python.
     if (payload.byteLength > CHUNKED_MIN && !streamOnly && roomFor(fd) < payload.byteLength) {
-      writeChunked(fd, payload, fds, stallMs);
-      return;
+      return writeChunked(fd, payload, fds, stallMs);
     }
     if (payload.byteLength <= COPY_MAX && fds.length === 0) {
       writeHeader(scratchView, 0, payload.byteLength, 0, 0);
       scratch.set(payload, HEADER);
       writeSmall(fd, HEADER + payload.byteLength);
-      return;
+      return "plain";
     }
     const head = new Uint8Array(HEADER);
     writeHeader(new DataView(head.buffer), 0, payload.byteLength, fds.length, 0);
     writeAll(fd, head, payload, fds);
+    return "plain";
   } catch (err) {
     peerClosed(err);
   }
@@ -148,7 +165,7 @@ function roomFor(fd: number, size = sendBufferSize(fd)): number {
  * room for one, and the rest as a memfd once the peer has left it full for
  * STALL_MS.
  */
-function writeChunked(fd: number, payload: Uint8Array, fds: readonly number[], stallMs: number): void {
+function writeChunked(fd: number, payload: Uint8Array, fds: readonly number[], stallMs: number): Sent {
   const size = sendBufferSize(fd);
   const minPiece = Math.min(MIN_PIECE, Math.floor((size * BUFFER_SHARE) / 2));
   // The message's header goes with its first piece, and its descriptors with it.
@@ -174,9 +191,10 @@ function writeChunked(fd: number, payload: Uint8Array, fds: readonly number[], s
       } finally {
         closeFd(memfd);
       }
-      return;
+      return "spilled";
     }
   }
+  return "streamed";
 }
 
 /**
