@@ -61,6 +61,13 @@ if (runs("pipes")) {
 }
 const figures: Figure[] = [];
 if (runs("start")) {
+  // The scaling curves leave garbage (their 16 MiB messages: 270 MB resident
+  // in a full run), and fork(2) and a fork child's end take time in
+  // proportion to the parent's resident memory: start + join of a no-op fork
+  // child measured 2.9 ms from a 49 MB parent, 5.1 ms from 90 MB, 12.6 ms
+  // from 208 MB (docs/fork.md). These rows are about starting a child, as
+  // CPython's (from a fresh interpreter) are, not about that garbage.
+  Bun.gc(true);
   phase("start, locks");
   figures.push(...(await runOurs(opts)));
   phase("raw Bun baselines");
