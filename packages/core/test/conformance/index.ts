@@ -2,7 +2,9 @@
  * The conformance suite, written once: each backend package's test file calls
  * `conformance(name)`, as CPython's per-start-method test packages do.
  */
+import { beforeAll } from "bun:test";
 import type { BackendName } from "../../src/index.ts";
+import { startWaitHelpers } from "../fixtures/os-resources.ts";
 import { suite } from "./harness.ts";
 import { arrayTests } from "./array.ts";
 import { barrierTests } from "./barrier.ts";
@@ -22,6 +24,9 @@ import { valueTests } from "./value.ts";
 
 /** Registers every conformance test for `backend`. */
 export function conformance(backend: BackendName): void {
+  // Process-long helper threads with descriptors of their own: started before
+  // any test counts descriptors, so none sees them start in between.
+  beforeAll(startWaitHelpers, 10_000);
   const s = suite(backend);
   processTests(s);
   lockTests(s);
