@@ -47,13 +47,13 @@ export async function ensureConsumer(jsm: JetStreamManager, names: PoolNames, ac
 export async function addIfMissing(
   jsm: JetStreamManager,
   stream: string,
-  add: () => Promise<unknown>,
+  add: () => Promise<StreamInfo>,
 ): Promise<StreamInfo> {
   try {
     return await jsm.streams.info(stream);
   } catch {
     try {
-      await add();
+      return await add();
     } catch (error) {
       for (let attempt = 0; ; attempt++) {
         try {
@@ -64,6 +64,5 @@ export async function addIfMissing(
         }
       }
     }
-    return await jsm.streams.info(stream);
   }
 }

@@ -103,7 +103,8 @@ const COPY_MAX = 16 * 1024;
 const scratch = new Uint8Array(HEADER + COPY_MAX);
 const scratchView = new DataView(scratch.buffer);
 
-function writeHeader(view: DataView, at: number, length: number, fds: number, flags: number): void {
+/** Writes a message or piece header at `at` (the extended fields of OUT_OF_LINE are the caller's). */
+export function writeHeader(view: DataView, at: number, length: number, fds: number, flags: number): void {
   view.setUint32(at + Field.LENGTH, length, true);
   view.setUint16(at + Field.FDS, fds, true);
   view.setUint8(at + Field.FLAGS, flags);
@@ -176,23 +177,24 @@ function writeChunked(fd: number, payload: Uint8Array, fds: readonly number[], s
   while (sent < payload.byteLength) {
     const left = payload.byteLength - sent;
     const n = Math.min(left, roomFor(fd, size) - 2 * HEADER);
-    const wait = stallMs - (performance.now() - progress);
     if (n >= minPiece || n === left) {
       writeAll(fd, withPieceHeader(head, n, 0), payload.subarray(sent, sent + n), head === undefined ? [] : fds);
       head = undefined;
       sent += n;
       progress = performance.now();
-    } else if (wait <= 0 || !waitReady(fd, "write", wait)) {
-      // Its own write: a read takes a packet's descriptors with its first byte, which is the piece's header.
-      if (head !== undefined) writeAll(fd, head, undefined, fds);
-      const memfd = memfdWith(payload.subarray(sent));
-      try {
-        writeAll(fd, withPieceHeader(undefined, left, OUT_OF_LINE), undefined, [memfd]);
-      } finally {
-        closeFd(memfd);
-      }
-      return "spilled";
+      continue;
     }
+    const wait = stallMs - (performance.now() - progress);
+    if (wait > 0 && waitReady(fd, "write", wait)) continue;
+    // Its own write: a read takes a packet's descriptors with its first byte, which is the piece's header.
+    if (head !== undefined) writeAll(fd, head, undefined, fds);
+    const memfd = memfdWith(payload.subarray(sent));
+    try {
+      writeAll(fd, withPieceHeader(undefined, left, OUT_OF_LINE), undefined, [memfd]);
+    } finally {
+      closeFd(memfd);
+    }
+    return "spilled";
   }
   return "streamed";
 }

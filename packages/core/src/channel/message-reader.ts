@@ -37,7 +37,7 @@ import { EOFError } from "../errors.ts";
 import { closeFd, fileStat, readAt } from "../native/file.ts";
 import { peerDone } from "../native/poll.ts";
 import { MAX_FDS, receiveQueued, receiveSome } from "../native/socket.ts";
-import { CHUNKED, EXTENDED_HEADER, Field, HEADER, MAX_MESSAGE, OUT_OF_LINE } from "./framing.ts";
+import { CHUNKED, EXTENDED_HEADER, Field, HEADER, MAX_MESSAGE, OUT_OF_LINE, writeHeader } from "./framing.ts";
 import { unfilledBytes } from "./unfilled-bytes.ts";
 
 /** Messages up to this size (header included) are read into the buffer; longer ones into their own array. */
@@ -168,18 +168,7 @@ export class MessageReader {
     }
     this.#skip = unread.skip ?? 0;
     const refused = unread.refusedChunked;
-    if (refused !== undefined) {
-      const { left, pieceLeft } = refused;
-      this.#big = {
-        bytes: undefined,
-        length: left,
-        got: 0,
-        streamed: pieceLeft,
-        fds: 0,
-        outOfLine: false,
-        chunked: true,
-      };
-    }
+    if (refused !== undefined) this.#big = refusedChunked(refused.left, refused.pieceLeft);
     if (unread.broken !== undefined) this.#break(unread.broken);
   }
 
@@ -330,8 +319,7 @@ export class MessageReader {
     // taking it in between is a race the two readers had anyway).
     if (have === 0 && this.#peekedWhole > 0) want = this.#peekedWhole;
     else if (this.#length >= 0) want = this.#size + this.#streamed - have;
-    else if (have >= HEADER && this.#buf[this.#start + Field.FLAGS] === OUT_OF_LINE) want = EXTENDED_HEADER - have;
-    else want = HEADER - have;
+    else want = this.#headerSize() - have;
     if (this.#readAhead) {
       // All the socket has that fits: what is past this message stays buffered for the next.
       this.#ensureRoom(Math.max(want, READ_AHEAD_ROOM));
@@ -455,12 +443,17 @@ export class MessageReader {
     return n;
   }
 
+  /** Bytes of the header that starts the buffered data, as far as its flags are in: 16 for OUT_OF_LINE, else 8. */
+  #headerSize(): number {
+    const have = this.#end - this.#start;
+    return have >= HEADER && this.#buf[this.#start + Field.FLAGS] === OUT_OF_LINE ? EXTENDED_HEADER : HEADER;
+  }
+
   /** Reads the next piece's header of a CHUNKED message into the buffer, and nothing past it. */
   #receivePieceHeader(): number {
-    const have = this.#end - this.#start;
-    const size = have >= HEADER && this.#buf[this.#start + Field.FLAGS] === OUT_OF_LINE ? EXTENDED_HEADER : HEADER;
-    this.#ensureRoom(size - have);
-    const n = this.#receive(this.#buf, this.#end, size - have);
+    const want = this.#headerSize() - (this.#end - this.#start);
+    this.#ensureRoom(want);
+    const n = this.#receive(this.#buf, this.#end, want);
     if (n > 0) this.#end += n;
     return n;
   }
@@ -545,7 +538,7 @@ export class MessageReader {
     if (this.#chunked) {
       // Its pieces are read as they come (their headers checked) and dropped.
       this.#start += this.#size;
-      this.#big = { bytes: undefined, length, got: 0, streamed: 0, fds: 0, outOfLine: false, chunked: true };
+      this.#big = refusedChunked(length, 0);
       this.#length = -1;
       throw new RangeError(`Message of ${length} bytes is longer than maxLength ${limit}; it was dropped`);
     }
@@ -667,12 +660,8 @@ export class MessageReader {
     const size = big.outOfLine ? EXTENDED_HEADER : HEADER;
     const bytes = new Uint8Array(size + big.got + rest.byteLength);
     const view = new DataView(bytes.buffer);
-    view.setUint32(Field.LENGTH, big.length, true);
-    view.setUint16(Field.FDS, big.fds, true);
-    if (big.outOfLine) {
-      view.setUint8(Field.FLAGS, OUT_OF_LINE);
-      view.setUint32(Field.STREAMED, big.streamed, true);
-    }
+    writeHeader(view, 0, big.length, big.fds, big.outOfLine ? OUT_OF_LINE : 0);
+    if (big.outOfLine) view.setUint32(Field.STREAMED, big.streamed, true);
     bytes.set(big.bytes.subarray(0, big.got), size);
     bytes.set(rest, size + big.got);
     return { bytes, fds: this.#fds };
@@ -723,6 +712,11 @@ function badField(view: DataView, at: number): string {
   return `Connection frame: streamed ${view.getUint32(at + Field.STREAMED, true)} exceeds length ${length}`;
 }
 
+/** The rest of a refused CHUNKED message: `left` bytes to drop, the first `pieceLeft` in the piece being read. */
+function refusedChunked(left: number, pieceLeft: number): Big {
+  return { bytes: undefined, length: left, got: 0, streamed: pieceLeft, fds: 0, outOfLine: false, chunked: true };
+}
+
 /**
  * A CHUNKED message read in part, in wire form for another reader: its
  * header, one piece with what arrived, the header of the piece being read
@@ -733,20 +727,15 @@ function chunkedWireForm(big: Big, rest: Uint8Array): Uint8Array {
   const headers = HEADER + (big.got > 0 ? HEADER : 0) + (pieceLeft > 0 ? HEADER : 0);
   const bytes = new Uint8Array(headers + big.got + rest.byteLength);
   const view = new DataView(bytes.buffer);
-  const header = (at: number, length: number, fds: number, flags: number) => {
-    view.setUint32(at + Field.LENGTH, length, true);
-    view.setUint16(at + Field.FDS, fds, true);
-    view.setUint8(at + Field.FLAGS, flags);
-  };
-  header(0, big.length, big.fds, CHUNKED);
+  writeHeader(view, 0, big.length, big.fds, CHUNKED);
   let at = HEADER;
   if (big.got > 0) {
-    header(at, big.got, 0, 0);
+    writeHeader(view, at, big.got, 0, 0);
     bytes.set(big.bytes!.subarray(0, big.got), at + HEADER);
     at += HEADER + big.got;
   }
   if (pieceLeft > 0) {
-    header(at, pieceLeft, 0, 0);
+    writeHeader(view, at, pieceLeft, 0, 0);
     at += HEADER;
   }
   bytes.set(rest, at);

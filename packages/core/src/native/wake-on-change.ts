@@ -41,8 +41,7 @@ function publish(): void {
     i++;
   }
   Atomics.store(table, Word.COUNT, i);
-  Atomics.add(table, Word.CONTROL, 1);
-  futexWake(controlAddress, 1);
+  pokeWaker();
 }
 
 /** Settles every watch whose word changed, then republishes (which also releases the waker). */
@@ -114,18 +113,18 @@ export function waitForChange(address: number, expected: number, timeoutMs: numb
   });
 }
 
+/** Whether this realm's waker runs (starting it if not: callers poll until it does). */
+export function wakerRunning(): boolean {
+  return wakerReady();
+}
+
 /**
- * Whether this realm's waker runs (starting it if not); `poke` also makes it
- * look at its tables at once (wake-on-readable.ts asks it so to start the
- * readable watcher).
+ * Makes the waker look at its tables at once (a changed table, a pause, or
+ * wake-on-readable.ts asking it to start the readable watcher).
  */
-export function wakerRunning(poke = false): boolean {
-  const ready = wakerReady();
-  if (ready && poke) {
-    Atomics.add(table, Word.CONTROL, 1);
-    futexWake(controlAddress, 1);
-  }
-  return ready;
+export function pokeWaker(): void {
+  Atomics.add(table, Word.CONTROL, 1);
+  futexWake(controlAddress, 1);
 }
 
 /** Waits (at most until `until`) for a waker still starting up to reach its loop. */
@@ -160,8 +159,7 @@ export function pauseWaker(): () => void {
   // A waker still starting up is the busiest: wait until it reaches its loop.
   awaitWakerReady(until);
   Atomics.store(table, Word.PAUSE, 1);
-  Atomics.add(table, Word.CONTROL, 1);
-  futexWake(controlAddress, 1);
+  pokeWaker();
   while (Atomics.load(table, Word.PAUSED) === 0 && performance.now() < until) futexWait(at(Word.PAUSED), 0, 10);
   return () => {
     Atomics.store(table, Word.PAUSE, 0);
