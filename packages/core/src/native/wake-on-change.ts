@@ -56,7 +56,7 @@ function check(): void {
 }
 
 /** Whether this realm's waker is running; starts it on first use (callers poll until it is ready). */
-function wakerReady(): boolean {
+export function wakerReady(): boolean {
   if (state === "ready" || state === "starting" || state === "unsupported") return state === "ready";
   if (process.pid !== loadedIn) {
     // A fork child has only the thread that forked: a new Worker would never start.
@@ -111,11 +111,6 @@ export function waitForChange(address: number, expected: number, timeoutMs: numb
     watches.add(watch);
     publish();
   });
-}
-
-/** Whether this realm's waker runs (starting it if not: callers poll until it does). */
-export function wakerRunning(): boolean {
-  return wakerReady();
 }
 
 /**

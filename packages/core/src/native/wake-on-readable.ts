@@ -20,7 +20,7 @@ import { ptr } from "bun:ffi";
 import { MAX_READABLE_FDS, ReadableWord as Word, readableTable as table, WatcherState } from "./_readable-layout.ts";
 import { libc } from "./libc.ts";
 import { waitAnyReadable } from "./poll.ts";
-import { pokeWaker, waitForChange, wakerRunning } from "./wake-on-change.ts";
+import { pokeWaker, waitForChange, wakerReady } from "./wake-on-change.ts";
 
 interface Waiter {
   readonly fds: readonly number[];
@@ -42,7 +42,7 @@ function running(): boolean {
     return false;
   }
   // Asked for only once the futex waker runs: it starts the C thread at its next look, which the poke makes now.
-  if (wakerRunning()) {
+  if (wakerReady()) {
     Atomics.store(table, Word.STATE, WatcherState.REQUESTED);
     pokeWaker();
   }
