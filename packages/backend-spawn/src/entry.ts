@@ -8,26 +8,42 @@
 // The lean part of core a child needs to start (see core's child-realm.ts),
 // and the few native calls that take a start message (process-child.ts), not all of core.
 import { closeFd, runChildEntry, setInheritedFds, warmPublicApi } from "@multiproc/core/child-realm";
-import { decodeStart, dieWithParent, readWhole, receiveSome, waitReady } from "@multiproc/core/process-child";
+import { decodeStart, dieWithParent, parentIs, readWhole, receiveSome, waitReady } from "@multiproc/core/process-child";
 import { START_FD } from "./start-message.ts";
 
 const SIGKILL = 9;
-const SIGTERM = 15;
-/** PR_SET_PDEATHSIG with no signal: the child no longer ends with its parent. */
-const NO_SIGNAL = 0;
+/**
+ * How often a waiting spare checks that its parent lives (ms): the parent's
+ * end of the start socket closes with it, unless a child of the parent (a
+ * fork child) holds a copy.
+ */
+const PARENT_CHECK_MS = 100;
 
-// Waiting, a spare must not outlive the parent that made it.
-if (!dieWithParent(SIGTERM, process.ppid)) process.exit(0);
+// Waiting, a spare must not outlive the parent that made it. Not by
+// PR_SET_PDEATHSIG, nor by leaving as soon as the parent is gone: either would
+// also end a process whose parent sent it a non-daemon child's start and was
+// killed before this process read it (the child must live on, #18 point 4).
+// So a start sent is always read: the parent is looked at first, and then the
+// socket, where whatever it sent before it ended is waiting.
+const parent = process.ppid;
 
-/** Waits for one byte on the start socket; appends the descriptors it carries. False at end of stream. */
+/** Whether nothing more can come: the parent is gone, and sent nothing that waits. */
+function abandoned(): boolean {
+  return !parentIs(parent) && !waitReady(START_FD, "read", 0);
+}
+
+/** Waits for one byte on the start socket; appends the descriptors it carries. False at end of stream, or parent gone. */
 function receiveByte(fds: number[]): boolean {
   const byte = new Uint8Array(1);
-  // Blocks until the parent sends, or closes its end (then 0: end of stream).
-  while (waitReady(START_FD, "read", undefined)) {
+  for (;;) {
+    // Until the parent sends, closes its end (then 0: end of stream), or is gone.
+    if (!waitReady(START_FD, "read", PARENT_CHECK_MS)) {
+      if (abandoned()) return false;
+      continue;
+    }
     const n = receiveSome(START_FD, byte, 0, 1, fds);
     if (n >= 0) return n > 0;
   }
-  return false;
 }
 
 // While this process waits for its child (a spare), it loads core's public
@@ -35,7 +51,10 @@ function receiveByte(fds: number[]): boolean {
 // spare does; the start message waits in the socket meanwhile. A process
 // made for a start that is already here does not: its target may import
 // nothing of core.
-if (!waitReady(START_FD, "read", 0)) await warmPublicApi();
+if (!waitReady(START_FD, "read", 0)) {
+  if (abandoned()) process.exit(0);
+  await warmPublicApi();
+}
 
 const received: number[] = [];
 // None when the parent let this process go unused.
@@ -59,10 +78,7 @@ await runChildEntry({
   beforeRun(message) {
     const parentPid = typeof message.parent?.pid === "number" ? message.parent.pid : process.ppid;
     // Python's rule: a daemon child ends with its parent, at once (and stops here
-    // when the parent is already gone); any other child lives on, re-parented,
-    // so the spare's request above is cancelled.
-    if (message.daemon === true) {
-      if (!dieWithParent(SIGKILL, parentPid)) process.exit(1);
-    } else dieWithParent(NO_SIGNAL, parentPid);
+    // when the parent is already gone); any other child lives on, re-parented.
+    if (message.daemon === true && !dieWithParent(SIGKILL, parentPid)) process.exit(1);
   },
 });

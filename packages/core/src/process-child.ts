@@ -6,7 +6,7 @@
  * message by postMessage, loads none of these modules at its start.
  */
 export { readWhole } from "./native/file.ts";
-export { dieWithParent } from "./native/parent-death.ts";
+export { dieWithParent, parentIs } from "./native/parent-death.ts";
 export { waitReady } from "./native/poll.ts";
 export { receiveSome } from "./native/socket.ts";
 export { decodeStart } from "./protocol/start.ts";

@@ -10,5 +10,10 @@ const PR_SET_PDEATHSIG = 1;
  */
 export function dieWithParent(signal: number, expectedParent: number): boolean {
   libc.prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0);
+  return parentIs(expectedParent);
+}
+
+/** Whether `expectedParent` is still this process's parent (once it ends, the process is re-parented). */
+export function parentIs(expectedParent: number): boolean {
   return libc.getppid() === expectedParent;
 }
