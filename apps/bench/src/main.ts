@@ -1,11 +1,12 @@
 /**
- * `bun run bench [--quick] [--only start|pipes] [--out <dir>]`: tinybench comparisons of our
+ * `bun run bench [--quick] [--only start|pipes|managers] [--out <dir>]`: tinybench comparisons of our
  * backends against CPython's multiprocessing and the raw Bun baselines, in one
  * run, as ratios, plus scaling curves (N children, message size) and the
  * Pool against CPython's, piscina and tinypool. `--only start` runs the start
  * + join and Lock rows, the raw Bun baselines and the CPython suite alone
  * (a few minutes, for work on start-up); `--only pipes` runs the message-size
- * curves and the channel rows alone (for work on #18's sizes).
+ * curves and the channel rows alone (for work on #18's sizes); `--only
+ * managers` the manager and Listener/Client rows, with CPython's.
  * Writes benchmarks.md, benchmarks.json and benchmarks.svg to `--out`, else
  * (full runs only) to docs/: quick and `--only` runs without `--out` print
  * only, so CI smoke runs and partial runs leave the docs alone.
@@ -30,7 +31,7 @@ import { runSharedMemory } from "./shared-memory.ts";
 
 const quick = Bun.argv.includes("--quick");
 const onlyAt = Bun.argv.indexOf("--only");
-const PARTS = ["start", "pipes"] as const;
+const PARTS = ["start", "pipes", "managers"] as const;
 const only = onlyAt === -1 ? undefined : Bun.argv[onlyAt + 1];
 if (only !== undefined && !(PARTS as readonly string[]).includes(only)) {
   throw new Error(`--only takes one of ${PARTS.map((p) => `"${p}"`).join(", ")}; got ${JSON.stringify(only)}`);
@@ -86,9 +87,11 @@ if (runs("pipes")) {
     figures.push({ workload, system: f.system, medianMs: f.microseconds / 1000, opsPerSec: 1e6 / f.microseconds });
   }
 }
-if (full) {
+if (runs("managers")) {
   phase("managers, Listener/Client");
   figures.push(...(await runManagers(opts)));
+}
+if (full) {
   // Four processes on one locked Value and a 10M-element shared Array: their
   // own runners time both sides in one run.
   phase("locked Value");

@@ -12,7 +12,7 @@ import { deadlineOf, timeLeft } from "../wait/deadline.ts";
 import { waitUntil } from "../wait/poll.ts";
 import { receiveSpinMs, spinStep } from "../wait/spin.ts";
 import { SPIN_TRIES } from "../wait/tuning.ts";
-import { decodeCarrying, encodeCarrying, type FdRef, shareFd, takeFd } from "./fd-transfer.ts";
+import { type Carried, decodeCarrying, encodeCarrying, type FdRef, shareFd, takeFd } from "./fd-transfer.ts";
 import { closeOwnedFd, ownFd } from "./realm-fds.ts";
 import { nextStallMs, STALL_MS, writeMessage } from "./framing.ts";
 import { type Message, MessageReader, type Unread } from "./message-reader.ts";
@@ -31,8 +31,9 @@ const dropped = new FinalizationRegistry<{ fd: number; reader: MessageReader }>(
   closeOwnedFd(held.fd);
 });
 
-/** Set by Connection's static block (declared before the class, which runs it): it reaches the private reader. */
+/** Set by Connection's static block (declared before the class, which runs it): they reach its private parts. */
 let setReadAhead: (conn: Connection) => void;
+let writeCarried: (conn: Connection, carried: Carried) => void;
 
 /** How a Connection travels to another process. */
 interface ConnectionState {
@@ -109,7 +110,10 @@ export class Connection {
    */
   send(obj: unknown): void {
     const fd = this.#forWriting("send");
-    const { bytes, fds } = encodeCarrying(obj, "obj", this.#inet);
+    this.#writeCarried(fd, encodeCarrying(obj, "obj", this.#inet));
+  }
+
+  #writeCarried(fd: number, { bytes, fds }: Carried): void {
     this.#write(fd, bytes, fds);
     this.#sent += bytes.byteLength;
   }
@@ -346,6 +350,7 @@ export class Connection {
 
   static {
     setReadAhead = (conn) => conn.#reader.readAhead();
+    writeCarried = (conn, carried) => conn.#writeCarried(conn.#forWriting("send"), carried);
     registerReducer(Connection, {
       tag: "Connection",
       reduce(conn: Connection): ConnectionState {
@@ -398,6 +403,16 @@ export class Connection {
 export function readAhead(conn: Connection): Connection {
   setReadAhead(conn);
   return conn;
+}
+
+/**
+ * Sends a value `encodeCarrying` already encoded for a unix socket (with its
+ * descriptors), as `send` would: for a caller that encoded it to choose a way
+ * to send it (a manager call's lane, lane.ts) and must not encode it twice.
+ * @internal
+ */
+export function sendCarried(conn: Connection, carried: Carried): void {
+  writeCarried(conn, carried);
 }
 
 function checkMaxLength(maxLength: number | undefined): void {

@@ -9,8 +9,10 @@
  */
 import { randomBytes } from "node:crypto";
 import { type Connection, readAhead } from "../channel/connection.ts";
+import { encodeCarrying } from "../channel/fd-transfer.ts";
 import { type Address, Client, ClientSync } from "../channel/listener.ts";
 import { AuthenticationError, EOFError, PicklingError, ProcessError } from "../errors.ts";
+import { Lane } from "./lane.ts";
 import type { Reply, Request } from "./request.ts";
 
 /** Longest wait for a connection to the server (ms). */
@@ -41,6 +43,20 @@ function describe(address: Address): string {
   return typeof address === "string" ? JSON.stringify(address) : `${address[0]}:${address[1]}`;
 }
 
+/**
+ * One connection to the server, with its lane (lane.ts) when the server is
+ * on this host (a unix socket address): calls then go through shared memory.
+ */
+interface Line {
+  readonly conn: Connection;
+  readonly lane: Lane | undefined;
+}
+
+function closeLine(line: Line): void {
+  line.conn.close();
+  line.lane?.close();
+}
+
 /** Where a request keeps the caller's arguments: `["call", id, method, args]`, `["create", typeid, args]`. */
 const ARGS_AT: Partial<Record<Request[0], number>> = { call: 3, create: 2 };
 
@@ -60,7 +76,7 @@ function argumentError(e: unknown, req: Request): unknown {
 export class Link {
   readonly address: Address;
   readonly authkey: Uint8Array | undefined;
-  readonly #idle: Connection[] = [];
+  readonly #idle: Line[] = [];
   #closed: string | undefined;
   readonly #clientId = `${process.pid}-${randomBytes(6).toString("hex")}`;
   /** Live proxies of this process per object id: the server counts this client once, this counts the proxies. */
@@ -99,7 +115,7 @@ export class Link {
   /** Marks the server as gone (shut down by this process): every later call throws ProcessError. */
   markClosed(why: string): void {
     this.#closed = why;
-    for (const c of this.#idle.splice(0)) c.close();
+    for (const line of this.#idle.splice(0)) closeLine(line);
   }
 
   #check(): void {
@@ -116,7 +132,7 @@ export class Link {
     );
   }
 
-  async #take(): Promise<Connection> {
+  async #take(): Promise<Line> {
     this.#check();
     const idle = this.#idle.pop();
     if (idle !== undefined) return idle;
@@ -127,11 +143,19 @@ export class Link {
     } catch (e) {
       throw this.#gone(e);
     }
-    await this.#exchangeHello(conn);
-    return conn;
+    const line = this.#lineOf(conn);
+    try {
+      this.#hello(line);
+      if (!(await conn.pollAsync(CONNECT_TIMEOUT_MS))) throw new ProcessError("no answer to hello");
+      await conn.recv();
+    } catch (e) {
+      closeLine(line);
+      throw this.#gone(e);
+    }
+    return line;
   }
 
-  #takeSync(): Connection {
+  #takeSync(): Line {
     this.#check();
     const idle = this.#idle.pop();
     if (idle !== undefined) return idle;
@@ -141,35 +165,42 @@ export class Link {
     } catch (e) {
       throw this.#gone(e);
     }
-    this.#exchangeHelloSync(conn);
-    return conn;
-  }
-
-  #exchangeHelloSync(conn: Connection): void {
+    const line = this.#lineOf(conn);
     try {
-      conn.send(["hello", this.#clientId] satisfies Request);
+      this.#hello(line);
       if (!conn.poll(CONNECT_TIMEOUT_MS)) throw new ProcessError("no answer to hello");
       conn.recvSync();
     } catch (e) {
-      conn.close();
+      closeLine(line);
       throw this.#gone(e);
     }
+    return line;
   }
 
-  async #exchangeHello(conn: Connection): Promise<void> {
+  /** A new connection's line: with a lane when the server is on this host. */
+  #lineOf(conn: Connection): Line {
     try {
-      conn.send(["hello", this.#clientId] satisfies Request);
-      if (!(await conn.pollAsync(CONNECT_TIMEOUT_MS))) throw new ProcessError("no answer to hello");
-      await conn.recv();
+      return { conn, lane: typeof this.address === "string" ? Lane.create() : undefined };
     } catch (e) {
       conn.close();
-      throw this.#gone(e);
+      throw e;
     }
   }
 
-  #give(conn: Connection): void {
-    if (this.#closed === undefined) this.#idle.push(conn);
-    else conn.close();
+  /** Names this client on a new connection, and hands the server its lane (the reply comes on the socket). */
+  #hello({ conn, lane }: Line): void {
+    conn.send((lane === undefined ? ["hello", this.#clientId] : ["hello", this.#clientId, lane]) satisfies Request);
+  }
+
+  #give(line: Line): void {
+    if (this.#closed === undefined) this.#idle.push(line);
+    else closeLine(line);
+  }
+
+  /** Sends `req` on `line`: through its lane when it has one. */
+  #send({ conn, lane }: Line, req: Request): void {
+    if (lane === undefined) conn.send(req);
+    else lane.deliver(conn, encodeCarrying(req, "obj"));
   }
 
   #unwrap(reply: unknown): unknown {
@@ -198,43 +229,43 @@ export class Link {
     // An idle connection is taken at once: an await there costs every call promise jobs (#20).
     const idle = this.#closed === undefined ? this.#idle.pop() : undefined;
     if (idle !== undefined) return this.#exchange(idle, req);
-    return this.#take().then((conn) => this.#exchange(conn, req));
+    return this.#take().then((line) => this.#exchange(line, req));
   }
 
-  async #exchange(conn: Connection, req: Request): Promise<unknown> {
+  async #exchange(line: Line, req: Request): Promise<unknown> {
     let reply: unknown;
     try {
-      conn.send(req);
-      reply = await conn.recv();
+      this.#send(line, req);
+      reply = line.lane === undefined ? await line.conn.recv() : await line.lane.receive(line.conn);
     } catch (e) {
-      if (lost(e)) {
-        conn.close();
-        throw this.#gone(e);
-      }
-      this.#give(conn); // an argument that cannot be sent (PicklingError): the connection stays usable
-      throw argumentError(e, req);
+      throw this.#failed(line, req, e);
     }
-    this.#give(conn);
+    this.#give(line);
     return this.#unwrap(reply);
   }
 
   /** Sends `req` and blocks until its reply. */
   requestSync(req: Request): unknown {
-    const conn = this.#takeSync();
+    const line = this.#takeSync();
     let reply: unknown;
     try {
-      conn.send(req);
-      reply = conn.recvSync();
+      this.#send(line, req);
+      reply = line.lane === undefined ? line.conn.recvSync() : line.lane.receiveSync(line.conn);
     } catch (e) {
-      if (lost(e)) {
-        conn.close();
-        throw this.#gone(e);
-      }
-      this.#give(conn);
-      throw argumentError(e, req);
+      throw this.#failed(line, req, e);
     }
-    this.#give(conn);
+    this.#give(line);
     return this.#unwrap(reply);
+  }
+
+  /** The error to throw for a call on `line` that failed with `e`; a lost line is closed. */
+  #failed(line: Line, req: Request, e: unknown): unknown {
+    if (lost(e)) {
+      closeLine(line);
+      return this.#gone(e);
+    }
+    this.#give(line); // an argument that cannot be sent (PicklingError): the connection stays usable
+    return argumentError(e, req);
   }
 }
 

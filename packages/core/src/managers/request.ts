@@ -4,6 +4,8 @@
  * connection (with the auth key handshake of `Listener`), names itself once,
  * then sends requests one at a time and reads one reply for each, in order:
  *   ["hello", clientId]                  -> RETURN null (refs of this client die with its last connection)
+ *   ["hello", clientId, lane]            -> the same, and every later message of this connection
+ *                                           goes through the lane (lane.ts; unix sockets only)
  *   ["create", typeid, args]             -> RETURN [id, exposed]  (the object is held for this client)
  *   ["call", id, method, args]           -> RETURN value | PROXY [typeid, id, exposed, kind] | ERROR error
  *   ["incref", id] / ["decref", id]      -> RETURN exposed / null
@@ -17,9 +19,12 @@
  * and stack).
  */
 
+import { Lane } from "./lane.ts";
+
 /** A request from a client to the server. */
 export type Request =
   | readonly ["hello", string]
+  | readonly ["hello", string, Lane]
   | readonly ["create", string, unknown[]]
   | readonly ["call", string, string, unknown[]]
   | readonly ["incref", string]
@@ -39,6 +44,9 @@ export function parseRequest(m: unknown): Request | undefined {
   if (!Array.isArray(m) || typeof m[0] !== "string") return undefined;
   switch (m[0]) {
     case "hello":
+      return typeof m[1] === "string" && (m.length === 2 || (m.length === 3 && m[2] instanceof Lane))
+        ? (m as unknown as Request)
+        : undefined;
     case "incref":
     case "decref":
       return m.length === 2 && typeof m[1] === "string" ? (m as unknown as Request) : undefined;

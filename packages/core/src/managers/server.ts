@@ -7,11 +7,13 @@
  * calls run in order and connections are served concurrently. A client's
  * references die with its last connection.
  */
-import { type Connection, readAhead } from "../channel/connection.ts";
+import { type Connection, readAhead, sendCarried } from "../channel/connection.ts";
+import { type Carried, encodeCarrying } from "../channel/fd-transfer.ts";
 import { type Address, type Arrival, Listener } from "../channel/listener.ts";
 import { logDroppedPeer } from "../channel/peer-log.ts";
 import type { Exportable } from "../codec/exports.ts";
 import { EOFError, PicklingError } from "../errors.ts";
+import type { Lane } from "./lane.ts";
 import { setLocalServer } from "./proxy.ts";
 import { parseRequest, type Reply, type Request } from "./request.ts";
 
@@ -33,6 +35,16 @@ function describeRequest(m: unknown): string {
   if (Array.isArray(m))
     return `[${typeof m[0] === "string" ? JSON.stringify(m[0].slice(0, 40)) : typeof m[0]}, ...] of ${m.length} items`;
   return `of type ${m === null ? "null" : typeof m}`;
+}
+
+/** A reply's bytes; a reply holding what cannot be sent becomes that PicklingError (Python: `dispatch`'s `#ERROR`). */
+function encodeReply(reply: Reply): Carried {
+  try {
+    return encodeCarrying(reply, "obj");
+  } catch (error) {
+    if (!(error instanceof PicklingError)) throw error;
+    return encodeCarrying(["#ERROR", error] satisfies Reply, "obj");
+  }
 }
 
 /** Options of a Server. */
@@ -160,13 +172,15 @@ export class Server {
     const conn = arrival.conn;
     this.#conns.add(conn);
     let client: string | undefined;
+    /** The connection's lane, from its hello: every later request comes and every reply goes through it. */
+    let lane: Lane | undefined;
     try {
       if ((await arrival.admit()) === undefined) return; // failed the auth key handshake: closed and logged
       readAhead(conn); // past the handshake; only this server reads it (#20)
       for (;;) {
         let msg: unknown;
         try {
-          msg = await conn.recv();
+          msg = lane === undefined ? await conn.recv() : await lane.receive(conn);
         } catch (error) {
           // A clean end is the client leaving; a broken or cut frame is logged
           // by the connection; a payload that does not decode is logged here.
@@ -184,6 +198,10 @@ export class Server {
             this.#clients.set(client, (this.#clients.get(client) ?? 0) + 1);
           }
           conn.send(["#RETURN", null] satisfies Reply);
+          if (req.length === 3) {
+            lane?.close(); // a second hello with a lane replaces the first
+            lane = req[2];
+          }
           continue;
         }
         if (client === undefined) {
@@ -192,10 +210,11 @@ export class Server {
         }
         const reply = await this.#handle(req, client);
         try {
-          conn.send(reply);
-        } catch (error) {
-          if (!(error instanceof PicklingError)) return;
-          conn.send(["#ERROR", error] satisfies Reply);
+          const carried = encodeReply(reply);
+          if (lane === undefined) sendCarried(conn, carried);
+          else lane.deliver(conn, carried);
+        } catch {
+          return; // the client left (or the reply cannot be encoded at all): this connection ends
         }
         if (req[0] === "shutdown") {
           this.close();
@@ -204,6 +223,7 @@ export class Server {
       }
     } finally {
       conn.close();
+      lane?.close();
       this.#conns.delete(conn);
       if (client !== undefined) this.#clientGone(client);
     }

@@ -10,6 +10,14 @@ import { fail, libc } from "./libc.ts";
 import { mapSharedBytes } from "./pages.ts";
 
 const MFD_CLOEXEC = 0x1;
+const MFD_ALLOW_SEALING = 0x2;
+const F_ADD_SEALS = 1033;
+const F_GET_SEALS = 1034;
+const F_SEAL_SEAL = 0x1;
+const F_SEAL_SHRINK = 0x2;
+const F_SEAL_GROW = 0x4;
+/** The seals of a fixed-size segment: its size can no longer change, nor its seals. */
+const FIXED_SIZE = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW;
 
 /** A mapped segment. `buffer` stays valid for the life of the process (never unmapped). */
 export interface Segment {
@@ -33,6 +41,37 @@ export function createSegment(size: number, label = "multiproc"): Segment {
   if (fd < 0) fail("memfd_create");
   if (libc.ftruncate(fd, size) !== 0) fail("ftruncate");
   return map(fd, size, fileStat(fd).ino);
+}
+
+/**
+ * Creates and maps a new zero-filled segment of `size` bytes whose size is
+ * sealed: no holder can shrink it, so a peer handed it cannot make this
+ * process's reads of it fault (SIGBUS past the end of a file).
+ */
+export function createFixedSegment(size: number, label = "multiproc"): Segment {
+  const fd = libc.memfd_create(Buffer.from(`${label}\0`), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) fail("memfd_create");
+  if (libc.ftruncate(fd, size) !== 0 || libc.fcntl(fd, F_ADD_SEALS, FIXED_SIZE) !== 0) {
+    closeFd(fd);
+    fail("sealing a segment's size");
+  }
+  return map(fd, size, fileStat(fd).ino);
+}
+
+/**
+ * Maps descriptor `fd`, received from a peer, when it is a segment of
+ * exactly `size` bytes sealed as `createFixedSegment` seals it (so the peer
+ * cannot shrink it under this process's reads); throws a TypeError naming
+ * what is wrong otherwise. The descriptor stays the caller's.
+ */
+export function mapFixedSegment(fd: number, size: number): Segment {
+  const seals = libc.fcntl(fd, F_GET_SEALS, 0);
+  if (seals < 0 || (seals & FIXED_SIZE) !== FIXED_SIZE) {
+    throw new TypeError(`Descriptor ${fd} is not a segment of sealed size (seals ${seals}, need ${FIXED_SIZE})`);
+  }
+  const stat = fileStat(fd);
+  if (stat.size !== size) throw new TypeError(`Segment of ${stat.size} bytes, expected ${size}`);
+  return map(fd, size, stat.ino);
 }
 
 /**
