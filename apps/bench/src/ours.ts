@@ -9,16 +9,21 @@ import { W } from "./workloads.ts";
 // Large enough that the one child start inside each sample is a small share of it.
 const CONTENDED_OPS = 200_000;
 
-/** Runs our workloads; returns one figure per workload and backend. */
+/**
+ * Runs our workloads; returns one figure per workload and backend. Each
+ * backend's rows are a bench of their own, run in turn: tinybench warms up
+ * every task of a bench before it times any, so in one bench the fork rows
+ * were timed after the spawn and worker rows' warm-ups (their children,
+ * threads and garbage, which each fork then pays for: its cost grows with
+ * the parent's resident memory, docs/fork.md).
+ */
 export async function runOurs(opts: RunOptions): Promise<Figure[]> {
-  const bench = makeBench(opts);
-  const apart = makeApartBench(opts);
   const readers: (() => Figure | undefined)[] = [];
-
+  const locks = makeBench(opts);
   const lock = getContext().Lock();
   readers.push(
     add(
-      bench,
+      locks,
       W.lockUncontended,
       "ours",
       () => {
@@ -30,8 +35,11 @@ export async function runOurs(opts: RunOptions): Promise<Figure[]> {
       1000,
     ),
   );
+  await locks.run();
 
   for (const backend of getAllStartMethods()) {
+    const bench = makeBench(opts);
+    const apart = makeApartBench(opts);
     const mp = getContext(backend);
     const system = `ours/${backend}`;
     const startJoin = async () => {
@@ -64,8 +72,8 @@ export async function runOurs(opts: RunOptions): Promise<Figure[]> {
         2 * CONTENDED_OPS,
       ),
     );
+    await bench.run();
+    await apart.run();
   }
-  await bench.run();
-  await apart.run();
   return readers.map((r) => r()).filter((f): f is Figure => f !== undefined);
 }

@@ -12,17 +12,24 @@ export function reportUncaught(name: string, error: unknown): void {
   writeAllSync(2, new TextEncoder().encode(`Process ${name}:\n${text}\n`));
 }
 
+/** What a child runs: a Process, or what stands for one. */
+export interface ChildRun {
+  /** Read when the run fails: the target may have renamed its Process. */
+  readonly name: string;
+  run(): unknown;
+}
+
 /**
- * Runs a child's body to completion; resolves to 0, or to 1 after printing
- * an uncaught error under the name `nameOf()` gives by then (the target may
- * have renamed its Process).
+ * Runs `child.run()` to completion; resolves to 0, or to 1 after printing
+ * an uncaught error under the child's name by then. No closure: a fork
+ * child would compile each on its way in (#23).
  */
-export async function runToExitCode(nameOf: () => string, body: () => unknown): Promise<number> {
+export async function runToExitCode(child: ChildRun): Promise<number> {
   try {
-    await body();
+    await child.run();
     return 0;
   } catch (error) {
-    reportUncaught(nameOf(), error);
+    reportUncaught(child.name, error);
     return 1;
   }
 }

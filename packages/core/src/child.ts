@@ -68,10 +68,12 @@ export async function bootstrapChild(message: unknown): Promise<number> {
       recordChild(child);
       // Its Process object, when made, runs it (run() calls the target); else the target runs alone.
       run = () =>
-        runToExitCode(
-          () => child.proc?.name ?? opts.name,
-          () => (child.proc !== undefined ? child.proc.run() : opts.target?.(...opts.args)),
-        );
+        runToExitCode({
+          get name() {
+            return child.proc?.name ?? opts.name;
+          },
+          run: () => (child.proc !== undefined ? child.proc.run() : opts.target?.(...opts.args)),
+        });
     } else {
       const m = await import("./process.ts");
       // A subclass is rebuilt as pickle does: without running its constructor,

@@ -74,6 +74,13 @@ let parent: Process | null = null;
 /** `who` undefined: compile only (`warmUpInheritedChild`). */
 let adopt: (proc: Process, who: ChildIdentity | undefined) => void;
 let describe: (name: string, pid: number, watch?: (pid: number) => ChildHandle) => Process;
+/**
+ * In a fork child: makes `proc` this process's own Process and runs it. With
+ * `dry` (in the parent, see `warmUpInheritedChild`) it only compiles itself:
+ * a module-level function, bound per child, so that no closure of `start()`
+ * is first called (and so compiled, on fresh heap pages) in each child.
+ */
+let becomeChild: (proc: Process, backend: BackendName, dry: boolean) => Promise<number>;
 
 /**
  * A child process (or thread, on the worker backend) running `target(...args)`
@@ -171,7 +178,7 @@ export class Process<A extends unknown[] = unknown[]> {
     const common = { name: this.#name, daemon: this.#daemon };
     this.#handle = backend.launch(
       inherits
-        ? { ...common, code: "inherited", runInChild: () => this.#becomeChild(backendName), fds: [] }
+        ? { ...common, code: "inherited", runInChild: becomeChild.bind(undefined, this, backendName, false), fds: [] }
         : { ...common, code: "imported", ...this.#encodeBootstrap(backendName) },
     );
     this.#started = true;
@@ -233,19 +240,6 @@ export class Process<A extends unknown[] = unknown[]> {
   }
 
   /** In a forked copy of the parent: become the current process and run; resolves to the exit code. */
-  #becomeChild(backend: BackendName): Promise<number> {
-    inheritStartMethod(backend);
-    const me = currentProcess();
-    adopt(this, {
-      name: this.#name,
-      daemon: this.#daemon,
-      identity: this.#identity,
-      parent: { pid: me.#knownPid ?? process.ppid, name: me.name },
-      authkey: this.#authkey,
-    });
-    return runProcess(this);
-  }
-
   /**
    * Waits for the child to end, at most `timeout` ms; a negative timeout does not wait (Python: `join`).
    * Never blocks the event loop.
@@ -377,6 +371,20 @@ export class Process<A extends unknown[] = unknown[]> {
   }
 
   static {
+    becomeChild = (proc, backend, dry) => {
+      inheritStartMethod(backend, dry);
+      const me = currentProcess();
+      const who: ChildIdentity = {
+        name: proc.#name,
+        daemon: proc.#daemon,
+        identity: proc.#identity,
+        parent: { pid: me.#knownPid ?? process.ppid, name: me.name },
+        authkey: proc.#authkey,
+      };
+      adopt(proc, dry ? undefined : who);
+      // Dry: the main program's Process, whose run() does nothing.
+      return runProcess(dry ? me : proc);
+    };
     adopt = (proc, who) => {
       if (who === undefined) return;
       proc.#name = who.name;
@@ -417,21 +425,13 @@ export function adoptAsCurrent(proc: Process, who: ChildIdentity): void {
  * copy-on-write fault). Harmless: nothing is adopted, no descriptor stays.
  */
 export function warmUpInheritedChild(): void {
-  void runToExitCode(
-    () => "",
-    () => undefined,
-  );
   watchParent(process.pid).close();
-  inheritStartMethod(getStartMethod(), true);
-  adopt(currentProcess(), undefined);
+  void becomeChild(currentProcess(), getStartMethod(), true);
 }
 
 /** Runs `proc.run()` to completion; resolves to 0, or 1 after printing an uncaught error. */
 export function runProcess(proc: Process): Promise<number> {
-  return runToExitCode(
-    () => proc.name,
-    () => proc.run(),
-  );
+  return runToExitCode(proc);
 }
 
 /** The Process object of the caller (Python: `current_process`); "MainProcess" in the main program. */
