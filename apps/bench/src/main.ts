@@ -17,10 +17,10 @@ import { join } from "node:path";
 import "@multiproc/backend-spawn";
 import { getAllStartMethods } from "@multiproc/core";
 import { runBaselines } from "./baselines.ts";
+import { figuresFromFreshProcess } from "./fresh-process.ts";
 import { runChannelBench } from "./channels.ts";
 import { runManagers } from "./managers.ts";
 import type { Curve, Figure } from "./measure.ts";
-import { runOurs } from "./ours.ts";
 import { runPoolPhase } from "./pool-phase.ts";
 import { pythonVersion, runPython } from "./python.ts";
 import { type Machine, markdown, svg } from "./report.ts";
@@ -44,6 +44,8 @@ const outAt = Bun.argv.indexOf("--out");
 const outDir = outAt === -1 ? undefined : Bun.argv[outAt + 1];
 if (outAt !== -1 && (outDir === undefined || outDir.startsWith("--"))) throw new Error("--out needs a directory");
 const opts = { quick };
+/** Longest the start rows may take in their own process (a stuck fork child is killed per sample; see join-all.ts). */
+const START_ROWS_MS = quick ? 120_000 : 600_000;
 const started = performance.now();
 /** Says on stderr which part runs, so a stalled run shows where it stalled. */
 // The resident size too: fork children of a large parent run slower (docs/pool.md, "Limits").
@@ -62,15 +64,18 @@ if (runs("pipes")) {
 }
 const figures: Figure[] = [];
 if (runs("start")) {
-  // The scaling curves leave garbage (their 16 MiB messages: 270 MB resident
-  // in a full run), and fork(2) and a fork child's end take time in
-  // proportion to the parent's resident memory: start + join of a no-op fork
-  // child measured 2.9 ms from a 49 MB parent, 5.1 ms from 90 MB, 12.6 ms
-  // from 208 MB (docs/fork.md). These rows are about starting a child, as
-  // CPython's (from a fresh interpreter) are, not about that garbage.
+  // Our start rows run in a process of their own, as CPython's run in a
+  // fresh python3: fork(2) and a fork child's end take time in proportion to
+  // the parent's resident memory (start + join of a no-op fork child: 2.9 ms
+  // from a 49 MB parent, 5.1 ms from 90 MB, 12.6 ms from 208 MB, docs/fork.md),
+  // and here, after the scaling curves, this process has 95 MB and the helper
+  // threads of async waits (a fork start + join measured 9.7 ms in it). The
+  // raw Bun baselines still run here: a collection first.
   Bun.gc(true);
-  phase("start, locks");
-  figures.push(...(await runOurs(opts)));
+  phase("start, locks (in a fresh process)");
+  figures.push(
+    ...(await figuresFromFreshProcess("ours.ts", quick ? ["--quick"] : [], START_ROWS_MS, "the start rows")),
+  );
   phase("raw Bun baselines");
   figures.push(...(await runBaselines(opts)));
   phase("CPython suite");

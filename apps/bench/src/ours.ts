@@ -77,3 +77,9 @@ export async function runOurs(opts: RunOptions): Promise<Figure[]> {
   }
   return readers.map((r) => r()).filter((f): f is Figure => f !== undefined);
 }
+
+// `bun src/ours.ts [--quick]`: these rows alone, as JSON (main.ts runs them so, in a fresh process).
+if (import.meta.main) {
+  process.stdout.write(JSON.stringify(await runOurs({ quick: Bun.argv.includes("--quick") })));
+  process.exit(0);
+}

@@ -13,6 +13,7 @@
  * the cluster against the local Pool and BullMQ in one run).
  */
 import { availableParallelism } from "node:os";
+import { figuresFromFreshProcess } from "./fresh-process.ts";
 import type { Figure } from "./measure.ts";
 import { type PoolGroup, poolGroups, PW, runPoolGroup } from "./pool.ts";
 import { markdown } from "./report.ts";
@@ -25,24 +26,8 @@ export async function runPoolPhase(
 ): Promise<Figure[]> {
   const figures: Figure[] = [];
   for (const group of groups) {
-    const child = Bun.spawn(
-      [process.execPath, new URL(import.meta.url).pathname, group, ...(quick ? ["--quick"] : [])],
-      {
-        cwd: new URL("..", import.meta.url).pathname, // this app's bunfig.toml (the fork preload) applies there too
-        stdout: "pipe",
-        stderr: "inherit",
-      },
-    );
-    const timer = setTimeout(() => child.kill("SIGKILL"), limitMs);
-    const [out, code] = await Promise.all([new Response(child.stdout).text(), child.exited]);
-    clearTimeout(timer);
-    if (code === 0) figures.push(...(JSON.parse(out) as Figure[]));
-    else
-      console.error(
-        child.signalCode === "SIGKILL"
-          ? `bench: the Pool group ${group} did not finish within ${limitMs / 1000} s; its rows are missing`
-          : `bench: the Pool group ${group} failed (exit code ${code}); its rows are missing`,
-      );
+    const args = [group, ...(quick ? ["--quick"] : [])];
+    figures.push(...(await figuresFromFreshProcess("pool-phase.ts", args, limitMs, `the Pool group ${group}`)));
   }
   return figures;
 }
