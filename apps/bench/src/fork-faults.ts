@@ -1,5 +1,5 @@
 /**
- * `bun src/fork-faults.ts [--quick]` (issue #23): what a no-op fork child
+ * `bun src/fork-faults.ts [--quick] [--helpers]` (issue #23): what a no-op fork child
  * costs, in time and in minor page faults (the steadier figure on a loaded
  * machine: each is a page the child copied or mapped again, about 3 µs
  * here), against CPython's fork in the same run, as ratios. Then where a
@@ -8,7 +8,7 @@
  * its way in and out (backend-fork's fault-trace.ts) and prints the medians.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { getContext, type Process } from "@multiproc/core";
+import { getContext, Pipe, type Process } from "@multiproc/core";
 import { lastChildTrace, TRACE_STEPS } from "@multiproc/backend-fork";
 import { native } from "@multiproc/core/internal";
 import { Bench } from "tinybench";
@@ -49,6 +49,17 @@ if (Bun.argv.includes("--trace")) {
   }
   console.log(JSON.stringify(Object.fromEntries(TRACE_STEPS.map((s) => [s, median(rows[s]!)]))));
   process.exit(0);
+}
+
+const helpers = Bun.argv.includes("--helpers");
+if (helpers) {
+  // As in a program that awaited a receive: the helper threads of async waits
+  // (the futex waker's Worker and the readable watcher) run from then on.
+  const [a, b] = Pipe();
+  setTimeout(() => b.send(1), 30);
+  await a.recv();
+  a.close();
+  b.close();
 }
 
 const bench = new Bench({
@@ -173,7 +184,7 @@ if (trace.exitCode === 0) {
 }
 
 // A full run keeps its figures in docs/fork-faults.md; `bun run bench` appends that file to docs/benchmarks.md.
-if (!quick) {
+if (!quick && !helpers) {
   const md = [
     "## Fork child: minor faults and start + join against CPython's fork (#23)",
     "",
