@@ -76,11 +76,8 @@ function promiseTimers(loop: ChildLoop) {
 /** What a child installs, made in the parent by `prepareChildGlobals`. */
 export interface ChildGlobals {
   readonly loop: ChildLoop;
-  readonly timers: Record<string, unknown>;
-  readonly promises: ReturnType<typeof promiseTimers>;
-  readonly stdout: Writer;
-  readonly stderr: Writer;
-  readonly exit: typeof process.exit;
+  /** The child's value for each of `childGlobalSlots()`, in order. */
+  readonly values: readonly unknown[];
 }
 
 /**
@@ -89,51 +86,77 @@ export interface ChildGlobals {
  * `process.exit` becomes).
  */
 export function prepareChildGlobals(loop: ChildLoop, finish: (code: number) => never): ChildGlobals {
+  const timers = [loop.setTimeout, loop.setInterval, loop.setImmediate, loop.clear, loop.clear, loop.clear];
+  const promises = promiseTimers(loop);
+  const exit = ((code?: number | string | null) => {
+    const n = code === undefined || code === null ? Number(process.exitCode ?? 0) : Number(code);
+    finish(Number.isInteger(n) ? n : 1);
+  }) as typeof process.exit;
   return {
     loop,
-    timers: {
-      setTimeout: loop.setTimeout,
-      setInterval: loop.setInterval,
-      setImmediate: loop.setImmediate,
-      clearTimeout: loop.clear,
-      clearInterval: loop.clear,
-      clearImmediate: loop.clear,
-    },
-    promises: promiseTimers(loop),
-    stdout: syncWriter(1),
-    stderr: syncWriter(2),
-    exit: ((code?: number | string | null) => {
-      const n = code === undefined || code === null ? Number(process.exitCode ?? 0) : Number(code);
-      finish(Number.isInteger(n) ? n : 1);
-    }) as typeof process.exit,
+    values: [
+      ...timers, // globalThis
+      loop.sleep, // Bun
+      ...timers, // node:timers
+      promises.setTimeout,
+      promises.setImmediate,
+      promises.setInterval,
+      promises.scheduler,
+      syncWriter(1),
+      syncWriter(2),
+      exit,
+    ],
   };
 }
 
+type Slot = readonly [Record<string, unknown>, string];
+
+const TIMER_NAMES = ["setTimeout", "setInterval", "setImmediate", "clearTimeout", "clearInterval", "clearImmediate"];
+/** Where a child's globals go, in the order of `ChildGlobals.values`. */
+const SLOTS: readonly Slot[] = [
+  ...TIMER_NAMES.map((k): Slot => [globalThis as unknown as Record<string, unknown>, k]),
+  [Bun as unknown as Record<string, unknown>, "sleep"],
+  ...TIMER_NAMES.map((k): Slot => [timersModule, k]),
+  ...["setTimeout", "setImmediate", "setInterval", "scheduler"].map((k): Slot => [timersPromisesModule, k]),
+  [process.stdout as unknown as Record<string, unknown>, "write"],
+  [process.stderr as unknown as Record<string, unknown>, "write"],
+  [process as unknown as Record<string, unknown>, "exit"],
+];
+/** The parent's own values while a fork is under way. */
+const saved: unknown[] = SLOTS.map(() => undefined);
+
 /**
- * In the child, right after fork: installs its timers, standard streams and
- * exit (`prepareChildGlobals`). With `dry` (in the parent) it only compiles itself.
+ * In the parent, right before fork(2): puts the next child's globals in
+ * place, so the child starts with them and writes none of these objects (each
+ * write a page it would copy, on its way to the target: #23). Only
+ * synchronous code of the fork runs until `restoreParentGlobals`, right after.
  */
-export function installChildGlobals(own: ChildGlobals, dry: boolean): void {
+export function swapInChildGlobals(own: ChildGlobals): void {
+  for (let i = 0; i < SLOTS.length; i++) {
+    const [obj, key] = SLOTS[i]!;
+    saved[i] = obj[key];
+    obj[key] = own.values[i];
+  }
+}
+
+/** In the parent, right after fork(2) (or a failed one): its own globals again. */
+export function restoreParentGlobals(): void {
+  for (let i = 0; i < SLOTS.length; i++) {
+    const [obj, key] = SLOTS[i]!;
+    obj[key] = saved[i];
+    saved[i] = undefined;
+  }
+}
+
+/**
+ * In the child, right after fork: what `swapInChildGlobals` could not do in
+ * the parent. With `dry` (in the parent) it only compiles itself.
+ */
+export function installChildGlobals(dry: boolean): void {
   if (dry) return;
-  const loop = own.loop;
-  const g = globalThis as unknown as Record<string, unknown>;
-  g.setTimeout = loop.setTimeout;
-  g.setInterval = loop.setInterval;
-  g.setImmediate = loop.setImmediate;
-  g.clearTimeout = loop.clear;
-  g.clearInterval = loop.clear;
-  g.clearImmediate = loop.clear;
-  (Bun as unknown as { sleep: ChildLoop["sleep"] }).sleep = loop.sleep;
-  Object.assign(timersModule, own.timers);
-  Object.assign(timersPromisesModule, own.promises);
-
-  (process.stdout as unknown as { write: Writer }).write = own.stdout;
-  (process.stderr as unknown as { write: Writer }).write = own.stderr;
-
   // The parent's exit and signal listeners are the parent's business (Python
   // runs no atexit handler in a fork child either); the child's own ones run.
   // Only where there are some: a write to the emitter is a page the child copies.
   for (const event of DROPPED_EVENTS) if (process.listenerCount(event) > 0) process.removeAllListeners(event);
   process.exitCode = 0;
-  process.exit = own.exit;
 }

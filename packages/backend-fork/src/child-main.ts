@@ -16,8 +16,14 @@ import { writeSync } from "node:fs";
 import { setRandomSeed } from "bun:jsc";
 import type { InheritedLaunch } from "@multiproc/core";
 import { BackendError } from "@multiproc/core";
-import { native, reportUncaught, warmUpInheritedChild } from "@multiproc/core/internal";
-import { type ChildGlobals, installChildGlobals, prepareChildGlobals } from "./child-globals.ts";
+import { native, prepareInheritedChild, reportUncaught, warmUpInheritedChild } from "@multiproc/core/internal";
+import {
+  type ChildGlobals,
+  installChildGlobals,
+  prepareChildGlobals,
+  restoreParentGlobals,
+  swapInChildGlobals,
+} from "./child-globals.ts";
 import { separateCryptoRandom } from "./child-random.ts";
 import { ChildLoop } from "./child-loop.ts";
 import { ChildSignals } from "./child-signals.ts";
@@ -166,8 +172,14 @@ function targetDone(): boolean {
  */
 let prepared: { signals: ChildSignals; loop: ChildLoop; globals: ChildGlobals } | undefined;
 
+/** In the parent, right before fork(2): the next child's globals in place (see `swapInChildGlobals`). */
+export function swapInNextChild(): void {
+  swapInChildGlobals(prepared!.globals);
+}
+
 /** In the parent, before each fork: makes the next child's objects unless they exist. */
 export function prepareChild(): void {
+  prepareInheritedChild();
   if (prepared !== undefined) return;
   const signals = new ChildSignals();
   const loop = new ChildLoop(onLoopError, signals);
@@ -189,7 +201,7 @@ export function becomeChild(request: InheritedLaunch, plan: ChildPlan, dry = fal
     prepared = undefined;
     own.signals.listen(false);
     traceStep("loop");
-    installChildGlobals(own.globals, false);
+    installChildGlobals(false);
     traceStep("globals");
     while (testHooks.hangBeforeStart) Bun.sleepSync(1000);
     // As a runtime lock does: a private futex wait with no timeout.
@@ -233,7 +245,9 @@ export function warmUpChildPath(slot: StartSlot): void {
   // child): the child's path is called here, harmlessly (`dry`, or no effect).
   prepareChild();
   prepared!.signals.listen(true);
-  installChildGlobals(prepared!.globals, true);
+  installChildGlobals(true);
+  swapInChildGlobals(prepared!.globals);
+  restoreParentGlobals();
   finish(0, true);
   targetDone();
   targetSettled(0);

@@ -6,7 +6,15 @@
 import type { ChildHandle, InheritedLaunch, LaunchRequest } from "@multiproc/core";
 import { BackendError } from "@multiproc/core";
 import { native } from "@multiproc/core/internal";
-import { becomeChild, inheritedDescriptors, prepareChild, testHooks, warmUpChildPath } from "./child-main.ts";
+import { restoreParentGlobals } from "./child-globals.ts";
+import {
+  becomeChild,
+  inheritedDescriptors,
+  prepareChild,
+  swapInNextChild,
+  testHooks,
+  warmUpChildPath,
+} from "./child-main.ts";
 import { clearTrace } from "./fault-trace.ts";
 import { ForkedChild } from "./forked-child.ts";
 import { beforeFork, forkMayHang } from "./hazards.ts";
@@ -106,6 +114,7 @@ function forkOnce(request: InheritedLaunch, checking: boolean): Forked {
   const resumeWaker = native.pauseWaker();
   const announce = nativeSetup && !checking && !testHooks.hangBeforeStart && testHooks.stuckChildren === 0;
   let pid: number;
+  swapInNextChild();
   try {
     pid = nativeSetup
       ? native.forkWithSetup({
@@ -117,10 +126,13 @@ function forkOnce(request: InheritedLaunch, checking: boolean): Forked {
         })
       : native.forkProcess();
   } catch (error) {
+    restoreParentGlobals();
     resumeWaker();
     releaseSlot(slot);
     throw new BackendError(`Cannot fork ${request.name}: ${(error as Error).message}`, { cause: error });
   }
+  // The child keeps the globals swapped in; the parent gets its own back before anything else runs.
+  if (pid !== 0) restoreParentGlobals();
   if (pid === 0) {
     becomeChild(request, {
       slot,

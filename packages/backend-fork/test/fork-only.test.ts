@@ -250,6 +250,70 @@ function setupDependent(label: string, javascriptSetup: boolean): void {
       expect(r.ppid).toBe(process.pid);
     });
 
+    test("parentProcess() names the parent as it is at start(), in a child and in a grandchild (#23: made before the fork)", async () => {
+      const out = s.file("parents");
+      const me = currentProcess();
+      const before = me.name;
+      const seen = () => ({
+        name: parentProcess()?.name,
+        pid: parentProcess()?.pid,
+        alive: parentProcess()?.isAlive(),
+      });
+      try {
+        expect((await run(new mp.Process({ target: () => writeFileSync(out, JSON.stringify(seen())) }))).exitCode).toBe(
+          0,
+        );
+        expect(readJson(out)).toEqual({ name: before, pid: process.pid, alive: true });
+        me.name = "renamed-parent";
+        const p = await run(
+          new mp.Process({
+            name: "middle",
+            target: async () => {
+              const first = seen();
+              const g = new mp.Process({ target: () => writeFileSync(`${out}.g`, JSON.stringify(seen())) });
+              g.start();
+              await g.join(CHILD_TIMEOUT);
+              writeFileSync(out, JSON.stringify({ first, again: seen(), grandchild: g.exitCode, pid: process.pid }));
+            },
+          }),
+        );
+        expect(p.exitCode).toBe(0);
+        const r = readJson(out) as { first: unknown; again: unknown; grandchild: number; pid: number };
+        expect(r.first).toEqual({ name: "renamed-parent", pid: process.pid, alive: true });
+        expect(r.again).toEqual(r.first);
+        expect(r.grandchild).toBe(0);
+        expect(readJson(`${out}.g`)).toEqual({ name: "middle", pid: r.pid, alive: true });
+      } finally {
+        me.name = before;
+      }
+    });
+
+    test("start() leaves the parent its own timers, streams and exit (the child's are put in place only across fork(2))", async () => {
+      const timers = require("node:timers") as Record<string, unknown>;
+      const promises = require("node:timers/promises") as Record<string, unknown>;
+      const own = () => [
+        globalThis.setTimeout,
+        globalThis.setImmediate,
+        globalThis.clearTimeout,
+        Bun.sleep,
+        timers.setTimeout,
+        promises.setTimeout,
+        process.stdout.write,
+        process.stderr.write,
+        process.exit,
+      ];
+      const before = own();
+      const out = s.file("child-globals");
+      const p = await run(
+        new mp.Process({
+          target: () => writeFileSync(out, JSON.stringify(own().map((f, i) => f === before[i]))),
+        }),
+      );
+      expect(p.exitCode).toBe(0);
+      expect(own()).toEqual(before);
+      expect(readJson(out)).toEqual(before.map(() => false)); // every one of them is the child's own there
+    });
+
     test("Lock created before start() is used by a closure in the child with no re-encoding", async () => {
       const lock = mp.Lock();
       lock.acquireSync();
