@@ -311,7 +311,7 @@ function setupDependent(label: string, javascriptSetup: boolean): void {
       );
       expect(p.exitCode).toBe(0);
       expect(own()).toEqual(before);
-      expect(readJson(out)).toEqual(before.map(() => false)); // every one of them is the child's own there
+      expect(readJson(out) as unknown).toEqual(before.map(() => false)); // every one of them is the child's own there
     });
 
     test("Lock created before start() is used by a closure in the child with no re-encoding", async () => {
