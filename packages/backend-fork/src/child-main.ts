@@ -249,6 +249,7 @@ export function warmUpChildPath(slot: StartSlot): void {
   swapInChildGlobals(prepared!.globals);
   restoreParentGlobals();
   finish(0, true);
+  native.exitNow(0, true);
   targetDone();
   targetSettled(0);
   running.code = undefined;

@@ -55,8 +55,13 @@ export function forkProcess(): number {
   return pid;
 }
 
-/** Ends the calling process at once with `code`: no exit handlers, no flushing (`_exit(2)`). */
-export function exitNow(code: number): never {
+/**
+ * Ends the calling process at once with `code`: no exit handlers, no
+ * flushing (`_exit(2)`). With `dry` (a parent about to fork, #23) it only
+ * compiles itself and returns, so that its fork children need not.
+ */
+export function exitNow(code: number, dry = false): never {
+  if (dry) return undefined as never;
   libc._exit(code);
   throw new Error("unreachable: _exit returned");
 }
