@@ -437,6 +437,43 @@ function setupDependent(label: string, javascriptSetup: boolean): void {
       expect(openFds()).toBeLessThanOrEqual(before);
     });
 
+    test("a child closes its siblings' pidfds, however they lie among the program's own descriptors, and keeps the program's", async () => {
+      const { openSync, closeSync } = await import("node:fs");
+      const mine: number[] = [];
+      const siblings = [];
+      // Joined and not closed: each keeps its pidfd open in the parent, between files the program opened.
+      for (let i = 0; i < 12; i++) {
+        const p = new mp.Process({ target: () => {} });
+        p.start();
+        await p.join(CHILD_TIMEOUT);
+        siblings.push(p);
+        if (i % 3 === 0) mine.push(openSync("/dev/null", "r"));
+      }
+      const out = s.file("fds");
+      try {
+        const p = await run(
+          new mp.Process({
+            target: () => {
+              const list = openFdList();
+              writeFileSync(
+                out,
+                JSON.stringify({
+                  pidfds: list.filter((f) => f.endsWith("anon_inode:[pidfd]")).length,
+                  mine: mine.filter((fd) => list.some((f) => f.startsWith(`${fd}:/dev/null`))).length,
+                }),
+              );
+            },
+          }),
+        );
+        expect(p.exitCode).toBe(0);
+        // One pidfd: its own, on its parent (parentProcess()).
+        expect(readJson(out)).toEqual({ pidfds: 1, mine: mine.length });
+      } finally {
+        for (const fd of mine) closeSync(fd);
+        for (const p of siblings) p.close();
+      }
+    });
+
     test("once an awaited join returned and close() ran, none of the child's descriptors is open", async () => {
       // No pause before the look: the runtime's stream read used to close its own dup of the exit pipe later, on a thread.
       const before = new Set(openFdList());

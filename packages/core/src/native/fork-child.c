@@ -33,10 +33,12 @@ void *readdir(void *);
 int closedir(void *);
 long readlink(const char *, char *, unsigned long);
 long read(int, void *, unsigned long);
+long syscall(long, ...);
 
 /* plan: head */
 #define P_FLAGS 0
 #define P_PARENT 1
+/* plan[P_NCLOSE] ranges [first, last] of descriptors to close follow the head, two words each, in order */
 #define P_NCLOSE 2
 #define P_NLOOPS 3
 #define P_HEAD 4
@@ -82,6 +84,8 @@ long read(int, void *, unsigned long);
 #define SIGACTION_WORDS 19
 /* glibc's sigset_t: 1024 bits */
 #define SIGSET_WORDS 16
+/* close_range(2), Linux 5.9+ (the same number on x86_64 and aarch64) */
+#define SYS_CLOSE_RANGE 436
 
 /* Must match signals.ts RESET: the signals a process is asked to end or stop with. */
 static const int RESET[] = {1, 2, 3, 10, 12, 14, 15, 17, 20, 21, 22, 28};
@@ -166,6 +170,21 @@ static void default_signals(void) {
     sigaction(RESET[i], dfl, 0);
   }
   sigprocmask(SIG_SETMASK, none, 0);
+}
+
+/* Closes descriptors first..last: one system call where close_range(2) exists. */
+static void close_fds(int first, int last) {
+  int fd;
+  if (syscall(SYS_CLOSE_RANGE, (unsigned int)first, (unsigned int)last, 0U) == 0) return;
+  for (fd = first; fd <= last; fd++) close(fd);
+}
+
+/* Whether fd is in one of the n ranges at r ([first, last] pairs). */
+static int in_ranges(int fd, const int *r, int n) {
+  int i;
+  for (i = 0; i < n; i++)
+    if (fd >= r[2 * i] && fd <= r[2 * i + 1]) return 1;
+  return 0;
 }
 
 /*
@@ -264,9 +283,11 @@ static long long field(const char *text, const char *key, int base) {
  * per registration] per epoll instance) at `loops`, at most `cap` words.
  * Returns the number of loops, or -1 when something could not be read or
  * did not fit (the caller then plans in JavaScript). Keep in step with
- * epoll.ts planIsolation.
+ * epoll.ts planIsolation. Descriptors in the `nskip` ranges at `skip` are not
+ * looked at (a readlink each: a parent with hundreds of unclosed Process
+ * objects spent most of its fork there).
  */
-int mp_plan_isolation(int *loops, int cap) {
+int mp_plan_isolation(int *loops, int cap, const int *skip, int nskip) {
   void *dir = opendir("/proc/self/fd");
   char *entry;
   int used = 0, nloops = 0;
@@ -277,7 +298,8 @@ int mp_plan_isolation(int *loops, int cap) {
     if (*name < '0' || *name > '9') continue;
     p = name;
     epfd = (int)number(&p, 10);
-    if (kind_of(epfd) != 1) continue;
+    /* The child closes these (the library's own: pidfds, start slots), and none is an event loop. */
+    if (in_ranges(epfd, skip, nskip) || kind_of(epfd) != 1) continue;
     if (read_info(epfd) < 0 || used + 3 > cap) goto full;
     head = loops + used;
     head[0] = epfd;
@@ -410,8 +432,8 @@ int mp_fork_child(const int *plan, int *out, volatile int *started) {
   /* Math.random's new seed; GRND_NONBLOCK: the pool is long initialised, and a miss keeps the pid as seed. */
   if (getrandom(out + O_SEED, 4, 1) != 4) out[O_SEED] = out[O_PID];
   /* Isolation first: a sibling's exit pipe the parent reads asynchronously is registered, becomes a dead socket, then closes. */
-  if (isolate(closing + plan[P_NCLOSE], plan[P_NLOOPS], out) == 0) {
-    for (i = 0; i < plan[P_NCLOSE]; i++) close(closing[i]);
+  if (isolate(closing + 2 * plan[P_NCLOSE], plan[P_NLOOPS], out) == 0) {
+    for (i = 0; i < plan[P_NCLOSE]; i++) close_fds(closing[2 * i], closing[2 * i + 1]);
     default_signals();
     /* Python's rule: a daemon child ends with its parent, and at once when it is already gone. */
     if (plan[P_FLAGS] & F_DAEMON) {

@@ -19,6 +19,7 @@ import { type Action, type IsolationPlan, type PlannedLoop, planIsolation } from
 import { bindAllSymbols, fail } from "./libc.ts";
 import { countFork } from "./fork.ts";
 
+/** The plan's head; NCLOSE [first, last] ranges of descriptors to close follow it, then the loops. */
 const PlanHead = { FLAGS: 0, PARENT: 1, NCLOSE: 2, NLOOPS: 3, SIZE: 4 } as const;
 const PlanFlag = { DAEMON: 1, ANNOUNCE: 2 } as const;
 const RegField = { FD: 0, ACTION: 1, FLAGS: 2, EVENTS: 3, DATA_LO: 4, DATA_HI: 5, CLOCK: 6, SIZE: 7 } as const;
@@ -45,7 +46,7 @@ const startPid = process.pid;
 
 type Compiled = {
   mp_fork_child: (plan: number, out: number, started: number) => number;
-  mp_plan_isolation: (loops: number, cap: number) => number;
+  mp_plan_isolation: (loops: number, cap: number, skip: number, nskip: number) => number;
   mp_count_threads_named: (name: number, skip: number) => number;
 };
 let compiled: Compiled | null | undefined;
@@ -70,7 +71,7 @@ export function nativeForkReady(): boolean {
       source: `${import.meta.dir}/fork-child.c`,
       symbols: {
         mp_fork_child: { args: ["ptr", "ptr", "ptr"], returns: "i32" },
-        mp_plan_isolation: { args: ["ptr", "i32"], returns: "i32" },
+        mp_plan_isolation: { args: ["ptr", "i32", "ptr", "i32"], returns: "i32" },
         mp_count_threads_named: { args: ["ptr", "i32"], returns: "i32" },
       },
     });
@@ -154,23 +155,41 @@ function encodeLoops(plan: Int32Array, at: number, isolation: IsolationPlan): vo
   }
 }
 
-/** Plans the loops in C at `at`; the number of loops, or -1 when C could not (then JavaScript plans). */
-function planLoopsNatively(plan: Int32Array, at: number): number {
+/**
+ * Plans the loops in C at `at`, looking past the descriptors in the `nskip`
+ * close ranges of the plan's head; the number of loops, or -1 when C could
+ * not (then JavaScript plans).
+ */
+function planLoopsNatively(plan: Int32Array, at: number, nskip: number): number {
   if (compiled === undefined || compiled === null) return -1;
-  return compiled.mp_plan_isolation(ptr(plan, at * 4), plan.length - at);
+  return compiled.mp_plan_isolation(ptr(plan, at * 4), plan.length - at, ptr(plan, PlanHead.SIZE * 4), nskip);
+}
+
+/** `fds` sorted into ranges of consecutive numbers, written as [first, last] pairs at `plan[at]`; the number of ranges. */
+function writeRanges(plan: Int32Array, at: number, fds: readonly number[]): number {
+  const sorted = Int32Array.from(fds).sort();
+  let n = 0;
+  for (let i = 0; i < sorted.length; ) {
+    let last = sorted[i]!;
+    const first = last;
+    while (i < sorted.length && sorted[i]! <= last + 1) last = Math.max(last, sorted[i++]!);
+    plan[at + 2 * n] = first;
+    plan[at + 2 * n + 1] = last;
+    n++;
+  }
+  return n;
 }
 
 function encode(setup: ChildSetup): Int32Array {
-  const closing = setup.close.length;
   let isolation = setup.isolation;
-  let plan = grow(PlanHead.SIZE + closing + (isolation === undefined ? 0 : loopWords(isolation)));
+  let plan = grow(PlanHead.SIZE + 2 * setup.close.length + (isolation === undefined ? 0 : loopWords(isolation)));
   plan[PlanHead.FLAGS] = (setup.daemon ? PlanFlag.DAEMON : 0) | (setup.announceAt !== 0 ? PlanFlag.ANNOUNCE : 0);
   plan[PlanHead.PARENT] = setup.parentPid;
-  plan[PlanHead.NCLOSE] = closing;
-  let at = PlanHead.SIZE;
-  for (const fd of setup.close) plan[at++] = fd;
+  const ranges = writeRanges(plan, PlanHead.SIZE, setup.close);
+  plan[PlanHead.NCLOSE] = ranges;
+  const at = PlanHead.SIZE + 2 * ranges;
   if (isolation === undefined) {
-    const loops = planLoopsNatively(plan, at);
+    const loops = planLoopsNatively(plan, at, ranges);
     if (loops >= 0) {
       plan[PlanHead.NLOOPS] = loops;
       return plan;
@@ -192,7 +211,7 @@ function encode(setup: ChildSetup): Int32Array {
 export function nativeIsolationPlan(): IsolationPlan | undefined {
   if (!nativeForkReady()) return undefined;
   const words = new Int32Array(PLAN_WORDS);
-  const n = planLoopsNatively(words, 0);
+  const n = planLoopsNatively(words, 0, 0);
   if (n < 0) return undefined;
   const actions = Object.keys(ACTIONS) as Action[];
   const loops: PlannedLoop[] = [];
