@@ -51,7 +51,7 @@ import { Kind } from "../protocol/task.ts";
 import { allNumbers, checkChunksize, chunkOf, defaultChunksize } from "./task.ts";
 import { checkInitializer, refOf } from "./task-refs.ts";
 import { checkWorkers } from "./worker-deaths.ts";
-import { endWorkers, sendStops, startWorker } from "./workers.ts";
+import { endWorkers, sendStops, startWorkers } from "./workers.ts";
 
 export { type ApplyOptions, parsePoolOptions, type PoolOptions } from "./pool-options.ts";
 
@@ -76,7 +76,7 @@ export class Pool {
     this.#core = core;
     if (!inherits) checkInitializer(core);
     try {
-      for (let i = 0; i < core.size; i++) startWorker(core);
+      startWorkers(core, core.size);
     } catch (error) {
       this.terminate();
       throw error;
