@@ -10,7 +10,7 @@ import { waitReady } from "../native/poll.ts";
 import { checkTimeout } from "../timeout.ts";
 import { deadlineOf, timeLeft } from "../wait/deadline.ts";
 import { waitUntil } from "../wait/poll.ts";
-import { receiveSpinMs, spinStep } from "../wait/spin.ts";
+import { receiveSpinMs, spinFor, spinStep } from "../wait/spin.ts";
 import { SPIN_TRIES } from "../wait/tuning.ts";
 import { type Carried, decodeCarrying, encodeCarrying, type FdRef, shareFd, takeFd } from "./fd-transfer.ts";
 import { closeOwnedFd, ownFd } from "./realm-fds.ts";
@@ -200,6 +200,7 @@ export class Connection {
   poll(timeout = 0): boolean {
     const fd = this.#forReading("poll");
     const deadline = deadlineOf(checkTimeout(timeout, "Connection.poll"));
+    if (timeout > 0 && spinFor(() => this.#reader.ready() || undefined, deadline)) return true;
     for (let tries = 0; ; tries++) {
       if (this.#reader.ready()) return true;
       const left = timeLeft(deadline);

@@ -26,6 +26,7 @@ import {
 import { checkTimeout } from "../timeout.ts";
 import { deadlineOf, timeLeft } from "../wait/deadline.ts";
 import { waitUntil } from "../wait/poll.ts";
+import { spinFor } from "../wait/spin.ts";
 import {
   authenticateClient,
   authenticateClientSync,
@@ -160,7 +161,8 @@ export class Listener {
   acceptSync(timeout?: number): Connection {
     const deadline = deadlineOf(checkTimeout(timeout, "Listener.accept"));
     for (;;) {
-      const got = acceptOne(this.#open());
+      // A client that is on its way is taken without a sleep (see `spinFor`).
+      const got = spinFor(() => acceptOne(this.#open()), deadline);
       if (got === undefined) {
         const left = timeLeft(deadline);
         if (left === 0 || (!waitReady(this.#fd, "read", left) && timeLeft(deadline) === 0)) {
