@@ -5,12 +5,13 @@
  * dropped with one logged line naming it and why; the listener and its other
  * clients go on; nothing an unauthenticated peer sent is decoded.
  */
-import { afterEach, beforeEach, describe, expect, spyOn, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { encodeCarrying } from "../src/channel/fd-transfer.ts";
 import { registerReducer } from "../src/codec/reducers.ts";
 import { type AutoProxy, BaseManager, Client, EOFError, Listener, PicklingError, TimeoutError } from "../src/index.ts";
 import { Counter } from "./fixtures/manager-targets.ts";
 import { concat, frame, header } from "./fixtures/raw-frames.ts";
+import { captureStderr } from "./fixtures/stderr-capture.ts";
 
 const KEY = "bad-peer key";
 
@@ -49,18 +50,7 @@ const BAD: { name: string; bytes: Uint8Array; reason: RegExp }[] = [
   },
 ];
 
-let lines: string[] = [];
-let stderrSpy: ReturnType<typeof spyOn>;
-beforeEach(() => {
-  lines = [];
-  stderrSpy = spyOn(process.stderr, "write").mockImplementation(((chunk: string | Uint8Array) => {
-    lines.push(String(chunk));
-    return true;
-  }) as typeof process.stderr.write);
-});
-afterEach(() => {
-  stderrSpy.mockRestore();
-});
+const stderr = captureStderr();
 
 /**
  * Connects a raw socket, writes `bytes`, half-closes, and resolves when the
@@ -92,7 +82,7 @@ function json(value: unknown): Uint8Array {
 
 /** The log lines that drop a peer. */
 function drops(): string[] {
-  return lines.filter((l) => l.includes("dropped peer"));
+  return stderr.lines.filter((l) => l.includes("dropped peer"));
 }
 
 describe("Listener with an auth key: a bad peer is dropped and logged; the next client works", () => {
@@ -277,7 +267,7 @@ describe("manager server: bad peers are dropped and logged; other clients go on"
         ],
       ];
       for (const [act, reason] of cases) {
-        lines = [];
+        stderr.clear();
         const c = await Client(address, { authkey: KEY });
         act(c);
         expect(await c.pollAsync(5000)).toBe(true);

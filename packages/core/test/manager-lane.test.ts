@@ -5,7 +5,7 @@
  * connection) through the socket. A peer that breaks the lane's protocol is
  * dropped and logged; the server's other clients go on.
  */
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, spyOn, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
   type AutoProxy,
   BaseManager,
@@ -22,6 +22,7 @@ import { Lane, LANE_BYTES, SEGMENT_BYTES } from "../src/managers/lane.ts";
 import { dupFd } from "../src/native/socket.ts";
 import { createFixedSegment, createSegment, type Segment } from "../src/native/memfd.ts";
 import { Counter } from "./fixtures/manager-targets.ts";
+import { captureStderr } from "./fixtures/stderr-capture.ts";
 
 const T = 30_000;
 const KEY = "lane key";
@@ -155,18 +156,7 @@ class LaneManager extends BaseManager {}
 LaneManager.register("Counter", Counter);
 
 describe("manager lane: a peer that breaks its protocol is dropped and logged", () => {
-  let lines: string[] = [];
-  let stderrSpy: ReturnType<typeof spyOn>;
-  beforeEach(() => {
-    lines = [];
-    stderrSpy = spyOn(process.stderr, "write").mockImplementation(((chunk: string | Uint8Array) => {
-      lines.push(String(chunk));
-      return true;
-    }) as typeof process.stderr.write);
-  });
-  afterEach(() => {
-    stderrSpy.mockRestore();
-  });
+  const stderr = captureStderr();
 
   /** A server in this process on a unix socket, and a client of it that must keep working. */
   async function withServer(body: (address: string) => Promise<void>): Promise<void> {
@@ -204,7 +194,7 @@ describe("manager lane: a peer that breaks its protocol is dropped and logged", 
     expect(await c.pollAsync(5000)).toBe(true);
     await expect(c.recv()).rejects.toThrow(EOFError);
     c.close();
-    const drops = lines.filter((l) => l.includes("dropped peer"));
+    const drops = stderr.lines.filter((l) => l.includes("dropped peer"));
     expect(drops).toHaveLength(1);
     return drops[0]!;
   }
@@ -253,7 +243,7 @@ describe("manager lane: a peer that breaks its protocol is dropped and logged", 
             `cannot decode a request: ProcessError: Manager lane: message length ${LANE_BYTES + 1} is outside`,
           ),
         );
-        lines = [];
+        stderr.clear();
         const c2 = await helloWith(address, createFixedSegment(SEGMENT_BYTES));
         expect(await c2.recv()).toEqual(["#RETURN", null]);
         c2.send(["numberOfObjects"]); // on the socket, past the lane
