@@ -76,7 +76,7 @@ function promiseTimers(loop: ChildLoop) {
 /** What a child installs, made in the parent by `prepareChildGlobals`. */
 export interface ChildGlobals {
   readonly loop: ChildLoop;
-  /** The child's value for each of `childGlobalSlots()`, in order. */
+  /** The child's value for each of `SLOTS` below, in order. */
   readonly values: readonly unknown[];
 }
 

@@ -246,7 +246,6 @@ export class Process<A extends unknown[] = unknown[]> {
     };
   }
 
-  /** In a forked copy of the parent: become the current process and run; resolves to the exit code. */
   /**
    * Waits for the child to end, at most `timeout` ms; a negative timeout does not wait (Python: `join`).
    * Never blocks the event loop.
