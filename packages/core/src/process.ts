@@ -441,7 +441,6 @@ export function adoptAsCurrent(proc: Process, who: ChildIdentity): void {
  * copy-on-write fault). Harmless: nothing is adopted, no descriptor stays.
  */
 export function warmUpInheritedChild(): void {
-  prepareInheritedChild();
   watchParent(process.pid).close();
   void becomeChild(currentProcess(), getStartMethod(), true);
 }

@@ -172,7 +172,7 @@ function writeRanges(plan: Int32Array, at: number, fds: readonly number[]): numb
   for (let i = 0; i < sorted.length; ) {
     let last = sorted[i]!;
     const first = last;
-    while (i < sorted.length && sorted[i]! <= last + 1) last = Math.max(last, sorted[i++]!);
+    while (i < sorted.length && sorted[i]! <= last + 1) last = sorted[i++]!;
     plan[at + 2 * n] = first;
     plan[at + 2 * n + 1] = last;
     n++;

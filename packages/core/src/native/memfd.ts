@@ -6,7 +6,7 @@
 import { toArrayBuffer } from "bun:ffi";
 import { readFileSync } from "node:fs";
 import { closeFd, fileStat, openFile, writeAt } from "./file.ts";
-import { fail, libc } from "./libc.ts";
+import { errno, fail, libc } from "./libc.ts";
 import { mapSharedBytes } from "./pages.ts";
 
 const MFD_CLOEXEC = 0x1;
@@ -35,11 +35,24 @@ function map(fd: number, size: number, ino: number): Segment {
   return { fd, ino, ...mapSharedBytes(fd, size) };
 }
 
+/** A new zero-filled memfd of `size` bytes, its size sealed when `sealed`; closed again when a step fails. */
+function newMemfd(size: number, label: string, sealed: boolean): number {
+  const fd = libc.memfd_create(Buffer.from(`${label}\0`), MFD_CLOEXEC | (sealed ? MFD_ALLOW_SEALING : 0));
+  if (fd < 0) fail("memfd_create");
+  let failed: string | undefined;
+  if (libc.ftruncate(fd, size) !== 0) failed = "ftruncate";
+  else if (sealed && libc.fcntl(fd, F_ADD_SEALS, FIXED_SIZE) !== 0) failed = "fcntl(F_ADD_SEALS)";
+  if (failed !== undefined) {
+    const code = errno();
+    closeFd(fd);
+    fail(failed, code);
+  }
+  return fd;
+}
+
 /** Creates and maps a new zero-filled segment of `size` bytes. */
 export function createSegment(size: number, label = "multiproc"): Segment {
-  const fd = libc.memfd_create(Buffer.from(`${label}\0`), MFD_CLOEXEC);
-  if (fd < 0) fail("memfd_create");
-  if (libc.ftruncate(fd, size) !== 0) fail("ftruncate");
+  const fd = newMemfd(size, label, false);
   return map(fd, size, fileStat(fd).ino);
 }
 
@@ -49,12 +62,7 @@ export function createSegment(size: number, label = "multiproc"): Segment {
  * process's reads of it fault (SIGBUS past the end of a file).
  */
 export function createFixedSegment(size: number, label = "multiproc"): Segment {
-  const fd = libc.memfd_create(Buffer.from(`${label}\0`), MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0) fail("memfd_create");
-  if (libc.ftruncate(fd, size) !== 0 || libc.fcntl(fd, F_ADD_SEALS, FIXED_SIZE) !== 0) {
-    closeFd(fd);
-    fail("sealing a segment's size");
-  }
+  const fd = newMemfd(size, label, true);
   return map(fd, size, fileStat(fd).ino);
 }
 
