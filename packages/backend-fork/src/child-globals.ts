@@ -122,6 +122,10 @@ const SLOTS: readonly Slot[] = [
   [process.stderr as unknown as Record<string, unknown>, "write"],
   [process as unknown as Record<string, unknown>, "exit"],
 ];
+/** Which of DROPPED_EVENTS the parent listens to, as `swapInChildGlobals` found them right before the fork. */
+const dropped: string[] = [];
+/** The parent's `process.exitCode` was set: a child's `process.exit()` must not take it. */
+let resetExitCode = false;
 /** The parent's own values while a fork is under way. */
 const saved: unknown[] = SLOTS.map(() => undefined);
 
@@ -132,6 +136,10 @@ const saved: unknown[] = SLOTS.map(() => undefined);
  * synchronous code of the fork runs until `restoreParentGlobals`, right after.
  */
 export function swapInChildGlobals(own: ChildGlobals): void {
+  // Looked at here, in the parent: the child then reads nothing of the emitter it has no reason to change.
+  dropped.length = 0;
+  for (const event of DROPPED_EVENTS) if (process.listenerCount(event) > 0) dropped.push(event);
+  resetExitCode = Number(process.exitCode ?? 0) !== 0;
   for (let i = 0; i < SLOTS.length; i++) {
     const [obj, key] = SLOTS[i]!;
     saved[i] = obj[key];
@@ -157,6 +165,6 @@ export function installChildGlobals(dry: boolean): void {
   // The parent's exit and signal listeners are the parent's business (Python
   // runs no atexit handler in a fork child either); the child's own ones run.
   // Only where there are some: a write to the emitter is a page the child copies.
-  for (const event of DROPPED_EVENTS) if (process.listenerCount(event) > 0) process.removeAllListeners(event);
-  process.exitCode = 0;
+  for (const event of dropped) process.removeAllListeners(event);
+  if (resetExitCode) process.exitCode = 0;
 }

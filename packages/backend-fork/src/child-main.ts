@@ -208,7 +208,10 @@ export function becomeChild(request: InheritedLaunch, plan: ChildPlan, dry = fal
     if (testHooks.stuckChildren > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
     if (!plan.announced) markStarted(plan.slot);
     traceStep("announced");
-    request.runInChild().then(targetSettled, targetFailed);
+    const ran = request.runInChild();
+    // A target that returned no promise is done: no promise, no reaction to make.
+    if (typeof ran === "number") running.code = ran;
+    else ran.then(targetSettled, targetFailed);
     const outcome = own.loop.run(targetDone);
     traceStep("target");
     if (outcome === "stuck") {
@@ -265,7 +268,7 @@ export function warmUpChildPath(slot: StartSlot): void {
     nativeSetup: false,
     announced: false,
   };
-  const warmUp = { code: "inherited", name: "warm-up", daemon: false, runInChild: async () => 0, fds: [] } as const;
+  const warmUp = { code: "inherited", name: "warm-up", daemon: false, runInChild: () => 0, fds: [] } as const;
   becomeChild(warmUp, plan, true);
   native.applyIsolation(native.EMPTY_PLAN);
   const loop = new ChildLoop(() => {});

@@ -26,27 +26,44 @@ export const SIGNAL_EVENTS = [
 
 const NUMBERS = constants.signals as Record<string, number>;
 
+/** The running fork child's signals: undefined in a process that is not a fork child, where the listener below does nothing. */
+let active: ChildSignals | undefined;
+let installed = false;
+
+/**
+ * One listener for the life of the program, added in the parent before its
+ * first fork: a child that added its own would write the process's emitter,
+ * pages it copies on its way in (#23).
+ */
+function onNewListener(event: string | symbol): void {
+  active?.hold(event);
+}
+
 /** The signals a fork child listens to, held for its loop. */
 export class ChildSignals {
   /** Numbers of the held signals. */
   readonly #held: number[] = [];
 
-  /** Made in the parent (see child-main.ts `prepareChild`), so the listener below is no child's allocation. */
-  readonly #onNewListener = (event: string | symbol): void => {
+  /** Blocks `event`'s signal, when it is one of SIGNAL_EVENTS, for the child's loop to take. */
+  hold(event: string | symbol): void {
     if (typeof event !== "string" || !(SIGNAL_EVENTS as readonly string[]).includes(event)) return;
     const signal = NUMBERS[event]!;
     if (this.#held.includes(signal)) return;
     native.holdSignal(signal);
     this.#held.push(signal);
-  };
+  }
 
   /**
    * Call in the child, before its target runs: listeners added from then on
-   * are the child's own. With `dry` (in the parent) it only compiles itself.
+   * are the child's own. With `dry` (in the parent, before its first fork) it
+   * only adds the program's listener.
    */
   listen(dry: boolean): void {
-    if (dry) return;
-    process.on("newListener", this.#onNewListener);
+    if (!installed) {
+      installed = true;
+      process.on("newListener", onNewListener);
+    }
+    if (!dry) active = this;
   }
 
   /** Whether the child listens to some signal (then the loop looks for one every turn). */

@@ -9,6 +9,7 @@ import { native } from "@multiproc/core/internal";
 import { restoreParentGlobals } from "./child-globals.ts";
 import {
   becomeChild,
+  type ChildPlan,
   inheritedDescriptors,
   prepareChild,
   swapInNextChild,
@@ -113,6 +114,14 @@ function forkOnce(request: InheritedLaunch, checking: boolean): Forked {
   // runtime lock the child (which has only this thread) would wait on forever.
   const resumeWaker = native.pauseWaker();
   const announce = nativeSetup && !checking && !testHooks.hangBeforeStart && testHooks.stuckChildren === 0;
+  // Made here, not in the child: its first object of this shape would make the shape there too (#23).
+  const plan: ChildPlan = {
+    slot,
+    parentPid,
+    isolation: isolation ?? native.EMPTY_PLAN,
+    nativeSetup,
+    announced: announce,
+  };
   let pid: number;
   swapInNextChild();
   try {
@@ -133,15 +142,7 @@ function forkOnce(request: InheritedLaunch, checking: boolean): Forked {
   }
   // The child keeps the globals swapped in; the parent gets its own back before anything else runs.
   if (pid !== 0) restoreParentGlobals();
-  if (pid === 0) {
-    becomeChild(request, {
-      slot,
-      parentPid,
-      isolation: isolation ?? native.EMPTY_PLAN,
-      nativeSetup,
-      announced: announce,
-    });
-  }
+  if (pid === 0) becomeChild(request, plan);
   resumeWaker();
   if (testHooks.stuckChildren > 0) testHooks.stuckChildren--;
   // The child cannot be reaped by anyone else, so its pid stays valid for pidfd_open.

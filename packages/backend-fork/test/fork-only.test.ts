@@ -422,6 +422,27 @@ function setupDependent(label: string, javascriptSetup: boolean): void {
       expect(readFileSync(out, "utf8")).toBe("child-listener 4\n");
     });
 
+    test("a child's process.exit() with no code exits 0, though the parent set process.exitCode (#23: reset only then)", async () => {
+      const out = s.file("exit-code");
+      const saved = process.exitCode;
+      try {
+        for (const parentCode of [3, undefined]) {
+          process.exitCode = parentCode;
+          const p = await run(
+            new mp.Process({
+              target: () => {
+                writeFileSync(out, JSON.stringify(Number(process.exitCode ?? 0)));
+                process.exit();
+              },
+            }),
+          );
+          expect([parentCode, p.exitCode, readJson(out)]).toEqual([parentCode, 0, 0]);
+        }
+      } finally {
+        process.exitCode = saved;
+      }
+    });
+
     test("Process.start() leaves no descriptor and no zombie in the parent", async () => {
       const before = openFds();
       for (let i = 0; i < 20; i++) {
@@ -636,6 +657,41 @@ function setupDependent(label: string, javascriptSetup: boolean): void {
       });
       expect(readFileSync(out, "utf8")).toBe("");
     });
+
+    test(
+      "a grandchild's own SIGTERM listener runs on terminate() from its parent, a fork child (#23: one listener for the program)",
+      async () => {
+        const out = s.file("grandchild-listener");
+        writeFileSync(out, "");
+        const p = await run(
+          new mp.Process({
+            target: async () => {
+              const ready = mp.Event();
+              const g = new mp.Process({
+                target: async () => {
+                  process.on("SIGTERM", (sig: string) => {
+                    writeFileSync(out, `grandchild ${sig}\n`);
+                    process.exit(7);
+                  });
+                  ready.set();
+                  await Bun.sleep(600_000);
+                },
+              });
+              g.start();
+              if (!(await ready.wait(CHILD_TIMEOUT))) process.exit(2);
+              g.terminate();
+              await g.join(CHILD_TIMEOUT);
+              if (g.exitCode === null) g.kill();
+              process.exit(g.exitCode === 7 ? 0 : 3);
+            },
+          }),
+          3 * CHILD_TIMEOUT,
+        );
+        expect(p.exitCode).toBe(0);
+        expect(readFileSync(out, "utf8")).toBe("grandchild SIGTERM\n");
+      },
+      4 * CHILD_TIMEOUT,
+    );
 
     test(
       "a child's own SIGTERM listener runs on terminate(); once removed, terminate() ends the child",

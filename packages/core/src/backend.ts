@@ -34,8 +34,11 @@ interface LaunchCommon {
 /** A child that inherits the parent's memory (fork): it runs a function of its copy of the program. */
 export interface InheritedLaunch extends LaunchCommon {
   readonly code: "inherited";
-  /** Called in the child's copy of the program; resolves to the exit code once `run()` settled. */
-  readonly runInChild: () => Promise<number>;
+  /**
+   * Called in the child's copy of the program: the exit code once `run()`
+   * returned, or, when it returned a promise, a promise of the code once that settled.
+   */
+  readonly runInChild: () => number | Promise<number>;
 }
 
 /** A child that imports the program afresh (spawn, worker) from the bootstrap message. */

@@ -20,13 +20,34 @@ export interface ChildRun {
 }
 
 /**
- * Runs `child.run()` to completion; resolves to 0, or to 1 after printing
- * an uncaught error under the child's name by then. No closure: a fork
- * child would compile each on its way in (#23).
+ * Runs `child.run()` to completion: 0, or 1 after printing an uncaught
+ * error under the child's name by then. A run that returns no promise ends
+ * here, with no promise made (in a fork child each would be fresh heap
+ * pages, #23); one that returns a promise resolves to the code once it
+ * settled. No closure: a fork child would compile each on its way in.
  */
-export async function runToExitCode(child: ChildRun): Promise<number> {
+export function runToExitCode(child: ChildRun): number | Promise<number> {
+  let result: unknown;
   try {
-    await child.run();
+    result = child.run();
+  } catch (error) {
+    reportUncaught(child.name, error);
+    return 1;
+  }
+  return isThenable(result) ? settled(child, result) : 0;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
+}
+
+async function settled(child: ChildRun, result: PromiseLike<unknown>): Promise<number> {
+  try {
+    await result;
     return 0;
   } catch (error) {
     reportUncaught(child.name, error);

@@ -35,7 +35,7 @@ export async function bootstrapChild(message: unknown): Promise<number> {
   // Before the target's module loads: its top-level code sees them too.
   inheritStartMethod(boot.backend);
   process.argv = boot.argv;
-  let run: () => Promise<number>;
+  let run: () => number | Promise<number>;
   try {
     // The parent's resources every child shares (its shared memory tracker): rebuilding them takes them on.
     if (boot.inherit !== undefined) loads(boot.inherit);

@@ -87,7 +87,7 @@ let describedForChildren: { readonly by: number; readonly proc: Process } | unde
  * a module-level function, bound per child, so that no closure of `start()`
  * is first called (and so compiled, on fresh heap pages) in each child.
  */
-let becomeChild: (proc: Process, backend: BackendName, dry: boolean) => Promise<number>;
+let becomeChild: (proc: Process, backend: BackendName, dry: boolean) => number | Promise<number>;
 
 /**
  * A child process (or thread, on the worker backend) running `target(...args)`
@@ -443,7 +443,13 @@ export function adoptAsCurrent(proc: Process, who: ChildIdentity): void {
 export function warmUpInheritedChild(): void {
   watchParent(process.pid).close();
   void becomeChild(currentProcess(), getStartMethod(), true);
+  // run()'s call of a target, which the main program's Process (no target) never makes.
+  const scratch = new Process({ target: warmUpTarget });
+  childCounter -= 1; // a scratch object, not a child
+  void runProcess(scratch);
 }
+
+function warmUpTarget(): void {}
 
 /**
  * @internal In a parent about to fork (#23): makes what its fork children
@@ -455,8 +461,8 @@ export function prepareInheritedChild(): void {
   describedForChildren = { by: process.pid, proc: describe(currentProcess().name, process.pid) };
 }
 
-/** Runs `proc.run()` to completion; resolves to 0, or 1 after printing an uncaught error. */
-export function runProcess(proc: Process): Promise<number> {
+/** Runs `proc.run()` to completion: 0, or 1 after printing an uncaught error (a promise of it when run() returned one). */
+export function runProcess(proc: Process): number | Promise<number> {
   return runToExitCode(proc);
 }
 

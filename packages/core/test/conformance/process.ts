@@ -124,6 +124,13 @@ export function processTests(s: Suite): void {
       expect((await run(new mp.Process({ target: targets.sleepThen, args: [10, "reject"] }))).exitCode).toBe(1);
     });
 
+    test("a target that returns at once still runs the promise callbacks it queued before the child ends", async () => {
+      const out = s.file("queued");
+      const p = await run(new mp.Process({ target: targets.queueWrite, args: [out] }));
+      expect(p.exitCode).toBe(0);
+      expect(readFileSync(out, "utf8")).toBe("ran");
+    });
+
     test("Process.terminate() gives exitCode -15", async () => {
       const p = new mp.Process({ target: targets.hang });
       p.start();
