@@ -443,13 +443,18 @@ export function adoptAsCurrent(proc: Process, who: ChildIdentity): void {
 export function warmUpInheritedChild(): void {
   watchParent(process.pid).close();
   void becomeChild(currentProcess(), getStartMethod(), true);
-  // run()'s call of a target, which the main program's Process (no target) never makes.
-  const scratch = new Process({ target: warmUpTarget });
-  childCounter -= 1; // a scratch object, not a child
-  void runProcess(scratch);
+  // run()'s call of a target, which the main program's Process (no target) never makes, for a
+  // target that returns at once and for one that returns a promise (a fork Pool's worker).
+  for (const target of [warmUpTarget, warmUpAsyncTarget]) {
+    const scratch = new Process({ target });
+    childCounter -= 1; // a scratch object, not a child
+    void runProcess(scratch);
+  }
 }
 
 function warmUpTarget(): void {}
+
+async function warmUpAsyncTarget(): Promise<void> {}
 
 /**
  * @internal In a parent about to fork (#23): makes what its fork children
