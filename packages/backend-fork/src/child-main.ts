@@ -94,7 +94,8 @@ function makeSound(plan: ChildPlan, daemon: boolean, dry: boolean): void {
     for (const fd of inheritedDescriptors()) native.closeQuietly(fd);
   }
   // The start-flag pages are the parent's: start-flags.ts sees by itself that they are not this process's.
-  parentDescriptors.clear();
+  // Only when there are some: clearing a Set makes new storage (an allocation in the child).
+  if (parentDescriptors.size > 0) parentDescriptors.clear();
   traceStep("descriptors");
   // crypto's functions switch by themselves (separateCryptoRandom); the seed came with the native set-up.
   setRandomSeed(plan.nativeSetup ? native.childSeed() : native.kernelRandom32());
@@ -172,9 +173,23 @@ function targetDone(): boolean {
  */
 let prepared: { signals: ChildSignals; loop: ChildLoop; globals: ChildGlobals } | undefined;
 
-/** In the parent, right before fork(2): the next child's globals in place (see `swapInChildGlobals`). */
-export function swapInNextChild(): void {
+/** The running child's name while a fork is under way, for the parent's own `running` afterwards. */
+let ownName = "";
+
+/**
+ * In the parent, right before fork(2): the next child's globals in place (see
+ * `swapInChildGlobals`), and its name where its error reports read it.
+ */
+export function swapInNextChild(name: string): void {
   swapInChildGlobals(prepared!.globals);
+  ownName = running.name;
+  running.name = name;
+}
+
+/** In the parent, right after fork(2) (or a failed one): its own globals and name again. */
+export function restoreParent(): void {
+  restoreParentGlobals();
+  running.name = ownName;
 }
 
 /** In the parent, before each fork: makes the next child's objects unless they exist. */
@@ -192,7 +207,8 @@ export function prepareChild(): void {
  * (in the parent, see `warmUpChildPath`) it only compiles itself and returns.
  */
 export function becomeChild(request: InheritedLaunch, plan: ChildPlan, dry = false): never {
-  running.name = request.name;
+  // The parent put the name in place before the fork: no write here.
+  if (running.name !== request.name) running.name = request.name;
   try {
     if (!dry) traceStep("forked");
     makeSound(plan, request.daemon, dry);

@@ -6,12 +6,12 @@
 import type { ChildHandle, InheritedLaunch, LaunchRequest } from "@multiproc/core";
 import { BackendError } from "@multiproc/core";
 import { native } from "@multiproc/core/internal";
-import { restoreParentGlobals } from "./child-globals.ts";
 import {
   becomeChild,
   type ChildPlan,
   inheritedDescriptors,
   prepareChild,
+  restoreParent,
   swapInNextChild,
   testHooks,
   warmUpChildPath,
@@ -123,7 +123,7 @@ function forkOnce(request: InheritedLaunch, checking: boolean): Forked {
     announced: announce,
   };
   let pid: number;
-  swapInNextChild();
+  swapInNextChild(request.name);
   try {
     pid = nativeSetup
       ? native.forkWithSetup({
@@ -135,13 +135,13 @@ function forkOnce(request: InheritedLaunch, checking: boolean): Forked {
         })
       : native.forkProcess();
   } catch (error) {
-    restoreParentGlobals();
+    restoreParent();
     resumeWaker();
     releaseSlot(slot);
     throw new BackendError(`Cannot fork ${request.name}: ${(error as Error).message}`, { cause: error });
   }
   // The child keeps the globals swapped in; the parent gets its own back before anything else runs.
-  if (pid !== 0) restoreParentGlobals();
+  if (pid !== 0) restoreParent();
   if (pid === 0) becomeChild(request, plan);
   resumeWaker();
   if (testHooks.stuckChildren > 0) testHooks.stuckChildren--;

@@ -87,7 +87,12 @@ let describedForChildren: { readonly by: number; readonly proc: Process } | unde
  * a module-level function, bound per child, so that no closure of `start()`
  * is first called (and so compiled, on fresh heap pages) in each child.
  */
-let becomeChild: (proc: Process, backend: BackendName, dry: boolean) => number | Promise<number>;
+let becomeChild: (proc: Process, who: ChildIdentity, backend: BackendName, dry: boolean) => number | Promise<number>;
+/**
+ * Who `proc` is to itself once a child of `me`: made by the parent at
+ * `start()` for a fork child, which would otherwise make it on its way in.
+ */
+let identityOf: (proc: Process, me: Process) => ChildIdentity;
 
 /**
  * A child process (or thread, on the worker backend) running `target(...args)`
@@ -135,7 +140,8 @@ export class Process<A extends unknown[] = unknown[]> {
 
   /** What the child runs: `target(...args)`. Override it in a subclass (Python: `run`). */
   run(): unknown {
-    if (this.#target !== undefined) return (this.#target as (...a: unknown[]) => unknown)(...this.#args);
+    // apply, not a spread: a spread makes an array on the way (in a fork child, a page it copies).
+    if (this.#target !== undefined) return Reflect.apply(this.#target, undefined, this.#args);
     return undefined;
   }
 
@@ -185,7 +191,12 @@ export class Process<A extends unknown[] = unknown[]> {
     const common = { name: this.#name, daemon: this.#daemon };
     this.#handle = backend.launch(
       inherits
-        ? { ...common, code: "inherited", runInChild: becomeChild.bind(undefined, this, backendName, false), fds: [] }
+        ? {
+            ...common,
+            code: "inherited",
+            runInChild: becomeChild.bind(undefined, this, identityOf(this, me), backendName, false),
+            fds: [],
+          }
         : { ...common, code: "imported", ...this.#encodeBootstrap(backendName) },
     );
     this.#started = true;
@@ -377,34 +388,35 @@ export class Process<A extends unknown[] = unknown[]> {
   }
 
   static {
-    becomeChild = (proc, backend, dry) => {
+    becomeChild = (proc, who, backend, dry) => {
       inheritStartMethod(backend, dry);
-      const me = currentProcess();
-      const who: ChildIdentity = {
-        name: proc.#name,
-        daemon: proc.#daemon,
-        identity: proc.#identity,
-        parent: { pid: me.#knownPid ?? process.ppid, name: me.name },
-        authkey: proc.#authkey,
-      };
       adopt(proc, dry ? undefined : who);
       // Dry: the main program's Process, whose run() does nothing.
-      return runProcess(dry ? me : proc);
+      return runProcess(dry ? currentProcess() : proc);
     };
+    identityOf = (proc, me) => ({
+      name: proc.#name,
+      daemon: proc.#daemon,
+      identity: proc.#identity,
+      parent: { pid: me.#knownPid ?? process.ppid, name: me.name },
+      authkey: proc.#authkey,
+    });
     adopt = (proc, who) => {
       if (who === undefined) return;
-      proc.#name = who.name;
-      proc.#daemon = who.daemon;
-      proc.#identity = who.identity;
+      // A fork child's Process holds these already (its parent made it): no write, so no page copied.
+      if (proc.#name !== who.name) proc.#name = who.name;
+      if (proc.#daemon !== who.daemon) proc.#daemon = who.daemon;
+      if (proc.#identity !== who.identity) proc.#identity = who.identity;
       proc.#knownPid = process.pid;
-      proc.#handle = undefined;
+      if (proc.#handle !== undefined) proc.#handle = undefined;
       if (who.authkey !== undefined) myAuthkey = who.authkey;
       myIdentity = who.identity;
       // A fork child inherits the parent's flag but not its exit listener (the
       // fork backend drops those): install the hook again for its own children.
       exitHookInstalled = false;
       childCounter = 0;
-      children.clear();
+      // Only when there are some: clearing a Set makes new storage (an allocation in a fork child).
+      if (children.size > 0) children.clear();
       current = proc;
       const made = describedForChildren;
       describedForChildren = undefined;
@@ -442,7 +454,8 @@ export function adoptAsCurrent(proc: Process, who: ChildIdentity): void {
  */
 export function warmUpInheritedChild(): void {
   watchParent(process.pid).close();
-  void becomeChild(currentProcess(), getStartMethod(), true);
+  const me = currentProcess();
+  void becomeChild(me, identityOf(me, me), getStartMethod(), true);
   // run()'s call of a target, which the main program's Process (no target) never makes, for a
   // target that returns at once and for one that returns a promise (a fork Pool's worker).
   for (const target of [warmUpTarget, warmUpAsyncTarget]) {
