@@ -6,7 +6,7 @@
  * without returning to the runtime's loop.
  */
 import { createRequire } from "node:module";
-import { native } from "@multiproc/core/internal";
+import { hasChildren, libraryExitListener, native } from "@multiproc/core/internal";
 import type { ChildLoop } from "./child-loop.ts";
 import { SIGNAL_EVENTS } from "./child-signals.ts";
 
@@ -122,8 +122,21 @@ const SLOTS: readonly Slot[] = [
   [process.stderr as unknown as Record<string, unknown>, "write"],
   [process as unknown as Record<string, unknown>, "exit"],
 ];
-/** Which of DROPPED_EVENTS the parent listens to, as `swapInChildGlobals` found them right before the fork. */
-const dropped: string[] = [];
+type Listener = (...args: unknown[]) => void;
+/** The parent's listeners of DROPPED_EVENTS, as `swapInChildGlobals` found them right before the fork. */
+const dropped: [string, Listener][] = [];
+/**
+ * The library's own exit listener, which the child keeps (core's
+ * `libraryExitListener`: it joins the child's own children), is among the
+ * parent's `exit` listeners (1) or not (0).
+ */
+let keptExitListeners = 0;
+
+/** Whether a child's exit has listeners to run: its own, or the library's while it has children. */
+export function exitListenersToRun(): boolean {
+  // hasChildren() first: the parent's dry run must call it too, or each child compiles it.
+  return (hasChildren() && keptExitListeners > 0) || process.listenerCount("exit") > keptExitListeners;
+}
 /** The parent's `process.exitCode` was set: a child's `process.exit()` must not take it. */
 let resetExitCode = false;
 /** The parent's own values while a fork is under way. */
@@ -138,7 +151,14 @@ const saved: unknown[] = SLOTS.map(() => undefined);
 export function swapInChildGlobals(own: ChildGlobals): void {
   // Looked at here, in the parent: the child then reads nothing of the emitter it has no reason to change.
   dropped.length = 0;
-  for (const event of DROPPED_EVENTS) if (process.listenerCount(event) > 0) dropped.push(event);
+  keptExitListeners = 0;
+  for (const event of DROPPED_EVENTS) {
+    if (process.listenerCount(event) === 0) continue;
+    for (const listener of process.listeners(event)) {
+      if (listener === libraryExitListener) keptExitListeners++;
+      else dropped.push([event, listener as Listener]);
+    }
+  }
   resetExitCode = Number(process.exitCode ?? 0) !== 0;
   for (let i = 0; i < SLOTS.length; i++) {
     const [obj, key] = SLOTS[i]!;
@@ -158,13 +178,15 @@ export function restoreParentGlobals(): void {
 
 /**
  * In the child, right after fork: what `swapInChildGlobals` could not do in
- * the parent. With `dry` (in the parent) it only compiles itself.
+ * the parent. With `dry` (in the parent) it changes nothing.
  */
 export function installChildGlobals(dry: boolean): void {
-  if (dry) return;
   // The parent's exit and signal listeners are the parent's business (Python
   // runs no atexit handler in a fork child either); the child's own ones run.
   // Only where there are some: a write to the emitter is a page the child copies.
-  for (const event of dropped) process.removeAllListeners(event);
-  if (resetExitCode) process.exitCode = 0;
+  // Dry (in the parent): the same calls, for an event no one listens to.
+  for (const [event, listener] of dry ? WARM_UP_LISTENERS : dropped) process.removeListener(event, listener);
+  if (resetExitCode && !dry) process.exitCode = 0;
 }
+
+const WARM_UP_LISTENERS: [string, Listener][] = [["multiproc:warm-up", () => {}]];

@@ -19,6 +19,7 @@ import { BackendError } from "@multiproc/core";
 import { native, prepareInheritedChild, reportUncaught, warmUpInheritedChild } from "@multiproc/core/internal";
 import {
   type ChildGlobals,
+  exitListenersToRun,
   installChildGlobals,
   prepareChildGlobals,
   restoreParentGlobals,
@@ -79,35 +80,36 @@ export function inheritedDescriptors(): number[] {
  * JavaScript remains (caches of the thread id and of the parent's records).
  */
 function makeSound(plan: ChildPlan, daemon: boolean, dry: boolean): void {
-  if (dry) return;
   if (plan.nativeSetup) {
     const failure = native.childSetupFailure();
     if (failure !== undefined) throw new BackendError(`Native set-up of the fork child: ${failure}`);
-  } else {
+  } else if (!dry) {
     // The runtime caches process.pid; everything (core's adopt(), block handles, users) must see ours.
     native.setOwnPid(native.realPid());
   }
+  // Harmless in the parent: the cache is filled again at its next use.
   native.resetThreadId();
-  traceStep("identity");
-  if (!plan.nativeSetup) {
+  traceStep("identity", dry);
+  if (!plan.nativeSetup && !dry) {
     native.applyIsolation(plan.isolation);
     for (const fd of inheritedDescriptors()) native.closeQuietly(fd);
   }
   // The start-flag pages are the parent's: start-flags.ts sees by itself that they are not this process's.
   // Only when there are some: clearing a Set makes new storage (an allocation in the child).
-  if (parentDescriptors.size > 0) parentDescriptors.clear();
-  traceStep("descriptors");
+  if (parentDescriptors.size > 0 && !dry) parentDescriptors.clear();
+  traceStep("descriptors", dry);
   // crypto's functions switch by themselves (separateCryptoRandom); the seed came with the native set-up.
-  setRandomSeed(plan.nativeSetup ? native.childSeed() : native.kernelRandom32());
-  traceStep("random");
-  if (!plan.nativeSetup) {
+  const seed = plan.nativeSetup ? native.childSeed() : native.kernelRandom32();
+  if (!dry) setRandomSeed(seed);
+  traceStep("random", dry);
+  if (!plan.nativeSetup && !dry) {
     native.resetCaughtSignals();
     native.unblockAllSignals();
     // Python's rule: a daemon child ends with its parent (and stops here when
     // the parent is already gone); any other child lives on, re-parented.
     if (daemon && !native.dieWithParent(SIGKILL, plan.parentPid)) native.exitNow(1);
   }
-  traceStep("signals");
+  traceStep("signals", dry);
 }
 
 function reportStuck(name: string): void {
@@ -126,14 +128,14 @@ const running = { name: "", finishing: false, code: undefined as number | undefi
 
 /**
  * Ends the child (what `process.exit` becomes): its own exit listeners, then
- * `_exit`. With `dry` (in the parent) it only compiles itself and returns.
+ * `_exit`. With `dry` (in the parent) it runs all but what would end or
+ * change the parent, and returns.
  */
 function finish(code: number, dry = false): never {
-  if (dry) return undefined as never;
   if (!running.finishing) {
-    running.finishing = true;
+    running.finishing = !dry;
     // No listener (the common case): nothing to emit, and no JavaScript to run.
-    if (process.listenerCount("exit") > 0) {
+    if (exitListenersToRun() && !dry) {
       try {
         process.emit("exit", code);
       } catch (error) {
@@ -142,9 +144,9 @@ function finish(code: number, dry = false): never {
       }
     }
   }
-  traceStep("exit listeners");
+  traceStep("exit listeners", dry);
   // Standard output and error were written synchronously: nothing is left in a buffer.
-  native.exitNow(code);
+  return native.exitNow(code, dry);
 }
 
 function onLoopError(error: unknown): void {
@@ -204,37 +206,43 @@ export function prepareChild(): void {
 /**
  * Runs in the child right after fork and never returns: the child ends
  * through `_exit` with the exit code of `request.runInChild()`. With `dry`
- * (in the parent, see `warmUpChildPath`) it only compiles itself and returns.
+ * (in the parent, see `warmUpChildPath`) it runs every statement but those
+ * that would change or end the parent, and returns: a statement a child runs
+ * first costs it more than compiling (its caches and the shapes it makes are
+ * written then, and after a full collection the property tables it looks
+ * in are made again), each a page it copies (#23).
  */
 export function becomeChild(request: InheritedLaunch, plan: ChildPlan, dry = false): never {
   // The parent put the name in place before the fork: no write here.
   if (running.name !== request.name) running.name = request.name;
   try {
-    if (!dry) traceStep("forked");
+    traceStep("forked", dry);
     makeSound(plan, request.daemon, dry);
-    if (dry) return undefined as never;
     const own = prepared!;
-    prepared = undefined;
-    own.signals.listen(false);
-    traceStep("loop");
-    installChildGlobals(false);
-    traceStep("globals");
-    while (testHooks.hangBeforeStart) Bun.sleepSync(1000);
+    if (!dry) prepared = undefined;
+    own.signals.listen(dry);
+    traceStep("loop", dry);
+    installChildGlobals(dry);
+    traceStep("globals", dry);
+    while (testHooks.hangBeforeStart && !dry) Bun.sleepSync(1000);
     // As a runtime lock does: a private futex wait with no timeout.
-    if (testHooks.stuckChildren > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
-    if (!plan.announced) markStarted(plan.slot);
-    traceStep("announced");
+    if (testHooks.stuckChildren > 0 && !dry) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+    if (!plan.announced && !dry) markStarted(plan.slot);
+    traceStep("announced", dry);
     const ran = request.runInChild();
     // A target that returned no promise is done: no promise, no reaction to make.
     if (typeof ran === "number") running.code = ran;
     else ran.then(targetSettled, targetFailed);
+    // In the parent (dry) this loop only drains the microtasks queued so far, as the runtime's would.
     const outcome = own.loop.run(targetDone);
-    traceStep("target");
+    traceStep("target", dry);
     if (outcome === "stuck") {
       reportStuck(request.name);
-      return finish(1);
+      return finish(1, dry);
     }
-    return finish(running.code ?? 1);
+    const code = running.code ?? 1;
+    if (dry) running.code = undefined;
+    return finish(code, dry);
   } catch (error) {
     if (dry) throw error;
     try {
@@ -285,7 +293,10 @@ export function warmUpChildPath(slot: StartSlot): void {
     announced: false,
   };
   const warmUp = { code: "inherited", name: "warm-up", daemon: false, runInChild: () => 0, fds: [] } as const;
-  becomeChild(warmUp, plan, true);
+  const ownName = running.name;
+  // Both set-ups, as children run them: each statement a child runs, the parent ran before (see `becomeChild`).
+  for (const nativeSetup of [true, false]) becomeChild(warmUp, { ...plan, nativeSetup }, true);
+  running.name = ownName;
   native.applyIsolation(native.EMPTY_PLAN);
   const loop = new ChildLoop(() => {});
   let done = false;

@@ -30,9 +30,9 @@ const page: Float64Array | undefined =
     ? new Float64Array(native.createSegment(4096, "multiproc-fork-trace").buffer)
     : undefined;
 
-/** In a fork child: records the child's faults so far as those at the end of `step`. */
-export function traceStep(step: TraceStep): void {
-  if (page !== undefined) page[slots.get(step)!] = native.minorFaults("self");
+/** In a fork child: records the child's faults so far as those at the end of `step` (not with `dry`: in the parent). */
+export function traceStep(step: TraceStep, dry = false): void {
+  if (page !== undefined && !dry) page[slots.get(step)!] = native.minorFaults("self");
 }
 
 /** In the parent, before a fork: forgets the previous child's figures. */

@@ -405,7 +405,9 @@ function setupDependent(label: string, javascriptSetup: boolean): void {
       const out = s.file("exit-listeners");
       writeFileSync(out, "");
       const parentListener = () => writeFileSync(out, `${readFileSync(out, "utf8")}parent-listener ${process.pid}\n`);
+      const parentOnce = () => writeFileSync(out, `${readFileSync(out, "utf8")}parent-once ${process.pid}\n`);
       process.on("exit", parentListener);
+      process.once("exit", parentOnce);
       try {
         const p = await run(
           new mp.Process({
@@ -418,8 +420,30 @@ function setupDependent(label: string, javascriptSetup: boolean): void {
         expect(p.exitCode).toBe(4);
       } finally {
         process.off("exit", parentListener);
+        process.off("exit", parentOnce);
       }
       expect(readFileSync(out, "utf8")).toBe("child-listener 4\n");
+    });
+
+    test("a child that returns while its own child runs waits for it at exit, as Python's does (#23: the library's exit listener is inherited)", async () => {
+      const out = s.file("joined-at-exit");
+      writeFileSync(out, "");
+      // The parent has started children already (this file's tests): its exit listener is the library's.
+      const p = await run(
+        new mp.Process({
+          target: () => {
+            const g = new mp.Process({
+              target: () => {
+                Bun.sleepSync(300);
+                writeFileSync(out, "grandchild done");
+              },
+            });
+            g.start();
+          },
+        }),
+      );
+      expect(p.exitCode).toBe(0);
+      expect(readFileSync(out, "utf8")).toBe("grandchild done");
     });
 
     test("a child's process.exit() with no code exits 0, though the parent set process.exitCode (#23: reset only then)", async () => {

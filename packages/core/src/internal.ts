@@ -12,7 +12,12 @@ export {
   unmapMirrored,
 } from "./channel/realm-fds.ts";
 export { bootstrapChild } from "./child.ts";
-export { prepareInheritedChild, warmUpInheritedChild } from "./process.ts";
+export {
+  hasChildren,
+  libraryExitListener,
+  prepareInheritedChild,
+  warmUpInheritedChild,
+} from "./process.ts";
 export { reportUncaught } from "./child-outcome.ts";
 export { dumps, findExport, loads } from "./codec/index.ts";
 // For @multiproc/cluster (#22): its Pool settles the same AsyncResult as the local one.

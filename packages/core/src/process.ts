@@ -64,7 +64,7 @@ const DAEMON_GRACE_MS = 1000;
 /** Marks the context-bound Process classes, which count as the base class. */
 export const boundToContext: unique symbol = Symbol("multiproc.boundToContext");
 
-const children = new Set<Process>();
+let children = new Set<Process>();
 let childCounter = 0;
 let myIdentity: number[] = [];
 let current: Process | undefined;
@@ -73,6 +73,13 @@ let parent: Process | null = null;
 // Set in a static block: they reach private state, which only the class can.
 /** `who` undefined: compile only (`warmUpInheritedChild`). */
 let adopt: (proc: Process, who: ChildIdentity | undefined) => void;
+/**
+ * In a parent about to fork (#23): runs every statement of a fork child's
+ * `adopt` on scratch objects, then puts this process's own state back. A
+ * statement a child runs first writes its caches and shapes there, pages it
+ * copies; one the parent ran before does not.
+ */
+let adoptScratch: () => void;
 let describe: (name: string, pid: number, watch?: (pid: number) => ChildHandle, into?: Process) => Process;
 /**
  * This process as its fork children see it (their `parentProcess()`), made by
@@ -390,7 +397,8 @@ export class Process<A extends unknown[] = unknown[]> {
   static {
     becomeChild = (proc, who, backend, dry) => {
       inheritStartMethod(backend, dry);
-      adopt(proc, dry ? undefined : who);
+      if (dry) adoptScratch();
+      else adopt(proc, who);
       // Dry: the main program's Process, whose run() does nothing.
       return runProcess(dry ? currentProcess() : proc);
     };
@@ -411,9 +419,8 @@ export class Process<A extends unknown[] = unknown[]> {
       if (proc.#handle !== undefined) proc.#handle = undefined;
       if (who.authkey !== undefined) myAuthkey = who.authkey;
       myIdentity = who.identity;
-      // A fork child inherits the parent's flag but not its exit listener (the
-      // fork backend drops those): install the hook again for its own children.
-      exitHookInstalled = false;
+      // A fork child keeps the flag with the library's exit listener (the fork
+      // backend drops the parent's other ones); other children start without either.
       childCounter = 0;
       // Only when there are some: clearing a Set makes new storage (an allocation in a fork child).
       if (children.size > 0) children.clear();
@@ -425,6 +432,25 @@ export class Process<A extends unknown[] = unknown[]> {
         from.pid === 0
           ? null
           : describe(from.name, from.pid, watchParent, made?.by === from.pid ? made.proc : undefined);
+    };
+    adoptScratch = () => {
+      const saved = [myAuthkey, myIdentity, exitHookInstalled, childCounter, children, current] as const;
+      const saved2 = [describedForChildren, parent] as const;
+      // Another live process to watch, as a child watches its parent: this one's own parent.
+      const ppid = process.ppid;
+      const proc = new Process({ name: "warm-up" });
+      const into = new Process({ name: "warm-up-parent" });
+      children = new Set([into]); // not empty, so that adopt clears it as a child's does
+      describedForChildren = { by: ppid, proc: into };
+      adopt(proc, {
+        name: proc.#name,
+        daemon: false,
+        identity: proc.#identity,
+        parent: { pid: ppid, name: into.#name },
+      });
+      into.#handle?.close();
+      [myAuthkey, myIdentity, exitHookInstalled, childCounter, children, current] = saved;
+      [describedForChildren, parent] = saved2;
     };
     describe = (name, pid, watch, into) => {
       let proc = into;
@@ -527,18 +553,32 @@ export function allowDaemonChildren(): void {
 
 let exitHookInstalled = false;
 
-/** At exit, like Python: daemon children are terminated, the others joined. */
+/**
+ * At exit, like Python: daemon children are terminated, the others joined.
+ * A fork child keeps this listener from its parent: it acts on the children
+ * of whichever process runs it.
+ */
+function joinChildrenAtExit(): void {
+  const live = activeChildren();
+  for (const child of live) if (child.daemon) child.terminate();
+  for (const child of live) {
+    child.joinSync(child.daemon ? DAEMON_GRACE_MS : undefined);
+    if (child.exitCode === null) child.kill();
+  }
+}
+
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on("exit", () => {
-    const live = activeChildren();
-    for (const child of live) if (child.daemon) child.terminate();
-    for (const child of live) {
-      child.joinSync(child.daemon ? DAEMON_GRACE_MS : undefined);
-      if (child.exitCode === null) child.kill();
-    }
-  });
+  process.on("exit", joinChildrenAtExit);
+}
+
+/** @internal The library's own `exit` listener, which a fork child keeps when it drops its parent's listeners. */
+export const libraryExitListener: () => void = joinChildrenAtExit;
+
+/** @internal Whether this process has children not yet seen to end: then its exit has the library's listener to run. */
+export function hasChildren(): boolean {
+  return children.size > 0;
 }
 
 // Last, once every binding above is initialised: a child its bootstrap
