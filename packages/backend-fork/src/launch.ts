@@ -122,6 +122,10 @@ function forkOnce(request: InheritedLaunch, checking: boolean): Forked {
     nativeSetup,
     announced: announce,
   };
+  // Read here, on the parent's way too: the child's branch below then reads no
+  // binding the parent's optimized code never saw, which made it bail out in
+  // every child (an OSR exit, 30 more faults a child once this was optimized, #23).
+  const childMain = becomeChild;
   let pid: number;
   swapInNextChild(request.name);
   try {
@@ -142,7 +146,7 @@ function forkOnce(request: InheritedLaunch, checking: boolean): Forked {
   }
   // The child keeps the globals swapped in; the parent gets its own back before anything else runs.
   if (pid !== 0) restoreParent();
-  if (pid === 0) becomeChild(request, plan);
+  if (pid === 0) childMain(request, plan);
   resumeWaker();
   if (testHooks.stuckChildren > 0) testHooks.stuckChildren--;
   // The child cannot be reaped by anyone else, so its pid stays valid for pidfd_open.
