@@ -131,12 +131,6 @@ const dropped: [string, Listener][] = [];
  * parent's `exit` listeners (1) or not (0).
  */
 let keptExitListeners = 0;
-
-/** Whether a child's exit has listeners to run: its own, or the library's while it has children. */
-export function exitListenersToRun(): boolean {
-  // hasChildren() first: the parent's dry run must call it too, or each child compiles it.
-  return (hasChildren() && keptExitListeners > 0) || process.listenerCount("exit") > keptExitListeners;
-}
 /** The parent's `process.exitCode` was set: a child's `process.exit()` must not take it. */
 let resetExitCode = false;
 /** The parent's own values while a fork is under way. */
@@ -190,3 +184,9 @@ export function installChildGlobals(dry: boolean): void {
 }
 
 const WARM_UP_LISTENERS: [string, Listener][] = [["multiproc:warm-up", () => {}]];
+
+/** Whether a child's exit has listeners to run: its own, or the library's while it has children. */
+export function exitListenersToRun(): boolean {
+  // hasChildren() first: the parent's dry run must call it too, or each child compiles it.
+  return (hasChildren() && keptExitListeners > 0) || process.listenerCount("exit") > keptExitListeners;
+}

@@ -16,7 +16,13 @@ import { writeSync } from "node:fs";
 import { setRandomSeed } from "bun:jsc";
 import type { InheritedLaunch } from "@multiproc/core";
 import { BackendError } from "@multiproc/core";
-import { native, prepareInheritedChild, reportUncaught, warmUpInheritedChild } from "@multiproc/core/internal";
+import {
+  inheritedWarmUpLaunch,
+  native,
+  prepareInheritedChild,
+  reportUncaught,
+  warmUpInheritedChild,
+} from "@multiproc/core/internal";
 import {
   type ChildGlobals,
   exitListenersToRun,
@@ -292,7 +298,8 @@ export function warmUpChildPath(slot: StartSlot): void {
     nativeSetup: false,
     announced: false,
   };
-  const warmUp = { code: "inherited", name: "warm-up", daemon: false, runInChild: () => 0, fds: [] } as const;
+  // A launch as start() makes one (the same shapes, so the same caches), whose way in runs dry.
+  const warmUp = inheritedWarmUpLaunch();
   const ownName = running.name;
   // Both set-ups, as children run them: each statement a child runs, the parent ran before (see `becomeChild`).
   for (const nativeSetup of [true, false]) becomeChild(warmUp, { ...plan, nativeSetup }, true);

@@ -450,7 +450,7 @@ function setupDependent(label: string, javascriptSetup: boolean): void {
       const out = s.file("exit-code");
       const saved = process.exitCode;
       try {
-        for (const parentCode of [3, undefined]) {
+        for (const parentCode of [3, 0]) {
           process.exitCode = parentCode;
           const p = await run(
             new mp.Process({
@@ -463,7 +463,8 @@ function setupDependent(label: string, javascriptSetup: boolean): void {
           expect([parentCode, p.exitCode, readJson(out)]).toEqual([parentCode, 0, 0]);
         }
       } finally {
-        process.exitCode = saved;
+        // Not undefined: Bun keeps the last code then, and the test runner would exit with it.
+        process.exitCode = saved ?? 0;
       }
     });
 

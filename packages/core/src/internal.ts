@@ -14,6 +14,7 @@ export {
 export { bootstrapChild } from "./child.ts";
 export {
   hasChildren,
+  inheritedWarmUpLaunch,
   libraryExitListener,
   prepareInheritedChild,
   warmUpInheritedChild,

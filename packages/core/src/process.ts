@@ -6,7 +6,7 @@
  * public methods (start, join, terminate, kill, close, the properties) each
  * need its private state; the parent's handle is in parent-watch.ts.
  */
-import type { ChildHandle } from "./backend.ts";
+import type { ChildHandle, InheritedLaunch } from "./backend.ts";
 import { adoptRecordedChildren, bootstrapping, type ChildIdentity } from "./child-identity.ts";
 import { runToExitCode } from "./child-outcome.ts";
 import { watchParent } from "./parent-watch.ts";
@@ -100,6 +100,7 @@ let becomeChild: (proc: Process, who: ChildIdentity, backend: BackendName, dry: 
  * `start()` for a fork child, which would otherwise make it on its way in.
  */
 let identityOf: (proc: Process, me: Process) => ChildIdentity;
+let warmUpLaunch: () => InheritedLaunch;
 
 /**
  * A child process (or thread, on the worker backend) running `target(...args)`
@@ -195,20 +196,29 @@ export class Process<A extends unknown[] = unknown[]> {
     reapFinished();
     const inherits = backend.capabilities.inheritsMemory;
     // Descriptors in the arguments (Connections, Queues) are collected while encoding.
-    const common = { name: this.#name, daemon: this.#daemon };
     this.#handle = backend.launch(
       inherits
-        ? {
-            ...common,
-            code: "inherited",
-            runInChild: becomeChild.bind(undefined, this, identityOf(this, me), backendName, false),
-            fds: [],
-          }
-        : { ...common, code: "imported", ...this.#encodeBootstrap(backendName) },
+        ? this.#inheritedLaunch(me, backendName, false)
+        : { name: this.#name, daemon: this.#daemon, code: "imported", ...this.#encodeBootstrap(backendName) },
     );
     this.#started = true;
     children.add(this);
     installExitHook();
+  }
+
+  /**
+   * The launch of a child that inherits this program (fork): it runs
+   * `becomeChild` for this Process. `dry`: for the fork backend's dry run of a
+   * child's way in (`warmUpLaunch`), on an object of the same shape.
+   */
+  #inheritedLaunch(me: Process, backendName: BackendName, dry: boolean): InheritedLaunch {
+    return {
+      name: this.#name,
+      daemon: this.#daemon,
+      code: "inherited",
+      runInChild: becomeChild.bind(undefined, this, identityOf(this, me), backendName, dry),
+      fds: [],
+    };
   }
 
   /** The encoded bootstrap message and the descriptors collected while encoding it (Connections, Queues). */
@@ -399,8 +409,13 @@ export class Process<A extends unknown[] = unknown[]> {
       inheritStartMethod(backend, dry);
       if (dry) adoptScratch();
       else adopt(proc, who);
-      // Dry: the main program's Process, whose run() does nothing.
-      return runProcess(dry ? currentProcess() : proc);
+      // Dry: a scratch Process, whose target does nothing.
+      return runProcess(proc);
+    };
+    warmUpLaunch = () => {
+      const scratch = new Process({ target: warmUpTarget });
+      childCounter -= 1; // a scratch object, not a child
+      return scratch.#inheritedLaunch(currentProcess(), getStartMethod(), true);
     };
     identityOf = (proc, me) => ({
       name: proc.#name,
@@ -434,23 +449,26 @@ export class Process<A extends unknown[] = unknown[]> {
           : describe(from.name, from.pid, watchParent, made?.by === from.pid ? made.proc : undefined);
     };
     adoptScratch = () => {
-      const saved = [myAuthkey, myIdentity, exitHookInstalled, childCounter, children, current] as const;
-      const saved2 = [describedForChildren, parent] as const;
+      const saved = [
+        myAuthkey,
+        myIdentity,
+        exitHookInstalled,
+        childCounter,
+        children,
+        current,
+        describedForChildren,
+        parent,
+      ] as const;
       // Another live process to watch, as a child watches its parent: this one's own parent.
       const ppid = process.ppid;
       const proc = new Process({ name: "warm-up" });
       const into = new Process({ name: "warm-up-parent" });
       children = new Set([into]); // not empty, so that adopt clears it as a child's does
       describedForChildren = { by: ppid, proc: into };
-      adopt(proc, {
-        name: proc.#name,
-        daemon: false,
-        identity: proc.#identity,
-        parent: { pid: ppid, name: into.#name },
-      });
+      // As start() makes a child's identity: the same shape, so the same caches.
+      adopt(proc, identityOf(proc, into));
       into.#handle?.close();
-      [myAuthkey, myIdentity, exitHookInstalled, childCounter, children, current] = saved;
-      [describedForChildren, parent] = saved2;
+      [myAuthkey, myIdentity, exitHookInstalled, childCounter, children, current, describedForChildren, parent] = saved;
     };
     describe = (name, pid, watch, into) => {
       let proc = into;
@@ -480,15 +498,21 @@ export function adoptAsCurrent(proc: Process, who: ChildIdentity): void {
  */
 export function warmUpInheritedChild(): void {
   watchParent(process.pid).close();
-  const me = currentProcess();
-  void becomeChild(me, identityOf(me, me), getStartMethod(), true);
-  // run()'s call of a target, which the main program's Process (no target) never makes, for a
-  // target that returns at once and for one that returns a promise (a fork Pool's worker).
-  for (const target of [warmUpTarget, warmUpAsyncTarget]) {
-    const scratch = new Process({ target });
-    childCounter -= 1; // a scratch object, not a child
-    void runProcess(scratch);
-  }
+  void warmUpLaunch().runInChild();
+  // run()'s call of a target that returns a promise (a fork Pool's worker); the one above returned none.
+  const scratch = new Process({ target: warmUpAsyncTarget });
+  childCounter -= 1; // a scratch object, not a child
+  void runProcess(scratch);
+}
+
+/**
+ * @internal A fork launch as `start()` makes one, of a scratch Process whose
+ * child's way in runs dry (changing nothing of this process) and whose target
+ * does nothing: the fork backend runs a child's way in on it before its first
+ * fork, so that its caches hold the shapes real launches have (#23).
+ */
+export function inheritedWarmUpLaunch(): InheritedLaunch {
+  return warmUpLaunch();
 }
 
 function warmUpTarget(): void {}
