@@ -194,6 +194,9 @@ export class ForkedChild implements ChildHandle {
   async wait(timeoutMs: number | undefined): Promise<number | null> {
     const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
     let backoff = 0;
+    // Ended already (a batch joined in turn, or a child that ran while the caller
+    // worked): no SIGCHLD listener to add and take away again.
+    if (this.poll() !== null || this.#closed) return this.#code;
     for (;;) {
       // A fork child's loop runs no listener of the runtime (see `child-loop.ts`): it polls.
       const signal = native.inForkChild() ? undefined : nextChildSignal();
