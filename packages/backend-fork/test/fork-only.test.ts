@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, writeFileSync } from "node:fs";
-import { currentProcess, parentProcess } from "../../core/src/index.ts";
+import { currentProcess, parentProcess, waitSync } from "../../core/src/index.ts";
 import { CHILD_TIMEOUT, readJson, run, suite } from "../../core/test/conformance/harness.ts";
 import { testHooks } from "../src/child-main.ts";
 import { startRetries } from "../src/index.ts";
@@ -481,6 +481,42 @@ function setupDependent(label: string, javascriptSetup: boolean): void {
         expect(() => readFileSync(`/proc/${pid}/stat`)).toThrow();
       }
       expect(openFds()).toBeLessThanOrEqual(before);
+    });
+
+    test("a joined child nobody closed holds no descriptor once reaped; its sentinel, read after that, is readable (#23)", async () => {
+      // The library's own descriptors (start slots, the native set-up) exist from the first fork on.
+      (await run(new mp.Process({ target: () => {} }))).close();
+      const before = openFds();
+      const kept: InstanceType<typeof mp.Process>[] = [];
+      for (let i = 0; i < 20; i++) {
+        const p = new mp.Process({ target: () => {} });
+        p.start();
+        if (i % 2 === 0) await p.join(CHILD_TIMEOUT);
+        else p.joinSync(CHILD_TIMEOUT);
+        expect(p.exitCode).toBe(0);
+        kept.push(p); // not closed, and alive: its Process is not collected
+      }
+      expect(openFds()).toBeLessThanOrEqual(before);
+      const last = kept.at(-1)!;
+      expect(typeof last.sentinel).toBe("number");
+      expect(waitSync([last.sentinel!], 0)).toEqual([last.sentinel!]);
+      expect(openFds()).toBe(before + 1);
+      for (const p of kept) p.close();
+      expect(openFds()).toBeLessThanOrEqual(before);
+    });
+
+    test("a sentinel read while the child runs stays that child's pidfd until close() (#23)", async () => {
+      const ready = mp.Event();
+      const p = new mp.Process({ target: () => ready.waitSync(CHILD_TIMEOUT) });
+      p.start();
+      const fd = p.sentinel!;
+      expect(waitSync([fd], 0)).toEqual([]);
+      ready.set();
+      expect(waitSync([fd], CHILD_TIMEOUT)).toEqual([fd]);
+      await p.join(CHILD_TIMEOUT);
+      expect(p.sentinel).toBe(fd);
+      expect(waitSync([fd], 0)).toEqual([fd]);
+      p.close();
     });
 
     test("a child closes its siblings' pidfds, however they lie among the program's own descriptors, and keeps the program's", async () => {
