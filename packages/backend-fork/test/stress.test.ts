@@ -57,6 +57,8 @@ describe("[fork] stress", () => {
       `1000 churning forks in ${report.seconds?.toFixed(1)} s, ${report.failures?.length} failures, ` +
         `${report.retries} forked again (stuck on their way in)`,
     );
+    // The backend's reports (a supervisor's or parked check's kill) say which hang it was.
+    for (const line of r.stderr.toString().split("\n")) if (line.startsWith("multiproc:")) console.log(line);
     expect(r.stderr.toString()).not.toContain("multiproc: warning");
     // No crash and no hang (with the preload's three JSC settings, none in
     // about 30 000 forks measured: docs/fork.md, "Hangs").
