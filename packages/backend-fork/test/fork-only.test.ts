@@ -468,14 +468,29 @@ function setupDependent(label: string, javascriptSetup: boolean): void {
       }
     });
 
-    test("Process.start() leaves no descriptor and no zombie in the parent", async () => {
-      const before = openFds();
-      for (let i = 0; i < 20; i++) {
+    /** Starts `n` no-op children in turn, joining every other one with join() and the rest with joinSync(). */
+    async function joinedNoOps(n: number): Promise<InstanceType<typeof mp.Process>[]> {
+      const joined: InstanceType<typeof mp.Process>[] = [];
+      for (let i = 0; i < n; i++) {
         const p = new mp.Process({ target: () => {} });
         p.start();
         if (i % 2 === 0) await p.join(CHILD_TIMEOUT);
         else p.joinSync(CHILD_TIMEOUT);
         expect(p.exitCode).toBe(0);
+        joined.push(p);
+      }
+      return joined;
+    }
+
+    /** The library's own descriptors (start slots, the native set-up) exist from the first fork on: made before a count. */
+    async function afterAFork(): Promise<void> {
+      (await run(new mp.Process({ target: () => {} }))).close();
+    }
+
+    test("Process.start() leaves no descriptor and no zombie in the parent", async () => {
+      await afterAFork();
+      const before = openFds();
+      for (const p of await joinedNoOps(20)) {
         const pid = p.pid!;
         p.close();
         expect(() => readFileSync(`/proc/${pid}/stat`)).toThrow();
@@ -484,18 +499,9 @@ function setupDependent(label: string, javascriptSetup: boolean): void {
     });
 
     test("a joined child nobody closed holds no descriptor once reaped; its sentinel, read after that, is readable (#23)", async () => {
-      // The library's own descriptors (start slots, the native set-up) exist from the first fork on.
-      (await run(new mp.Process({ target: () => {} }))).close();
+      await afterAFork();
       const before = openFds();
-      const kept: InstanceType<typeof mp.Process>[] = [];
-      for (let i = 0; i < 20; i++) {
-        const p = new mp.Process({ target: () => {} });
-        p.start();
-        if (i % 2 === 0) await p.join(CHILD_TIMEOUT);
-        else p.joinSync(CHILD_TIMEOUT);
-        expect(p.exitCode).toBe(0);
-        kept.push(p); // not closed, and alive: its Process is not collected
-      }
+      const kept = await joinedNoOps(20); // not closed, and alive: no Process of theirs is collected
       expect(openFds()).toBeLessThanOrEqual(before);
       const last = kept.at(-1)!;
       expect(typeof last.sentinel).toBe("number");
