@@ -71,8 +71,7 @@ let current: Process | undefined;
 let parent: Process | null = null;
 
 // Set in a static block: they reach private state, which only the class can.
-/** `who` undefined: compile only (`warmUpInheritedChild`). */
-let adopt: (proc: Process, who: ChildIdentity | undefined) => void;
+let adopt: (proc: Process, who: ChildIdentity) => void;
 /**
  * In a parent about to fork (#23): runs every statement of a fork child's
  * `adopt` on scratch objects, then puts this process's own state back. A
@@ -90,9 +89,10 @@ let describe: (name: string, pid: number, watch?: (pid: number) => ChildHandle, 
 let describedForChildren: { readonly by: number; readonly proc: Process } | undefined;
 /**
  * In a fork child: makes `proc` this process's own Process and runs it. With
- * `dry` (in the parent, see `warmUpInheritedChild`) it only compiles itself:
- * a module-level function, bound per child, so that no closure of `start()`
- * is first called (and so compiled, on fresh heap pages) in each child.
+ * `dry` (in the parent, on a scratch Process, see `inheritedWarmUpLaunch`) it
+ * runs the same statements and changes nothing (`adoptScratch`): a
+ * module-level function, bound per child, so that no closure of `start()` is
+ * first called (and so compiled, on fresh heap pages) in each child.
  */
 let becomeChild: (proc: Process, who: ChildIdentity, backend: BackendName, dry: boolean) => number | Promise<number>;
 /**
@@ -412,11 +412,8 @@ export class Process<A extends unknown[] = unknown[]> {
       // Dry: a scratch Process, whose target does nothing.
       return runProcess(proc);
     };
-    warmUpLaunch = () => {
-      const scratch = new Process({ target: warmUpTarget });
-      childCounter -= 1; // a scratch object, not a child
-      return scratch.#inheritedLaunch(currentProcess(), getStartMethod(), true);
-    };
+    warmUpLaunch = () =>
+      scratchProcess({ target: warmUpTarget }).#inheritedLaunch(currentProcess(), getStartMethod(), true);
     identityOf = (proc, me) => ({
       name: proc.#name,
       daemon: proc.#daemon,
@@ -425,7 +422,6 @@ export class Process<A extends unknown[] = unknown[]> {
       authkey: proc.#authkey,
     });
     adopt = (proc, who) => {
-      if (who === undefined) return;
       // A fork child's Process holds these already (its parent made it): no write, so no page copied.
       if (proc.#name !== who.name) proc.#name = who.name;
       if (proc.#daemon !== who.daemon) proc.#daemon = who.daemon;
@@ -471,11 +467,8 @@ export class Process<A extends unknown[] = unknown[]> {
       [myAuthkey, myIdentity, exitHookInstalled, childCounter, children, current, describedForChildren, parent] = saved;
     };
     describe = (name, pid, watch, into) => {
-      let proc = into;
-      if (proc === undefined) {
-        proc = new Process({ name });
-        childCounter -= 1; // describing an existing process does not use up a child number
-      }
+      // Describing an existing process uses up no child number.
+      const proc = into ?? scratchProcess({ name });
       proc.#name = name;
       proc.#knownPid = pid;
       proc.#started = true;
@@ -491,18 +484,21 @@ export function adoptAsCurrent(proc: Process, who: ChildIdentity): void {
 }
 
 /**
- * @internal In a parent about to fork (#23): compiles the functions a fork
- * child runs on its way into its Process (a function's first call compiles
- * all of it, and a child would do that on fresh heap pages, each a
- * copy-on-write fault). Harmless: nothing is adopted, no descriptor stays.
+ * @internal In a parent about to fork (#23): runs what a fork child's way
+ * into its Process runs after a target that returns a promise (a fork Pool's
+ * worker), so that no child compiles it on fresh heap pages, each a
+ * copy-on-write fault. Harmless: nothing is adopted, no descriptor stays.
  */
 export function warmUpInheritedChild(): void {
-  watchParent(process.pid).close();
-  void warmUpLaunch().runInChild();
-  // run()'s call of a target that returns a promise (a fork Pool's worker); the one above returned none.
-  const scratch = new Process({ target: warmUpAsyncTarget });
-  childCounter -= 1; // a scratch object, not a child
-  void runProcess(scratch);
+  // The rest of the way in runs dry through `inheritedWarmUpLaunch`, whose target returns no promise.
+  void runProcess(scratchProcess({ target: warmUpAsyncTarget }));
+}
+
+/** A Process that is not a child (a description, or a warm-up's): it uses up no child number. */
+function scratchProcess(opts: ProcessOptions): Process {
+  const proc = new Process(opts);
+  childCounter -= 1;
+  return proc;
 }
 
 /**
