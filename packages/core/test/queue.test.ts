@@ -63,7 +63,9 @@ describe("Queue", () => {
     setTimeout(() => q.putSync("late"), 60);
     expect(await q.get({ timeout: 2000 })).toBe("late");
     clearInterval(timer);
-    expect(ticks).toBeGreaterThanOrEqual(5);
+    // A blocking get would let no tick run (and the put never come); a count
+    // above one would measure the machine's load (CI runs the packages at once).
+    expect(ticks).toBeGreaterThan(0);
     q.close();
   });
 
