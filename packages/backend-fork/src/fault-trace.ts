@@ -30,9 +30,16 @@ const page: Float64Array | undefined =
     ? new Float64Array(native.createSegment(4096, "multiproc-fork-trace").buffer)
     : undefined;
 
-/** In a fork child: records the child's faults so far as those at the end of `step` (not with `dry`: in the parent). */
+/**
+ * In a fork child: records the child's faults so far as those at the end of
+ * `step`. With `dry` (in the parent) it reads them and records nothing: a
+ * child that ran the read first would compile it, and its first step would
+ * count ~150 faults no untraced child takes.
+ */
 export function traceStep(step: TraceStep, dry = false): void {
-  if (page !== undefined && !dry) page[slots.get(step)!] = native.minorFaults("self");
+  if (page === undefined) return;
+  const faults = native.minorFaults("self");
+  if (!dry) page[slots.get(step)!] = faults;
 }
 
 /** In the parent, before a fork: forgets the previous child's figures. */

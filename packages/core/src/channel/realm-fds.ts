@@ -136,15 +136,19 @@ export function ownMapping(map: Mapping): void {
 }
 
 /** pages.ts, loaded when something is unmapped: a worker child that maps nothing never needs it (each module costs its start). */
-function unmap(map: Pick<Mapping, "address" | "size">): void {
-  (require("../native/pages.ts") as typeof import("../native/pages.ts")).unmap(map);
+function pages(): typeof import("../native/pages.ts") {
+  return require("../native/pages.ts") as typeof import("../native/pages.ts");
 }
 
-/** Unmaps a mapping recorded by `ownMapping`; nothing of it may be used afterwards. */
+function unmap(map: Pick<Mapping, "address" | "size">): void {
+  pages().unmap(map);
+}
+
+/** Unmaps a mapping recorded by `ownMapping` (its range kept for the next one, see `retire`); nothing of it may be used afterwards. */
 export function unmapOwned(map: Mapping): void {
   mapMirror?.remove(mappings.get(map) ?? -1);
   mappings.delete(map);
-  unmap(map);
+  pages().retire(map);
 }
 
 /**
