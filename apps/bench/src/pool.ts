@@ -5,13 +5,9 @@
  * trivial (`x * x`) so that each figure is the pool's own cost.
  */
 import { type BackendName, getAllStartMethods, getContext, type Pool } from "@multiproc/core";
-import { Piscina } from "piscina";
-import Tinypool from "tinypool";
 import { add, type Figure, makeBench, type RunOptions } from "./measure.ts";
 import { square } from "./pool-task.ts";
 import { runPythonScript } from "./python.ts";
-import { runBullmqGroup } from "./bullmq.ts";
-import { runClusterGroup } from "./cluster.ts";
 
 /** The Pool workloads, by name. */
 export const PW = {
@@ -53,7 +49,8 @@ interface Runner {
 }
 
 /** The JS pools on Bun. (tinypool's child_process runtime needs `process.send`, which its children lack on Bun 1.4.) */
-function jsPools(): Runner[] {
+async function jsPools(): Promise<Runner[]> {
+  const [{ Piscina }, { default: Tinypool }] = await Promise.all([import("piscina"), import("tinypool")]);
   const piscina = new Piscina({ filename: TASK_FILE, minThreads: 2, maxThreads: 2 });
   const threads = new Tinypool({ filename: TASK_FILE, minThreads: 2, maxThreads: 2 });
   return [
@@ -78,14 +75,18 @@ export function poolGroups(): PoolGroup[] {
 /** Runs the Pool workloads of one group; returns one figure per workload and system. */
 export async function runPoolGroup(opts: RunOptions, group: PoolGroup): Promise<Figure[]> {
   if (group === "python") return pythonPools(opts);
-  if (group === "cluster") return runClusterGroup(opts);
-  if (group === "bullmq") return runBullmqGroup(opts);
+  // Each group imports only its own systems: a fork pool's parent that had
+  // loaded the others' (BullMQ, the NATS client, piscina) took ~1 ms more a
+  // Pool start (a larger parent to fork), and CPython's script imports only
+  // multiprocessing.
+  if (group === "cluster") return (await import("./cluster.ts")).runClusterGroup(opts);
+  if (group === "bullmq") return (await import("./bullmq.ts")).runBullmqGroup(opts);
   const roundTrips = opts.quick ? 50 : 200;
   const inFlight = opts.quick ? 2_000 : 10_000;
   const mapped = opts.quick ? 20_000 : 100_000;
   const readers: (() => Figure | undefined)[] = [];
   const runners: Runner[] = [];
-  if (group === "js") runners.push(...jsPools());
+  if (group === "js") runners.push(...(await jsPools()));
   else {
     const mp = getContext(group);
     // A bench of its own, run first: tinybench warms every task of a bench
