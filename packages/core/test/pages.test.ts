@@ -8,28 +8,16 @@
 import { expect, test } from "bun:test";
 import { heapStats } from "bun:jsc";
 import { Queue } from "../src/index.ts";
-import { closeFd, readFileText } from "../src/native/file.ts";
+import { closeFd } from "../src/native/file.ts";
 import { memfdWith } from "../src/native/index.ts";
 import { mapShared, retire, unmap } from "../src/native/pages.ts";
+import { mapsLineAt } from "./fixtures/os-resources.ts";
 
 const SIZE = 3 << 16; // a size no other test maps
 
-/**
- * The /proc/self/maps line of the area that holds `address`, or undefined. (A
- * reserved range can share one line with a neighbour of the same kind.)
- */
-function mapsLine(address: number): string | undefined {
-  return readFileText("/proc/self/maps")
-    .split("\n")
-    .find((line) => {
-      const [start = "", end = ""] = line.split(" ")[0]!.split("-");
-      return Number.parseInt(start, 16) <= address && address < Number.parseInt(end, 16);
-    });
-}
-
 /** Whether `address` is reserved with no access, holding no file (a retired range). */
 function reserved(address: number): boolean {
-  return / ---p [0-9a-f]+ 00:00 0 /.test(`${mapsLine(address) ?? ""} `);
+  return / ---p [0-9a-f]+ 00:00 0 /.test(`${mapsLineAt(address) ?? ""} `);
 }
 
 function fileOf(byte: number): number {
@@ -46,7 +34,7 @@ test("a retired mapping's range is kept with no access; the next file of its siz
     const second = mapShared(two);
     expect(second.address).toBe(first.address);
     expect(second.buffer).toBe(first.buffer);
-    expect(mapsLine(second.address)).toContain("pages-test");
+    expect(mapsLineAt(second.address)).toContain("pages-test");
     expect(new Uint8Array(second.buffer)[0]).toBe(2);
     expect(new Uint8Array(second.buffer)[SIZE - 1]).toBe(2);
     // None spare: a new range.
@@ -55,7 +43,7 @@ test("a retired mapping's range is kept with no access; the next file of its siz
     expect(new Uint8Array(third.buffer)[0]).toBe(3);
     unmap(second);
     unmap(third);
-    expect(mapsLine(second.address) ?? "").not.toContain("pages-test");
+    expect(mapsLineAt(second.address) ?? "").not.toContain("pages-test");
   } finally {
     for (const fd of [one, two, three]) closeFd(fd);
   }
@@ -71,7 +59,7 @@ test("at most a few ranges are kept, the latest: past them, the oldest is unmapp
     expect(kept.length).toBeGreaterThan(0);
     expect(kept.length).toBeLessThan(maps.length);
     expect(kept).toEqual(maps.slice(-kept.length).map((m) => m.address));
-    for (const m of maps.slice(0, -kept.length)) expect(mapsLine(m.address) ?? "").not.toContain("pages-test");
+    for (const m of maps.slice(0, -kept.length)) expect(mapsLineAt(m.address) ?? "").not.toContain("pages-test");
     // Take the kept ranges back, so later tests start with none spare.
     for (const m of kept.map(() => mapShared(fds[0]!))) unmap(m);
   } finally {

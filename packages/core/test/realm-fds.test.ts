@@ -16,6 +16,7 @@ import {
 } from "../src/channel/realm-fds.ts";
 import { closeFd, fileStat, openFile, readAt, readFileText } from "../src/native/file.ts";
 import { createSegment, memfdWith, readWhole, socketPair, threadAlive, threadId } from "../src/native/index.ts";
+import { mapsLineAt } from "./fixtures/os-resources.ts";
 
 /** True while `fd` is an open descriptor of this process. */
 function isOpen(fd: number): boolean {
@@ -86,10 +87,7 @@ describe("realm-fds mirror", () => {
   test("owned ring mappings are listed in the words; unmapMirrored unmaps what is still listed", () => {
     const words = new Int32Array(new SharedArrayBuffer(4 * (1 + 4 * 3)));
     // The segment is mapped there (an unmapped ring's range may stay reserved with no access, see pages.ts `retire`).
-    const mapped = (address: number) =>
-      readFileText("/proc/self/maps")
-        .split("\n")
-        .some((line) => Number.parseInt(line.split("-")[0]!, 16) === address && line.includes("realm-fds-test"));
+    const mapped = (address: number) => (mapsLineAt(address) ?? "").includes("realm-fds-test");
     const [a, b] = [createSegment(1 << 16, "realm-fds-test"), createSegment(1 << 20, "realm-fds-test")];
     ownMapping(a);
     mirrorOwnedMappings(words, 1, 3); // mappings made before the mirror are listed too
