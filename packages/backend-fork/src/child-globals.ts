@@ -9,6 +9,7 @@ import { createRequire } from "node:module";
 import { hasChildren, libraryExitListener, native } from "@multiproc/core/internal";
 import type { ChildLoop } from "./child-loop.ts";
 import { SIGNAL_EVENTS } from "./child-signals.ts";
+import { onChildSignal } from "./forked-child.ts";
 
 const require = createRequire(import.meta.url);
 // Loaded here, in the parent: a child that had to load them itself would pay
@@ -150,7 +151,9 @@ export function swapInChildGlobals(own: ChildGlobals): void {
     if (process.listenerCount(event) === 0) continue;
     for (const listener of process.listeners(event)) {
       if (listener === libraryExitListener) keptExitListeners++;
-      else dropped.push([event, listener as Listener]);
+      // The awaited joins' SIGCHLD listener stays: it does nothing in a fork child (whose set-up gave SIGCHLD
+      // its default action), and removing it would write the emitter, pages the child copies (#23).
+      else if (listener !== onChildSignal) dropped.push([event, listener as Listener]);
     }
   }
   resetExitCode = Number(process.exitCode ?? 0) !== 0;

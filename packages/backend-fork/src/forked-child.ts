@@ -24,9 +24,6 @@ const PARKED_CHECK_MS = 1000;
 /** Polling steps (ms) for waits inside a fork child, whose own loop has no signal listeners of the runtime. */
 const BACKOFF_MAX_MS = 50;
 
-/** The longest delay a timer takes (ms); a longer one would fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
 const finalizer = new FinalizationRegistry<number[]>((fds) => {
   for (const fd of fds) {
     parentDescriptors.delete(fd);
@@ -34,48 +31,68 @@ const finalizer = new FinalizationRegistry<number[]>((fds) => {
   }
 });
 
-function sleep(ms: number): { promise: Promise<void>; cancel: () => void } {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const promise = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, Math.max(0, ms));
-  });
-  return { promise, cancel: () => clearTimeout(timer) };
-}
-
 /**
- * Async joins waiting for a SIGCHLD. The listener is there only while one
- * waits: the runtime installs its handler with the first listener and gives
- * SIGCHLD its default action back with the last. (A pipe read through
- * `Bun.file(fd).stream()` woke joins before: the runtime reads through a dup
- * of the descriptor and closes it later on a thread of its own, so a joined
- * and closed child could leave a pipe open for milliseconds.)
+ * Async joins waiting for the next SIGCHLD: each entry ends one join's
+ * current wait. (A pipe read through `Bun.file(fd).stream()` woke joins
+ * before: the runtime reads through a dup of the descriptor and closes it
+ * later on a thread of its own, so a joined and closed child could leave a
+ * pipe open for milliseconds.)
  */
 const childSignalWaiters = new Set<() => void>();
 
-function onChildSignal(): void {
+/** The awaited joins' SIGCHLD listener (a fork child keeps it: see child-globals.ts). */
+export function onChildSignal(): void {
   // A fork child emits signals of its own (child-signals.ts) to the listeners it inherited: these joins are its parent's.
   if (native.inForkChild()) return;
   for (const wake of childSignalWaiters) wake();
   childSignalWaiters.clear();
-  process.off("SIGCHLD", onChildSignal);
 }
 
 /**
- * Resolves at the next SIGCHLD (any child's: the caller looks at its own).
- * Listens from the call on, so a caller that looks at its child after it
- * cannot miss the signal of an end it did not see.
+ * Listens for SIGCHLD from the first awaited join on, and stays: adding the
+ * listener for each join and removing it after made the runtime install its
+ * signal handler and take it away again every time, about 10 more page
+ * faults of the parent a join (#23). The listener does not keep the event
+ * loop alive, and any child's end only makes the waiting joins look at their own.
  */
-function nextChildSignal(): { promise: Promise<void>; cancel: () => void } {
-  let wake = (): void => {};
-  const promise = new Promise<void>((resolve) => {
-    wake = resolve;
-  });
-  if (childSignalWaiters.size === 0) process.on("SIGCHLD", onChildSignal);
-  childSignalWaiters.add(wake);
-  const cancel = (): void => {
-    if (childSignalWaiters.delete(wake) && childSignalWaiters.size === 0) process.off("SIGCHLD", onChildSignal);
-  };
-  return { promise, cancel };
+function listenForChildSignals(): void {
+  if (!process.listeners("SIGCHLD").includes(onChildSignal)) process.on("SIGCHLD", onChildSignal);
+}
+
+/**
+ * How long an awaited join sleeps at most between two looks at its child
+ * (ms): a SIGCHLD wakes it sooner; this bounds the wait should the signal
+ * never come (a program that removed every SIGCHLD listener).
+ */
+const SIGNAL_WAIT_MAX_MS = 1000;
+
+/**
+ * The next wake of an awaited join: after `ms`, or at the next SIGCHLD when
+ * `onSignal`. Made before the join looks at its child, so that a child
+ * ending between that look and the wait cannot be missed. The timer also
+ * keeps the event loop alive meanwhile: a signal listener does not.
+ */
+class NextWake {
+  readonly promise: Promise<void>;
+  readonly #wake: () => void;
+  readonly #timer: ReturnType<typeof setTimeout>;
+  readonly #onSignal: boolean;
+
+  constructor(ms: number, onSignal: boolean) {
+    let wake = (): void => {};
+    this.promise = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    this.#wake = wake;
+    this.#onSignal = onSignal;
+    this.#timer = setTimeout(wake, Math.max(0, ms));
+    if (onSignal) childSignalWaiters.add(wake);
+  }
+
+  cancel(): void {
+    clearTimeout(this.#timer);
+    if (this.#onSignal) childSignalWaiters.delete(this.#wake);
+  }
 }
 
 /** The parent's handle on one fork child. */
@@ -221,36 +238,29 @@ export class ForkedChild implements ChildHandle {
 
   async wait(timeoutMs: number | undefined): Promise<number | null> {
     const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
-    let backoff = 0;
-    // Ended already (a batch joined in turn, or a child that ran while the caller
-    // worked): no SIGCHLD listener to add and take away again.
+    // Ended already (a batch joined in turn, or a child that ran while the caller worked): nothing to wait for.
     if (this.poll() !== null || this.#closed) return this.#code;
+    // A fork child's loop runs no listener of the runtime (see `child-loop.ts`): it polls, backing off.
+    const onSignal = !native.inForkChild();
+    if (onSignal) listenForChildSignals();
+    let backoff = 0;
     for (;;) {
-      // A fork child's loop runs no listener of the runtime (see `child-loop.ts`): it polls.
-      const signal = native.inForkChild() ? undefined : nextChildSignal();
-      try {
-        if (this.poll() !== null || this.#closed) return this.#code;
-        const now = performance.now();
-        if (now >= deadline) return null;
-        let limit = deadline - now;
-        if (this.#unannounced()) {
-          this.#supervise();
-          limit = Math.min(limit, Math.max(0, this.#startDeadline - now) + 1);
-          if (this.poll() !== null) return this.#code;
-        }
-        if (signal === undefined) {
-          const step = sleep(Math.min(limit, backoff));
-          await step.promise;
-          backoff = Math.min(BACKOFF_MAX_MS, Math.max(1, backoff * 2));
-          continue;
-        }
-        // The timer also keeps the event loop alive meanwhile: a signal listener does not.
-        const timer = sleep(Math.min(limit, MAX_TIMER_MS));
-        await Promise.race([signal.promise, timer.promise]);
-        timer.cancel();
-      } finally {
-        signal?.cancel();
+      const now = performance.now();
+      if (now >= deadline) return this.poll();
+      let limit = deadline - now;
+      if (this.#unannounced()) {
+        this.#supervise();
+        limit = Math.min(limit, Math.max(0, this.#startDeadline - now) + 1);
       }
+      const wake = new NextWake(Math.min(limit, onSignal ? SIGNAL_WAIT_MAX_MS : backoff), onSignal);
+      if (this.poll() !== null || this.#closed) {
+        wake.cancel();
+        return this.#code;
+      }
+      await wake.promise;
+      wake.cancel();
+      if (!onSignal) backoff = Math.min(BACKOFF_MAX_MS, Math.max(1, backoff * 2));
+      if (this.poll() !== null || this.#closed) return this.#code;
     }
   }
 
