@@ -77,7 +77,7 @@ function promiseTimers(loop: ChildLoop) {
 /** What a child installs, made in the parent by `prepareChildGlobals`. */
 export interface ChildGlobals {
   readonly loop: ChildLoop;
-  /** The child's value for each of `SLOTS` below, in order. */
+  /** The child's value for each global `readGlobals` below reads, in its order. */
   readonly values: readonly unknown[];
 }
 
@@ -110,19 +110,70 @@ export function prepareChildGlobals(loop: ChildLoop, finish: (code: number) => n
   };
 }
 
-type Slot = readonly [Record<string, unknown>, string];
+type Globals = Record<string, unknown>;
+const onGlobal = globalThis as unknown as Globals;
+const onBun = Bun as unknown as Globals;
+const onStdout = process.stdout as unknown as Globals;
+const onStderr = process.stderr as unknown as Globals;
+const onProcess = process as unknown as Globals;
 
-const TIMER_NAMES = ["setTimeout", "setInterval", "setImmediate", "clearTimeout", "clearInterval", "clearImmediate"];
-/** Where a child's globals go, in the order of `ChildGlobals.values`. */
-const SLOTS: readonly Slot[] = [
-  ...TIMER_NAMES.map((k): Slot => [globalThis as unknown as Record<string, unknown>, k]),
-  [Bun as unknown as Record<string, unknown>, "sleep"],
-  ...TIMER_NAMES.map((k): Slot => [timersModule, k]),
-  ...["setTimeout", "setImmediate", "setInterval", "scheduler"].map((k): Slot => [timersPromisesModule, k]),
-  [process.stdout as unknown as Record<string, unknown>, "write"],
-  [process.stderr as unknown as Record<string, unknown>, "write"],
-  [process as unknown as Record<string, unknown>, "exit"],
-];
+/** How many globals a child replaces: the length of `ChildGlobals.values`. */
+const GLOBALS = 20;
+
+/**
+ * Reads the globals a child replaces into `into`, in the order of
+ * `ChildGlobals.values`. One statement per global, not a loop over
+ * (object, key) pairs: each store then has its own inline cache, where a
+ * loop's one store took the runtime's generic path every time, pages it
+ * wrote again before and after every fork (#23).
+ */
+function readGlobals(into: unknown[]): void {
+  into[0] = onGlobal.setTimeout;
+  into[1] = onGlobal.setInterval;
+  into[2] = onGlobal.setImmediate;
+  into[3] = onGlobal.clearTimeout;
+  into[4] = onGlobal.clearInterval;
+  into[5] = onGlobal.clearImmediate;
+  into[6] = onBun.sleep;
+  into[7] = timersModule.setTimeout;
+  into[8] = timersModule.setInterval;
+  into[9] = timersModule.setImmediate;
+  into[10] = timersModule.clearTimeout;
+  into[11] = timersModule.clearInterval;
+  into[12] = timersModule.clearImmediate;
+  into[13] = timersPromisesModule.setTimeout;
+  into[14] = timersPromisesModule.setImmediate;
+  into[15] = timersPromisesModule.setInterval;
+  into[16] = timersPromisesModule.scheduler;
+  into[17] = onStdout.write;
+  into[18] = onStderr.write;
+  into[19] = onProcess.exit;
+}
+
+/** Puts `values` (in the order of `ChildGlobals.values`) in place of the globals a child replaces. */
+function writeGlobals(values: readonly unknown[]): void {
+  onGlobal.setTimeout = values[0];
+  onGlobal.setInterval = values[1];
+  onGlobal.setImmediate = values[2];
+  onGlobal.clearTimeout = values[3];
+  onGlobal.clearInterval = values[4];
+  onGlobal.clearImmediate = values[5];
+  onBun.sleep = values[6];
+  timersModule.setTimeout = values[7];
+  timersModule.setInterval = values[8];
+  timersModule.setImmediate = values[9];
+  timersModule.clearTimeout = values[10];
+  timersModule.clearInterval = values[11];
+  timersModule.clearImmediate = values[12];
+  timersPromisesModule.setTimeout = values[13];
+  timersPromisesModule.setImmediate = values[14];
+  timersPromisesModule.setInterval = values[15];
+  timersPromisesModule.scheduler = values[16];
+  onStdout.write = values[17];
+  onStderr.write = values[18];
+  onProcess.exit = values[19];
+}
+
 type Listener = (...args: unknown[]) => void;
 /** The parent's listeners of DROPPED_EVENTS, as `swapInChildGlobals` found them right before the fork. */
 const dropped: [string, Listener][] = [];
@@ -135,7 +186,7 @@ let keptExitListeners = 0;
 /** The parent's `process.exitCode` was set: a child's `process.exit()` must not take it. */
 let resetExitCode = false;
 /** The parent's own values while a fork is under way. */
-const saved: unknown[] = SLOTS.map(() => undefined);
+const saved: unknown[] = new Array(GLOBALS).fill(undefined);
 
 /**
  * In the parent, right before fork(2): puts the next child's globals in
@@ -157,20 +208,14 @@ export function swapInChildGlobals(own: ChildGlobals): void {
     }
   }
   resetExitCode = Number(process.exitCode ?? 0) !== 0;
-  for (let i = 0; i < SLOTS.length; i++) {
-    const [obj, key] = SLOTS[i]!;
-    saved[i] = obj[key];
-    obj[key] = own.values[i];
-  }
+  readGlobals(saved);
+  writeGlobals(own.values);
 }
 
 /** In the parent, right after fork(2) (or a failed one): its own globals again. */
 export function restoreParentGlobals(): void {
-  for (let i = 0; i < SLOTS.length; i++) {
-    const [obj, key] = SLOTS[i]!;
-    obj[key] = saved[i];
-    saved[i] = undefined;
-  }
+  writeGlobals(saved);
+  saved.fill(undefined);
 }
 
 /**

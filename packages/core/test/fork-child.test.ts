@@ -166,7 +166,8 @@ test("the Worker threads counted in C (mp_count_threads_named) are those /proc/s
       });
     // A thread the Worker starts (the collector's helpers) carries its name until it
     // names itself, a few ms later: compare a count with the names read just before
-    // and just after it, once both readings agree.
+    // and just after it, once both readings and the count agree (a helper can be
+    // named so in between and rename itself before the second reading).
     let named: string[] = [];
     let counted: number | undefined = -1;
     let countedSkipping: number | undefined = -1;
@@ -174,7 +175,7 @@ test("the Worker threads counted in C (mp_count_threads_named) are those /proc/s
       named = namedNow();
       counted = native.countThreadsNamed(name, 0);
       countedSkipping = named.length > 0 ? native.countThreadsNamed(name, Number(named[0])) : -1;
-      if (namedNow().join() === named.join()) break;
+      if (namedNow().join() === named.join() && counted === named.length) break;
       await Bun.sleep(20);
     }
     expect(named.length).toBeGreaterThan(0);
@@ -184,4 +185,23 @@ test("the Worker threads counted in C (mp_count_threads_named) are those /proc/s
   } finally {
     worker.terminate();
   }
+});
+
+test("the Worker threads counted in C: a Worker started after the other threads' names were settled (cached) is counted at once, and no more once it ended", async () => {
+  expect(native.nativeForkReady()).toBe(true);
+  const name = new TextEncoder().encode("Worker\n\0");
+  native.countThreadsNamed(name, 0);
+  // Names are read again until a thread was seen a second ago; from then on the count trusts them.
+  await Bun.sleep(1100);
+  const before = native.countThreadsNamed(name, 0)!;
+  const worker = new Worker(URL.createObjectURL(new Blob(["postMessage(0); setInterval(() => {}, 1000);"])));
+  try {
+    await new Promise((resolve) => worker.addEventListener("message", resolve, { once: true }));
+    expect(native.countThreadsNamed(name, 0)).toBeGreaterThan(before);
+  } finally {
+    worker.terminate();
+  }
+  const deadline = performance.now() + 10_000;
+  while (native.countThreadsNamed(name, 0) !== before && performance.now() < deadline) await Bun.sleep(10);
+  expect(native.countThreadsNamed(name, 0)).toBe(before);
 });

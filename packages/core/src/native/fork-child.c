@@ -28,9 +28,6 @@ int sigprocmask(int, const void *, void *);
 int prctl(int, unsigned long, unsigned long, unsigned long, unsigned long);
 int *__errno_location(void);
 long getrandom(void *, unsigned long, unsigned int);
-void *opendir(const char *);
-void *readdir(void *);
-int closedir(void *);
 long readlink(const char *, char *, unsigned long);
 long read(int, void *, unsigned long);
 long syscall(long, ...);
@@ -194,8 +191,53 @@ static int in_ranges(int fd, const int *r, int n) {
  * the next fork). Parent-only: a child never calls it.
  */
 
-/* glibc's struct dirent (64-bit): d_ino, d_off, d_reclen, d_type, then the name. */
+/* struct linux_dirent64: d_ino, d_off, d_reclen, d_type, then the name. */
+#define DIRENT_RECLEN 16
 #define DIRENT_NAME 19
+#ifdef __x86_64__
+#define SYS_GETDENTS64 217
+#elif defined(__aarch64__)
+#define SYS_GETDENTS64 61
+#endif
+
+/*
+ * A directory read with getdents64 into a buffer on the caller's stack:
+ * opendir's 32 KiB buffer came from malloc, and static memory here is heap
+ * memory of the runtime too: pages the parent wrote again after every fork
+ * (#23).
+ */
+struct walk {
+  int fd;
+  long len, at;
+  long buf[256];
+};
+
+/* Opens `path` for walk_next; -1 when it cannot be read. */
+static int walk_open(struct walk *w, const char *path) {
+#ifdef SYS_GETDENTS64
+  w->fd = open(path, O_CLOEXEC_);
+  w->len = w->at = 0;
+  return w->fd;
+#else
+  return -1;
+#endif
+}
+
+/* The next entry (its inode number first, its name at DIRENT_NAME), or 0 at the end or on an error. */
+static const char *walk_next(struct walk *w) {
+  for (;;) {
+    if (w->at < w->len) {
+      const char *d = (const char *)w->buf + w->at;
+      w->at += *(const unsigned short *)(d + DIRENT_RECLEN);
+      return d;
+    }
+#ifdef SYS_GETDENTS64
+    w->len = syscall(SYS_GETDENTS64, w->fd, w->buf, sizeof w->buf);
+#endif
+    w->at = 0;
+    if (w->len <= 0) return 0;
+  }
+}
 /* Largest fdinfo read (an epoll instance's lists every registration, ~100 bytes each). */
 #define INFO_MAX 65536
 static char info[INFO_MAX + 1];
@@ -331,11 +373,11 @@ static long long field(const char *text, const char *key, int base) {
  * objects spent most of its fork there).
  */
 int mp_plan_isolation(int *loops, int cap, const int *skip, int nskip) {
-  void *dir = opendir("/proc/self/fd");
-  char *entry;
+  struct walk w;
+  const char *entry;
   int used = 0, nloops = 0;
-  if (dir == 0) return -1;
-  while ((entry = readdir(dir)) != 0) {
+  if (walk_open(&w, "/proc/self/fd") < 0) return -1;
+  while ((entry = walk_next(&w)) != 0) {
     const char *name = entry + DIRENT_NAME, *p;
     int epfd = 0, *head, nregs = 0;
     if (*name < '0' || *name > '9') continue;
@@ -409,11 +451,61 @@ int mp_plan_isolation(int *loops, int cap, const int *skip, int nskip) {
     }
     nloops++;
   }
-  closedir(dir);
+  close(w.fd);
   return nloops;
 full:
-  closedir(dir);
+  close(w.fd);
   return -1;
+}
+
+/*
+ * The threads the last count looked at: tid, inode of its /proc entry (a new
+ * thread that reuses a tid has another), whether it had the name, and when it
+ * was first seen. A thread's name is read again until it was seen a second
+ * ago: a new thread has its maker's name until it sets its own (threads.ts).
+ * Reading each thread's comm before every fork cost most of a fork's
+ * preparation (#23). Written only when something changed: each page written
+ * is one the parent copies again after its next fork.
+ */
+#define TIDS_MAX 64
+#define SETTLED_NS 1000000000L
+struct seen_thread {
+  unsigned long ino;
+  long first;
+  int tid;
+  int named;
+};
+static struct seen_thread seen[TIDS_MAX];
+static int nseen;
+static char seen_name[32];
+
+struct mp_timespec {
+  long sec;
+  long nsec;
+};
+int clock_gettime(int, struct mp_timespec *);
+
+static long monotonic_ns(void) {
+  struct mp_timespec t;
+  if (clock_gettime(1 /* CLOCK_MONOTONIC */, &t) != 0) return 0;
+  return t.sec * 1000000000L + t.nsec;
+}
+
+/* Whether thread tid's comm is `name` (with its newline); 0 when it ended. */
+static int comm_is(int tid, const char *name) {
+  char path[64], comm[32];
+  long n;
+  int f, i;
+  proc_path(path, "task", tid, "/comm");
+  f = open(path, O_CLOEXEC_);
+  if (f < 0) return 0;
+  n = read(f, comm, sizeof comm - 1);
+  close(f);
+  if (n <= 0) return 0;
+  comm[n] = 0;
+  for (i = 0; name[i] && comm[i] == name[i]; i++) {
+  }
+  return name[i] == 0 && comm[i] == 0;
 }
 
 /*
@@ -423,30 +515,52 @@ full:
  * cannot be read. Parent-only.
  */
 int mp_count_threads_named(const char *name, int skip) {
-  void *dir = opendir("/proc/self/task");
-  char *entry;
-  int count = 0;
-  if (dir == 0) return -1;
-  while ((entry = readdir(dir)) != 0) {
+  struct walk w;
+  struct seen_thread now_seen[TIDS_MAX];
+  const char *entry;
+  long now = monotonic_ns();
+  int count = 0, n = 0, i, same = 1, changed;
+  for (i = 0; name[i] || seen_name[i]; i++)
+    if (i >= (int)sizeof seen_name - 1 || name[i] != seen_name[i]) same = 0;
+  if (!same) {
+    nseen = 0;
+    for (i = 0; name[i] && i < (int)sizeof seen_name - 1; i++) seen_name[i] = name[i];
+    seen_name[i] = 0;
+  }
+  if (walk_open(&w, "/proc/self/task") < 0) return -1;
+  while ((entry = walk_next(&w)) != 0) {
     const char *p = entry + DIRENT_NAME;
-    char path[64], comm[32];
-    long n;
-    int tid, f, i;
+    unsigned long ino = *(const unsigned long *)entry;
+    int tid, named = -1, j;
+    long first = now;
     if (*p < '0' || *p > '9') continue;
     tid = (int)number(&p, 10);
     if (tid == skip) continue;
-    proc_path(path, "task", tid, "/comm");
-    f = open(path, O_CLOEXEC_);
-    if (f < 0) continue; /* ended while we looked */
-    n = read(f, comm, sizeof comm - 1);
-    close(f);
-    if (n <= 0) continue;
-    comm[n] = 0;
-    for (i = 0; name[i] && comm[i] == name[i]; i++) {
+    for (j = 0; j < nseen; j++) {
+      if (seen[j].tid != tid || seen[j].ino != ino) continue;
+      first = seen[j].first;
+      if (now - first >= SETTLED_NS) named = seen[j].named;
+      break;
     }
-    if (name[i] == 0 && comm[i] == 0) count++;
+    if (named < 0) named = comm_is(tid, name);
+    count += named;
+    if (n < TIDS_MAX) {
+      now_seen[n].tid = tid;
+      now_seen[n].ino = ino;
+      now_seen[n].named = named;
+      now_seen[n].first = first;
+      n++;
+    }
   }
-  closedir(dir);
+  close(w.fd);
+  changed = n != nseen;
+  for (i = 0; i < n && !changed; i++)
+    changed = now_seen[i].tid != seen[i].tid || now_seen[i].ino != seen[i].ino || now_seen[i].named != seen[i].named ||
+              now_seen[i].first != seen[i].first;
+  if (changed) {
+    for (i = 0; i < n; i++) seen[i] = now_seen[i];
+    nseen = n;
+  }
   return count;
 }
 
