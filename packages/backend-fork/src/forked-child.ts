@@ -21,6 +21,9 @@ export const parentDescriptors = new Set<number>();
  */
 const PARKED_CHECK_MS = 1000;
 
+/** The shortest time between two runs of the watch (ms), however the children's checks fall. */
+const WATCH_STEP_MS = 50;
+
 /** Polling steps (ms) for waits inside a fork child, whose own loop has no signal listeners of the runtime. */
 const BACKOFF_MAX_MS = 50;
 
@@ -95,6 +98,48 @@ class NextWake {
   }
 }
 
+/** Closes one of the descriptors the parent holds for a fork child (none: undefined). */
+function closeOwn(fd: number | undefined): void {
+  if (fd === undefined) return;
+  parentDescriptors.delete(fd);
+  native.closeFd(fd);
+}
+
+/**
+ * One timer watches every running fork child of this process: the start
+ * deadline of those not announced yet, and the parked check. A timeout and an
+ * interval of its own per child (before) were about 10 page faults of the
+ * parent per start (#23). The timer is unref'd, and is left to run out when no
+ * child is left, rather than cleared: a loop of start and join arms it once a
+ * second, not once per child. A child is watched until it was reaped: one
+ * that nobody joins is reaped here within a check.
+ */
+const watched = new Set<ForkedChild>();
+let watchTimer: ReturnType<typeof setTimeout> | undefined;
+/** When the armed timer runs (performance.now()), or Infinity when none is armed. */
+let watchAt = Number.POSITIVE_INFINITY;
+
+function watch(child: ForkedChild, at: number): void {
+  watched.add(child);
+  if (at < watchAt) armWatch(at);
+}
+
+function armWatch(at: number): void {
+  if (watchTimer !== undefined) clearTimeout(watchTimer);
+  watchAt = at;
+  watchTimer = setTimeout(runWatch, Math.max(0, at - performance.now()));
+  watchTimer.unref?.();
+}
+
+function runWatch(): void {
+  watchTimer = undefined;
+  watchAt = Number.POSITIVE_INFINITY;
+  const now = performance.now();
+  let next = Number.POSITIVE_INFINITY;
+  for (const child of watched) next = Math.min(next, child.check(now));
+  if (next < Number.POSITIVE_INFINITY && next < watchAt) armWatch(Math.max(next, now + WATCH_STEP_MS));
+}
+
 /** The parent's handle on one fork child. */
 export class ForkedChild implements ChildHandle {
   readonly pid: number;
@@ -108,10 +153,14 @@ export class ForkedChild implements ChildHandle {
   #slot: StartSlot | undefined;
   readonly #startDeadline: number;
   readonly #startTimeout: number;
-  #supervisor: ReturnType<typeof setTimeout> | undefined;
-  #parkedWatch: ReturnType<typeof setInterval> | undefined;
+  /** When the next parked check is due (performance.now()). */
+  #parkedCheckAt: number;
+  /** The descriptors are registered to be closed when this object is collected (see `sentinel`). */
+  #finalized = false;
   /** The last check found the child parked for good. */
   #parkedSeen = false;
+  /** The parked check reported and killed the child (it is watched on until reaped). */
+  #parkedKilled = false;
   #code: number | null = null;
   #closed = false;
 
@@ -131,12 +180,30 @@ export class ForkedChild implements ChildHandle {
     this.#startTimeout = opts.startTimeout;
     this.#startDeadline = opts.forkedAt + opts.startTimeout;
     parentDescriptors.add(opts.pidfd);
-    finalizer.register(this, [opts.pidfd], this);
-    // Supervise even when nobody joins: an unref'd check at the deadline.
-    this.#supervisor = setTimeout(() => this.#supervise(), this.#startDeadline - performance.now() + 1);
-    this.#supervisor.unref?.();
-    this.#parkedWatch = setInterval(() => this.#checkParked(), PARKED_CHECK_MS);
-    this.#parkedWatch.unref?.();
+    this.#parkedCheckAt = opts.forkedAt + PARKED_CHECK_MS;
+    // Supervised even when nobody joins.
+    watch(this, Math.min(this.#startDeadline + 1, this.#parkedCheckAt));
+  }
+
+  /**
+   * The watch's look at this child at `now`: the start deadline, then the
+   * parked check when due. Returns when it wants the next look, or Infinity
+   * once the child was reaped (it is no longer watched then).
+   */
+  check(now: number): number {
+    if (this.poll() !== null || this.#closed) {
+      watched.delete(this);
+      return Number.POSITIVE_INFINITY;
+    }
+    const unannounced = this.#unannounced();
+    if (unannounced && now >= this.#startDeadline) this.#supervise();
+    if (now >= this.#parkedCheckAt) {
+      this.#parkedCheckAt = now + PARKED_CHECK_MS;
+      this.#checkParked();
+    }
+    return unannounced && now < this.#startDeadline
+      ? Math.min(this.#startDeadline + 1, this.#parkedCheckAt)
+      : this.#parkedCheckAt;
   }
 
   /**
@@ -148,6 +215,11 @@ export class ForkedChild implements ChildHandle {
    * closed). Read after that, it is a descriptor that is always readable.
    */
   get sentinel(): number {
+    if (!this.#sentinelRead && this.#pidfd !== undefined) {
+      // From now on the pidfd may outlive the child's end: closed at close(), or when this object is collected.
+      finalizer.register(this, [this.#pidfd], this);
+      this.#finalized = true;
+    }
     this.#sentinelRead = true;
     if (this.#pidfd !== undefined) return this.#pidfd;
     if (this.#endedFd === undefined) {
@@ -157,6 +229,7 @@ export class ForkedChild implements ChildHandle {
       this.#endedFd = readEnd;
       parentDescriptors.add(readEnd);
       finalizer.register(this, [readEnd], this);
+      this.#finalized = true;
     }
     return this.#endedFd;
   }
@@ -170,8 +243,7 @@ export class ForkedChild implements ChildHandle {
 
   #ended(code: number): void {
     this.#code = code;
-    clearTimeout(this.#supervisor);
-    clearInterval(this.#parkedWatch);
+    watched.delete(this);
     if (!this.#sentinelRead) this.#closeDescriptors();
     if (this.#slot !== undefined) releaseSlot(this.#slot);
     this.#slot = undefined;
@@ -202,7 +274,7 @@ export class ForkedChild implements ChildHandle {
    * a row, so that nobody (a Pool above all) waits on it forever.
    */
   #checkParked(): void {
-    if (this.poll() !== null) return;
+    if (this.poll() !== null || this.#parkedKilled) return;
     if (!native.parkedForever(this.pid)) {
       this.#parkedSeen = false;
       return;
@@ -211,7 +283,7 @@ export class ForkedChild implements ChildHandle {
       this.#parkedSeen = true;
       return;
     }
-    clearInterval(this.#parkedWatch);
+    this.#parkedKilled = true;
     writeSync(
       2,
       `multiproc: fork child ${this.#name} (pid ${this.pid}) sleeps on a runtime lock with no timeout, which nothing ` +
@@ -277,17 +349,15 @@ export class ForkedChild implements ChildHandle {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#supervisor);
+    watched.delete(this);
     this.#closeDescriptors();
   }
 
   #closeDescriptors(): void {
-    finalizer.unregister(this);
-    for (const fd of [this.#pidfd, this.#endedFd]) {
-      if (fd === undefined) continue;
-      parentDescriptors.delete(fd);
-      native.closeFd(fd);
-    }
+    if (this.#finalized) finalizer.unregister(this);
+    this.#finalized = false;
+    closeOwn(this.#pidfd);
+    closeOwn(this.#endedFd);
     this.#pidfd = undefined;
     this.#endedFd = undefined;
   }

@@ -543,6 +543,8 @@ export function parentProcess(): Process | null {
 }
 
 function reapFinished(): void {
+  // Only when there are some: iterating an empty Set still makes an iterator (a page the parent writes per start).
+  if (children.size === 0) return;
   for (const child of children) child.exitCode; // reading it settles finished children
 }
 

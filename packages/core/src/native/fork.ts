@@ -112,14 +112,22 @@ const WNOHANG = 1;
 const CLD_EXITED = 1;
 
 /**
+ * siginfo_t (si_signo, si_errno, si_code, pad, si_pid, si_uid, si_status, ...) for
+ * `reapChild`: one for every call, not one each, which the parent's start()
+ * did for each child it looked at (#23).
+ */
+const siginfo = new Int32Array(32);
+
+/**
  * Reaps the ended child behind `pidfd` and returns its status in Python's
  * `returncode` form (exit code, or -N for signal N); null while it runs.
  * Unlike `peekExitStatus` this frees the zombie: only for children this
  * process forked itself, which no one else reaps.
  */
 export function reapChild(pidfd: number): number | null {
-  // siginfo_t: si_signo, si_errno, si_code, (pad), si_pid, si_uid, si_status
-  const info = new Int32Array(32);
+  const info = siginfo;
+  // Zeroed first: with WNOHANG and no child ready, the kernel may leave si_pid as it was.
+  info[4] = 0;
   for (;;) {
     if (libc.waitid(P_PIDFD, pidfd, ptr(info), WEXITED | WNOHANG) === 0) break;
     const e = errno();
