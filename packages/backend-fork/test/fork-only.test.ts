@@ -554,8 +554,8 @@ function setupDependent(label: string, javascriptSetup: boolean): void {
           }),
         );
         expect(p.exitCode).toBe(0);
-        // One pidfd: its own, on its parent (parentProcess()).
-        expect(readJson(out)).toEqual({ pidfds: 1, mine: mine.length });
+        // No pidfd: the one on its parent (parentProcess()) is opened only when used (#23).
+        expect(readJson(out)).toEqual({ pidfds: 0, mine: mine.length });
       } finally {
         for (const fd of mine) closeSync(fd);
         for (const p of siblings) p.close();

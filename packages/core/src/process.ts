@@ -469,10 +469,12 @@ export class Process<A extends unknown[] = unknown[]> {
     describe = (name, pid, watch, into) => {
       // Describing an existing process uses up no child number.
       const proc = into ?? scratchProcess({ name });
-      proc.#name = name;
-      proc.#knownPid = pid;
-      proc.#started = true;
-      if (watch !== undefined) proc.#handle = watch(pid);
+      // A fork child's parent was described by the parent itself (see
+      // `prepareInheritedChild`): writing the same values again would copy its pages (#23).
+      if (proc.#name !== name) proc.#name = name;
+      if (proc.#knownPid !== pid) proc.#knownPid = pid;
+      if (!proc.#started) proc.#started = true;
+      if (watch !== undefined && (proc.#handle === undefined || proc.#handle.pid !== pid)) proc.#handle = watch(pid);
       return proc;
     };
   }
@@ -522,7 +524,8 @@ async function warmUpAsyncTarget(): Promise<void> {}
  */
 export function prepareInheritedChild(): void {
   if (describedForChildren?.by === process.pid) return;
-  describedForChildren = { by: process.pid, proc: describe(currentProcess().name, process.pid) };
+  // With its watch: a ParentWatch opens its pidfd at its first use, so one made here serves every fork child.
+  describedForChildren = { by: process.pid, proc: describe(currentProcess().name, process.pid, watchParent) };
 }
 
 /** Runs `proc.run()` to completion: 0, or 1 after printing an uncaught error (a promise of it when run() returned one). */

@@ -147,6 +147,34 @@ export function processTests(s: Suite): void {
       expect(readJson<string[]>(out)).toEqual(process.argv);
     });
 
+    test.if(s.caps.separateProcess)(
+      "a grandchild sees its parent alive, then, once the parent was terminated, ended (Python's test_parent_process)",
+      async () => {
+        for (const lookAfter of [false, true]) {
+          const [r, w] = mp.Pipe<string>(false);
+          const parentEnded = lookAfter ? mp.Event() : null;
+          const p = new mp.Process({ target: targets.startParentReporter, args: [w, parentEnded] });
+          p.start();
+          try {
+            expect(r.poll(CHILD_TIMEOUT)).toBe(true);
+            expect(await r.recv()).toBe(lookAfter ? "waiting" : "alive");
+            p.terminate();
+            await p.join(CHILD_TIMEOUT);
+            expect(p.exitCode).toBe(-15);
+            // The grandchild's first look at its parent comes only now: the parent is gone.
+            parentEnded?.set();
+            expect(r.poll(CHILD_TIMEOUT)).toBe(true);
+            expect(await r.recv()).toBe("not alive");
+          } finally {
+            if (p.exitCode === null) p.kill();
+            await p.join(CHILD_TIMEOUT);
+            r.close();
+            w.close();
+          }
+        }
+      },
+    );
+
     test("terminate() ends a child blocked in a library wait: parentProcess().joinSync(60 s) (#18)", async () => {
       const ready = mp.Event();
       const p = new mp.Process({ target: targets.joinParentThenReport, args: [ready, 60_000] });
