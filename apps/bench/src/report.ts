@@ -90,7 +90,8 @@ export function markdown(figures: Figure[], machine: Machine, curves: Curve[] = 
     "Median time of one operation (tinybench for Bun, the same workloads timed in CPython's own process); the run uses the fork preload (JavaScriptCore concurrent GC, concurrent JIT and block warm-up off) for every system.",
     "**× CPython** is how many times faster than the fastest CPython start method (>1 is faster);",
     "**× same method** compares with CPython using the same start method. Figures move 2–4× between runs on",
-    "this shared machine: compare within one run.",
+    "this shared machine: compare within one run. Where a workload was timed more than once in a run (the start",
+    "rows: ours and CPython's twice each, in turn), each system's better figure is shown.",
     "",
   ];
   for (const w of workloads(figures)) {

@@ -5,7 +5,7 @@
  * a child that is cut off from the parent's timers, sockets and exit hooks.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { currentProcess, parentProcess, waitSync } from "../../core/src/index.ts";
 import { CHILD_TIMEOUT, readJson, run, suite } from "../../core/test/conformance/harness.ts";
 import { testHooks } from "../src/child-main.ts";
@@ -509,6 +509,18 @@ function setupDependent(label: string, javascriptSetup: boolean): void {
       expect(openFds()).toBe(before + 1);
       for (const p of kept) p.close();
       expect(openFds()).toBeLessThanOrEqual(before);
+    });
+
+    test("a child nobody joins or polls is reaped by the watch within about a second: no zombie is left", async () => {
+      const p = new mp.Process({ target: () => {} });
+      p.start();
+      const pid = p.pid!;
+      // Only /proc is read here: anything asked of p (exitCode, isAlive) would reap the child itself.
+      const deadline = performance.now() + 10_000;
+      while (existsSync(`/proc/${pid}`) && performance.now() < deadline) await Bun.sleep(20);
+      expect(existsSync(`/proc/${pid}`)).toBe(false);
+      expect(p.exitCode).toBe(0);
+      p.close();
     });
 
     test("a sentinel read while the child runs stays that child's pidfd until close() (#23)", async () => {

@@ -151,7 +151,7 @@ export function processTests(s: Suite): void {
       "a grandchild sees its parent alive, then, once the parent was terminated, ended (Python's test_parent_process)",
       async () => {
         for (const lookAfter of [false, true]) {
-          const [r, w] = mp.Pipe<string>(false);
+          const [r, w] = mp.Pipe(false);
           const parentEnded = lookAfter ? mp.Event() : null;
           const p = new mp.Process({ target: targets.startParentReporter, args: [w, parentEnded] });
           p.start();
