@@ -519,9 +519,11 @@ int mp_count_threads_named(const char *name, int skip) {
   struct seen_thread now_seen[TIDS_MAX];
   const char *entry;
   long now = monotonic_ns();
-  int count = 0, n = 0, i, same = 1, changed;
-  for (i = 0; name[i] || seen_name[i]; i++)
-    if (i >= (int)sizeof seen_name - 1 || name[i] != seen_name[i]) same = 0;
+  int count = 0, n = 0, i, same, changed;
+  /* The names seen are for one name: another (or one too long to keep) starts over. */
+  for (i = 0; i < (int)sizeof seen_name - 1 && name[i] && name[i] == seen_name[i]; i++) {
+  }
+  same = name[i] == 0 && seen_name[i] == 0;
   if (!same) {
     nseen = 0;
     for (i = 0; name[i] && i < (int)sizeof seen_name - 1; i++) seen_name[i] = name[i];
