@@ -137,7 +137,7 @@ function runWatch(): void {
   const now = performance.now();
   let next = Number.POSITIVE_INFINITY;
   for (const child of watched) next = Math.min(next, child.check(now));
-  if (next < Number.POSITIVE_INFINITY && next < watchAt) armWatch(Math.max(next, now + WATCH_STEP_MS));
+  if (next < Number.POSITIVE_INFINITY) armWatch(Math.max(next, now + WATCH_STEP_MS));
 }
 
 /** The parent's handle on one fork child. */
@@ -155,8 +155,6 @@ export class ForkedChild implements ChildHandle {
   readonly #startTimeout: number;
   /** When the next parked check is due (performance.now()). */
   #parkedCheckAt: number;
-  /** The descriptors are registered to be closed when this object is collected (see `sentinel`). */
-  #finalized = false;
   /** The last check found the child parked for good. */
   #parkedSeen = false;
   /** The parked check reported and killed the child (it is watched on until reaped). */
@@ -218,7 +216,6 @@ export class ForkedChild implements ChildHandle {
     if (!this.#sentinelRead && this.#pidfd !== undefined) {
       // From now on the pidfd may outlive the child's end: closed at close(), or when this object is collected.
       finalizer.register(this, [this.#pidfd], this);
-      this.#finalized = true;
     }
     this.#sentinelRead = true;
     if (this.#pidfd !== undefined) return this.#pidfd;
@@ -229,7 +226,6 @@ export class ForkedChild implements ChildHandle {
       this.#endedFd = readEnd;
       parentDescriptors.add(readEnd);
       finalizer.register(this, [readEnd], this);
-      this.#finalized = true;
     }
     return this.#endedFd;
   }
@@ -354,8 +350,8 @@ export class ForkedChild implements ChildHandle {
   }
 
   #closeDescriptors(): void {
-    if (this.#finalized) finalizer.unregister(this);
-    this.#finalized = false;
+    // Registered for collection only once `sentinel` was read (unregistering what was not is harmless).
+    if (this.#sentinelRead) finalizer.unregister(this);
     closeOwn(this.#pidfd);
     closeOwn(this.#endedFd);
     this.#pidfd = undefined;
