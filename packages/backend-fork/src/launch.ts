@@ -8,7 +8,7 @@ import { BackendError } from "@multiproc/core";
 import { native } from "@multiproc/core/internal";
 import {
   becomeChild,
-  type ChildPlan,
+  childPlan,
   inheritedDescriptors,
   prepareChild,
   restoreParent,
@@ -115,13 +115,7 @@ function forkOnce(request: InheritedLaunch, checking: boolean): Forked {
   const resumeWaker = native.pauseWaker();
   const announce = nativeSetup && !checking && !testHooks.hangBeforeStart && testHooks.stuckChildren === 0;
   // Made here, not in the child: its first object of this shape would make the shape there too (#23).
-  const plan: ChildPlan = {
-    slot,
-    parentPid,
-    isolation: isolation ?? native.EMPTY_PLAN,
-    nativeSetup,
-    announced: announce,
-  };
+  const plan = childPlan(slot, parentPid, isolation ?? native.EMPTY_PLAN, nativeSetup, announce);
   // Read here, on the parent's way too: the child's branch below then reads no
   // binding the parent's optimized code never saw, which made it bail out in
   // every child (an OSR exit, 30 more faults a child once this was optimized, #23).

@@ -17,6 +17,7 @@ import { PicklingError, ProcessError } from "./errors.ts";
 import { inheritedObjects } from "./inherit.ts";
 import type { Bootstrap, ExportRef } from "./protocol/index.ts";
 import { getStartMethod, inheritStartMethod } from "./start-method.ts";
+import { realPid } from "./native/fork.ts";
 import { checkTimeout } from "./timeout.ts";
 
 /** A function a child can run. Parameters are checked by the caller's own types. */
@@ -195,6 +196,11 @@ export class Process<A extends unknown[] = unknown[]> {
     const backend = loadBackend(backendName);
     reapFinished();
     const inherits = backend.capabilities.inheritsMemory;
+    // A fork backend's dry runs of a child's way in use a scratch Process of this class, when it is
+    // the library's own (a subclass's code must not run there): its caches then fit the children (#23).
+    if (inherits && inheritedClass !== ctor && (ctor === Process || Object.hasOwn(ctor, boundToContext))) {
+      inheritedClass = ctor;
+    }
     // Descriptors in the arguments (Connections, Queues) are collected while encoding.
     this.#handle = backend.launch(
       inherits
@@ -413,7 +419,11 @@ export class Process<A extends unknown[] = unknown[]> {
       return runProcess(proc);
     };
     warmUpLaunch = () =>
-      scratchProcess({ target: warmUpTarget }).#inheritedLaunch(currentProcess(), getStartMethod(), true);
+      scratchProcess({ target: warmUpTarget }, inheritedClass).#inheritedLaunch(
+        currentProcess(),
+        getStartMethod(),
+        true,
+      );
     identityOf = (proc, me) => ({
       name: proc.#name,
       daemon: proc.#daemon,
@@ -426,7 +436,9 @@ export class Process<A extends unknown[] = unknown[]> {
       if (proc.#name !== who.name) proc.#name = who.name;
       if (proc.#daemon !== who.daemon) proc.#daemon = who.daemon;
       if (proc.#identity !== who.identity) proc.#identity = who.identity;
-      proc.#knownPid = process.pid;
+      // From the kernel, not process.pid: a getter, which a child's uncompiled code looks up in
+      // process's property table, rebuilt by every fork child after any collection of its parent (#23).
+      proc.#knownPid = realPid();
       if (proc.#handle !== undefined) proc.#handle = undefined;
       if (who.authkey !== undefined) myAuthkey = who.authkey;
       myIdentity = who.identity;
@@ -457,8 +469,11 @@ export class Process<A extends unknown[] = unknown[]> {
       ] as const;
       // Another live process to watch, as a child watches its parent: this one's own parent.
       const ppid = process.ppid;
-      const proc = new Process({ name: "warm-up" });
-      const into = new Process({ name: "warm-up-parent" });
+      const proc = scratchProcess({ name: "warm-up" }, inheritedClass);
+      // Described as `prepareInheritedChild` describes this process for its children, watch
+      // included: a child's `describe` then takes the same branches (a statement a child runs
+      // first makes it look up in property tables, rebuilt after each collection of the parent).
+      const into = describe("warm-up-parent", ppid, watchParent);
       children = new Set([into]); // not empty, so that adopt clears it as a child's does
       describedForChildren = { by: ppid, proc: into };
       // As start() makes a child's identity: the same shape, so the same caches.
@@ -496,9 +511,13 @@ export function warmUpInheritedChild(): void {
   void runProcess(scratchProcess({ target: warmUpAsyncTarget }));
 }
 
+/** The library's Process class (Process, or a context's) of the last child started by a backend that inherits memory. */
+let inheritedClass: typeof Process = Process;
+
 /** A Process that is not a child (a description, or a warm-up's): it uses up no child number. */
-function scratchProcess(opts: ProcessOptions): Process {
-  const proc = new Process(opts);
+function scratchProcess(opts: ProcessOptions, cls: typeof Process = Process): Process {
+  // Process's own constructor, as an instance of `cls`: of the shape a child of that class has.
+  const proc = Reflect.construct(Process, [opts], cls) as Process;
   childCounter -= 1;
   return proc;
 }

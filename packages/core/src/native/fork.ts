@@ -61,8 +61,11 @@ export function forkProcess(): number {
  * compiles itself and returns, so that its fork children need not.
  */
 export function exitNow(code: number, dry = false): never {
+  // Looked up on the dry run too: a lookup a child made first cost it the
+  // rebuilding of libc's property table after any collection of its parent (#23).
+  const exit = libc._exit;
   if (dry) return undefined as never;
-  libc._exit(code);
+  exit(code);
   throw new Error("unreachable: _exit returned");
 }
 

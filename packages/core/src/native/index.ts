@@ -27,7 +27,7 @@ export {
 } from "./fork-child.ts";
 export { futexWait, futexWake, sleepSync, type WaitResult } from "./futex.ts";
 export { closeFd, type FileStat, fileStat, readAt, readWhole } from "./file.ts";
-export { Errno } from "./libc.ts";
+export { bindAllSymbols, Errno } from "./libc.ts";
 export { dontForkMappings, markAllForkable } from "./madvise.ts";
 export { adoptSegment, attachSegment, createSegment, memfdWith, type Segment } from "./memfd.ts";
 export { dieWithParent } from "./parent-death.ts";
