@@ -92,8 +92,9 @@ let describedForChildren: { readonly by: number; readonly proc: Process } | unde
  * In a fork child: makes `proc` this process's own Process and runs it. With
  * `dry` (in the parent, on a scratch Process, see `inheritedWarmUpLaunch`) it
  * runs the same statements and changes nothing (`adoptScratch`): a
- * module-level function, bound per child, so that no closure of `start()` is
- * first called (and so compiled, on fresh heap pages) in each child.
+ * module-level function, called through the closure `#inheritedLaunch` makes
+ * (the dry run calls one too), so that no function is first called (and so
+ * compiled, on fresh heap pages) in each child.
  */
 let becomeChild: (proc: Process, who: ChildIdentity, backend: BackendName, dry: boolean) => number | Promise<number>;
 /**
@@ -218,11 +219,14 @@ export class Process<A extends unknown[] = unknown[]> {
    * child's way in (`warmUpLaunch`), on an object of the same shape.
    */
   #inheritedLaunch(me: Process, backendName: BackendName, dry: boolean): InheritedLaunch {
+    const who = identityOf(this, me);
     return {
       name: this.#name,
       daemon: this.#daemon,
       code: "inherited",
-      runInChild: becomeChild.bind(undefined, this, identityOf(this, me), backendName, dry),
+      // A closure, not `bind`: made by the parent's compiled code, where a bound function took a call
+      // into the runtime (about 4 page faults of the parent a start, #23). The dry run calls it too.
+      runInChild: () => becomeChild(this, who, backendName, dry),
       fds: [],
     };
   }

@@ -165,14 +165,28 @@ function planLoopsNatively(plan: Int32Array, at: number, nskip: number): number 
   return compiled.mp_plan_isolation(ptr(plan, at * 4), plan.length - at, ptr(plan, PlanHead.SIZE * 4), nskip);
 }
 
-/** `fds` sorted into ranges of consecutive numbers, written as [first, last] pairs at `plan[at]`; the number of ranges. */
+/**
+ * `fds` sorted into ranges of consecutive numbers, written as [first, last]
+ * pairs at `plan[at]`; the number of ranges. `encode` leaves two words per
+ * descriptor there: the descriptors are sorted in the upper half (an insertion
+ * sort: they come mostly in order), so no array is made per fork (a copy and
+ * a sort made in the runtime's code were about 4 page faults of the parent a
+ * fork, #23). Each range is written below the numbers not read yet.
+ */
 function writeRanges(plan: Int32Array, at: number, fds: readonly number[]): number {
-  const sorted = Int32Array.from(fds).sort();
+  const from = at + fds.length;
+  const end = from + fds.length;
+  for (let i = from; i < end; i++) {
+    const fd = fds[i - from]!;
+    let j = i;
+    for (; j > from && plan[j - 1]! > fd; j--) plan[j] = plan[j - 1]!;
+    plan[j] = fd;
+  }
   let n = 0;
-  for (let i = 0; i < sorted.length; ) {
-    let last = sorted[i]!;
+  for (let i = from; i < end; ) {
+    let last = plan[i]!;
     const first = last;
-    while (i < sorted.length && sorted[i]! <= last + 1) last = sorted[i++]!;
+    while (i < end && plan[i]! <= last + 1) last = plan[i++]!;
     plan[at + 2 * n] = first;
     plan[at + 2 * n + 1] = last;
     n++;
