@@ -308,6 +308,13 @@ export class ForkedChild implements ChildHandle {
     const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
     // Ended already (a batch joined in turn, or a child that ran while the caller worked): nothing to wait for.
     if (this.poll() !== null || this.#closed) return this.#code;
+    // The kernel puts most new children on their parent's CPU, where each waits for the parent to block: giving
+    // it the rest of this slice first lets a short child end before the join's second look, which then needs no
+    // timer, signal or event-loop turn (#23: ~18 fewer faults of the parent a start + await join, 3-6% less
+    // time; 8 in parallel and a Pool's start + close + join unchanged). A join(0) only looks.
+    if (timeoutMs !== undefined && timeoutMs <= 0) return null;
+    native.yieldThread();
+    if (this.poll() !== null) return this.#code;
     // A fork child's loop runs no listener of the runtime (see `child-loop.ts`): it polls, backing off.
     const onSignal = !native.inForkChild();
     if (onSignal) listenForChildSignals();

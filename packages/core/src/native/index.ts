@@ -48,7 +48,6 @@ export {
   sendSome,
   setSocketBuffers,
   socketPair,
-  yieldThread,
 } from "./socket.ts";
 export {
   blockEndSignals,
@@ -60,7 +59,7 @@ export {
   unblockAllSignals,
 } from "./signals.ts";
 export { minorFaults } from "./rusage.ts";
-export { resetThreadId, threadId } from "./thread.ts";
+export { resetThreadId, threadId, yieldThread } from "./thread.ts";
 export { openThreadPidfd, threadPidfdSupported } from "./thread-exit.ts";
 export { workerThreadCount } from "./threads.ts";
 export { addressOf, installStopWord } from "./thread-stop.ts";

@@ -246,8 +246,3 @@ export function pidfdGetfd(pidfd: number, fd: number): number {
   if (copy < 0) fail(`pidfd_getfd(${fd})`);
   return copy;
 }
-
-/** Gives the CPU to another runnable thread, if any (sched_yield). */
-export function yieldThread(): void {
-  libc.sched_yield();
-}

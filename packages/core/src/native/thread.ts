@@ -15,3 +15,8 @@ export function threadId(): number {
 export function resetThreadId(): void {
   cached = undefined;
 }
+
+/** Gives the CPU to another runnable thread, if any (sched_yield). */
+export function yieldThread(): void {
+  libc.sched_yield();
+}

@@ -1,5 +1,5 @@
 /** The short waits before a wait sleeps: a yield of the CPU (sync), a turn of the event loop (async). */
-import { yieldThread } from "../native/socket.ts";
+import { yieldThread } from "../native/thread.ts";
 import { CONTENDED_YIELD_MS, SPIN_TRIES } from "./tuning.ts";
 
 /** Longest a blocking receive spins after sending (ms); see `receiveSpinMs`. */
