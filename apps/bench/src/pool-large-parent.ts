@@ -7,18 +7,21 @@
  * a large parent costs its workers (docs/pool.md, "Limits"). Variants, run
  * alternately in one run: `small` (no ballast: the figures of a small
  * program), `plain`, and `gc` (a full collection in the parent
- * right before the pool starts, so the workers inherit less free memory).
+ * right before the pool starts, so the workers inherit less free memory);
+ * and, through python3 when present, CPython's fork Pool(2) in a small and a
+ * large parent (pool-large-parent.py, the same ballast and maps).
  */
 import { readFileSync } from "node:fs";
 import { getContext } from "@multiproc/core";
 import { median } from "./measure.ts";
 import { square } from "./pool-task.ts";
+import { runPythonScript } from "./python.ts";
 
 const VARIANTS = ["small", "plain", "gc"] as const;
 type Variant = (typeof VARIANTS)[number];
 
 interface Result {
-  variant: Variant;
+  variant: Variant | "CPython small" | "CPython plain";
   rssMb: number;
   /** Median ms of one map of 100 000 numbers. */
   mapMs: number;
@@ -106,6 +109,14 @@ for (let round = 0; round < 2; round++) {
     });
     if (r.exitCode !== 0) throw new Error(`variant ${variant} failed (exit ${r.exitCode})`);
     results.push(JSON.parse(r.stdout.toString().trim().split("\n").at(-1)!) as Result);
+  }
+  for (const [variant, count] of [
+    ["CPython small", 0],
+    ["CPython plain", objects],
+  ] as const) {
+    const script = new URL("./pool-large-parent.py", import.meta.url).pathname;
+    const cpython = runPythonScript<Result>(script, [variant, String(count), String(maps)]);
+    if (cpython !== undefined) results.push(cpython);
   }
 }
 console.log(
