@@ -19,6 +19,8 @@ import { runPythonScript } from "./python.ts";
 
 const VARIANTS = ["small", "plain", "gc"] as const;
 type Variant = (typeof VARIANTS)[number];
+/** CPython's side of the same runs. */
+const PYTHON_SCRIPT = new URL("./pool-large-parent.py", import.meta.url).pathname;
 
 interface Result {
   variant: Variant | "CPython small" | "CPython plain";
@@ -114,8 +116,7 @@ for (let round = 0; round < 2; round++) {
     ["CPython small", 0],
     ["CPython plain", objects],
   ] as const) {
-    const script = new URL("./pool-large-parent.py", import.meta.url).pathname;
-    const cpython = runPythonScript<Result>(script, [variant, String(count), String(maps)]);
+    const cpython = runPythonScript<Result>(PYTHON_SCRIPT, [variant, String(count), String(maps)]);
     if (cpython !== undefined) results.push(cpython);
   }
 }
